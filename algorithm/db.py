@@ -1,0 +1,65 @@
+"""PostgreSQL access for the algorithm service and the worker: psycopg2, plain SQL, no ORM."""
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+from algorithm import settings
+from algorithm.errors import Unavailable
+
+psycopg2.extras.register_uuid()
+
+_pool: psycopg2.pool.ThreadedConnectionPool | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+
+
+def connect(**options) -> psycopg2.extensions.connection:
+    return psycopg2.connect(
+        settings.DATABASE_URL,
+        connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+        application_name="textclf-algorithm",
+        **options,
+    )
+
+
+def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:
+    global _pool, _pool_pid
+    # A pool inherited through fork shares sockets with the parent: make a new one.
+    if _pool is None or _pool_pid != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool_pid != os.getpid():
+                _pool = psycopg2.pool.ThreadedConnectionPool(
+                    0,
+                    settings.GRPC_THREADS,
+                    settings.DATABASE_URL,
+                    connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+                    application_name="textclf-algorithm",
+                    options=f"-c statement_timeout={settings.DB_STATEMENT_TIMEOUT_MS}",
+                )
+                _pool_pid = os.getpid()
+    return _pool
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[psycopg2.extensions.cursor]:
+    """A pooled connection's cursor in one transaction; a broken connection is dropped."""
+    try:
+        pool = _get_pool()
+        conn = pool.getconn()
+    except (psycopg2.OperationalError, psycopg2.pool.PoolError) as error:
+        raise Unavailable(f"The database is unavailable: {error}".strip()) from error
+    broken = False
+    try:
+        with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            yield cursor
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+        broken = True
+        raise Unavailable(f"The database is unavailable: {error}".strip()) from error
+    finally:
+        pool.putconn(conn, close=broken or bool(conn.closed))

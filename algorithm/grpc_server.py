@@ -1,0 +1,181 @@
+"""The gRPC server: thin servicers over algorithm.service, plus health and reflection.
+
+Run with ``python -m algorithm.grpc_server``; it listens on ALGORITHM_GRPC_PORT.
+"""
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from algorithm import service, settings
+from algorithm.errors import ServiceError
+from algorithm.logs import configure_logging
+from algorithm.serving import model_server
+from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2, training_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 << 20
+WATCH_POLL_SECONDS = 0.25
+SERVICE_NAMES = (
+    prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+    training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
+)
+
+
+def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a service function; its ServiceError becomes the matching status with its message."""
+    try:
+        return function(**kwargs)
+    except ServiceError as error:
+        context.abort(error.grpc_code, error.message)
+    except Exception:
+        logger.exception("Unexpected error in %s", function.__name__)
+        context.abort(grpc.StatusCode.INTERNAL, "Internal error; the server log has the details.")
+
+
+def _job_message(job: dict[str, Any]) -> training_pb2.Job:
+    message = training_pb2.Job(
+        job_id=job["job_id"],
+        kind=training_pb2.JobKind.Value(f"JOB_KIND_{job['kind'].upper()}"),
+        state=training_pb2.JobState.Value(f"JOB_STATE_{job['state'].upper()}"),
+        stage=training_pb2.JobStage.Value(f"JOB_STAGE_{(job['stage'] or 'unspecified').upper()}"),
+        progress=job["progress"],
+        rows_read=job["rows_read"],
+        rows_total=job["rows_total"],
+        algorithm=job["algorithm"],
+        model_id=job["model_id"] or "",
+        error=job["error"] or "",
+    )
+    message.parameters.update(job["parameters"])
+    if job["metrics"]:
+        json_format.ParseDict(job["metrics"], message.metrics, ignore_unknown_fields=True)
+    for field in ("create_time", "start_time", "end_time"):
+        if job[field]:
+            getattr(message, field).FromJsonString(job[field])
+    return message
+
+
+class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
+    def Predict(self, request, context):
+        result = _call(context, service.predict, text=request.text, model_id=request.model_id)
+        return prediction_pb2.PredictResponse(**result)
+
+    def PredictBatch(self, request, context):
+        result = _call(
+            context, service.predict_batch, texts=list(request.texts), model_id=request.model_id
+        )
+        return prediction_pb2.PredictBatchResponse(
+            predictions=[prediction_pb2.Prediction(**p) for p in result["predictions"]],
+            model_id=result["model_id"],
+        )
+
+
+class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
+    def Train(self, request, context):
+        parameters = (
+            json_format.MessageToDict(request.parameters)
+            if request.HasField("parameters")
+            else None
+        )
+        job = _call(
+            context,
+            service.train,
+            algorithm=request.algorithm,
+            parameters=parameters,
+            request_id=request.request_id,
+        )
+        return training_pb2.TrainResponse(job=_job_message(job))
+
+    def GetJob(self, request, context):
+        job = _call(context, service.get_job, job_id=request.job_id)
+        return training_pb2.GetJobResponse(job=_job_message(job))
+
+    def WatchJob(self, request, context) -> Iterator[training_pb2.WatchJobResponse]:
+        last = None
+        while context.is_active():
+            job = _call(context, service.get_job, job_id=request.job_id)
+            if job != last:
+                yield training_pb2.WatchJobResponse(job=_job_message(job))
+                last = job
+            if job["state"] in ("succeeded", "failed"):
+                return
+            time.sleep(WATCH_POLL_SECONDS)
+
+    def ListAlgorithms(self, request, context):
+        algorithms = []
+        for algorithm in _call(context, service.list_algorithms):
+            message = training_pb2.Algorithm(
+                name=algorithm["name"],
+                description=algorithm["description"],
+                is_default=algorithm["is_default"],
+            )
+            for parameter in algorithm["parameters"]:
+                entry = message.parameters.add(
+                    name=parameter["name"],
+                    type=parameter["type"],
+                    description=parameter["description"],
+                    minimum=parameter["minimum"],
+                    maximum=parameter["maximum"],
+                )
+                json_format.ParseDict(parameter["default"], entry.default_value)
+            algorithms.append(message)
+        return training_pb2.ListAlgorithmsResponse(algorithms=algorithms)
+
+
+def create_server(address: str) -> tuple[grpc.Server, int]:
+    """Build a server with every service registered; port 0 in address picks a free port."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.GRPC_THREADS),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    prediction_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(), server)
+    training_pb2_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(), server)
+    health_servicer = health.HealthServicer()
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    return server, port
+
+
+def main() -> None:
+    configure_logging("algorithm-grpc")
+    server, port = create_server(f"[::]:{settings.GRPC_PORT}")
+    server.start()
+    model_server.start()
+    logger.info("gRPC server listening on port %s", port)
+    stopped = threading.Event()
+
+    def stop(signum, _frame):
+        logger.info("Signal %s: stopping, in-flight calls get 5 seconds", signum)
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopped.wait()
+    server.stop(grace=5).wait()
+
+
+if __name__ == "__main__":
+    main()

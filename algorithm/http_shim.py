@@ -1,0 +1,90 @@
+"""The Flask HTTP shim for older clients: the same service functions, over plain JSON.
+
+Served by gunicorn: ``gunicorn -c algorithm/gunicorn.conf.py algorithm.http_shim:app``.
+"""
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from algorithm import service
+from algorithm.errors import InvalidArgument, ServiceError
+from algorithm.serving import model_server
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 32 << 20
+
+app = Flask(__name__)
+app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+app.json.ensure_ascii = False
+app.json.sort_keys = False
+
+
+def _json_body(*, required: bool) -> dict[str, Any]:
+    if not request.get_data(cache=True) and not required:
+        return {}
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise InvalidArgument("The body must be a JSON object.")
+    return body
+
+
+@app.errorhandler(ServiceError)
+def _service_error(error: ServiceError):
+    return jsonify(message=error.message, extra={}), error.http_status
+
+
+@app.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    return jsonify(message=error.description, extra={}), error.code
+
+
+@app.errorhandler(Exception)
+def _unexpected_error(error: Exception):
+    logger.exception("Unexpected error on %s %s", request.method, request.path)
+    return jsonify(message="Internal error; the server log has the details.", extra={}), 500
+
+
+@app.post("/train")
+def train():
+    body = _json_body(required=False)
+    job = service.train(
+        algorithm=body.get("algorithm") or "",
+        parameters=body.get("parameters"),
+        request_id=body.get("request_id") or "",
+    )
+    return jsonify(job), 202
+
+
+@app.get("/jobs/<job_id>")
+def get_job(job_id: str):
+    return jsonify(service.get_job(job_id=job_id))
+
+
+@app.post("/predict")
+def predict():
+    body = _json_body(required=True)
+    model_id = body.get("model_id") or ""
+    if not isinstance(model_id, str):
+        raise InvalidArgument("model_id must be a string.")
+    if "texts" in body:
+        return jsonify(service.predict_batch(texts=body["texts"], model_id=model_id))
+    if "text" not in body:
+        raise InvalidArgument('The body needs "text" (one string) or "texts" (a list).')
+    return jsonify(service.predict(text=body["text"], model_id=model_id))
+
+
+@app.get("/algorithms")
+def list_algorithms():
+    return jsonify(service.list_algorithms())
+
+
+@app.get("/health")
+def health():
+    return jsonify(service.health())
+
+
+model_server.start()

@@ -1,0 +1,34 @@
+"""Apply the algorithm side's plain SQL files, in name order; each is idempotent.
+
+Run as ``python -m algorithm.schema`` before the services start.
+"""
+
+import logging
+import pathlib
+
+from algorithm import db
+
+SQL_DIR = pathlib.Path(__file__).resolve().parent / "sql"
+# Any constant works; it only keeps two starting deployments from applying at once.
+_ADVISORY_LOCK_KEY = 0x7465787463
+
+logger = logging.getLogger(__name__)
+
+
+def apply_schema() -> list[str]:
+    applied = []
+    conn = db.connect()
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+            for path in sorted(SQL_DIR.glob("*.sql")):
+                cursor.execute(path.read_text())
+                applied.append(path.name)
+    finally:
+        conn.close()
+    return applied
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    logger.info("Applied %s", ", ".join(apply_schema()))

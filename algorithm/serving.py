@@ -1,0 +1,105 @@
+"""Loaded models for the serving processes: each version is loaded once, never per request.
+
+A background thread in every serving process watches the ACTIVE pointer and loads a newly
+activated version before it swaps it in, so predictions never wait for a load and a
+version that fails its checks never replaces a good one.
+"""
+
+import collections
+import logging
+import os
+import threading
+import time
+
+from algorithm import settings
+from algorithm.errors import FailedPrecondition, NotFound
+from algorithm.store import LoadedModel, ModelIntegrityError, ModelStore, parse_model_id
+
+logger = logging.getLogger(__name__)
+
+
+class ModelServer:
+    def __init__(self, store: ModelStore, poll_seconds: float, cache_size: int):
+        self.store = store
+        self.poll_seconds = poll_seconds
+        self.cache_size = cache_size
+        self.active: LoadedModel | None = None
+        self.last_refusal: str | None = None
+        self._refreshed_at = float("-inf")
+        self._cache: collections.OrderedDict[str, LoadedModel] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._watcher_pid: int | None = None
+
+    def get(self, model_id: str = "") -> LoadedModel:
+        """The model that answers a prediction: the named version, or the active one."""
+        self.start()
+        if model_id:
+            return self._get_version(parse_model_id(model_id))
+        if self.active is None and time.monotonic() - self._refreshed_at > self.poll_seconds:
+            self.refresh()
+        if self.active is None:
+            self.store.require_active_id()
+            raise FailedPrecondition(
+                f"The active model could not be loaded ({self.last_refusal}); "
+                "activate another version or train a new one."
+            )
+        return self.active
+
+    def refresh(self) -> None:
+        """Swap in the version ACTIVE names, if it changed and passes its checks."""
+        self._refreshed_at = time.monotonic()
+        active_id = self.store.active_id()
+        current = self.active
+        if active_id is None or (current is not None and current.model_id == active_id):
+            return
+        try:
+            loaded = self._get_version(active_id)
+        except (ModelIntegrityError, NotFound, OSError) as error:
+            if self.last_refusal != str(error):
+                logger.error("Refused to load model %s: %s", active_id, error)
+            self.last_refusal = str(error)
+            return
+        self.active = loaded
+        self.last_refusal = None
+        logger.info("Serving model %s", active_id)
+
+    def _get_version(self, model_id: str) -> LoadedModel:
+        with self._lock:
+            if model_id in self._cache:
+                self._cache.move_to_end(model_id)
+                return self._cache[model_id]
+        try:
+            loaded = self.store.load(model_id)
+        except ModelIntegrityError as error:
+            raise FailedPrecondition(
+                f"Model {model_id} failed its integrity checks and will not be loaded: {error}."
+            ) from error
+        with self._lock:
+            self._cache[model_id] = loaded
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return loaded
+
+    def start(self) -> None:
+        """Start watching ACTIVE in this process (idempotent)."""
+        # Threads do not survive a fork: a pre-forking server starts one per worker process.
+        if self._watcher_pid == os.getpid():
+            return
+        with self._lock:
+            if self._watcher_pid == os.getpid():
+                return
+            self._watcher_pid = os.getpid()
+        threading.Thread(target=self._watch, name="active-model-watcher", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except Exception:
+                logger.exception("Active model refresh failed; retrying")
+            time.sleep(self.poll_seconds)
+
+
+model_server = ModelServer(
+    ModelStore(), settings.ACTIVE_MODEL_POLL_SECONDS, settings.MODEL_CACHE_SIZE + 1
+)

@@ -1,0 +1,194 @@
+"""Model versions on MODEL_DIR: one folder per version, published and activated atomically.
+
+MODEL_DIR/<model_id>/model.pickle, vectorizer.pickle and manifest.json. A version is
+written into a hidden temporary folder and renamed into place, so a reader never sees a
+half-written one; the file MODEL_DIR/ACTIVE names the active version and is replaced by a
+rename too. Nothing is unpickled before its manifest signature and checksums match.
+"""
+
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import os
+import pathlib
+import pickle
+import platform
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+import scipy
+import sklearn
+
+from algorithm import settings
+from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pickle"
+VECTORIZER_FILE = "vectorizer.pickle"
+MANIFEST_FILE = "manifest.json"
+ACTIVE_FILE = "ACTIVE"
+
+
+class ModelIntegrityError(Exception):
+    """A version's files do not match its signed manifest: it must not be loaded."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model_id: str
+    manifest: dict[str, Any]
+    vectorizer: Any
+    classifier: Any
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def parse_model_id(value: str) -> str:
+    """Return the canonical form of a model id, which is also its folder name."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidArgument(f"model_id must be a UUID, got {value!r}.") from None
+
+
+def _sign(manifest: dict[str, Any]) -> str:
+    unsigned = {key: value for key, value in manifest.items() if key != "signature"}
+    payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_durably(path: pathlib.Path, data: bytes) -> None:
+    with path.open("wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _fsync_dir(path: pathlib.Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ModelStore:
+    def __init__(self, root: pathlib.Path | None = None):
+        self.root = pathlib.Path(root or settings.MODEL_DIR)
+
+    def path(self, model_id: str) -> pathlib.Path:
+        return self.root / parse_model_id(model_id)
+
+    def exists(self, model_id: str) -> bool:
+        return (self.path(model_id) / MANIFEST_FILE).is_file()
+
+    def publish(
+        self, model_id: str, vectorizer: Any, classifier: Any, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Write a version's files and make the folder appear at once, complete."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path(model_id)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=self.root))
+        try:
+            files = {}
+            for name, obj in ((MODEL_FILE, classifier), (VECTORIZER_FILE, vectorizer)):
+                _write_durably(staging / name, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+                files[name] = _sha256(staging / name)
+            manifest = {
+                **metadata,
+                "model_id": final.name,
+                "files": files,
+                "library_versions": library_versions(),
+                "created_time": datetime.datetime.now(datetime.UTC).isoformat(),
+            }
+            manifest["signature"] = _sign(manifest)
+            _write_durably(staging / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
+            staging.chmod(0o755)
+            os.rename(staging, final)
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return manifest
+
+    def read_manifest(self, model_id: str) -> dict[str, Any]:
+        path = self.path(model_id) / MANIFEST_FILE
+        try:
+            manifest = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise NotFound(f"Model {model_id} does not exist.") from None
+        except (OSError, ValueError) as error:
+            raise ModelIntegrityError(f"manifest of {model_id} is unreadable: {error}") from None
+        if not hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest)):
+            raise ModelIntegrityError(f"manifest signature of {model_id} does not match")
+        return manifest
+
+    def load(self, model_id: str) -> LoadedModel:
+        """Verify a version's manifest and checksums, then unpickle it."""
+        folder = self.path(model_id)
+        manifest = self.read_manifest(model_id)
+        if manifest.get("library_versions", {}).get("scikit-learn") != sklearn.__version__:
+            raise ModelIntegrityError(
+                f"{model_id} was trained with scikit-learn "
+                f"{manifest.get('library_versions', {}).get('scikit-learn')}, this process runs "
+                f"{sklearn.__version__}; retrain it"
+            )
+        objects = {}
+        for name in (MODEL_FILE, VECTORIZER_FILE):
+            path = folder / name
+            if path.is_symlink():
+                raise ModelIntegrityError(f"{name} of {model_id} is a symbolic link")
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != manifest["files"].get(name):
+                raise ModelIntegrityError(f"checksum of {name} of {model_id} does not match")
+            # The checksum was signed at training time: this is the file the worker wrote.
+            objects[name] = pickle.loads(data)
+        return LoadedModel(folder.name, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
+
+    def activate(self, model_id: str) -> None:
+        """Point ACTIVE at a version with one atomic rename."""
+        model_id = parse_model_id(model_id)
+        if not self.exists(model_id):
+            raise NotFound(f"Model {model_id} does not exist.")
+        pointer = self.root / ACTIVE_FILE
+        staging = pointer.with_name(f".{ACTIVE_FILE}-{uuid.uuid4().hex}")
+        _write_durably(staging, f"{model_id}\n".encode())
+        os.replace(staging, pointer)
+        _fsync_dir(self.root)
+
+    def active_id(self) -> str | None:
+        try:
+            return (self.root / ACTIVE_FILE).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def require_active_id(self) -> str:
+        model_id = self.active_id()
+        if model_id is None:
+            raise FailedPrecondition(
+                "No model has been trained yet: add labelled data, then start training "
+                "(POST /api/train/) and wait for the job to succeed."
+            )
+        return model_id

@@ -1,0 +1,46 @@
+"""The Celery application: Redis broker, JSON only, reliability settings spelled out.
+
+Start a worker with ``celery -A worker.app worker``.
+"""
+
+import logging
+
+from celery import Celery
+from celery.signals import after_setup_logger
+
+from algorithm import settings
+
+# Longest a job may run; the broker redelivers an unacknowledged task only after a longer
+# visibility timeout, so a slow job is never started twice by accident.
+JOB_TIME_LIMIT_SECONDS = 2 * 60 * 60
+
+app = Celery("textclf", include=["worker.tasks"])
+app.conf.update(
+    broker_url=settings.REDIS_URL,
+    broker_connection_retry_on_startup=True,
+    broker_connection_timeout=3,
+    broker_transport_options={
+        "visibility_timeout": JOB_TIME_LIMIT_SECONDS + 10 * 60,
+        "global_keyprefix": settings.REDIS_KEY_PREFIX,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 5,
+    },
+    # Job state lives in the jobs table; Celery's own results would only duplicate it.
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=JOB_TIME_LIMIT_SECONDS,
+    task_soft_time_limit=JOB_TIME_LIMIT_SECONDS - 60,
+    task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+)
+
+
+@after_setup_logger.connect
+def _log_to_file(logger: logging.Logger, **_kwargs) -> None:
+    settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(settings.LOG_DIR / "worker.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
