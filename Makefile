@@ -36,6 +36,7 @@ lint: install ## Lint the Python code and the .proto files
 test: install protos ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) -m tests.harness $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+run: export PATH := $(abspath $(VENV))/bin:$(PATH)
 run: install protos ## Start the whole stack as local processes (Ctrl-C stops it)
 	@$(PY) -m web.manage migrate --noinput
 	@$(PY) -m web.manage ensure_api_token

@@ -4,6 +4,7 @@ The gRPC servicers and the Flask shim both call these and only translate: reques
 dicts out, ServiceError subclasses to their status codes.
 """
 
+import datetime
 import logging
 import uuid
 from typing import Any
@@ -96,7 +97,7 @@ def _public_job(row: dict[str, Any]) -> dict[str, Any]:
     job["job_id"] = str(row["id"])
     job["model_id"] = str(row["model_id"]) if row["model_id"] else None
     for key in ("create_time", "start_time", "end_time"):
-        job[key] = row[key].isoformat() if row[key] else None
+        job[key] = row[key].astimezone(datetime.UTC).isoformat() if row[key] else None
     return job
 
 

@@ -1,0 +1,237 @@
+"""The whole stack as local processes, started by `make run`, driven like a user would."""
+
+import json
+import os
+import pathlib
+import subprocess
+import time
+import uuid
+
+import grpc
+import pytest
+import requests
+
+from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2, training_pb2_grpc
+from tests import support
+
+pytestmark = pytest.mark.slow
+
+SAMPLE_TEXTS = [
+    "WINNER!! You have won a free prize, call 09061701461 now to claim",
+    "Are we still meeting for lunch tomorrow?",
+    "URGENT! Your mobile number has been awarded a £2000 bonus",
+    "ok see you at home later",
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    run = f"e2e_{os.environ['TEST_RUN_ID']}"
+    workdir = tmp_path_factory.mktemp("stack")
+    ports = {name: support.free_port() for name in ("web", "grpc", "http")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": support.create_database(f"textclf_{run}"),
+        "REDIS_KEY_PREFIX": f"textclf-{run}:",
+        "MODEL_DIR": str(workdir / "models"),
+        "LOG_DIR": str(workdir / "log"),
+        "WEB_PORT": str(ports["web"]),
+        "ALGORITHM_GRPC_PORT": str(ports["grpc"]),
+        "ALGORITHM_HTTP_PORT": str(ports["http"]),
+        "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{ports['grpc']}",
+        "ALGORITHM_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
+        "API_TOKEN": uuid.uuid4().hex,
+        "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
+        "WEB_WORKERS": "2",
+        "ALGORITHM_HTTP_WORKERS": "1",
+        "WORKER_CONCURRENCY": "1",
+    }
+    services = [support.Service("make-run", ["make", "run"], env, workdir)]
+    try:
+        for port in ports.values():
+            services[0].wait_for_port(port, timeout=120)
+        # The original flow, web -> Flask shim, as a second web process on the same stack.
+        http_web_port = support.free_port()
+        http_env = {**env, "ALGORITHM_TRANSPORT": "http", "WEB_PORT": str(http_web_port)}
+        services.append(
+            support.Service("web-http", support.procfile_command("web"), http_env, workdir)
+        )
+        services[1].wait_for_port(http_web_port)
+        yield {
+            "env": env,
+            "web": f"http://127.0.0.1:{ports['web']}",
+            "web_http": f"http://127.0.0.1:{http_web_port}",
+            "grpc": f"127.0.0.1:{ports['grpc']}",
+            "shim": f"http://127.0.0.1:{ports['http']}",
+            "models": pathlib.Path(env["MODEL_DIR"]),
+            "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
+            "services": services,
+        }
+    finally:
+        for service in reversed(services):
+            service.stop()
+        for port in ports.values():
+            assert not support.port_open(port), f"port {port} still open after stopping"
+        support.drop_database(f"textclf_{run}")
+        support.delete_redis_keys(env["REDIS_KEY_PREFIX"])
+
+
+@pytest.fixture(scope="module")
+def stubs(stack):
+    channel = grpc.insecure_channel(stack["grpc"])
+    yield (
+        prediction_pb2_grpc.PredictionServiceStub(channel),
+        training_pb2_grpc.TrainingServiceStub(channel),
+    )
+    channel.close()
+
+
+def wait_for_job(stack, job_id: str, timeout: float = 180) -> dict:
+    def ended():
+        response = requests.get(
+            f"{stack['web']}/api/jobs/{job_id}/", headers=stack["headers"], timeout=5
+        )
+        assert response.status_code == 200, response.text
+        job = response.json()
+        return job if job["state"] in ("succeeded", "failed") else None
+
+    return support.wait_until(ended, timeout, f"job {job_id} ending", interval=0.5)
+
+
+def test_user_loads_data_trains_and_predicts_over_every_interface(stack, stubs):
+    web, headers = stack["web"], stack["headers"]
+    prediction_stub, training_stub = stubs
+
+    # Before the first model: a clear 409 / FAILED_PRECONDITION everywhere.
+    response = requests.post(f"{web}/api/predict/", json={"text": "hi"}, headers=headers, timeout=5)
+    assert response.status_code == 409
+    assert "No model has been trained yet" in response.json()["message"]
+    response = requests.post(f"{stack['shim']}/predict", json={"text": "hi"}, timeout=5)
+    assert response.status_code == 409
+    with pytest.raises(grpc.RpcError) as raised:
+        prediction_stub.Predict(prediction_pb2.PredictRequest(text="hi"), timeout=5)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    # Load the SMS Spam Collection through the public API.
+    rows = [
+        {"text": row["text"], "label": row["label"]} for row in support.read_tsv("sms_spam.tsv")
+    ]
+    response = requests.post(f"{web}/api/data/", json=rows, headers=headers, timeout=60)
+    assert response.status_code == 201, response.text[:500]
+    response = requests.get(f"{web}/api/data/?label=spam", headers=headers, timeout=5)
+    assert response.json()["count"] == 747
+
+    # Train through REST and follow the job to its end.
+    started = time.monotonic()
+    response = requests.post(f"{web}/api/train/", headers=headers, timeout=5)
+    assert response.status_code == 202, response.text
+    assert time.monotonic() - started < 5
+    job = response.json()
+    assert job["state"] in ("queued", "running")
+    assert response.headers["Location"] == f"/api/jobs/{job['job_id']}/"
+    job = wait_for_job(stack, job["job_id"])
+    assert job["state"] == "succeeded", job["error"]
+    assert job["rows_read"] == job["rows_total"] == 5574
+    assert job["progress"] == 1
+    assert job["metrics"]["accuracy"] >= 0.95
+    assert set(job["metrics"]["per_label"]) == {"ham", "spam"}
+    model_id = job["model_id"]
+    assert (stack["models"] / model_id / "model.pickle").is_file()
+    assert (stack["models"] / model_id / "vectorizer.pickle").is_file()
+
+    # REST (both transports), gRPC and the Flask shim agree, naming the same model.
+    for text in SAMPLE_TEXTS:
+        answers = []
+        for base in (web, stack["web_http"]):
+            response = support.wait_until(
+                lambda base=base, text=text: _predict_rest(base, headers, text, model_id),
+                5,
+                "the new model being served",
+            )
+            answers.append(response)
+        shim = requests.post(f"{stack['shim']}/predict", json={"text": text}, timeout=5).json()
+        answers.append(shim)
+        reply = prediction_stub.Predict(prediction_pb2.PredictRequest(text=text), timeout=5)
+        answers.append(
+            {"label": reply.label, "scores": dict(reply.scores), "model_id": reply.model_id}
+        )
+        for answer in answers:
+            assert answer["model_id"] == model_id
+            assert answer["label"] == answers[0]["label"]
+            assert answer["label"] == max(answer["scores"], key=answer["scores"].get)
+            assert sum(answer["scores"].values()) == pytest.approx(1)
+            assert answer["scores"] == pytest.approx(answers[0]["scores"])
+    assert _predict_rest(web, headers, SAMPLE_TEXTS[0], model_id)["label"] == "spam"
+    assert _predict_rest(web, headers, SAMPLE_TEXTS[1], model_id)["label"] == "ham"
+
+    # A batch over REST answers a list in request order.
+    response = requests.post(
+        f"{web}/api/predict/", json={"texts": SAMPLE_TEXTS}, headers=headers, timeout=5
+    )
+    assert [p["label"] for p in response.json()] == ["spam", "ham", "spam", "ham"]
+
+    # A second training, started over gRPC and watched to its end, is served without a restart.
+    reply = training_stub.Train(
+        training_pb2.TrainRequest(algorithm="logistic_regression"), timeout=5
+    )
+    states = [
+        update.job.state
+        for update in training_stub.WatchJob(
+            training_pb2.WatchJobRequest(job_id=reply.job.job_id), timeout=180
+        )
+    ]
+    assert states[-1] == training_pb2.JOB_STATE_SUCCEEDED
+    second = requests.get(f"{web}/api/jobs/{reply.job.job_id}/", headers=headers, timeout=5).json()
+    assert second["model_id"] != model_id
+    served = support.wait_until(
+        lambda: _predict_rest(web, headers, SAMPLE_TEXTS[0], second["model_id"]),
+        2,
+        "the second model being served",
+    )
+    assert served["label"] == "spam"
+
+
+def _predict_rest(base: str, headers: dict, text: str, expected_model: str) -> dict | None:
+    response = requests.post(
+        f"{base}/api/predict/", json={"text": text}, headers=headers, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body if body["model_id"] == expected_model else None
+
+
+def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
+    grpcurl = str(support.VENV_BIN / "grpcurl")
+    listed = subprocess.run(
+        [grpcurl, "-plaintext", stack["grpc"], "list"], capture_output=True, text=True, timeout=30
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert set(listed.stdout.split()) >= {
+        "algorithm.v1.PredictionService",
+        "algorithm.v1.TrainingService",
+        "grpc.health.v1.Health",
+    }
+    called = subprocess.run(
+        [
+            grpcurl,
+            "-plaintext",
+            "-d",
+            '{"text": "free entry to win a prize"}',
+            stack["grpc"],
+            "algorithm.v1.PredictionService/Predict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert called.returncode == 0, called.stderr
+    answer = json.loads(called.stdout)
+    assert set(answer) == {"label", "scores", "model_id"}
+    health = subprocess.run(
+        [grpcurl, "-plaintext", stack["grpc"], "grpc.health.v1.Health/Check"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert json.loads(health.stdout) == {"status": "SERVING"}
+

@@ -1,0 +1,143 @@
+"""Helpers for tests that run the real services as processes."""
+
+import contextlib
+import csv
+import os
+import pathlib
+import shlex
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import psycopg2
+import redis
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def read_tsv(name: str) -> list[dict[str, str]]:
+    with (DATA_DIR / name).open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval=0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(interval)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def database_url(name: str) -> str:
+    base = urllib.parse.urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1/")
+    return urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
+
+
+def _admin_execute(sql: str) -> None:
+    conn = psycopg2.connect(database_url("postgres"), connect_timeout=5)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        conn.close()
+
+
+def create_database(name: str) -> str:
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+    return database_url(name)
+
+
+def drop_database(name: str) -> None:
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def delete_redis_keys(prefix: str) -> None:
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def procfile_command(name: str) -> str:
+    """The command `make run` starts for a process type: tests start exactly that."""
+    for line in (REPO_ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.strip()
+    raise KeyError(name)
+
+
+class Service:
+    """A process in its own process group, stopped with everything it started."""
+
+    def __init__(self, name: str, command: str | list[str], env: dict[str, str], log_dir):
+        self.name = name
+        self.log_path = pathlib.Path(log_dir) / f"{name}.out"
+        argv = command if isinstance(command, list) else ["bash", "-c", f"exec {command}"]
+        env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', os.environ['PATH'])}"}
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_port(self, port: int, timeout: float = 60) -> None:
+        def ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.output()[-3000:]}")
+            return port_open(port)
+
+        wait_until(ready, timeout, f"{self.name} listening on {port}")
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left of the group (children of a killed parent) goes too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log.close()
+
+
+def run_checked(command: str, env: dict[str, str]) -> None:
+    env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', os.environ['PATH'])}"}
+    result = subprocess.run(
+        shlex.split(command), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{result.stdout}\n{result.stderr}")

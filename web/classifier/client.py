@@ -1,0 +1,274 @@
+"""The web app's one way to reach the algorithm service: gRPC (default) or the Flask shim.
+
+Both transports return the same plain dicts and raise AlgorithmError with the HTTP status
+the API should answer. Every call has a deadline: a down service is a quick 503, never a hang.
+"""
+
+import datetime
+import os
+import threading
+from typing import Any
+
+import grpc
+import requests
+from django.conf import settings
+from google.protobuf import json_format
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2, training_pb2_grpc
+
+PREDICT_DEADLINE_SECONDS = 5.0
+CONTROL_DEADLINE_SECONDS = 5.0
+HTTP_CONNECT_TIMEOUT_SECONDS = 1.0
+
+_GRPC_TO_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: status.HTTP_400_BAD_REQUEST,
+    grpc.StatusCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION: status.HTTP_409_CONFLICT,
+    grpc.StatusCode.ALREADY_EXISTS: status.HTTP_409_CONFLICT,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    grpc.StatusCode.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+_UNREACHABLE = "The algorithm service is unavailable; try again shortly."
+
+
+class AlgorithmError(APIException):
+    """An answer from (or the absence of) the algorithm service, as an API error."""
+
+    def __init__(self, status_code: int, message: str):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class GrpcTransport:
+    def __init__(self, target: str):
+        self.target = target
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def _stubs(self):
+        # A channel must not cross a fork: gunicorn workers each open their own.
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    channel = grpc.insecure_channel(
+                        self.target,
+                        options=[
+                            ("grpc.max_reconnect_backoff_ms", 1000),
+                            ("grpc.max_receive_message_length", 16 << 20),
+                            ("grpc.max_send_message_length", 16 << 20),
+                        ],
+                    )
+                    self._prediction = prediction_pb2_grpc.PredictionServiceStub(channel)
+                    self._training = training_pb2_grpc.TrainingServiceStub(channel)
+                    self._pid = os.getpid()
+        return self._prediction, self._training
+
+    def _call(self, method, request, timeout: float):
+        try:
+            return method(request, timeout=timeout)
+        except grpc.RpcError as error:
+            code = error.code()
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
+            http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
+            raise AlgorithmError(http_status, error.details() or code.name) from error
+
+    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+        prediction, _ = self._stubs()
+        response = self._call(
+            prediction.Predict,
+            prediction_pb2.PredictRequest(text=text, model_id=model_id),
+            PREDICT_DEADLINE_SECONDS,
+        )
+        return {
+            "label": response.label,
+            "scores": dict(response.scores),
+            "model_id": response.model_id,
+        }
+
+    def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
+        prediction, _ = self._stubs()
+        response = self._call(
+            prediction.PredictBatch,
+            prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id),
+            PREDICT_DEADLINE_SECONDS,
+        )
+        return {
+            "predictions": [
+                {"label": p.label, "scores": dict(p.scores)} for p in response.predictions
+            ],
+            "model_id": response.model_id,
+        }
+
+    def train(
+        self, *, algorithm: str, parameters: dict[str, Any] | None, request_id: str
+    ) -> dict[str, Any]:
+        _, training = self._stubs()
+        request = training_pb2.TrainRequest(algorithm=algorithm, request_id=request_id)
+        if parameters is not None:
+            request.parameters.update(parameters)
+        response = self._call(training.Train, request, CONTROL_DEADLINE_SECONDS)
+        return _job_dict(response.job)
+
+    def get_job(self, *, job_id: str) -> dict[str, Any]:
+        _, training = self._stubs()
+        response = self._call(
+            training.GetJob, training_pb2.GetJobRequest(job_id=job_id), CONTROL_DEADLINE_SECONDS
+        )
+        return _job_dict(response.job)
+
+    def list_algorithms(self) -> list[dict[str, Any]]:
+        _, training = self._stubs()
+        response = self._call(
+            training.ListAlgorithms, training_pb2.ListAlgorithmsRequest(), CONTROL_DEADLINE_SECONDS
+        )
+        return [
+            {
+                "name": a.name,
+                "description": a.description,
+                "is_default": a.is_default,
+                "parameters": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "description": p.description,
+                        "default": _number(json_format.MessageToDict(p.default_value)),
+                        "minimum": _number(p.minimum),
+                        "maximum": _number(p.maximum),
+                    }
+                    for p in a.parameters
+                ],
+            }
+            for a in response.algorithms
+        ]
+
+
+def _number(value: float) -> float | int:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _time(message, field: str) -> str | None:
+    if not message.HasField(field):
+        return None
+    return getattr(message, field).ToDatetime(tzinfo=datetime.UTC).isoformat()
+
+
+def _job_dict(job: training_pb2.Job) -> dict[str, Any]:
+    """A Job message in the same shape the Flask shim answers with."""
+    metrics = None
+    if job.HasField("metrics"):
+        metrics = {
+            "accuracy": job.metrics.accuracy,
+            "macro_f1": job.metrics.macro_f1,
+            "per_label": {
+                label: {
+                    "precision": m.precision,
+                    "recall": m.recall,
+                    "f1": m.f1,
+                    "support": m.support,
+                }
+                for label, m in job.metrics.per_label.items()
+            },
+            "train_rows": job.metrics.train_rows,
+            "test_rows": job.metrics.test_rows,
+        }
+    stage = training_pb2.JobStage.Name(job.stage).removeprefix("JOB_STAGE_").lower()
+    return {
+        "job_id": job.job_id,
+        "kind": training_pb2.JobKind.Name(job.kind).removeprefix("JOB_KIND_").lower(),
+        "state": training_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower(),
+        "stage": None if stage == "unspecified" else stage,
+        "progress": job.progress,
+        "rows_read": job.rows_read,
+        "rows_total": job.rows_total,
+        "algorithm": job.algorithm,
+        "parameters": {
+            key: _number(value) for key, value in json_format.MessageToDict(job.parameters).items()
+        },
+        "model_id": job.model_id or None,
+        "metrics": metrics,
+        "error": job.error or None,
+        "create_time": _time(job, "create_time"),
+        "start_time": _time(job, "start_time"),
+        "end_time": _time(job, "end_time"),
+    }
+
+
+class HttpTransport:
+    """The original flow: web calls the Flask shim."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url.rstrip("/")
+        self._local = threading.local()
+
+    def _request(self, method: str, path: str, timeout: float, **kwargs) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        try:
+            response = session.request(
+                method,
+                f"{self.base_url}{path}",
+                timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, timeout),
+                **kwargs,
+            )
+        except requests.RequestException as error:
+            raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            if response.status_code >= 500 and response.status_code != 503:
+                raise AlgorithmError(
+                    status.HTTP_502_BAD_GATEWAY, "The algorithm service failed; see its log."
+                )
+            message = body.get("message") if isinstance(body, dict) else None
+            raise AlgorithmError(response.status_code, message or _UNREACHABLE)
+        return body
+
+    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+        return self._request(
+            "POST", "/predict", PREDICT_DEADLINE_SECONDS, json={"text": text, "model_id": model_id}
+        )
+
+    def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
+        return self._request(
+            "POST",
+            "/predict",
+            PREDICT_DEADLINE_SECONDS,
+            json={"texts": texts, "model_id": model_id},
+        )
+
+    def train(
+        self, *, algorithm: str, parameters: dict[str, Any] | None, request_id: str
+    ) -> dict[str, Any]:
+        body = {"algorithm": algorithm, "parameters": parameters, "request_id": request_id}
+        return self._request("POST", "/train", CONTROL_DEADLINE_SECONDS, json=body)
+
+    def get_job(self, *, job_id: str) -> dict[str, Any]:
+        return self._request(
+            "GET", f"/jobs/{requests.utils.quote(job_id, safe='')}", CONTROL_DEADLINE_SECONDS
+        )
+
+    def list_algorithms(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/algorithms", CONTROL_DEADLINE_SECONDS)
+
+
+_transports: dict[tuple[str, str], GrpcTransport | HttpTransport] = {}
+
+
+def get_client() -> GrpcTransport | HttpTransport:
+    """The transport settings.ALGORITHM_TRANSPORT names, created once per process."""
+    if settings.ALGORITHM_TRANSPORT == "grpc":
+        key = ("grpc", settings.ALGORITHM_GRPC_TARGET)
+        factory = GrpcTransport
+    else:
+        key = ("http", settings.ALGORITHM_HTTP_URL)
+        factory = HttpTransport
+    if key not in _transports:
+        _transports[key] = factory(key[1])
+    return _transports[key]
