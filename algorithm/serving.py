@@ -25,7 +25,8 @@ class ModelServer:
         self.cache_size = cache_size
         self.active: LoadedModel | None = None
         self.last_refusal: str | None = None
-        self._refreshed_at = float("-inf")
+        self._refused_id: str | None = None
+        self._refresh_lock = threading.Lock()
         self._cache: collections.OrderedDict[str, LoadedModel] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._watcher_pid: int | None = None
@@ -35,7 +36,8 @@ class ModelServer:
         self.start()
         if model_id:
             return self._get_version(parse_model_id(model_id))
-        if self.active is None and time.monotonic() - self._refreshed_at > self.poll_seconds:
+        if self.active is None:
+            # Only until the first version is served: waits for a load under way, if any.
             self.refresh()
         if self.active is None:
             self.store.require_active_id()
@@ -47,21 +49,25 @@ class ModelServer:
 
     def refresh(self) -> None:
         """Swap in the version ACTIVE names, if it changed and passes its checks."""
-        self._refreshed_at = time.monotonic()
-        active_id = self.store.active_id()
-        current = self.active
-        if active_id is None or (current is not None and current.model_id == active_id):
-            return
-        try:
-            loaded = self._get_version(active_id)
-        except (ModelIntegrityError, NotFound, OSError) as error:
-            if self.last_refusal != str(error):
+        with self._refresh_lock:
+            active_id = self.store.active_id()
+            current = self.active
+            if (
+                active_id is None
+                or (current is not None and current.model_id == active_id)
+                or active_id == self._refused_id
+            ):
+                return
+            try:
+                loaded = self._get_version(active_id)
+            except (FailedPrecondition, NotFound, OSError) as error:
                 logger.error("Refused to load model %s: %s", active_id, error)
-            self.last_refusal = str(error)
-            return
-        self.active = loaded
-        self.last_refusal = None
-        logger.info("Serving model %s", active_id)
+                self.last_refusal = str(error)
+                self._refused_id = active_id
+                return
+            self.active = loaded
+            self.last_refusal = self._refused_id = None
+            logger.info("Serving model %s", active_id)
 
     def _get_version(self, model_id: str) -> LoadedModel:
         with self._lock:

@@ -1,0 +1,124 @@
+"""The algorithm services (gRPC server, Flask shim, Celery worker) as real processes.
+
+They run once per test session against their own database, model folder and Redis key
+prefix, started with the very commands `make run` uses.
+"""
+
+import os
+import uuid
+
+import grpc
+import psycopg2
+import pytest
+
+from algorithm import ml
+from algorithm.store import ModelStore
+from algorithm.v1 import prediction_pb2_grpc, training_pb2_grpc
+from tests import support
+
+
+class AlgorithmServices:
+    def __init__(self, env: dict[str, str], ports: dict[str, int]):
+        self.env = env
+        self.grpc_target = f"127.0.0.1:{ports['grpc']}"
+        self.http_url = f"http://127.0.0.1:{ports['http']}"
+        self.store = ModelStore(env["MODEL_DIR"])
+
+    def replace_data(self, rows: list[tuple[str, str]]) -> None:
+        """Make the data table hold exactly these (text, label) rows."""
+        conn = psycopg2.connect(self.env["DATABASE_URL"])
+        try:
+            with conn, conn.cursor() as cursor:
+                cursor.execute("TRUNCATE data")
+                cursor.executemany(
+                    "INSERT INTO data (text, label, created_at, updated_at) "
+                    "VALUES (%s, %s, now(), now())",
+                    rows,
+                )
+        finally:
+            conn.close()
+
+    def publish_model(self, rows: list[tuple[str, str]], activate: bool = True) -> str:
+        """Train in this process and publish a version, as the worker would."""
+        texts, labels = [text for text, _ in rows], [label for _, label in rows]
+        parameters = ml.resolve_parameters(ml.DEFAULT_ALGORITHM, {})
+        trained = ml.train(texts, labels, ml.DEFAULT_ALGORITHM, parameters)
+        model_id = str(uuid.uuid4())
+        self.store.publish(
+            model_id,
+            trained.vectorizer,
+            trained.classifier,
+            {
+                "algorithm": ml.DEFAULT_ALGORITHM,
+                "parameters": parameters,
+                "labels": trained.labels,
+                "metrics": trained.metrics,
+                "row_count": len(rows),
+            },
+        )
+        if activate:
+            self.store.activate(model_id)
+        return model_id
+
+
+@pytest.fixture(scope="session")
+def algorithm_services(tmp_path_factory):
+    run = f"svc_{os.environ['TEST_RUN_ID']}"
+    workdir = tmp_path_factory.mktemp("algorithm-services")
+    ports = {"grpc": support.free_port(), "http": support.free_port()}
+    env = {
+        **os.environ,
+        "DATABASE_URL": support.create_database(f"textclf_{run}"),
+        "REDIS_KEY_PREFIX": f"textclf-{run}:",
+        "MODEL_DIR": str(workdir / "models"),
+        "LOG_DIR": str(workdir / "log"),
+        "ALGORITHM_GRPC_PORT": str(ports["grpc"]),
+        "ALGORITHM_HTTP_PORT": str(ports["http"]),
+        "ALGORITHM_HTTP_WORKERS": "1",
+        "WORKER_CONCURRENCY": "1",
+    }
+    services = []
+    try:
+        support.run_checked("python -m web.manage migrate --noinput", env)
+        support.run_checked("python -m algorithm.schema", env)
+        for name in ("algorithm_grpc", "algorithm_http", "algorithm_celery"):
+            services.append(support.Service(name, support.procfile_command(name), env, workdir))
+        services[0].wait_for_port(ports["grpc"])
+        services[1].wait_for_port(ports["http"])
+        support.wait_until(
+            lambda: "ready." in services[2].output(), 60, "the Celery worker being ready"
+        )
+        yield AlgorithmServices(env, ports)
+    finally:
+        for service in services:
+            service.stop()
+        support.drop_database(f"textclf_{run}")
+        support.delete_redis_keys(env["REDIS_KEY_PREFIX"])
+
+
+@pytest.fixture(scope="session")
+def sms_rows() -> list[tuple[str, str]]:
+    return [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
+
+
+@pytest.fixture(scope="session")
+def served_model_id(algorithm_services, sms_rows) -> str:
+    """A model trained on the SMS set, published and active."""
+    return algorithm_services.publish_model(sms_rows)
+
+
+@pytest.fixture(scope="session")
+def grpc_channel(algorithm_services):
+    channel = grpc.insecure_channel(algorithm_services.grpc_target)
+    yield channel
+    channel.close()
+
+
+@pytest.fixture(scope="session")
+def prediction_stub(grpc_channel):
+    return prediction_pb2_grpc.PredictionServiceStub(grpc_channel)
+
+
+@pytest.fixture(scope="session")
+def training_stub(grpc_channel):
+    return training_pb2_grpc.TrainingServiceStub(grpc_channel)
