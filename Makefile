@@ -37,10 +37,9 @@ test: install protos ## Run the whole test suite (starts throwaway PostgreSQL/Re
 	@$(PY) -m tests.harness $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
+run: export API_TOKEN ?= dev-token-change-me
 run: install protos ## Start the whole stack as local processes (Ctrl-C stops it)
-	@$(PY) -m web.manage migrate --noinput
-	@$(PY) -m web.manage ensure_api_token
-	@$(PY) -m algorithm.schema
+	@$(PY) -m web.manage release
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
 	@exec $(VENV)/bin/honcho start
 

@@ -79,8 +79,7 @@ def algorithm_services(tmp_path_factory):
     }
     services = []
     try:
-        support.run_checked("python -m web.manage migrate --noinput", env)
-        support.run_checked("python -m algorithm.schema", env)
+        support.run_checked("python -m web.manage release", env)
         for name in ("algorithm_grpc", "algorithm_http", "algorithm_celery"):
             services.append(support.Service(name, support.procfile_command(name), env, workdir))
         services[0].wait_for_port(ports["grpc"])
