@@ -1,0 +1,49 @@
+"""Fixtures for the algorithm unit tests: one tiny trained model, model folders in tmp_path."""
+
+import uuid
+from typing import Any
+
+import pytest
+
+from algorithm import ml
+from algorithm.store import ModelStore
+from tests.support import read_tsv
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> ml.TrainedModel:
+    """The ten-row Turkish example, trained once for the whole session (a few milliseconds)."""
+    rows = read_tsv("confirmation_tr.tsv")
+    return ml.train(
+        [row["text"] for row in rows],
+        [row["label"] for row in rows],
+        ml.DEFAULT_ALGORITHM,
+        ml.resolve_parameters(ml.DEFAULT_ALGORITHM, {}),
+    )
+
+
+@pytest.fixture
+def metadata(tiny_model) -> dict[str, Any]:
+    return {
+        "algorithm": ml.DEFAULT_ALGORITHM,
+        "parameters": ml.resolve_parameters(ml.DEFAULT_ALGORITHM, {}),
+        "labels": tiny_model.labels,
+        "metrics": tiny_model.metrics,
+    }
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    return ModelStore(tmp_path / "models")
+
+
+@pytest.fixture
+def publish(store, tiny_model, metadata):
+    """Publish the tiny model under a fresh id; return the id."""
+
+    def publish_version() -> str:
+        model_id = str(uuid.uuid4())
+        store.publish(model_id, tiny_model.vectorizer, tiny_model.classifier, metadata)
+        return model_id
+
+    return publish_version

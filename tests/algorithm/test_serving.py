@@ -1,0 +1,178 @@
+"""ModelServer: the active version is watched and swapped in; bad ones never replace good ones."""
+
+import collections
+import json
+
+import pytest
+
+from algorithm import ml
+from algorithm.errors import FailedPrecondition
+from algorithm.serving import ModelServer
+from tests.support import wait_until
+
+POLL_SECONDS = 0.05
+
+
+@pytest.fixture
+def loads(store, monkeypatch):
+    """How many times the store loaded each version (successfully or not)."""
+    counter = collections.Counter()
+    real_load = store.load
+
+    def counting_load(model_id):
+        counter[model_id] += 1
+        return real_load(model_id)
+
+    monkeypatch.setattr(store, "load", counting_load)
+    return counter
+
+
+@pytest.fixture
+def make_server(store):
+    servers = []
+
+    def make(cache_size=3):
+        server = ModelServer(store, poll_seconds=POLL_SECONDS, cache_size=cache_size)
+        servers.append(server)
+        return server
+
+    yield make
+    # The watcher thread cannot be stopped: park it so it stops touching this test's folder.
+    for server in servers:
+        server.poll_seconds = 3600
+
+
+def _serving(server, model_id):
+    active = server.active
+    return active is not None and active.model_id == model_id
+
+
+def _tamper(store, model_id):
+    path = store.root / model_id / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["metrics"]["accuracy"] = 1.0
+    path.write_text(json.dumps(manifest))
+
+
+def test_no_model_fails_the_precondition(make_server):
+    server = make_server()
+    with pytest.raises(FailedPrecondition) as caught:
+        server.get()
+    assert caught.value.message.startswith("No model has been trained yet")
+    assert server.active is None
+    assert server.last_refusal is None
+
+
+def test_an_activated_version_is_served(store, publish, make_server, tiny_model, loads):
+    server = make_server()
+    server.start()
+    model_id = publish()
+    store.activate(model_id)
+    wait_until(lambda: _serving(server, model_id), timeout=5, what="serving the version")
+    model = server.get()
+    assert model.model_id == model_id
+    texts = ["olur", "hayır", ""]  # noqa: RUF001 (Turkish)
+    assert ml.predict(model.vectorizer, model.classifier, texts) == ml.predict(
+        tiny_model.vectorizer, tiny_model.classifier, texts
+    )
+    for _ in range(5):
+        assert server.get() is model
+    assert loads == {model_id: 1}
+
+
+def test_get_loads_the_active_version_itself_before_the_watcher_runs(store, publish, make_server):
+    model_id = publish()
+    store.activate(model_id)
+    server = make_server()
+    assert server.get().model_id == model_id
+
+
+def test_activating_a_second_version_swaps_within_a_second(store, publish, make_server):
+    server = make_server()
+    first, second = publish(), publish()
+    store.activate(first)
+    assert server.get().model_id == first
+    store.activate(second)
+    wait_until(lambda: _serving(server, second), timeout=1.0, what="swap to the second version")
+    assert server.get().model_id == second
+    assert server.last_refusal is None
+
+
+def test_a_tampered_version_is_refused_and_the_previous_one_keeps_serving(
+    store, publish, make_server, loads
+):
+    server = make_server()
+    good, tampered = publish(), publish()
+    store.activate(good)
+    assert server.get().model_id == good
+    _tamper(store, tampered)
+    store.activate(tampered)
+    wait_until(
+        lambda: server.last_refusal is not None, timeout=5, what="the refusal being recorded"
+    )
+    assert loads[tampered] >= 1
+    assert server.get().model_id == good
+    assert server.active.model_id == good
+    assert tampered in server.last_refusal
+    assert "signature" in server.last_refusal
+
+
+def test_refresh_refuses_a_tampered_active_version_without_raising(store, publish, make_server):
+    server = make_server()
+    good, tampered = publish(), publish()
+    store.activate(good)
+    server.refresh()
+    assert server.active.model_id == good
+    _tamper(store, tampered)
+    store.activate(tampered)
+    server.refresh()  # must refuse quietly: the watcher treats an exception as a failed refresh
+    assert server.active.model_id == good
+    assert server.last_refusal is not None
+    assert tampered in server.last_refusal
+
+
+def test_a_refusal_is_cleared_once_a_good_version_is_activated(store, publish, make_server):
+    server = make_server()
+    good, tampered, fixed = publish(), publish(), publish()
+    store.activate(good)
+    assert server.get().model_id == good
+    _tamper(store, tampered)
+    store.activate(tampered)
+    store.activate(fixed)
+    wait_until(lambda: _serving(server, fixed), timeout=5, what="serving the fixed version")
+    assert server.last_refusal is None
+
+
+def test_a_named_version_is_loaded_once(publish, make_server, loads):
+    server = make_server()
+    model_id = publish()
+    first = server.get(model_id)
+    assert first.model_id == model_id
+    assert server.get(model_id) is first
+    assert server.get(model_id.upper()) is first
+    assert loads == {model_id: 1}
+
+
+def test_a_tampered_named_version_fails_the_precondition(store, publish, make_server):
+    server = make_server()
+    model_id = publish()
+    _tamper(store, model_id)
+    with pytest.raises(FailedPrecondition) as caught:
+        server.get(model_id)
+    assert caught.value.message.startswith(f"Model {model_id} failed its integrity checks")
+
+
+def test_the_cache_stays_bounded_and_evicts_the_least_recently_used(publish, make_server, loads):
+    server = make_server(cache_size=2)
+    first, second, third = publish(), publish(), publish()
+    for model_id in (first, second, third):
+        server.get(model_id)
+        assert len(server._cache) <= 2
+    assert list(server._cache) == [second, third]
+    server.get(third)
+    server.get(second)
+    assert loads == {first: 1, second: 1, third: 1}
+    server.get(first)  # evicted: loaded again, pushing out the least recently used (third)
+    assert loads == {first: 2, second: 1, third: 1}
+    assert list(server._cache) == [second, first]
+    assert len(server._cache) == 2
