@@ -44,14 +44,6 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def _postgres_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(pathlib.Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
 def _wait(predicate, what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -61,7 +53,7 @@ def _wait(predicate, what: str, seconds: float = 30) -> None:
 
 
 def start_postgres(workdir: pathlib.Path) -> tuple[str, list[str]]:
-    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
     if not (initdb and pg_ctl):
         sys.exit(
             "PostgreSQL does not answer at DATABASE_URL and initdb/pg_ctl are missing: "

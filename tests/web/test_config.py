@@ -1,0 +1,187 @@
+"""Settings from the environment, logging, and the manage.py / gunicorn / WSGI entry points."""
+
+import logging
+import re
+import runpy
+import subprocess
+import sys
+import uuid
+from io import StringIO
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENV_NAMES = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALGORITHM_GRPC_TARGET",
+    "ALGORITHM_HTTP_URL",
+    "ALGORITHM_TRANSPORT",
+    "LOG_DIR",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_DEBUG",
+    "DJANGO_ALLOWED_HOSTS",
+    "API_TOKEN",
+]
+
+
+@pytest.fixture
+def load_settings(monkeypatch, tmp_path):
+    """Evaluate a fresh copy of the settings module under the given environment."""
+
+    def load(**env: str) -> dict:
+        for name in ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(REPO_ROOT / "web" / "config" / "settings.py"))
+
+    return load
+
+
+def test_settings_defaults(load_settings, tmp_path):
+    loaded = load_settings()
+
+    database = loaded["DATABASES"]["default"]
+    assert (database["ENGINE"], database["HOST"], database["PORT"], database["NAME"]) == (
+        "django.db.backends.postgresql",
+        "127.0.0.1",
+        5432,
+        "textclf",
+    )
+    assert database["USER"] == "postgres"
+    assert database["CONN_MAX_AGE"] == 60
+    assert database["OPTIONS"] == {"connect_timeout": 3}
+    assert loaded["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert loaded["ALGORITHM_GRPC_TARGET"] == "127.0.0.1:50051"
+    assert loaded["ALGORITHM_HTTP_URL"] == "http://127.0.0.1:5000"
+    assert loaded["ALGORITHM_TRANSPORT"] == "grpc"
+    assert loaded["DEBUG"] is False
+    assert loaded["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert loaded["API_TOKEN"] is None
+    assert loaded["SECRET_KEY"].startswith("django-insecure-")
+    assert loaded["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4 * 1024 * 1024
+
+
+def test_settings_read_the_environment(load_settings, tmp_path):
+    loaded = load_settings(
+        DATABASE_URL="postgres://u:p@db:6543/other?connect_timeout=10",
+        REDIS_URL="redis://redis:6379/1",
+        ALGORITHM_GRPC_TARGET="algorithm:50051",
+        ALGORITHM_HTTP_URL="http://algorithm:5000",
+        ALGORITHM_TRANSPORT="http",
+        LOG_DIR=str(tmp_path / "elsewhere"),
+        DJANGO_SECRET_KEY="from-env",
+        DJANGO_DEBUG="true",
+        DJANGO_ALLOWED_HOSTS="web, example.com ,",
+        API_TOKEN="  tok  ",
+    )
+
+    database = loaded["DATABASES"]["default"]
+    assert (database["USER"], database["PASSWORD"], database["HOST"], database["PORT"]) == (
+        "u",
+        "p",
+        "db",
+        6543,
+    )
+    assert database["OPTIONS"] == {"connect_timeout": 10}
+    assert loaded["REDIS_URL"] == "redis://redis:6379/1"
+    assert loaded["ALGORITHM_GRPC_TARGET"] == "algorithm:50051"
+    assert loaded["ALGORITHM_HTTP_URL"] == "http://algorithm:5000"
+    assert loaded["ALGORITHM_TRANSPORT"] == "http"
+    assert loaded["LOG_DIR"] == tmp_path / "elsewhere"
+    assert (tmp_path / "elsewhere").is_dir()
+    assert loaded["SECRET_KEY"] == "from-env"
+    assert loaded["DEBUG"] is True
+    assert loaded["ALLOWED_HOSTS"] == ["web", "example.com"]
+    assert loaded["API_TOKEN"] == "tok"
+
+
+def test_relative_log_dir_is_under_the_repository_root(load_settings):
+    loaded = load_settings(LOG_DIR="var/log")
+
+    assert loaded["LOG_DIR"] == REPO_ROOT / "var" / "log"
+
+
+def test_unknown_algorithm_transport_is_improperly_configured(load_settings):
+    with pytest.raises(ImproperlyConfigured) as error:
+        load_settings(ALGORITHM_TRANSPORT="carrier-pigeon")
+
+    assert str(error.value) == "ALGORITHM_TRANSPORT must be 'grpc' or 'http', not 'carrier-pigeon'."
+
+
+def test_logs_go_to_the_rotating_file_one_line_per_record():
+    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h, RotatingFileHandler)]
+    assert Path(handler.baseFilename) == settings.LOG_DIR / "web.log"
+    marker = f"marker {uuid.uuid4().hex}"
+
+    logging.getLogger("web.test").warning(marker)
+
+    lines = (settings.LOG_DIR / "web.log").read_text(encoding="utf-8").splitlines()
+    (line,) = [line for line in lines if marker in line]
+    assert re.fullmatch(
+        rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}} WARNING web\.test {marker}", line
+    )
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+    assert out.getvalue() == "No changes detected\n"
+
+
+def run_python(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_manage_runs_as_a_module_from_the_repository_root():
+    result = run_python("-m", "web.manage", "check")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "System check identified no issues (0 silenced).\n"
+
+
+def test_manage_lists_the_token_commands():
+    result = run_python("-m", "web.manage", "help", "--commands")
+
+    assert {"ensure_api_token", "create_api_token"} <= set(result.stdout.split())
+
+
+def test_gunicorn_config_defaults(monkeypatch):
+    monkeypatch.delenv("WEB_PORT", raising=False)
+    monkeypatch.delenv("WEB_WORKERS", raising=False)
+
+    config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
+
+    assert config["bind"] == "0.0.0.0:8000"
+    assert 3 <= config["workers"] <= 8
+    assert config["wsgi_app"] == "web.config.wsgi:application"
+    assert (config["accesslog"], config["timeout"]) == ("-", 60)
+
+
+def test_gunicorn_config_reads_port_and_workers(monkeypatch):
+    monkeypatch.setenv("WEB_PORT", "9123")
+    monkeypatch.setenv("WEB_WORKERS", "3")
+
+    config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
+
+    assert (config["bind"], config["workers"]) == ("0.0.0.0:9123", 3)
+
+
+def test_gunicorn_loads_the_wsgi_app_with_its_config():
+    result = run_python(
+        "-m", "gunicorn", "--config", "web/gunicorn.conf.py", "--check-config", "--print-config"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^wsgi_app\s*=\s*web\.config\.wsgi:application$", result.stdout, re.M)

@@ -1,0 +1,1 @@
+"""What every endpoint of the public API shares: errors, parsing, paging, schema, health."""

@@ -1,0 +1,27 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import status
+
+from web.api.exceptions import error_body
+
+
+class RequireContentLengthMiddleware:
+    """Refuse chunked request bodies with a 411 instead of reading them as empty.
+
+    Django only reads a body up to its Content-Length, so a chunked body without
+    one would otherwise look like an empty request and fail with misleading
+    "field is required" errors.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            return JsonResponse(
+                error_body("Send the request body with a Content-Length header, not chunked."),
+                status=status.HTTP_411_LENGTH_REQUIRED,
+            )
+        return self.get_response(request)

@@ -1,0 +1,46 @@
+"""OpenAPI descriptions of the API's error shape, for `extend_schema(responses=...)`."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="What went wrong, as a sentence a person can act on.")
+    extra = serializers.DictField(help_text="Details; empty unless the error has some.")
+
+
+class ValidationErrorExtraSerializer(serializers.Serializer):
+    fields = serializers.DictField(
+        required=False,
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=(
+            "Messages per field path: `text`, `parameters.alpha`, or `[3].label` "
+            "for the item at index 3 of a list. Absent when the body is not valid JSON."
+        ),
+    )
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="The first problem, as a sentence.")
+    extra = ValidationErrorExtraSerializer()
+
+
+_DESCRIPTIONS = {
+    400: "Invalid input: malformed JSON, or fields that fail validation.",
+    401: "Missing or invalid token.",
+    404: "No such object, or no such page.",
+    409: "The request conflicts with the current state.",
+    413: "Request body over DATA_UPLOAD_MAX_MEMORY_SIZE (4 MiB).",
+    503: "A service this call depends on is unavailable.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The documented error responses for these status codes, in the API's error shape."""
+    return {
+        code: OpenApiResponse(
+            ValidationErrorSerializer if code == 400 else ErrorSerializer,
+            description=_DESCRIPTIONS.get(code, ""),
+        )
+        for code in codes
+    }

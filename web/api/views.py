@@ -1,0 +1,73 @@
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from web.api.exceptions import PayloadTooLarge, error_body
+from web.api.selectors import health_checks
+
+_HealthSerializer = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "error"]),
+        "checks": serializers.DictField(child=serializers.ChoiceField(choices=["ok", "error"])),
+    },
+)
+
+
+class HealthView(APIView):
+    # Open to load balancers and compose health checks, which hold no token;
+    # no authentication either, so a stale token header cannot turn it into a 401.
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        summary="Health of web and the services it depends on",
+        responses={
+            200: OpenApiResponse(_HealthSerializer, description="Everything answers."),
+            503: OpenApiResponse(_HealthSerializer, description="A check failed."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        checks = health_checks()
+        healthy = all(checks.values())
+        return Response(
+            {
+                "status": "ok" if healthy else "error",
+                "checks": {name: "ok" if ok else "error" for name, ok in checks.items()},
+            },
+            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+
+# Django's error views, for whatever fails outside a DRF view, in the API's shape.
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        too_large = PayloadTooLarge()
+        return JsonResponse(error_body(str(too_large.detail)), status=too_large.status_code)
+    return JsonResponse(error_body("Bad request."), status=status.HTTP_400_BAD_REQUEST)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:
+    return JsonResponse(
+        error_body("You do not have permission to perform this action."),
+        status=status.HTTP_403_FORBIDDEN,
+    )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    return JsonResponse(error_body("Not found."), status=status.HTTP_404_NOT_FOUND)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    # Django has already logged the traceback; the client learns nothing internal.
+    return JsonResponse(
+        error_body("Internal server error. It has been logged; please try again later."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

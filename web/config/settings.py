@@ -1,0 +1,162 @@
+"""Django settings for the web service.
+
+Every value that differs between deployments comes from an environment variable
+read here, and only here; the rest of the code reads `django.conf.settings`.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = _env_bool("DJANGO_DEBUG", default=False)
+
+# The default carries Django's "django-insecure-" prefix, so `check --deploy`
+# flags any deployment that forgot to set its own key.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "django-insecure-local-development-only"
+
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+# When set, `ensure_api_token` gives the service user exactly this token.
+API_TOKEN = os.environ.get("API_TOKEN", "").strip() or None
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+ALGORITHM_GRPC_TARGET = os.environ.get("ALGORITHM_GRPC_TARGET", "127.0.0.1:50051")
+ALGORITHM_HTTP_URL = os.environ.get("ALGORITHM_HTTP_URL", "http://127.0.0.1:5000")
+ALGORITHM_TRANSPORT = os.environ.get("ALGORITHM_TRANSPORT", "grpc").strip().lower()
+if ALGORITHM_TRANSPORT not in {"grpc", "http"}:
+    raise ImproperlyConfigured(
+        f"ALGORITHM_TRANSPORT must be 'grpc' or 'http', not {ALGORITHM_TRANSPORT!r}."
+    )
+
+LOG_DIR = Path(os.environ.get("LOG_DIR") or "var/log")
+if not LOG_DIR.is_absolute():
+    LOG_DIR = REPO_ROOT / LOG_DIR
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "web.accounts",
+    "web.data",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "web.api.middleware.RequireContentLengthMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "web.config.urls"
+WSGI_APPLICATION = "web.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default="postgres://postgres@127.0.0.1:5432/textclf",
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+# Without a connect timeout, libpq waits on an unreachable host for minutes and the
+# health check (and every request) hangs with it; a URL's own value still wins.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Request bodies above 4 MiB are refused with a JSON 413 (see web/api/parsers.py).
+# That fits a bulk create of 10,000 short items, or about 200 items of full-length text.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["web.api.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "web.api.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "web.api.exception_handlers.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "textclf API",
+    "DESCRIPTION": (
+        "Manage labelled training data, train text classifiers and ask for predictions. "
+        "Send `Authorization: Token <key>` on every call except health, schema and docs. "
+        'Every error answers `{"message": ..., "extra": {...}}`; validation errors list '
+        "their fields under `extra.fields`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The machine serving the docs may have no internet access: assets come from
+    # drf-spectacular-sidecar through our own static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+        },
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": LOG_DIR / "web.log",
+            "maxBytes": 10 * 1024 * 1024,
+            "backupCount": 5,
+            "encoding": "utf-8",
+            "delay": True,
+            "formatter": "line",
+        },
+    },
+    "root": {"handlers": ["stdout", "file"], "level": "INFO"},
+    "loggers": {
+        # Django's own loggers keep their levels but write through the root handlers
+        # only, instead of its debug-only console handler and mail_admins.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
+}

@@ -1,0 +1,19 @@
+"""Gunicorn configuration: `gunicorn -c web/gunicorn.conf.py` from the repository root."""
+
+import multiprocessing
+import os
+
+wsgi_app = "web.config.wsgi:application"
+bind = f"0.0.0.0:{os.environ.get('WEB_PORT', '8000')}"
+
+# The usual 2 * cores + 1, capped because every worker holds its own database
+# connection and a big host would otherwise exhaust PostgreSQL's max_connections.
+workers = int(os.environ.get("WEB_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
+
+# Above the longest call web makes to the algorithm service, so a slow upstream
+# is answered by web's own 503, not by gunicorn killing the worker.
+timeout = 60
+graceful_timeout = 30
+
+accesslog = "-"
+errorlog = "-"
