@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "web.accounts",
     "web.data",
+    "web.classifier",
 ]
 
 MIDDLEWARE = [
