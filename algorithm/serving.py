@@ -12,7 +12,7 @@ import threading
 import time
 
 from algorithm import settings
-from algorithm.errors import FailedPrecondition, NotFound
+from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
 from algorithm.store import LoadedModel, ModelIntegrityError, ModelStore, parse_model_id
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class ModelServer:
                 return
             try:
                 loaded = self._get_version(active_id)
-            except (FailedPrecondition, NotFound, OSError) as error:
+            except (FailedPrecondition, NotFound, InvalidArgument, OSError) as error:
                 logger.error("Refused to load model %s: %s", active_id, error)
                 self.last_refusal = str(error)
                 self._refused_id = active_id

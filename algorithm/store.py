@@ -141,6 +141,8 @@ class ModelStore:
             raise NotFound(f"Model {model_id} does not exist.") from None
         except (OSError, ValueError) as error:
             raise ModelIntegrityError(f"manifest of {model_id} is unreadable: {error}") from None
+        if not isinstance(manifest, dict):
+            raise ModelIntegrityError(f"manifest of {model_id} is unreadable: not a JSON object")
         if not hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest)):
             raise ModelIntegrityError(f"manifest signature of {model_id} does not match")
         return manifest
