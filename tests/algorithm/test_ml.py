@@ -23,7 +23,7 @@ PROBE_TEXTS = [
     "Ok lar... Joking wif u oni...",
     "Call 09061701461 now to claim your £900 prize!",
     "olur",
-    "hayır",  # noqa: RUF001 (Turkish)
+    "hayır",
     "ıİğĞüÜşŞöÖçÇ",
     "日本語のテキスト",
     "مرحبا بالعالم",

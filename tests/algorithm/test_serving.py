@@ -71,7 +71,7 @@ def test_an_activated_version_is_served(store, publish, make_server, tiny_model,
     wait_until(lambda: _serving(server, model_id), timeout=5, what="serving the version")
     model = server.get()
     assert model.model_id == model_id
-    texts = ["olur", "hayır", ""]  # noqa: RUF001 (Turkish)
+    texts = ["olur", "hayır", ""]
     assert ml.predict(model.vectorizer, model.classifier, texts) == ml.predict(
         tiny_model.vectorizer, tiny_model.classifier, texts
     )

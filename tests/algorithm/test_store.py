@@ -67,7 +67,7 @@ def test_publish_then_load_round_trips_the_predictions(store, tiny_model):
     model_id = str(uuid.uuid4())
     store.publish(model_id, tiny_model.vectorizer, tiny_model.classifier, {"labels": ["x"]})
     loaded = store.load(model_id)
-    texts = ["olur", "hayır", "tabii", "asla", "", "something else"]  # noqa: RUF001
+    texts = ["olur", "hayır", "tabii", "asla", "", "something else"]
     assert loaded.model_id == model_id
     assert ml.predict(loaded.vectorizer, loaded.classifier, texts) == ml.predict(
         tiny_model.vectorizer, tiny_model.classifier, texts

@@ -234,4 +234,3 @@ def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
         timeout=30,
     )
     assert json.loads(health.stdout) == {"status": "SERVING"}
-

@@ -102,8 +102,15 @@ def sms_rows() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def served_model_id(algorithm_services, sms_rows) -> str:
-    """A model trained on the SMS set, published and active."""
-    return algorithm_services.publish_model(sms_rows)
+    """A model trained on the SMS set and published; other tests may activate others."""
+    return algorithm_services.publish_model(sms_rows, activate=False)
+
+
+@pytest.fixture
+def active_model_id(algorithm_services, served_model_id) -> str:
+    """The SMS model, made the active version for this test."""
+    algorithm_services.store.activate(served_model_id)
+    return served_model_id
 
 
 @pytest.fixture(scope="session")

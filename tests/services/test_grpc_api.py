@@ -18,9 +18,9 @@ def rpc_error(call, request) -> grpc.RpcError:
     return raised.value
 
 
-def test_predict_answers_label_scores_and_model(prediction_stub, served_model_id):
+def test_predict_answers_with_the_active_model(prediction_stub, active_model_id):
     reply = support.wait_until(
-        lambda: _predict_if_served(prediction_stub, served_model_id), 5, "model served"
+        lambda: _predict_if_served(prediction_stub, active_model_id), 2, "model served"
     )
     assert reply.label == "spam"
     assert set(reply.scores) == {"ham", "spam"}

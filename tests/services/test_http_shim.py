@@ -110,11 +110,11 @@ def test_unknown_path_is_a_json_404(algorithm_services):
     assert set(response.json()) == {"message", "extra"}
 
 
-def test_health_names_the_served_model(algorithm_services, served_model_id):
+def test_health_names_the_served_model(algorithm_services, active_model_id):
     def served():
         body = requests.get(f"{algorithm_services.http_url}/health", timeout=5).json()
-        return body if body["model_id"] else None
+        return body if body["model_id"] == active_model_id else None
 
-    body = support.wait_until(served, 5, "a model being served")
+    body = support.wait_until(served, 2, "the active model being served")
     assert body["status"] == "ok"
     assert body["model_refused"] is None

@@ -1,7 +1,5 @@
 """/api/data/: create, read, update, delete, list with paging and filters."""
 
-# ruff: noqa: RUF001  (confusable Turkish letters are the point of the unicode tests)
-
 from unittest.mock import ANY
 
 import pytest

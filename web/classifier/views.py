@@ -1,24 +1,20 @@
 """Training, jobs and predictions: validated here, answered by the algorithm service."""
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.api.schema import error_responses
 from web.classifier import serializers
 from web.classifier.client import get_client
-
-_ERRORS = {
-    400: OpenApiResponse(description="Invalid input; `extra.fields` says where."),
-    503: OpenApiResponse(description="The algorithm service or its queue is unavailable."),
-}
 
 
 class TrainView(APIView):
     @extend_schema(
         request=serializers.TrainRequestSerializer,
-        responses={202: serializers.JobSerializer, **_ERRORS},
+        responses={202: serializers.JobSerializer, **error_responses(400, 401, 503)},
         summary="Start training on the current data",
         description="Queues a training job and returns it at once; follow it at "
         "`/api/jobs/{job_id}/`. Every field is optional. A repeated `request_id` "
@@ -39,10 +35,7 @@ class TrainView(APIView):
 
 class JobDetailView(APIView):
     @extend_schema(
-        responses={
-            200: serializers.JobSerializer,
-            404: OpenApiResponse(description="No such job."),
-        },
+        responses={200: serializers.JobSerializer, **error_responses(400, 401, 404, 503)},
         summary="A job's state, progress and outcome",
     )
     def get(self, request, job_id: str):
@@ -54,8 +47,7 @@ class PredictView(APIView):
         request=serializers.PredictRequestSerializer,
         responses={
             200: serializers.PredictionSerializer,
-            409: OpenApiResponse(description="No model has been trained yet."),
-            **_ERRORS,
+            **error_responses(400, 401, 404, 409, 413, 503),
         },
         summary="Classify one text, or a list of texts",
         description='`{"text": "..."}` answers one prediction; `{"texts": [...]}` answers a '
@@ -77,7 +69,7 @@ class PredictView(APIView):
 
 class AlgorithmListView(APIView):
     @extend_schema(
-        responses={200: serializers.AlgorithmSerializer(many=True)},
+        responses={200: serializers.AlgorithmSerializer(many=True), **error_responses(401, 503)},
         summary="The algorithms training accepts, with their parameters",
     )
     def get(self, request):

@@ -36,8 +36,13 @@ ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 API_TOKEN = os.environ.get("API_TOKEN", "").strip() or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-ALGORITHM_GRPC_TARGET = os.environ.get("ALGORITHM_GRPC_TARGET", "127.0.0.1:50051")
-ALGORITHM_HTTP_URL = os.environ.get("ALGORITHM_HTTP_URL", "http://127.0.0.1:5000")
+# By default, the algorithm service `make run` starts on this machine, wherever its ports are.
+ALGORITHM_GRPC_TARGET = os.environ.get("ALGORITHM_GRPC_TARGET") or (
+    f"127.0.0.1:{os.environ.get('ALGORITHM_GRPC_PORT') or 50051}"
+)
+ALGORITHM_HTTP_URL = os.environ.get("ALGORITHM_HTTP_URL") or (
+    f"http://127.0.0.1:{os.environ.get('ALGORITHM_HTTP_PORT') or 5000}"
+)
 ALGORITHM_TRANSPORT = os.environ.get("ALGORITHM_TRANSPORT", "grpc").strip().lower()
 if ALGORITHM_TRANSPORT not in {"grpc", "http"}:
     raise ImproperlyConfigured(
