@@ -3,11 +3,13 @@
 import contextlib
 import os
 import threading
+import urllib.parse
 from collections.abc import Iterator
 
 import psycopg2
 import psycopg2.extras
 import psycopg2.pool
+from psycopg2 import sql
 
 from algorithm import settings
 from algorithm.errors import Unavailable
@@ -26,6 +28,29 @@ def connect(**options) -> psycopg2.extensions.connection:
         application_name="textclf-algorithm",
         **options,
     )
+
+
+def ensure_database() -> bool:
+    """Create DATABASE_URL's database if the server lacks it (a fresh local PostgreSQL)."""
+    try:
+        connect().close()
+        return False
+    except psycopg2.OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+    url = urllib.parse.urlsplit(settings.DATABASE_URL)
+    name = urllib.parse.unquote(url.path.lstrip("/"))
+    admin = psycopg2.connect(
+        urllib.parse.urlunsplit(url._replace(path="/postgres")),
+        connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    return True
 
 
 def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:

@@ -14,3 +14,7 @@ accesslog = "-"
 
 def post_fork(_server, _worker):
     configure_logging("algorithm-http")
+
+
+# One fixed control-socket path per user would clash with web's gunicorn; nothing uses it.
+control_socket_disable = True

@@ -93,8 +93,8 @@ def get_job(*, job_id: str) -> dict[str, Any]:
 
 def _public_job(row: dict[str, Any]) -> dict[str, Any]:
     """A job row as callers see it: ids as strings, times in ISO 8601."""
-    job = {key: value for key, value in row.items() if key != "id"}
-    job["job_id"] = str(row["id"])
+    job = {"job_id": str(row["id"])}
+    job.update((key, value) for key, value in row.items() if key != "id")
     job["model_id"] = str(row["model_id"]) if row["model_id"] else None
     for key in ("create_time", "start_time", "end_time"):
         job[key] = row[key].astimezone(datetime.UTC).isoformat() if row[key] else None

@@ -17,3 +17,7 @@ graceful_timeout = 30
 
 accesslog = "-"
 errorlog = "-"
+
+# gunicorn's control socket lives at one fixed path per user: two servers on a host (web and
+# the Flask shim under `make run`) would fight over it, and nothing here uses it.
+control_socket_disable = True

@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from algorithm.db import ensure_database
 from algorithm.schema import apply_schema
 
 
@@ -13,6 +14,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if ensure_database():
+            self.stdout.write("Created the database named in DATABASE_URL.")
         call_command("migrate", interactive=False, verbosity=options["verbosity"])
         call_command("ensure_api_token")
         applied = apply_schema()
