@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 << 20
 WATCH_POLL_SECONDS = 0.25
+# A watch holds a server thread for as long as the job runs: cap them so that watchers can
+# never take every thread away from predictions.
+MAX_WATCHERS = max(1, settings.GRPC_THREADS // 4)
+_watch_slots = threading.BoundedSemaphore(MAX_WATCHERS)
 SERVICE_NAMES = (
     prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
     training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
@@ -101,15 +105,23 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         return training_pb2.GetJobResponse(job=_job_message(job))
 
     def WatchJob(self, request, context) -> Iterator[training_pb2.WatchJobResponse]:
-        last = None
-        while context.is_active():
-            job = _call(context, service.get_job, job_id=request.job_id)
-            if job != last:
-                yield training_pb2.WatchJobResponse(job=_job_message(job))
-                last = job
-            if job["state"] in ("succeeded", "failed"):
-                return
-            time.sleep(WATCH_POLL_SECONDS)
+        if not _watch_slots.acquire(blocking=False):
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{MAX_WATCHERS} jobs are being watched already; poll GetJob instead.",
+            )
+        try:
+            last = None
+            while context.is_active():
+                job = _call(context, service.get_job, job_id=request.job_id)
+                if job != last:
+                    yield training_pb2.WatchJobResponse(job=_job_message(job))
+                    last = job
+                if job["state"] in ("succeeded", "failed"):
+                    return
+                time.sleep(WATCH_POLL_SECONDS)
+        finally:
+            _watch_slots.release()
 
     def ListAlgorithms(self, request, context):
         algorithms = []

@@ -3,6 +3,7 @@
 import uuid
 
 import grpc
+import psycopg2
 import pytest
 from google.protobuf import struct_pb2
 
@@ -224,3 +225,45 @@ def test_train_with_redis_down_is_unavailable_and_queues_nothing(algorithm_servi
         channel.close()
     finally:
         server.stop()
+
+
+def test_watchers_are_capped_and_never_starve_predictions(
+    training_stub, prediction_stub, algorithm_services, served_model_id
+):
+    # A job no worker will ever take: watching it lasts until the client gives up.
+    job_id = str(uuid.uuid4())
+    conn = psycopg2.connect(algorithm_services.env["DATABASE_URL"])
+    with conn, conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO jobs (id, kind, algorithm) VALUES (%s, 'train', 'linear_svm')", (job_id,)
+        )
+    conn.close()
+    request = training_pb2.WatchJobRequest(job_id=job_id)
+    watches = [training_stub.WatchJob(request, timeout=30) for _ in range(4)]
+    for watch in watches:
+        assert next(watch).job.state == training_pb2.JOB_STATE_QUEUED
+    error = rpc_error(lambda r, timeout: next(training_stub.WatchJob(r, timeout=timeout)), request)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.details() == "4 jobs are being watched already; poll GetJob instead."
+    reply = prediction_stub.Predict(
+        prediction_pb2.PredictRequest(text="hello", model_id=served_model_id), timeout=5
+    )
+    assert reply.model_id == served_model_id
+    for watch in watches:
+        watch.cancel()
+    again = support.wait_until(
+        lambda: _first_update_or_none(training_stub, request), 5, "a watch slot freeing up"
+    )
+    assert again.job.job_id == job_id
+
+
+def _first_update_or_none(stub, request):
+    watch = stub.WatchJob(request, timeout=5)
+    try:
+        return next(watch)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return None
+        raise
+    finally:
+        watch.cancel()
