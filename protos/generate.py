@@ -38,5 +38,5 @@ def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
 
 
 if __name__ == "__main__":
-    for path in generate(REPO_ROOT):
-        print(path.relative_to(REPO_ROOT), file=sys.stderr)
+    generated = generate(REPO_ROOT)
+    print(f"Generated {len(generated)} files into algorithm/v1/ from protos/", file=sys.stderr)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2
@@ -79,6 +79,35 @@ def delete_redis_keys(prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@contextlib.contextmanager
+def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
+    """Environment for one test run's services: their own database, Redis key prefix, model
+    and log folders and free ports, with web pointed at that algorithm service. The
+    database and the Redis keys are removed after."""
+    run = f"{name}_{os.environ['TEST_RUN_ID']}"
+    ports = {name: free_port() for name in ("web", "grpc", "http")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": create_database(f"textclf_{run}"),
+        "REDIS_KEY_PREFIX": f"textclf-{run}:",
+        "MODEL_DIR": str(workdir / "models"),
+        "LOG_DIR": str(workdir / "log"),
+        "WEB_PORT": str(ports["web"]),
+        "ALGORITHM_GRPC_PORT": str(ports["grpc"]),
+        "ALGORITHM_HTTP_PORT": str(ports["http"]),
+        "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{ports['grpc']}",
+        "ALGORITHM_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
+        "WEB_WORKERS": "2",
+        "ALGORITHM_HTTP_WORKERS": "1",
+        "WORKER_CONCURRENCY": "1",
+    }
+    try:
+        yield env
+    finally:
+        drop_database(f"textclf_{run}")
+        delete_redis_keys(env["REDIS_KEY_PREFIX"])
 
 
 def procfile_command(name: str) -> str:

@@ -1,7 +1,6 @@
 """The whole stack as local processes, started by `make run`, driven like a user would."""
 
 import json
-import os
 import pathlib
 import subprocess
 import time
@@ -26,54 +25,36 @@ SAMPLE_TEXTS = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    run = f"e2e_{os.environ['TEST_RUN_ID']}"
     workdir = tmp_path_factory.mktemp("stack")
-    ports = {name: support.free_port() for name in ("web", "grpc", "http")}
-    env = {
-        **os.environ,
-        "DATABASE_URL": support.create_database(f"textclf_{run}"),
-        "REDIS_KEY_PREFIX": f"textclf-{run}:",
-        "MODEL_DIR": str(workdir / "models"),
-        "LOG_DIR": str(workdir / "log"),
-        "WEB_PORT": str(ports["web"]),
-        "ALGORITHM_GRPC_PORT": str(ports["grpc"]),
-        "ALGORITHM_HTTP_PORT": str(ports["http"]),
-        "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{ports['grpc']}",
-        "ALGORITHM_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
-        "API_TOKEN": uuid.uuid4().hex,
-        "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
-        "WEB_WORKERS": "2",
-        "ALGORITHM_HTTP_WORKERS": "1",
-        "WORKER_CONCURRENCY": "1",
-    }
-    services = [support.Service("make-run", ["make", "run"], env, workdir)]
-    try:
-        for port in ports.values():
-            services[0].wait_for_port(port, timeout=120)
-        # The original flow, web -> Flask shim, as a second web process on the same stack.
-        http_web_port = support.free_port()
-        http_env = {**env, "ALGORITHM_TRANSPORT": "http", "WEB_PORT": str(http_web_port)}
-        services.append(
-            support.Service("web-http", support.procfile_command("web"), http_env, workdir)
-        )
-        services[1].wait_for_port(http_web_port)
-        yield {
-            "env": env,
-            "web": f"http://127.0.0.1:{ports['web']}",
-            "web_http": f"http://127.0.0.1:{http_web_port}",
-            "grpc": f"127.0.0.1:{ports['grpc']}",
-            "shim": f"http://127.0.0.1:{ports['http']}",
-            "models": pathlib.Path(env["MODEL_DIR"]),
-            "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
-            "services": services,
-        }
-    finally:
-        for service in reversed(services):
-            service.stop()
-        for port in ports.values():
-            assert not support.port_open(port), f"port {port} still open after stopping"
-        support.drop_database(f"textclf_{run}")
-        support.delete_redis_keys(env["REDIS_KEY_PREFIX"])
+    with support.isolated_env("e2e", workdir) as env:
+        env.update(API_TOKEN=uuid.uuid4().hex, DJANGO_SECRET_KEY=uuid.uuid4().hex * 2)
+        ports = [
+            int(env[name]) for name in ("WEB_PORT", "ALGORITHM_GRPC_PORT", "ALGORITHM_HTTP_PORT")
+        ]
+        services = [support.Service("make-run", ["make", "run"], env, workdir)]
+        try:
+            for port in ports:
+                services[0].wait_for_port(port, timeout=120)
+            # The original flow, web -> Flask shim, as a second web process on the same stack.
+            http_web_port = support.free_port()
+            http_env = {**env, "ALGORITHM_TRANSPORT": "http", "WEB_PORT": str(http_web_port)}
+            services.append(
+                support.Service("web-http", support.procfile_command("web"), http_env, workdir)
+            )
+            services[1].wait_for_port(http_web_port)
+            yield {
+                "web": f"http://127.0.0.1:{env['WEB_PORT']}",
+                "web_http": f"http://127.0.0.1:{http_web_port}",
+                "grpc": env["ALGORITHM_GRPC_TARGET"],
+                "shim": env["ALGORITHM_HTTP_URL"],
+                "models": pathlib.Path(env["MODEL_DIR"]),
+                "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
+            }
+        finally:
+            for service in reversed(services):
+                service.stop()
+            for port in ports:
+                assert not support.port_open(port), f"port {port} still open after stopping"
 
 
 @pytest.fixture(scope="module")

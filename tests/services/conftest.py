@@ -4,7 +4,6 @@ They run once per test session against their own database, model folder and Redi
 prefix, started with the very commands `make run` uses.
 """
 
-import os
 import uuid
 
 import grpc
@@ -18,10 +17,10 @@ from tests import support
 
 
 class AlgorithmServices:
-    def __init__(self, env: dict[str, str], ports: dict[str, int]):
+    def __init__(self, env: dict[str, str]):
         self.env = env
-        self.grpc_target = f"127.0.0.1:{ports['grpc']}"
-        self.http_url = f"http://127.0.0.1:{ports['http']}"
+        self.grpc_target = env["ALGORITHM_GRPC_TARGET"]
+        self.http_url = env["ALGORITHM_HTTP_URL"]
         self.store = ModelStore(env["MODEL_DIR"])
 
     def replace_data(self, rows: list[tuple[str, str]]) -> None:
@@ -63,36 +62,23 @@ class AlgorithmServices:
 
 @pytest.fixture(scope="session")
 def algorithm_services(tmp_path_factory):
-    run = f"svc_{os.environ['TEST_RUN_ID']}"
     workdir = tmp_path_factory.mktemp("algorithm-services")
-    ports = {"grpc": support.free_port(), "http": support.free_port()}
-    env = {
-        **os.environ,
-        "DATABASE_URL": support.create_database(f"textclf_{run}"),
-        "REDIS_KEY_PREFIX": f"textclf-{run}:",
-        "MODEL_DIR": str(workdir / "models"),
-        "LOG_DIR": str(workdir / "log"),
-        "ALGORITHM_GRPC_PORT": str(ports["grpc"]),
-        "ALGORITHM_HTTP_PORT": str(ports["http"]),
-        "ALGORITHM_HTTP_WORKERS": "1",
-        "WORKER_CONCURRENCY": "1",
-    }
-    services = []
-    try:
+    with support.isolated_env("svc", workdir) as env:
         support.run_checked("python -m web.manage release", env)
-        for name in ("algorithm_grpc", "algorithm_http", "algorithm_celery"):
-            services.append(support.Service(name, support.procfile_command(name), env, workdir))
-        services[0].wait_for_port(ports["grpc"])
-        services[1].wait_for_port(ports["http"])
-        support.wait_until(
-            lambda: "ready." in services[2].output(), 60, "the Celery worker being ready"
-        )
-        yield AlgorithmServices(env, ports)
-    finally:
-        for service in services:
-            service.stop()
-        support.drop_database(f"textclf_{run}")
-        support.delete_redis_keys(env["REDIS_KEY_PREFIX"])
+        services = [
+            support.Service(name, support.procfile_command(name), env, workdir)
+            for name in ("algorithm_grpc", "algorithm_http", "algorithm_celery")
+        ]
+        try:
+            services[0].wait_for_port(int(env["ALGORITHM_GRPC_PORT"]))
+            services[1].wait_for_port(int(env["ALGORITHM_HTTP_PORT"]))
+            support.wait_until(
+                lambda: "ready." in services[2].output(), 60, "the Celery worker being ready"
+            )
+            yield AlgorithmServices(env)
+        finally:
+            for service in services:
+                service.stop()
 
 
 @pytest.fixture(scope="session")
