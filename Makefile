@@ -34,13 +34,16 @@ lint: install ## Lint the Python code and the .proto files
 	@cd protos && ../$(NODE_TOOLS)/node_modules/.bin/buf lint
 
 test: install protos ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
-	@$(PY) -m tests.harness $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-run: export PATH := $(abspath $(VENV))/bin:$(PATH)
-run: export API_TOKEN ?= dev-token-change-me
 run: install protos ## Start the whole stack as local processes (Ctrl-C stops it)
+	@exec $(PY) scripts/with_services.py --data-dir var/services $(MAKE) serve
+
+serve: export PATH := $(abspath $(VENV))/bin:$(PATH)
+serve: export API_TOKEN ?= dev-token-change-me
+serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to that)
 	@$(PY) -m web.manage release
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
-	@exec $(VENV)/bin/honcho start
+	@exec honcho start
 
-.PHONY: help install protos lint test run
+.PHONY: help install protos lint test run serve
