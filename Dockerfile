@@ -1,26 +1,36 @@
-# One image for every service; docker-compose.yml picks the command.
+# One image for every service; docker-compose.yml picks each one's command.
 FROM python:3.11.7-slim-bookworm AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
+# Exactly the locked versions, without the development group: no resolution at build time.
 RUN uv sync --locked --no-dev --no-install-project
 
 FROM python:3.11.7-slim-bookworm
-RUN useradd --create-home --uid 10001 textclf \
+RUN groupadd --gid 10001 textclf \
+    && useradd --uid 10001 --gid 10001 --create-home textclf \
     && mkdir -p /models /logs \
     && chown textclf:textclf /models /logs
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY --chown=textclf:textclf . .
+# The generated gRPC code is committed (and checked against protos/ by the tests).
+COPY --chown=10001:10001 . .
 ARG BUILD_TIME=unknown
 ARG GIT_REVISION=unknown
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     MODEL_DIR=/models \
     LOG_DIR=/logs \
     BUILD_TIME=$BUILD_TIME \
     GIT_REVISION=$GIT_REVISION
-USER textclf
+LABEL org.opencontainers.image.title="textclf" \
+      org.opencontainers.image.revision=$GIT_REVISION \
+      org.opencontainers.image.created=$BUILD_TIME
+USER 10001:10001
 EXPOSE 8000 50051 5000
+# For the default command (web); docker-compose.yml gives every other service its own check.
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=5 \
+    CMD ["python", "-m", "web.healthcheck"]
 CMD ["honcho", "start", "web"]

@@ -7,8 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 BUF_VERSION := 1.75.0
+DCLINT_VERSION := 3.1.0
 NODE_TOOLS := $(VENV)/node
-PROTO_FILES := $(wildcard protos/algorithm/v1/*.proto)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,19 +19,31 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv sync --quiet --locked --inexact --active
 	@touch $@
 
-$(NODE_TOOLS)/.installed:
-	@npm install --silent --no-save --no-audit --no-fund --prefix $(NODE_TOOLS) @bufbuild/buf@$(BUF_VERSION)
+$(NODE_TOOLS)/.installed: Makefile
+	@npm install --silent --no-save --no-audit --no-fund --prefix $(NODE_TOOLS) \
+		@bufbuild/buf@$(BUF_VERSION) dclint@$(DCLINT_VERSION)
 	@touch $@
+
+# Debian's docker-compose validates the compose file without a Docker engine.
+docker-compose-installed:
+	@command -v docker-compose >/dev/null || { \
+		echo "Installing Debian's docker-compose (validates docker-compose.yml)"; \
+		apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 
 install: $(VENV)/.installed $(NODE_TOOLS)/.installed ## Create .venv with the locked dependencies and the lint tools
 
 protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into algorithm/v1/
 	@$(PY) -m protos.generate
 
-lint: install ## Lint the Python code and the .proto files
+lint: install docker-compose-installed ## Lint the code, the protos, the images, compose and CI files
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@cd protos && ../$(NODE_TOOLS)/node_modules/.bin/buf lint
+	@$(VENV)/bin/hadolint Dockerfile
+	@docker-compose config -q
+	@$(NODE_TOOLS)/node_modules/.bin/dclint docker-compose.yml
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@$(VENV)/bin/zizmor --offline --min-severity medium .github/workflows/
 
 test: install protos ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -46,4 +58,4 @@ serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to th
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
 	@exec honcho start
 
-.PHONY: help install protos lint test run serve
+.PHONY: help install protos lint test run serve docker-compose-installed

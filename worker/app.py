@@ -27,6 +27,7 @@ app.conf.update(
     },
     # Job state lives in the jobs table; Celery's own results would only duplicate it.
     task_ignore_result=True,
+    result_expires=None,
     task_serializer="json",
     accept_content=["json"],
     task_acks_late=True,
@@ -35,6 +36,13 @@ app.conf.update(
     task_time_limit=JOB_TIME_LIMIT_SECONDS,
     task_soft_time_limit=JOB_TIME_LIMIT_SECONDS - 60,
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+    # Schedules live in Redis through RedBeat, so they survive restarts and any number of
+    # scheduler processes agree on one lock holder.
+    beat_scheduler="redbeat.RedBeatScheduler",
+    redbeat_redis_url=settings.REDIS_URL,
+    redbeat_key_prefix=f"{settings.REDIS_KEY_PREFIX}redbeat:",
+    redbeat_lock_key=f"{settings.REDIS_KEY_PREFIX}redbeat::lock",
+    beat_max_loop_interval=5,
 )
 
 

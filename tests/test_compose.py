@@ -1,0 +1,125 @@
+"""docker-compose.yml runs what `make run` runs, with the volumes, health checks and ports
+the deployment needs. (No Docker engine runs here: `make lint` validates the file itself.)"""
+
+import re
+
+import pytest
+import yaml
+
+from tests import support
+
+COMPOSE = yaml.safe_load((support.REPO_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("web", "algorithm", "algorithm_celery", "scheduler")
+PROCFILE = dict(
+    line.split(":", 1) for line in (support.REPO_ROOT / "Procfile").read_text().splitlines()
+)
+
+
+def test_the_services_of_the_contract_are_all_there():
+    assert set(SERVICES) == {"db", "redis", "migrate", *APP_SERVICES}
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_app_service_runs_processes_that_make_run_runs(name):
+    command = SERVICES[name]["command"]
+    assert command[:2] == ["honcho", "start"]
+    assert command[2:], f"{name} names no process"
+    assert set(command[2:]) <= set(PROCFILE), f"{name} runs something make run does not"
+
+
+def test_compose_runs_every_process_that_make_run_runs():
+    started = {process for name in APP_SERVICES for process in SERVICES[name]["command"][2:]}
+    assert started == set(PROCFILE)
+
+
+def test_migrations_run_once_with_the_same_release_step_as_make_run():
+    migrate = SERVICES["migrate"]
+    assert migrate["command"] == ["python", "-m", "web.manage", "release"]
+    assert migrate["restart"] == "no"
+    makefile = (support.REPO_ROOT / "Makefile").read_text()
+    assert "$(PY) -m web.manage release" in makefile
+    for name in ("web", "algorithm", "algorithm_celery"):
+        assert SERVICES[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+    assert migrate["depends_on"]["db"] == {"condition": "service_healthy"}
+
+
+def test_the_model_volume_is_shared_read_only_by_algorithm_and_writable_by_the_worker():
+    assert "models:/models:ro" in SERVICES["algorithm"]["volumes"]
+    assert "models:/models" in SERVICES["algorithm_celery"]["volumes"]
+    for name in APP_SERVICES:
+        assert SERVICES[name]["environment"]["MODEL_DIR"] == "/models"
+    assert "models" in COMPOSE["volumes"]
+
+
+def test_logs_live_on_a_volume_every_app_service_writes_to():
+    for name in APP_SERVICES:
+        assert "logs:/logs" in SERVICES[name]["volumes"]
+        assert SERVICES[name]["environment"]["LOG_DIR"] == "/logs"
+
+
+def test_database_and_redis_keep_their_data_on_named_volumes():
+    assert SERVICES["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"]
+    assert SERVICES["redis"]["volumes"] == ["redisdata:/data"]
+    command = SERVICES["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert {"pgdata", "redisdata"} <= set(COMPOSE["volumes"])
+
+
+@pytest.mark.parametrize("name", ["db", "redis", *APP_SERVICES])
+def test_every_long_running_service_has_a_health_check(name):
+    check = SERVICES[name]["healthcheck"]["test"]
+    assert check[0] in ("CMD", "CMD-SHELL")
+    if name in APP_SERVICES:
+        # The checks are project modules: they must exist and be runnable.
+        assert check[1:3] == ["python", "-m"]
+        module = check[3].replace(".", "/") + ".py"
+        assert (support.REPO_ROOT / module).is_file()
+
+
+def test_the_algorithm_check_covers_grpc_health_and_the_flask_shim():
+    source = (support.REPO_ROOT / "algorithm" / "healthcheck.py").read_text()
+    assert "health_pb2_grpc.HealthStub" in source and "/health" in source
+
+
+def test_only_web_publishes_a_port():
+    published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
+    assert published == {"web": ["0.0.0.0:${WEB_PORT:-8000}:8000"]}
+    assert re.search(
+        r"^\s*bind = .*WEB_PORT", (support.REPO_ROOT / "web/gunicorn.conf.py").read_text(), re.M
+    )
+
+
+def test_dependencies_wait_for_health():
+    assert SERVICES["web"]["depends_on"]["algorithm"] == {"condition": "service_healthy"}
+    for name in ("algorithm", "algorithm_celery", "scheduler"):
+        assert SERVICES[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_restart_policies_and_no_secret_values_beyond_overridable_defaults(name):
+    service = SERVICES[name]
+    assert service["restart"] == "unless-stopped"
+    for key in ("MODEL_SIGNING_KEY", "API_TOKEN", "DJANGO_SECRET_KEY"):
+        assert service["environment"][key].startswith(f"${{{key}:-"), key
+
+
+def test_env_example_names_only_variables_compose_reads():
+    compose_text = (support.REPO_ROOT / "docker-compose.yml").read_text()
+    example = (support.REPO_ROOT / ".env.example").read_text()
+    names = re.findall(r"^([A-Z_]+)=", example, re.M)
+    assert names
+    for name in names:
+        assert f"${{{name}" in compose_text, f".env.example sets {name}, which compose ignores"
+
+
+def test_the_image_runs_as_a_non_root_user_with_a_health_check():
+    dockerfile = (support.REPO_ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001", dockerfile, re.M)
+    assert re.search(r"^HEALTHCHECK ", dockerfile, re.M)
+    assert "uv sync --locked --no-dev" in dockerfile
+    ignored = (support.REPO_ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "var", ".git", "**/__pycache__"} <= set(ignored)

@@ -1,0 +1,43 @@
+"""Container health checks for the Celery processes.
+
+``python -m worker.healthcheck worker``: the worker on this host answers a ping.
+``python -m worker.healthcheck scheduler``: a RedBeat scheduler holds its lock in Redis.
+"""
+
+import socket
+import sys
+
+import redis
+
+from algorithm import settings
+from worker.app import app
+
+TIMEOUT_SECONDS = 3
+
+
+def worker_answers() -> bool:
+    replies = app.control.ping(
+        destination=[f"celery@{socket.gethostname()}"], timeout=TIMEOUT_SECONDS
+    )
+    return bool(replies)
+
+
+def scheduler_holds_lock() -> bool:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS)
+    return bool(client.exists(app.conf.redbeat_lock_key))
+
+
+def main(role: str) -> int:
+    checks = {"worker": worker_answers, "scheduler": scheduler_holds_lock}
+    try:
+        healthy = checks[role]()
+    except Exception as error:
+        print(f"{role}: {error}", file=sys.stderr)
+        return 1
+    if not healthy:
+        print(f"{role}: no answer", file=sys.stderr)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "worker"))
