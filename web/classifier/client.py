@@ -56,6 +56,9 @@ class GrpcTransport:
                     channel = grpc.insecure_channel(
                         self.target,
                         options=[
+                            # Spread calls over every address the name resolves to, so
+                            # more algorithm replicas share the load with no change here.
+                            ("grpc.lb_policy_name", "round_robin"),
                             ("grpc.max_reconnect_backoff_ms", 1000),
                             ("grpc.max_receive_message_length", 16 << 20),
                             ("grpc.max_send_message_length", 16 << 20),
