@@ -20,7 +20,14 @@ from algorithm import service, settings
 from algorithm.errors import ServiceError
 from algorithm.logs import configure_logging
 from algorithm.serving import model_server
-from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2, training_pb2_grpc
+from algorithm.v1 import (
+    models_pb2,
+    models_pb2_grpc,
+    prediction_pb2,
+    prediction_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +40,7 @@ _watch_slots = threading.BoundedSemaphore(MAX_WATCHERS)
 SERVICE_NAMES = (
     prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
     training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
+    models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
 )
 
 
@@ -58,14 +66,63 @@ def _job_message(job: dict[str, Any]) -> training_pb2.Job:
         rows_total=job["rows_total"],
         algorithm=job["algorithm"],
         model_id=job["model_id"] or "",
+        metric_id=job["metric_id"] or "",
         error=job["error"] or "",
     )
     message.parameters.update(job["parameters"])
-    if job["metrics"]:
-        json_format.ParseDict(job["metrics"], message.metrics, ignore_unknown_fields=True)
-    for field in ("create_time", "start_time", "end_time"):
-        if job[field]:
-            getattr(message, field).FromJsonString(job[field])
+    _fill_metrics(message.metrics, job["metrics"])
+    _fill_times(message, job, ("create_time", "start_time", "end_time"))
+    return message
+
+
+def _fill_metrics(target: training_pb2.Metrics, metrics: dict[str, Any] | None) -> None:
+    if not metrics:
+        return
+    metrics = dict(metrics)
+    matrix = metrics.pop("confusion_matrix", None)
+    json_format.ParseDict(metrics, target, ignore_unknown_fields=True)
+    if matrix:
+        target.confusion_matrix.labels.extend(matrix["labels"])
+        for row in matrix["rows"]:
+            target.confusion_matrix.rows.add(counts=row)
+
+
+def _fill_times(message: Any, values: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for field in fields:
+        if values[field]:
+            getattr(message, field).FromJsonString(values[field])
+
+
+def _model_message(model: dict[str, Any]) -> models_pb2.Model:
+    message = models_pb2.Model(
+        model_id=model["model_id"],
+        algorithm=model["algorithm"],
+        labels=model["labels"],
+        row_count=model["row_count"],
+        training_seconds=model["training_seconds"],
+        library_versions=model["library_versions"],
+        active=model["active"],
+        job_id=model["job_id"] or "",
+    )
+    message.parameters.update(model["parameters"])
+    message.data_snapshot.update(model["data_snapshot"])
+    _fill_metrics(message.metrics, model["metrics"])
+    _fill_times(message, model, ("create_time",))
+    return message
+
+
+def _metric_record_message(record: dict[str, Any]) -> models_pb2.MetricRecord:
+    message = models_pb2.MetricRecord(
+        metric_id=record["metric_id"],
+        model_id=record["model_id"],
+        job_id=record["job_id"],
+        state=training_pb2.JobState.Value(f"JOB_STATE_{record['state'].upper()}"),
+        source=models_pb2.EvaluationSource.Value(f"EVALUATION_SOURCE_{record['source'].upper()}"),
+        row_count=record["row_count"],
+        error=record["error"] or "",
+    )
+    _fill_metrics(message.metrics, record["metrics"])
+    _fill_times(message, record, ("create_time", "end_time"))
     return message
 
 
@@ -97,6 +154,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             algorithm=request.algorithm,
             parameters=parameters,
             request_id=request.request_id,
+            base_model_id=request.base_model_id,
         )
         return training_pb2.TrainResponse(job=_job_message(job))
 
@@ -144,6 +202,52 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         return training_pb2.ListAlgorithmsResponse(algorithms=algorithms)
 
 
+class ModelServicer(models_pb2_grpc.ModelServiceServicer):
+    def ListModels(self, request, context):
+        page = _call(
+            context, service.list_models, page_size=request.page_size, page_token=request.page_token
+        )
+        return models_pb2.ListModelsResponse(
+            models=[_model_message(model) for model in page["models"]],
+            next_page_token=page["next_page_token"],
+            total_size=page["total_size"],
+        )
+
+    def GetModel(self, request, context):
+        model = _call(context, service.get_model, model_id=request.model_id)
+        return models_pb2.GetModelResponse(model=_model_message(model))
+
+    def DeleteModel(self, request, context):
+        deleted = _call(context, service.delete_model, model_id=request.model_id)
+        return models_pb2.DeleteModelResponse(model_id=deleted["model_id"])
+
+    def ActivateModel(self, request, context):
+        model = _call(context, service.activate_model, model_id=request.model_id)
+        return models_pb2.ActivateModelResponse(model=_model_message(model))
+
+    def EvaluateModel(self, request, context):
+        rows = [(row.text, row.label) for row in request.rows] or None
+        result = _call(context, service.evaluate_model, model_id=request.model_id, rows=rows)
+        return models_pb2.EvaluateModelResponse(
+            job=_job_message(result["job"]),
+            metric_record=_metric_record_message(result["metric_record"]),
+        )
+
+    def GetMetricRecord(self, request, context):
+        record = _call(context, service.get_metric_record, metric_id=request.metric_id)
+        return models_pb2.GetMetricRecordResponse(metric_record=_metric_record_message(record))
+
+    def ListMetricRecords(self, request, context):
+        records = _call(context, service.list_metric_records, model_id=request.model_id)
+        return models_pb2.ListMetricRecordsResponse(
+            metric_records=[_metric_record_message(record) for record in records]
+        )
+
+    def DeleteMetricRecord(self, request, context):
+        deleted = _call(context, service.delete_metric_record, metric_id=request.metric_id)
+        return models_pb2.DeleteMetricRecordResponse(metric_id=deleted["metric_id"])
+
+
 def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
@@ -155,6 +259,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     )
     prediction_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(), server)
     training_pb2_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(), server)
+    models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
     health_servicer = health.HealthServicer()
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

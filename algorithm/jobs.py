@@ -11,7 +11,7 @@ from algorithm.errors import InvalidArgument, NotFound
 TERMINAL_STATES = ("succeeded", "failed")
 _COLUMNS = (
     "id, kind, state, stage, progress, rows_read, rows_total, algorithm, parameters, "
-    "model_id, metrics, error, create_time, start_time, end_time"
+    "model_id, metric_id, metrics, error, create_time, start_time, end_time"
 )
 
 
@@ -23,24 +23,52 @@ def parse_job_id(value: str) -> uuid.UUID:
 
 
 def job_create(
-    *, kind: str, algorithm: str, parameters: dict[str, Any], request_id: uuid.UUID | None
+    *,
+    kind: str,
+    algorithm: str,
+    parameters: dict[str, Any],
+    request_id: uuid.UUID | None = None,
+    model_id: str | None = None,
+    metric_id: uuid.UUID | None = None,
+    cursor=None,
 ) -> tuple[dict[str, Any], bool]:
-    """Insert a queued job; with a known request_id return that job instead. (job, created)."""
-    with db.transaction() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO jobs (id, kind, algorithm, parameters, request_id)
-            VALUES (%s, %s, %s, %s, %s)
-            ON CONFLICT (request_id) DO NOTHING
-            RETURNING {_COLUMNS}
-            """,
-            (uuid.uuid4(), kind, algorithm, Json(parameters), request_id),
-        )
-        row = cursor.fetchone()
-        if row is not None:
-            return dict(row), True
-        cursor.execute(f"SELECT {_COLUMNS} FROM jobs WHERE request_id = %s", (request_id,))
-        return dict(cursor.fetchone()), False
+    """Insert a queued job; with a known request_id return that job instead. (job, created).
+
+    With a cursor, the insert joins the caller's transaction.
+    """
+    if cursor is None:
+        with db.transaction() as own_cursor:
+            return job_create(
+                kind=kind,
+                algorithm=algorithm,
+                parameters=parameters,
+                request_id=request_id,
+                model_id=model_id,
+                metric_id=metric_id,
+                cursor=own_cursor,
+            )
+    cursor.execute(
+        f"""
+        INSERT INTO jobs (id, kind, algorithm, parameters, request_id, model_id, metric_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING {_COLUMNS}
+        """,
+        (
+            uuid.uuid4(),
+            kind,
+            algorithm,
+            Json(parameters),
+            request_id,
+            uuid.UUID(model_id) if model_id else None,
+            metric_id,
+        ),
+    )
+    row = cursor.fetchone()
+    if row is not None:
+        return dict(row), True
+    cursor.execute(f"SELECT {_COLUMNS} FROM jobs WHERE request_id = %s", (request_id,))
+    return dict(cursor.fetchone()), False
 
 
 def job_get(job_id: str | uuid.UUID) -> dict[str, Any]:

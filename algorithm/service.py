@@ -9,9 +9,10 @@ import logging
 import uuid
 from typing import Any
 
-from algorithm import jobs, ml, settings
+from algorithm import jobs, metric_records, ml, settings
 from algorithm.errors import InvalidArgument, Unavailable
 from algorithm.serving import model_server
+from algorithm.store import parse_model_id
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +55,26 @@ def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
 
 
 def train(
-    *, algorithm: str = "", parameters: dict[str, Any] | None = None, request_id: str = ""
+    *,
+    algorithm: str = "",
+    parameters: dict[str, Any] | None = None,
+    request_id: str = "",
+    base_model_id: str = "",
 ) -> dict[str, Any]:
-    """Queue a training job and return it; training happens in a worker, never here."""
-    # Imported here so the serving paths never pay for Celery's import.
-    from worker.tasks import TRAIN_TASK, app
+    """Queue a training job and return it; training happens in a worker, never here.
 
+    With base_model_id it retrains: that version's algorithm and parameters, overridden by
+    any given here, on the current data.
+    """
     if not isinstance(algorithm, str):
         raise InvalidArgument("algorithm must be a string naming one of ListAlgorithms.")
     if parameters is not None and not isinstance(parameters, dict):
         raise InvalidArgument("parameters must be an object of name: value.")
+    if base_model_id:
+        base = _store().read_manifest(parse_model_id(base_model_id))
+        if not algorithm or algorithm == base["algorithm"]:
+            parameters = {**base["parameters"], **(parameters or {})}
+        algorithm = algorithm or base["algorithm"]
     algorithm = algorithm or ml.DEFAULT_ALGORITHM
     resolved = ml.resolve_parameters(algorithm, parameters or {})
     request_uuid = None
@@ -76,15 +87,23 @@ def train(
         kind="train", algorithm=algorithm, parameters=resolved, request_id=request_uuid
     )
     if created:
-        try:
-            app.send_task(TRAIN_TASK, args=[str(job["id"])])
-        except Exception as error:
-            jobs.job_fail(job["id"], error=f"Could not queue the job: {error}")
-            logger.error("Could not queue job %s: %s", job["id"], error)
-            raise Unavailable(
-                "The job queue (Redis) is unavailable; nothing was queued. Try again shortly."
-            ) from error
+        _enqueue("train", job)
     return _public_job(job)
+
+
+def _enqueue(task: str, job: dict[str, Any]) -> None:
+    # Imported here so the serving paths never pay for Celery's import.
+    from worker.tasks import EVALUATE_TASK, TRAIN_TASK, app
+
+    name = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[task]
+    try:
+        app.send_task(name, args=[str(job["id"])])
+    except Exception as error:
+        jobs.job_fail(job["id"], error=f"Could not queue the job: {error}")
+        logger.error("Could not queue job %s: %s", job["id"], error)
+        raise Unavailable(
+            "The job queue (Redis) is unavailable; nothing was queued. Try again shortly."
+        ) from error
 
 
 def get_job(*, job_id: str) -> dict[str, Any]:
@@ -96,8 +115,9 @@ def _public_job(row: dict[str, Any]) -> dict[str, Any]:
     job = {"job_id": str(row["id"])}
     job.update((key, value) for key, value in row.items() if key != "id")
     job["model_id"] = str(row["model_id"]) if row["model_id"] else None
+    job["metric_id"] = str(row["metric_id"]) if row["metric_id"] else None
     for key in ("create_time", "start_time", "end_time"):
-        job[key] = row[key].astimezone(datetime.UTC).isoformat() if row[key] else None
+        job[key] = _iso(row[key])
     return job
 
 
@@ -133,3 +153,144 @@ def health() -> dict[str, Any]:
         "model_id": active.model_id if active else None,
         "model_refused": model_server.last_refusal,
     }
+
+
+MAX_EVALUATION_ROWS = 100_000
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1_000
+
+
+def _store():
+    return model_server.store
+
+
+def _public_model(manifest: dict[str, Any], active_id: str | None) -> dict[str, Any]:
+    return {
+        "model_id": manifest["model_id"],
+        "algorithm": manifest["algorithm"],
+        "parameters": manifest["parameters"],
+        "labels": manifest["labels"],
+        "row_count": manifest["row_count"],
+        "data_snapshot": manifest.get("data_snapshot") or {},
+        "metrics": manifest["metrics"],
+        "create_time": manifest["created_time"],
+        "training_seconds": manifest.get("training_seconds", 0.0),
+        "library_versions": manifest["library_versions"],
+        "active": manifest["model_id"] == active_id,
+        "job_id": manifest.get("job_id"),
+    }
+
+
+def list_models(*, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+    """One page of model versions, newest first: {"models", "next_page_token", "total_size"}."""
+    if not isinstance(page_size, int) or not 0 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}.")
+    try:
+        offset = int(page_token or 0)
+        if offset < 0:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(
+            "page_token is not one this service gave out; start again without it."
+        ) from None
+    size = page_size or DEFAULT_PAGE_SIZE
+    store = _store()
+    manifests = store.list_manifests()
+    active_id = store.active_id()
+    page = manifests[offset : offset + size]
+    more = offset + size < len(manifests)
+    return {
+        "models": [_public_model(manifest, active_id) for manifest in page],
+        "next_page_token": str(offset + size) if more else "",
+        "total_size": len(manifests),
+    }
+
+
+def get_model(*, model_id: str) -> dict[str, Any]:
+    store = _store()
+    return _public_model(store.read_manifest(parse_model_id(model_id)), store.active_id())
+
+
+def activate_model(*, model_id: str) -> dict[str, Any]:
+    """Make a version the default for predictions; serving processes switch within a second."""
+    store = _store()
+    store.activate(model_id)
+    return get_model(model_id=model_id)
+
+
+def delete_model(*, model_id: str) -> dict[str, Any]:
+    """Delete a version's files and its metric records; the active version is refused."""
+    model_id = parse_model_id(model_id)
+    _store().delete(model_id)
+    metric_records.metric_records_delete_for_model(model_id)
+    return {"model_id": model_id}
+
+
+def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
+    """Queue an evaluation on the data table, or on the given [(text, label)] rows."""
+    manifest = _store().read_manifest(parse_model_id(model_id))
+    if rows is not None:
+        rows = _check_rows(rows)
+    job, record = metric_records.metric_record_create(
+        model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=rows or None
+    )
+    _enqueue("evaluate", job)
+    return {"job": _public_job(job), "metric_record": _public_metric_record(record)}
+
+
+def _check_rows(rows: Any) -> list[tuple[str, str]]:
+    if not isinstance(rows, list):
+        raise InvalidArgument("rows must be a list of {text, label} objects.")
+    if len(rows) > MAX_EVALUATION_ROWS:
+        raise InvalidArgument(
+            f"rows has {len(rows)} items; the limit is {MAX_EVALUATION_ROWS} per evaluation."
+        )
+    checked = []
+    for index, row in enumerate(rows):
+        text, label = row if isinstance(row, tuple) else (row.get("text"), row.get("label"))
+        checked.append((_check_text(text, f"rows[{index}].text"), _check_label(label, index)))
+    return checked
+
+
+def _check_label(label: Any, index: int) -> str:
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidArgument(f"rows[{index}].label must be a non-empty string.")
+    if len(label) > 100:
+        raise InvalidArgument(f"rows[{index}].label has {len(label)} characters; the limit is 100.")
+    return label
+
+
+def _public_metric_record(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metric_id": str(row["id"]),
+        "model_id": str(row["model_id"]),
+        "job_id": str(row["job_id"]),
+        "state": row["state"],
+        "source": row["source"],
+        "row_count": row["row_count"],
+        "metrics": row["metrics"],
+        "error": row["error"],
+        "create_time": _iso(row["create_time"]),
+        "end_time": _iso(row["end_time"]),
+    }
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.astimezone(datetime.UTC).isoformat() if value else None
+
+
+def get_metric_record(*, metric_id: str) -> dict[str, Any]:
+    return _public_metric_record(metric_records.metric_record_get(metric_id))
+
+
+def list_metric_records(*, model_id: str) -> list[dict[str, Any]]:
+    model_id = parse_model_id(model_id)
+    records = metric_records.metric_record_list(model_id)
+    if not records:
+        _store().read_manifest(model_id)  # an unknown model is a NotFound, not an empty list
+    return [_public_metric_record(record) for record in records]
+
+
+def delete_metric_record(*, metric_id: str) -> dict[str, Any]:
+    metric_records.metric_record_delete(metric_id)
+    return {"metric_id": str(metric_records.parse_metric_id(metric_id))}

@@ -147,6 +147,35 @@ class ModelStore:
             raise ModelIntegrityError(f"manifest signature of {model_id} does not match")
         return manifest
 
+    def list_manifests(self) -> list[dict[str, Any]]:
+        """Every version's verified manifest, newest first; unreadable ones are logged, left out."""
+        if not self.root.is_dir():
+            return []
+        manifests = []
+        for path in self.root.iterdir():
+            if path.name.startswith(".") or not path.is_dir():
+                continue
+            try:
+                manifests.append(self.read_manifest(path.name))
+            except (ModelIntegrityError, NotFound, InvalidArgument) as error:
+                logger.warning("Left %s out of the model list: %s", path.name, error)
+        return sorted(manifests, key=lambda manifest: manifest["created_time"], reverse=True)
+
+    def delete(self, model_id: str) -> None:
+        """Remove a version's folder at once (one rename), then its files."""
+        model_id = parse_model_id(model_id)
+        if self.active_id() == model_id:
+            raise FailedPrecondition(
+                f"Model {model_id} is the active version: activate another version first, "
+                "then delete this one."
+            )
+        folder = self.path(model_id)
+        if not folder.is_dir():
+            raise NotFound(f"Model {model_id} does not exist.")
+        trash = self.root / f".deleted-{model_id}-{uuid.uuid4().hex}"
+        os.rename(folder, trash)
+        shutil.rmtree(trash)
+
     def load(self, model_id: str) -> LoadedModel:
         """Verify a version's manifest and checksums, then unpickle it."""
         folder = self.path(model_id)
@@ -170,10 +199,14 @@ class ModelStore:
         return LoadedModel(folder.name, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
 
     def activate(self, model_id: str) -> None:
-        """Point ACTIVE at a version with one atomic rename."""
+        """Point ACTIVE at a version with one atomic rename, once its signature checks out."""
         model_id = parse_model_id(model_id)
-        if not self.exists(model_id):
-            raise NotFound(f"Model {model_id} does not exist.")
+        try:
+            self.read_manifest(model_id)
+        except ModelIntegrityError as error:
+            raise FailedPrecondition(
+                f"Model {model_id} failed its integrity checks and cannot be activated: {error}."
+            ) from error
         pointer = self.root / ACTIVE_FILE
         staging = pointer.with_name(f".{ACTIVE_FILE}-{uuid.uuid4().hex}")
         _write_durably(staging, f"{model_id}\n".encode())

@@ -15,6 +15,7 @@ class JobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_KIND_UNSPECIFIED: _ClassVar[JobKind]
     JOB_KIND_TRAIN: _ClassVar[JobKind]
+    JOB_KIND_EVALUATE: _ClassVar[JobKind]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -33,6 +34,7 @@ class JobStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STAGE_SAVING: _ClassVar[JobStage]
 JOB_KIND_UNSPECIFIED: JobKind
 JOB_KIND_TRAIN: JobKind
+JOB_KIND_EVALUATE: JobKind
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState
@@ -45,14 +47,16 @@ JOB_STAGE_EVALUATING: JobStage
 JOB_STAGE_SAVING: JobStage
 
 class TrainRequest(_message.Message):
-    __slots__ = ("algorithm", "parameters", "request_id")
+    __slots__ = ("algorithm", "parameters", "request_id", "base_model_id")
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     algorithm: str
     parameters: _struct_pb2.Struct
     request_id: str
-    def __init__(self, algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    base_model_id: str
+    def __init__(self, algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., base_model_id: _Optional[str] = ...) -> None: ...
 
 class TrainResponse(_message.Message):
     __slots__ = ("job",)
@@ -95,7 +99,7 @@ class ListAlgorithmsResponse(_message.Message):
     def __init__(self, algorithms: _Optional[_Iterable[_Union[Algorithm, _Mapping]]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "kind", "state", "stage", "progress", "rows_read", "rows_total", "algorithm", "parameters", "model_id", "metrics", "error", "create_time", "start_time", "end_time")
+    __slots__ = ("job_id", "kind", "state", "stage", "progress", "rows_read", "rows_total", "algorithm", "parameters", "model_id", "metrics", "error", "create_time", "start_time", "end_time", "metric_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +115,7 @@ class Job(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    METRIC_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     kind: JobKind
     state: JobState
@@ -126,10 +131,11 @@ class Job(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., stage: _Optional[_Union[JobStage, str]] = ..., progress: _Optional[float] = ..., rows_read: _Optional[int] = ..., rows_total: _Optional[int] = ..., algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., model_id: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    metric_id: str
+    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., stage: _Optional[_Union[JobStage, str]] = ..., progress: _Optional[float] = ..., rows_read: _Optional[int] = ..., rows_total: _Optional[int] = ..., algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., model_id: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metric_id: _Optional[str] = ...) -> None: ...
 
 class Metrics(_message.Message):
-    __slots__ = ("accuracy", "macro_f1", "per_label", "train_rows", "test_rows")
+    __slots__ = ("accuracy", "macro_f1", "per_label", "train_rows", "test_rows", "confusion_matrix")
     class PerLabelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -142,12 +148,28 @@ class Metrics(_message.Message):
     PER_LABEL_FIELD_NUMBER: _ClassVar[int]
     TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
     TEST_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CONFUSION_MATRIX_FIELD_NUMBER: _ClassVar[int]
     accuracy: float
     macro_f1: float
     per_label: _containers.MessageMap[str, LabelMetrics]
     train_rows: int
     test_rows: int
-    def __init__(self, accuracy: _Optional[float] = ..., macro_f1: _Optional[float] = ..., per_label: _Optional[_Mapping[str, LabelMetrics]] = ..., train_rows: _Optional[int] = ..., test_rows: _Optional[int] = ...) -> None: ...
+    confusion_matrix: ConfusionMatrix
+    def __init__(self, accuracy: _Optional[float] = ..., macro_f1: _Optional[float] = ..., per_label: _Optional[_Mapping[str, LabelMetrics]] = ..., train_rows: _Optional[int] = ..., test_rows: _Optional[int] = ..., confusion_matrix: _Optional[_Union[ConfusionMatrix, _Mapping]] = ...) -> None: ...
+
+class ConfusionMatrix(_message.Message):
+    __slots__ = ("labels", "rows")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    rows: _containers.RepeatedCompositeFieldContainer[ConfusionMatrixRow]
+    def __init__(self, labels: _Optional[_Iterable[str]] = ..., rows: _Optional[_Iterable[_Union[ConfusionMatrixRow, _Mapping]]] = ...) -> None: ...
+
+class ConfusionMatrixRow(_message.Message):
+    __slots__ = ("counts",)
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, counts: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class LabelMetrics(_message.Message):
     __slots__ = ("precision", "recall", "f1", "support")
