@@ -16,7 +16,14 @@ from google.protobuf import json_format
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2, training_pb2_grpc
+from algorithm.v1 import (
+    models_pb2,
+    models_pb2_grpc,
+    prediction_pb2,
+    prediction_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
+)
 
 PREDICT_DEADLINE_SECONDS = 5.0
 CONTROL_DEADLINE_SECONDS = 5.0
@@ -66,6 +73,7 @@ class GrpcTransport:
                     )
                     self._prediction = prediction_pb2_grpc.PredictionServiceStub(channel)
                     self._training = training_pb2_grpc.TrainingServiceStub(channel)
+                    self._models = models_pb2_grpc.ModelServiceStub(channel)
                     self._pid = os.getpid()
         return self._prediction, self._training
 
@@ -107,10 +115,17 @@ class GrpcTransport:
         }
 
     def train(
-        self, *, algorithm: str, parameters: dict[str, Any] | None, request_id: str
+        self,
+        *,
+        algorithm: str,
+        parameters: dict[str, Any] | None,
+        request_id: str,
+        base_model_id: str = "",
     ) -> dict[str, Any]:
         _, training = self._stubs()
-        request = training_pb2.TrainRequest(algorithm=algorithm, request_id=request_id)
+        request = training_pb2.TrainRequest(
+            algorithm=algorithm, request_id=request_id, base_model_id=base_model_id
+        )
         if parameters is not None:
             request.parameters.update(parameters)
         response = self._call(training.Train, request, CONTROL_DEADLINE_SECONDS)
@@ -148,6 +163,58 @@ class GrpcTransport:
             for a in response.algorithms
         ]
 
+    def _model_call(self, name: str, request) -> Any:
+        self._stubs()
+        return self._call(getattr(self._models, name), request, CONTROL_DEADLINE_SECONDS)
+
+    def list_models(self, *, page_size: int, page_token: str) -> dict[str, Any]:
+        reply = self._model_call(
+            "ListModels", models_pb2.ListModelsRequest(page_size=page_size, page_token=page_token)
+        )
+        return {
+            "models": [_model_dict(model) for model in reply.models],
+            "next_page_token": reply.next_page_token,
+            "total_size": reply.total_size,
+        }
+
+    def get_model(self, *, model_id: str) -> dict[str, Any]:
+        reply = self._model_call("GetModel", models_pb2.GetModelRequest(model_id=model_id))
+        return _model_dict(reply.model)
+
+    def activate_model(self, *, model_id: str) -> dict[str, Any]:
+        reply = self._model_call(
+            "ActivateModel", models_pb2.ActivateModelRequest(model_id=model_id)
+        )
+        return _model_dict(reply.model)
+
+    def delete_model(self, *, model_id: str) -> None:
+        self._model_call("DeleteModel", models_pb2.DeleteModelRequest(model_id=model_id))
+
+    def evaluate_model(self, *, model_id: str, rows: list[dict[str, str]] | None) -> dict:
+        request = models_pb2.EvaluateModelRequest(
+            model_id=model_id,
+            rows=[models_pb2.LabelledText(text=r["text"], label=r["label"]) for r in rows or ()],
+        )
+        reply = self._model_call("EvaluateModel", request)
+        return _metric_record_dict(reply.metric_record)
+
+    def get_metric_record(self, *, metric_id: str) -> dict[str, Any]:
+        reply = self._model_call(
+            "GetMetricRecord", models_pb2.GetMetricRecordRequest(metric_id=metric_id)
+        )
+        return _metric_record_dict(reply.metric_record)
+
+    def list_metric_records(self, *, model_id: str) -> list[dict[str, Any]]:
+        reply = self._model_call(
+            "ListMetricRecords", models_pb2.ListMetricRecordsRequest(model_id=model_id)
+        )
+        return [_metric_record_dict(record) for record in reply.metric_records]
+
+    def delete_metric_record(self, *, metric_id: str) -> None:
+        self._model_call(
+            "DeleteMetricRecord", models_pb2.DeleteMetricRecordRequest(metric_id=metric_id)
+        )
+
 
 def _number(value: float) -> float | int:
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -159,25 +226,68 @@ def _time(message, field: str) -> str | None:
     return getattr(message, field).ToDatetime(tzinfo=datetime.UTC).isoformat()
 
 
+def _metrics_dict(message, field: str = "metrics") -> dict[str, Any] | None:
+    if not message.HasField(field):
+        return None
+    metrics = getattr(message, field)
+    result = {
+        "accuracy": metrics.accuracy,
+        "macro_f1": metrics.macro_f1,
+        "per_label": {
+            label: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
+            for label, m in metrics.per_label.items()
+        },
+    }
+    if metrics.train_rows or metrics.test_rows:
+        result.update(train_rows=metrics.train_rows, test_rows=metrics.test_rows)
+    if metrics.HasField("confusion_matrix"):
+        result["confusion_matrix"] = {
+            "labels": list(metrics.confusion_matrix.labels),
+            "rows": [list(row.counts) for row in metrics.confusion_matrix.rows],
+        }
+    return result
+
+
+def _struct_dict(struct) -> dict[str, Any]:
+    return {key: _number(value) for key, value in json_format.MessageToDict(struct).items()}
+
+
+def _model_dict(model: models_pb2.Model) -> dict[str, Any]:
+    return {
+        "model_id": model.model_id,
+        "algorithm": model.algorithm,
+        "parameters": _struct_dict(model.parameters),
+        "labels": list(model.labels),
+        "row_count": model.row_count,
+        "data_snapshot": _struct_dict(model.data_snapshot),
+        "metrics": _metrics_dict(model),
+        "create_time": _time(model, "create_time"),
+        "training_seconds": model.training_seconds,
+        "library_versions": dict(model.library_versions),
+        "active": model.active,
+        "job_id": model.job_id or None,
+    }
+
+
+def _metric_record_dict(record: models_pb2.MetricRecord) -> dict[str, Any]:
+    return {
+        "metric_id": record.metric_id,
+        "model_id": record.model_id,
+        "job_id": record.job_id,
+        "state": training_pb2.JobState.Name(record.state).removeprefix("JOB_STATE_").lower(),
+        "source": models_pb2.EvaluationSource.Name(record.source)
+        .removeprefix("EVALUATION_SOURCE_")
+        .lower(),
+        "row_count": record.row_count,
+        "metrics": _metrics_dict(record),
+        "error": record.error or None,
+        "create_time": _time(record, "create_time"),
+        "end_time": _time(record, "end_time"),
+    }
+
+
 def _job_dict(job: training_pb2.Job) -> dict[str, Any]:
     """A Job message in the same shape the Flask shim answers with."""
-    metrics = None
-    if job.HasField("metrics"):
-        metrics = {
-            "accuracy": job.metrics.accuracy,
-            "macro_f1": job.metrics.macro_f1,
-            "per_label": {
-                label: {
-                    "precision": m.precision,
-                    "recall": m.recall,
-                    "f1": m.f1,
-                    "support": m.support,
-                }
-                for label, m in job.metrics.per_label.items()
-            },
-            "train_rows": job.metrics.train_rows,
-            "test_rows": job.metrics.test_rows,
-        }
     stage = training_pb2.JobStage.Name(job.stage).removeprefix("JOB_STAGE_").lower()
     return {
         "job_id": job.job_id,
@@ -188,11 +298,10 @@ def _job_dict(job: training_pb2.Job) -> dict[str, Any]:
         "rows_read": job.rows_read,
         "rows_total": job.rows_total,
         "algorithm": job.algorithm,
-        "parameters": {
-            key: _number(value) for key, value in json_format.MessageToDict(job.parameters).items()
-        },
+        "parameters": _struct_dict(job.parameters),
         "model_id": job.model_id or None,
-        "metrics": metrics,
+        "metric_id": job.metric_id or None,
+        "metrics": _metrics_dict(job),
         "error": job.error or None,
         "create_time": _time(job, "create_time"),
         "start_time": _time(job, "start_time"),
@@ -264,14 +373,20 @@ class HttpTransport:
 _transports: dict[tuple[str, str], GrpcTransport | HttpTransport] = {}
 
 
+def get_grpc_client() -> GrpcTransport:
+    """Model management speaks gRPC whatever the transport: the Flask shim keeps only the
+    original train, jobs and predict endpoints."""
+    key = ("grpc", settings.ALGORITHM_GRPC_TARGET)
+    if key not in _transports:
+        _transports[key] = GrpcTransport(key[1])
+    return _transports[key]
+
+
 def get_client() -> GrpcTransport | HttpTransport:
     """The transport settings.ALGORITHM_TRANSPORT names, created once per process."""
     if settings.ALGORITHM_TRANSPORT == "grpc":
-        key = ("grpc", settings.ALGORITHM_GRPC_TARGET)
-        factory = GrpcTransport
-    else:
-        key = ("http", settings.ALGORITHM_HTTP_URL)
-        factory = HttpTransport
+        return get_grpc_client()
+    key = ("http", settings.ALGORITHM_HTTP_URL)
     if key not in _transports:
-        _transports[key] = factory(key[1])
+        _transports[key] = HttpTransport(key[1])
     return _transports[key]

@@ -43,17 +43,26 @@ class LabelMetricsSerializer(serializers.Serializer):
     support = serializers.IntegerField()
 
 
+class ConfusionMatrixSerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="One row per true label, one count per predicted label, in `labels` order.",
+    )
+
+
 class MetricsSerializer(serializers.Serializer):
     accuracy = serializers.FloatField()
     macro_f1 = serializers.FloatField()
     per_label = serializers.DictField(child=LabelMetricsSerializer())
-    train_rows = serializers.IntegerField()
-    test_rows = serializers.IntegerField()
+    train_rows = serializers.IntegerField(required=False, help_text="Training metrics only.")
+    test_rows = serializers.IntegerField(required=False, help_text="Training metrics only.")
+    confusion_matrix = ConfusionMatrixSerializer(required=False, help_text="Evaluations only.")
 
 
 class JobSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=["train"])
+    kind = serializers.ChoiceField(choices=["train", "evaluate"])
     state = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"])
     stage = serializers.ChoiceField(
         choices=["loading", "training", "evaluating", "saving"], allow_null=True
@@ -64,6 +73,7 @@ class JobSerializer(serializers.Serializer):
     algorithm = serializers.CharField()
     parameters = serializers.DictField()
     model_id = serializers.UUIDField(allow_null=True)
+    metric_id = serializers.UUIDField(allow_null=True, help_text="Evaluation jobs only.")
     metrics = MetricsSerializer(allow_null=True)
     error = serializers.CharField(allow_null=True)
     create_time = serializers.DateTimeField()
@@ -85,3 +95,60 @@ class AlgorithmSerializer(serializers.Serializer):
     description = serializers.CharField()
     is_default = serializers.BooleanField()
     parameters = AlgorithmParameterSerializer(many=True)
+
+
+class ModelSerializer(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    algorithm = serializers.CharField()
+    parameters = serializers.DictField()
+    labels = serializers.ListField(child=serializers.CharField())
+    row_count = serializers.IntegerField()
+    data_snapshot = serializers.DictField(
+        help_text="The data table as training read it: rows, max_id, last_update."
+    )
+    metrics = MetricsSerializer(help_text="Hold-out metrics from training.")
+    create_time = serializers.DateTimeField(help_text="When training finished.")
+    training_seconds = serializers.FloatField()
+    library_versions = serializers.DictField(child=serializers.CharField())
+    active = serializers.BooleanField()
+    job_id = serializers.UUIDField(allow_null=True)
+
+
+class ModelPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ModelSerializer(many=True)
+
+
+class ModelPageParamsSerializer(serializers.Serializer):
+    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=1000)
+
+
+class LabelledTextSerializer(serializers.Serializer):
+    text = StrictCharField(max_length=MAX_TEXT_CHARS, trim_whitespace=False)
+    label = StrictCharField(max_length=100)
+
+
+class EvaluateRequestSerializer(serializers.Serializer):
+    rows = LabelledTextSerializer(
+        many=True,
+        required=False,
+        allow_empty=False,
+        max_length=100_000,
+        help_text="Rows to evaluate on; leave out to evaluate on the current data table.",
+    )
+
+
+class MetricRecordSerializer(serializers.Serializer):
+    metric_id = serializers.UUIDField()
+    model_id = serializers.UUIDField()
+    job_id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"])
+    source = serializers.ChoiceField(choices=["data_table", "upload"])
+    row_count = serializers.IntegerField()
+    metrics = MetricsSerializer(allow_null=True, help_text="Set once the job has succeeded.")
+    error = serializers.CharField(allow_null=True)
+    create_time = serializers.DateTimeField()
+    end_time = serializers.DateTimeField(allow_null=True)

@@ -3,12 +3,14 @@
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from web.api.schema import error_responses
 from web.classifier import serializers
-from web.classifier.client import get_client
+from web.classifier.client import get_client, get_grpc_client
 
 
 class TrainView(APIView):
@@ -74,3 +76,135 @@ class AlgorithmListView(APIView):
     )
     def get(self, request):
         return Response(get_client().list_algorithms())
+
+
+class ModelListView(APIView):
+    @extend_schema(
+        operation_id="models_list",
+        parameters=[serializers.ModelPageParamsSerializer],
+        responses={200: serializers.ModelPageSerializer, **error_responses(400, 401, 503)},
+        summary="Model versions, newest first",
+    )
+    def get(self, request):
+        params = serializers.ModelPageParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page, size = params.validated_data["page"], params.validated_data["page_size"]
+        result = get_grpc_client().list_models(page_size=size, page_token=str((page - 1) * size))
+        if page > 1 and not result["models"]:
+            raise NotFound(f"There is no page {page}.")
+
+        def link(number: int) -> str:
+            return replace_query_param(request.build_absolute_uri(), "page", number)
+
+        return Response(
+            {
+                "count": result["total_size"],
+                "next": link(page + 1) if result["next_page_token"] else None,
+                "previous": link(page - 1) if page > 1 else None,
+                "results": result["models"],
+            }
+        )
+
+
+class ModelDetailView(APIView):
+    @extend_schema(
+        responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 503)},
+        summary="A model version's record",
+    )
+    def get(self, request, model_id: str):
+        return Response(get_grpc_client().get_model(model_id=model_id))
+
+    @extend_schema(
+        responses={204: None, **error_responses(400, 401, 404, 409, 503)},
+        summary="Delete a model version",
+        description="Deletes its files, its record and its metric records. The active version "
+        "cannot be deleted (409): activate another one first.",
+    )
+    def delete(self, request, model_id: str):
+        get_grpc_client().delete_model(model_id=model_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModelActivateView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 409, 503)},
+        summary="Serve this version by default (roll back or forward)",
+        description="Predictions without a `model_id` use it within a second; no restart.",
+    )
+    def post(self, request, model_id: str):
+        return Response(get_grpc_client().activate_model(model_id=model_id))
+
+
+class ModelRetrainView(APIView):
+    @extend_schema(
+        request=serializers.TrainRequestSerializer,
+        responses={202: serializers.JobSerializer, **error_responses(400, 401, 404, 503)},
+        summary="Retrain: a new version with this one's algorithm and parameters",
+        description="Trains on the current data table with the algorithm and parameters of "
+        "this version; `algorithm` and `parameters` in the body override them.",
+    )
+    def post(self, request, model_id: str):
+        params = serializers.TrainRequestSerializer(data=request.data or {})
+        params.is_valid(raise_exception=True)
+        request_id = params.validated_data["request_id"]
+        job = get_grpc_client().train(
+            algorithm=params.validated_data["algorithm"],
+            parameters=params.validated_data["parameters"],
+            request_id=str(request_id) if request_id else "",
+            base_model_id=model_id,
+        )
+        location = reverse("job-detail", kwargs={"job_id": job["job_id"]})
+        return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class ModelEvaluateView(APIView):
+    @extend_schema(
+        request=serializers.EvaluateRequestSerializer,
+        responses={
+            202: serializers.MetricRecordSerializer,
+            **error_responses(400, 401, 404, 413, 503),
+        },
+        summary="Evaluate a version: queues a job that fills a new metric record",
+        description="On the current data table, or on the `rows` sent. Answers with the "
+        "metric record at once; its `job_id` can be followed at `/api/jobs/{job_id}/` and "
+        "the record read at `/api/metrics/{metric_id}/` (metrics once the job succeeded).",
+    )
+    def post(self, request, model_id: str):
+        params = serializers.EvaluateRequestSerializer(data=request.data or {})
+        params.is_valid(raise_exception=True)
+        record = get_grpc_client().evaluate_model(
+            model_id=model_id, rows=params.validated_data.get("rows")
+        )
+        location = reverse("metric-detail", kwargs={"metric_id": record["metric_id"]})
+        return Response(record, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class ModelMetricListView(APIView):
+    @extend_schema(
+        responses={
+            200: serializers.MetricRecordSerializer(many=True),
+            **error_responses(400, 401, 404, 503),
+        },
+        summary="A version's metric records, newest first",
+    )
+    def get(self, request, model_id: str):
+        return Response(get_grpc_client().list_metric_records(model_id=model_id))
+
+
+class MetricDetailView(APIView):
+    @extend_schema(
+        responses={200: serializers.MetricRecordSerializer, **error_responses(400, 401, 404, 503)},
+        summary="A metric record",
+    )
+    def get(self, request, metric_id: str):
+        return Response(get_grpc_client().get_metric_record(metric_id=metric_id))
+
+    @extend_schema(
+        responses={204: None, **error_responses(400, 401, 404, 409, 503)},
+        summary="Delete a metric record",
+        description="A record whose job is still running cannot be deleted (409).",
+    )
+    def delete(self, request, metric_id: str):
+        get_grpc_client().delete_metric_record(metric_id=metric_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
