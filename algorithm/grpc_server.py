@@ -18,9 +18,11 @@ from grpc_reflection.v1alpha import reflection
 
 from algorithm import service, settings
 from algorithm.errors import ServiceError
-from algorithm.logs import configure_logging
+from algorithm.logs import REQUEST_ID_METADATA, clean_id, configure_logging, correlated
 from algorithm.serving import model_server
 from algorithm.v1 import (
+    info_pb2,
+    info_pb2_grpc,
     models_pb2,
     models_pb2_grpc,
     prediction_pb2,
@@ -41,18 +43,23 @@ SERVICE_NAMES = (
     prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
     training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    info_pb2.DESCRIPTOR.services_by_name["InfoService"].full_name,
 )
 
 
 def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs: Any) -> Any:
     """Run a service function; its ServiceError becomes the matching status with its message."""
-    try:
-        return function(**kwargs)
-    except ServiceError as error:
-        context.abort(error.grpc_code, error.message)
-    except Exception:
-        logger.exception("Unexpected error in %s", function.__name__)
-        context.abort(grpc.StatusCode.INTERNAL, "Internal error; the server log has the details.")
+    metadata = dict(context.invocation_metadata() or ())
+    with correlated(clean_id(metadata.get(REQUEST_ID_METADATA)) or "-"):
+        try:
+            return function(**kwargs)
+        except ServiceError as error:
+            context.abort(error.grpc_code, error.message)
+        except Exception:
+            logger.exception("Unexpected error in %s", function.__name__)
+            context.abort(
+                grpc.StatusCode.INTERNAL, "Internal error; the server log has the details."
+            )
 
 
 def _job_message(job: dict[str, Any]) -> training_pb2.Job:
@@ -248,6 +255,24 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
         return models_pb2.DeleteMetricRecordResponse(metric_id=deleted["metric_id"])
 
 
+class InfoServicer(info_pb2_grpc.InfoServiceServicer):
+    def GetInfo(self, request, context):
+        info = _call(context, service.get_info)
+        reply = info_pb2.GetInfoResponse(
+            version=info["version"],
+            build_time=info["build_time"],
+            git_revision=info["git_revision"],
+            uptime_seconds=info["uptime_seconds"],
+            model_refused=info["model_refused"] or "",
+            model_count=info["model_count"],
+        )
+        if info["active_model"]:
+            reply.active_model.CopyFrom(_model_message(info["active_model"]))
+        if info["data_rows"] is not None:
+            reply.data_rows = info["data_rows"]
+        return reply
+
+
 def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
@@ -260,6 +285,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     prediction_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(), server)
     training_pb2_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(), server)
     models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
+    info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(), server)
     health_servicer = health.HealthServicer()
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -4,6 +4,7 @@ Served by gunicorn: ``gunicorn -c algorithm/gunicorn.conf.py algorithm.http_shim
 """
 
 import logging
+import uuid
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from algorithm import service
 from algorithm.errors import InvalidArgument, ServiceError
+from algorithm.logs import clean_id, correlation_id
 from algorithm.serving import model_server
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,12 @@ def _json_body(*, required: bool) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidArgument("The body must be a JSON object.")
     return body
+
+
+@app.before_request
+def _correlate() -> None:
+    # Each request sets it afresh: gunicorn threads are reused.
+    correlation_id.set(clean_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex[:16])
 
 
 @app.errorhandler(ServiceError)

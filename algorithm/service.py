@@ -6,10 +6,11 @@ dicts out, ServiceError subclasses to their status codes.
 
 import datetime
 import logging
+import time
 import uuid
 from typing import Any
 
-from algorithm import jobs, metric_records, ml, settings
+from algorithm import db, jobs, metric_records, ml, settings
 from algorithm.errors import InvalidArgument, Unavailable
 from algorithm.serving import model_server
 from algorithm.store import parse_model_id
@@ -88,6 +89,7 @@ def train(
     )
     if created:
         _enqueue("train", job)
+        logger.info("Queued training job %s (%s, %s)", job["id"], algorithm, resolved)
     return _public_job(job)
 
 
@@ -235,6 +237,7 @@ def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
         model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=rows or None
     )
     _enqueue("evaluate", job)
+    logger.info("Queued evaluation job %s of model %s", job["id"], manifest["model_id"])
     return {"job": _public_job(job), "metric_record": _public_metric_record(record)}
 
 
@@ -294,3 +297,27 @@ def list_metric_records(*, model_id: str) -> list[dict[str, Any]]:
 def delete_metric_record(*, metric_id: str) -> dict[str, Any]:
     metric_records.metric_record_delete(metric_id)
     return {"metric_id": str(metric_records.parse_metric_id(metric_id))}
+
+
+def get_info() -> dict[str, Any]:
+    """Build, uptime, the active model's record, and how many models and data rows exist."""
+    store = _store()
+    manifests = store.list_manifests()
+    active_id = store.active_id()
+    active = next((m for m in manifests if m["model_id"] == active_id), None)
+    try:
+        with db.transaction() as cursor:
+            cursor.execute("SELECT count(*) AS rows FROM data")
+            data_rows = cursor.fetchone()["rows"]
+    except Unavailable:
+        data_rows = None
+    return {
+        "version": settings.VERSION,
+        "build_time": settings.BUILD_TIME,
+        "git_revision": settings.GIT_REVISION,
+        "uptime_seconds": round(time.time() - settings.STARTED_AT, 3),
+        "active_model": _public_model(active, active_id) if active else None,
+        "model_refused": model_server.last_refusal,
+        "model_count": len(manifests),
+        "data_rows": data_rows,
+    }

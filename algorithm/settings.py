@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import time
+import tomllib
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -36,3 +38,9 @@ MAX_BATCH_TEXTS = 1_000
 # Database work in a request must fail fast, never hang.
 DB_CONNECT_TIMEOUT_SECONDS = 3
 DB_STATEMENT_TIMEOUT_MS = 5_000
+
+VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+# Set by the image build (docker build --build-arg ...); "unknown" outside an image.
+BUILD_TIME = os.environ.get("BUILD_TIME") or "unknown"
+GIT_REVISION = os.environ.get("GIT_REVISION") or "unknown"
+STARTED_AT = time.time()

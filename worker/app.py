@@ -3,12 +3,13 @@
 Start a worker with ``celery -A worker.app worker``.
 """
 
-import logging
+import sys
 
 from celery import Celery
-from celery.signals import after_setup_logger
+from celery.signals import setup_logging
 
 from algorithm import settings
+from algorithm.logs import configure_logging
 
 # Longest a job may run; the broker redelivers an unacknowledged task only after a longer
 # visibility timeout, so a slow job is never started twice by accident.
@@ -46,9 +47,7 @@ app.conf.update(
 )
 
 
-@after_setup_logger.connect
-def _log_to_file(logger: logging.Logger, **_kwargs) -> None:
-    settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(settings.LOG_DIR / "worker.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logger.addHandler(handler)
+@setup_logging.connect
+def _configure_logging(**_kwargs) -> None:
+    # Connecting here replaces Celery's own logging setup with the project's.
+    configure_logging("scheduler" if "beat" in sys.argv else "worker")

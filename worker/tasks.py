@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers that take ids and call the plain functions."""
 
 from algorithm.evaluation import run_evaluation_job
+from algorithm.logs import correlated
 from algorithm.training import run_training_job
 from worker.app import app
 
@@ -10,9 +11,11 @@ EVALUATE_TASK = "worker.tasks.evaluate"
 
 @app.task(name=TRAIN_TASK)
 def train(job_id: str) -> None:
-    run_training_job(job_id)
+    with correlated(job_id):
+        run_training_job(job_id)
 
 
 @app.task(name=EVALUATE_TASK)
 def evaluate(job_id: str) -> None:
-    run_evaluation_job(job_id)
+    with correlated(job_id):
+        run_evaluation_job(job_id)

@@ -1,8 +1,10 @@
+import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 
+from algorithm.logs import clean_id, correlated
 from web.api.exceptions import error_body
 
 
@@ -25,3 +27,19 @@ class RequireContentLengthMiddleware:
                 status=status.HTTP_411_LENGTH_REQUIRED,
             )
         return self.get_response(request)
+
+
+class RequestIdMiddleware:
+    """Give every request an id: logged on each of its lines, passed on to the algorithm
+    service, and returned in the X-Request-ID header (a caller's own valid id is kept)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = clean_id(request.META.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex[:16]
+        request.request_id = request_id
+        with correlated(request_id):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

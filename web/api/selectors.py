@@ -1,6 +1,11 @@
 import logging
+import os
+from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, connection
+
+from algorithm.logs import LINE_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +23,41 @@ def _database_ok() -> bool:
         logger.warning("Health check: the database is unreachable.", exc_info=True)
         return False
     return True
+
+
+SERVICES = ("web", "algorithm-grpc", "algorithm-http", "worker", "scheduler")
+_BLOCK_BYTES = 64 * 1024
+
+
+def log_tail(*, lines: int, service: str | None = None) -> list[dict[str, str]]:
+    """The newest `lines` log records across the services' files (or one service's), oldest
+    first. Every file line is one record, starting with its UTC time, so they merge by time."""
+    names = [service] if service else SERVICES
+    records = []
+    for name in names:
+        path = settings.LOG_DIR / f"{name}.log"
+        if path.is_file():
+            records.extend(_last_lines(path, lines))
+    records.sort(key=lambda line: line.split(" ", 1)[0])
+    return [_parse(line) for line in records[-lines:]]
+
+
+def _last_lines(path: Path, count: int) -> list[str]:
+    """The last `count` lines of a file, reading backwards from its end: logs grow large."""
+    with path.open("rb") as stream:
+        stream.seek(0, os.SEEK_END)
+        position, data = stream.tell(), b""
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(_BLOCK_BYTES, position)
+            position -= step
+            stream.seek(position)
+            data = stream.read(step) + data
+    text = data.decode("utf-8", errors="replace").splitlines()
+    return [line for line in text[-count:] if line]
+
+
+def _parse(line: str) -> dict[str, str]:
+    match = LINE_PATTERN.match(line)
+    if match is None:
+        return {"line": line}
+    return {**match.groupdict(), "line": line}

@@ -8,7 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from web.api.exceptions import PayloadTooLarge, error_body
-from web.api.selectors import health_checks
+from web.api.schema import error_responses
+from web.api.selectors import SERVICES, health_checks, log_tail
 
 _HealthSerializer = inline_serializer(
     "Health",
@@ -44,6 +45,44 @@ class HealthView(APIView):
         )
 
 
+class LogQuerySerializer(serializers.Serializer):
+    lines = serializers.IntegerField(required=False, default=20, min_value=1, max_value=1000)
+    service = serializers.ChoiceField(
+        choices=SERVICES, required=False, help_text="Only this service's lines."
+    )
+
+
+_LogRecordsSerializer = inline_serializer(
+    "LogRecord",
+    many=True,
+    fields={
+        "time": serializers.CharField(help_text="UTC, ISO 8601."),
+        "level": serializers.CharField(),
+        "service": serializers.CharField(),
+        "id": serializers.CharField(help_text="Request or job id; '-' outside of one."),
+        "logger": serializers.CharField(),
+        "message": serializers.CharField(help_text="Line breaks are escaped as \\n."),
+        "line": serializers.CharField(help_text="The line as written."),
+    },
+)
+
+
+class LogView(APIView):
+    @extend_schema(
+        summary="The newest log lines of every service",
+        parameters=[LogQuerySerializer],
+        responses={200: _LogRecordsSerializer, **error_responses(400, 401)},
+    )
+    def get(self, request: Request) -> Response:
+        query = LogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(
+            log_tail(
+                lines=query.validated_data["lines"], service=query.validated_data.get("service")
+            )
+        )
+
+
 # Django's error views, for whatever fails outside a DRF view, in the API's shape.
 
 
@@ -66,8 +105,13 @@ def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    # Django has already logged the traceback; the client learns nothing internal.
+    # Django has already logged the traceback under this request id; the client learns
+    # nothing internal, only the id to quote.
+    request_id = getattr(request, "request_id", None)
     return JsonResponse(
-        error_body("Internal server error. It has been logged; please try again later."),
+        error_body(
+            "Internal server error. It has been logged; please try again later.",
+            {"request_id": request_id} if request_id else None,
+        ),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

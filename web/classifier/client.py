@@ -16,7 +16,10 @@ from google.protobuf import json_format
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from algorithm.logs import REQUEST_ID_METADATA, correlation_id
 from algorithm.v1 import (
+    info_pb2,
+    info_pb2_grpc,
     models_pb2,
     models_pb2_grpc,
     prediction_pb2,
@@ -74,12 +77,15 @@ class GrpcTransport:
                     self._prediction = prediction_pb2_grpc.PredictionServiceStub(channel)
                     self._training = training_pb2_grpc.TrainingServiceStub(channel)
                     self._models = models_pb2_grpc.ModelServiceStub(channel)
+                    self._info = info_pb2_grpc.InfoServiceStub(channel)
                     self._pid = os.getpid()
         return self._prediction, self._training
 
     def _call(self, method, request, timeout: float):
         try:
-            return method(request, timeout=timeout)
+            return method(
+                request, timeout=timeout, metadata=((REQUEST_ID_METADATA, correlation_id.get()),)
+            )
         except grpc.RpcError as error:
             code = error.code()
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -215,6 +221,22 @@ class GrpcTransport:
             "DeleteMetricRecord", models_pb2.DeleteMetricRecordRequest(metric_id=metric_id)
         )
 
+    def get_info(self) -> dict[str, Any]:
+        self._stubs()
+        reply = self._call(self._info.GetInfo, info_pb2.GetInfoRequest(), CONTROL_DEADLINE_SECONDS)
+        return {
+            "version": reply.version,
+            "build_time": reply.build_time,
+            "git_revision": reply.git_revision,
+            "uptime_seconds": reply.uptime_seconds,
+            "active_model": _model_dict(reply.active_model)
+            if reply.HasField("active_model")
+            else None,
+            "model_refused": reply.model_refused or None,
+            "model_count": reply.model_count,
+            "data_rows": reply.data_rows if reply.HasField("data_rows") else None,
+        }
+
 
 def _number(value: float) -> float | int:
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -325,6 +347,7 @@ class HttpTransport:
                 method,
                 f"{self.base_url}{path}",
                 timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, timeout),
+                headers={"X-Request-ID": correlation_id.get()},
                 **kwargs,
             )
         except requests.RequestException as error:

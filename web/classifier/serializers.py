@@ -152,3 +152,28 @@ class MetricRecordSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True)
     create_time = serializers.DateTimeField()
     end_time = serializers.DateTimeField(allow_null=True)
+
+
+class AlgorithmInfoSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    build_time = serializers.CharField()
+    git_revision = serializers.CharField()
+    uptime_seconds = serializers.FloatField()
+    active_model = ModelSerializer(
+        allow_null=True, help_text="The deployed model: training time, metrics and more."
+    )
+    model_refused = serializers.CharField(
+        allow_null=True, help_text="Why the newest activated version was refused, if it was."
+    )
+    model_count = serializers.IntegerField()
+    data_rows = serializers.IntegerField(allow_null=True)
+
+
+class InfoSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    build_time = serializers.CharField(help_text="When the image was built, or 'unknown'.")
+    git_revision = serializers.CharField()
+    uptime_seconds = serializers.FloatField(help_text="Of this web process.")
+    data_rows = serializers.IntegerField()
+    algorithm = AlgorithmInfoSerializer(allow_null=True)
+    algorithm_error = serializers.CharField(allow_null=True)

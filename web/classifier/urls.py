@@ -20,4 +20,5 @@ urlpatterns = [
         "models/<str:model_id>/metrics/", views.ModelMetricListView.as_view(), name="model-metrics"
     ),
     path("metrics/<str:metric_id>/", views.MetricDetailView.as_view(), name="metric-detail"),
+    path("info/", views.InfoView.as_view(), name="info"),
 ]

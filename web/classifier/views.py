@@ -1,5 +1,7 @@
 """Training, jobs and predictions: validated here, answered by the algorithm service."""
 
+import time
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -8,9 +10,11 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from algorithm import settings as algorithm_settings
 from web.api.schema import error_responses
 from web.classifier import serializers
-from web.classifier.client import get_client, get_grpc_client
+from web.classifier.client import AlgorithmError, get_client, get_grpc_client
+from web.data.selectors import data_count
 
 
 class TrainView(APIView):
@@ -208,3 +212,28 @@ class MetricDetailView(APIView):
     def delete(self, request, metric_id: str):
         get_grpc_client().delete_metric_record(metric_id=metric_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InfoView(APIView):
+    @extend_schema(
+        responses={200: serializers.InfoSerializer, **error_responses(401)},
+        summary="Build, uptime, the deployed model and its training metrics, counts",
+        description="`algorithm` is null (and `algorithm_error` says why) when the algorithm "
+        "service cannot be reached; the rest is still answered.",
+    )
+    def get(self, request):
+        try:
+            algorithm, algorithm_error = get_grpc_client().get_info(), None
+        except AlgorithmError as error:
+            algorithm, algorithm_error = None, str(error.detail)
+        return Response(
+            {
+                "version": algorithm_settings.VERSION,
+                "build_time": algorithm_settings.BUILD_TIME,
+                "git_revision": algorithm_settings.GIT_REVISION,
+                "uptime_seconds": round(time.time() - algorithm_settings.STARTED_AT, 3),
+                "data_rows": data_count(),
+                "algorithm": algorithm,
+                "algorithm_error": algorithm_error,
+            }
+        )

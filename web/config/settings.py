@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from algorithm.logs import logging_config
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "web.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "web.api.middleware.RequireContentLengthMiddleware",
@@ -137,32 +140,4 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "line",
-        },
-        "file": {
-            "class": "logging.handlers.RotatingFileHandler",
-            "filename": LOG_DIR / "web.log",
-            "maxBytes": 10 * 1024 * 1024,
-            "backupCount": 5,
-            "encoding": "utf-8",
-            "delay": True,
-            "formatter": "line",
-        },
-    },
-    "root": {"handlers": ["stdout", "file"], "level": "INFO"},
-    "loggers": {
-        # Django's own loggers keep their levels but write through the root handlers
-        # only, instead of its debug-only console handler and mail_admins.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-    },
-}
+LOGGING = logging_config("web")

@@ -11,3 +11,7 @@ def data_list(*, label: str | None = None, search: str | None = None) -> QuerySe
     if search:
         queryset = queryset.filter(text__icontains=search)
     return queryset
+
+
+def data_count() -> int:
+    return Data.objects.count()
