@@ -1,8 +1,10 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from web.data.views import DataViewSet
+from web.data.views import DataImportView, DataViewSet
 
 router = SimpleRouter()
 router.register("data", DataViewSet, basename="data")
 
-urlpatterns = router.urls
+# Before the router's routes, whose data/{id}/ would otherwise take "import" for an id.
+urlpatterns = [path("data/import/", DataImportView.as_view(), name="data-import"), *router.urls]

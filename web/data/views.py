@@ -1,22 +1,52 @@
-from typing import Any
+import io
+from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.http import parse_header_parameters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import status, viewsets
+from rest_framework import exceptions, status, viewsets
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
-from web.api.schema import error_responses
+from web.api.exceptions import error_body
+from web.api.schema import ErrorSerializer, error_responses
+from web.data.imports import (
+    MAX_REPORTED_ERRORS,
+    MEDIA_TYPES,
+    DataImportError,
+    DataImportFormat,
+    format_from_media_type,
+    format_from_name,
+)
 from web.data.models import Data
 from web.data.selectors import data_list
-from web.data.serializers import DataFilterSerializer, DataSerializer
-from web.data.services import data_bulk_create, data_create, data_delete, data_update
+from web.data.serializers import (
+    DataFilterSerializer,
+    DataImportErrorSerializer,
+    DataImportOptionsSerializer,
+    DataImportResultSerializer,
+    DataImportRowErrorSerializer,
+    DataImportUploadSerializer,
+    DataSerializer,
+)
+from web.data.services import (
+    DataImportInvalid,
+    data_bulk_create,
+    data_create,
+    data_delete,
+    data_import,
+    data_update,
+)
 
 BULK_MAX_ITEMS = 10_000
 
@@ -94,3 +124,156 @@ class DataViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Data) -> None:
         data_delete(data=instance)
+
+
+# Separate from DATA_UPLOAD_MAX_MEMORY_SIZE, the 4 MiB limit of JSON bodies: an import is
+# streamed from the request (or from the temporary file Django spools a multipart upload
+# to), never held in memory. settings.DATA_IMPORT_MAX_BYTES overrides it.
+DATA_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+
+
+def data_import_max_bytes() -> int:
+    return getattr(settings, "DATA_IMPORT_MAX_BYTES", DATA_IMPORT_MAX_BYTES)
+
+
+class DataImportTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The file is too large: imports are limited to {limit} bytes "
+            f"({limit / 2**20:g} MiB). Split it into smaller files, or import it on the "
+            "server with `python -m web.manage import_data PATH`."
+        )
+
+
+_IMPORT_DESCRIPTION = f"""\
+Send the file as the request body with `Content-Type: text/csv`, `text/tab-separated-values`,
+`application/x-ndjson` or `application/jsonl`, or as the field `file` of a multipart form
+(the format then comes from `format`, or from the file name's extension: `.csv`, `.tsv`,
+`.jsonl`, `.ndjson`). Files are UTF-8 (a byte order mark is allowed), up to
+{DATA_IMPORT_MAX_BYTES // 2**20} MiB.
+
+- CSV and TSV: a header row naming a `text` and a `label` column, in any order; other
+  columns are ignored. CSV quotes fields with double quotes; TSV has no quoting, so a text
+  cannot contain a tab or a newline (like `label<TAB>text` exports of the SMS Spam
+  Collection).
+- JSON lines: one object with `text` and `label` strings per line.
+
+Every row follows the same rules as `POST /api/data/`. All or nothing: if any row is
+invalid, nothing is inserted and the answer lists the first {MAX_REPORTED_ERRORS} problems
+by line, unless `skip_invalid=true`, which inserts the valid rows and reports the skipped
+ones. Blank lines are ignored.
+"""
+
+
+class DataImportView(APIView):
+    """Import a whole data file in one transaction: POST /api/data/import/."""
+
+    parser_classes = (MultiPartParser,)  # a raw body is read from request.stream instead
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # `?format=` names the uploaded file's format here; DRF would take it for the
+        # answer's format and fail with a 404. Every answer is JSON anyway.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        summary="Import a CSV, TSV or JSON-lines file",
+        description=_IMPORT_DESCRIPTION,
+        parameters=[DataImportOptionsSerializer],
+        request={
+            "multipart/form-data": DataImportUploadSerializer,
+            **dict.fromkeys(MEDIA_TYPES, OpenApiTypes.BINARY),
+        },
+        responses={
+            201: OpenApiResponse(
+                DataImportResultSerializer,
+                description="Imported: every row, or with skip_invalid every valid row.",
+            ),
+            400: OpenApiResponse(
+                DataImportErrorSerializer,
+                description=(
+                    "Invalid rows (then nothing is inserted), or a file that cannot be read: "
+                    "an unknown format, not UTF-8, no text or label column, no data rows."
+                ),
+            ),
+            **error_responses(401),
+            413: OpenApiResponse(
+                ErrorSerializer,
+                description=f"Request body over {DATA_IMPORT_MAX_BYTES // 2**20} MiB.",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        limit = data_import_max_bytes()
+        if _content_length(request) > limit:  # before a multipart upload is spooled to disk
+            raise DataImportTooLarge(limit)
+        try:
+            stream, format, skip_invalid = _import_request(request)
+            report = data_import(stream=stream, format=format, skip_invalid=skip_invalid)
+        except DataImportError as error:
+            extra = {} if error.line is None else {"line": error.line}
+            return Response(error_body(error.message, extra), status=status.HTTP_400_BAD_REQUEST)
+        except DataImportInvalid as error:
+            return Response(_invalid_body(error), status=status.HTTP_400_BAD_REQUEST)
+        return Response(DataImportResultSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _import_request(request: Request) -> tuple[BinaryIO, DataImportFormat, bool]:
+    """The file, its format and skip_invalid, from a multipart form or a raw body."""
+    media_type, _ = parse_header_parameters(request.content_type or "")
+    if media_type == "multipart/form-data":
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise DataImportError(
+                'The form has no file in the field "file": send the file as that field '
+                "(curl -F file=@data.csv)."
+            )
+        options = {**request.query_params.dict(), **request.POST.dict()}
+        stream, guessed = upload, format_from_name(upload.name or "")
+        unknown = (
+            f"Cannot tell the format of {upload.name!r} from its name: name it .csv, .tsv or "
+            ".jsonl, or pass format=csv, tsv or jsonl."
+        )
+    else:
+        options = request.query_params.dict()
+        # Not request.body: that would read the whole body into memory, up to the 4 MiB
+        # of DATA_UPLOAD_MAX_MEMORY_SIZE. The stream is None for an empty body.
+        stream = request.stream or io.BytesIO()
+        guessed = format_from_media_type(request.content_type)
+        unknown = (
+            f"Cannot import a body of type {media_type or '(none)'!r}: send it with "
+            f'Content-Type {", ".join(MEDIA_TYPES)}, or as the field "file" of a '
+            "multipart form."
+        )
+    serializer = DataImportOptionsSerializer(data=options)
+    serializer.is_valid(raise_exception=True)
+    format = serializer.validated_data.get("format") or guessed
+    if format is None:
+        raise DataImportError(unknown)
+    return stream, format, serializer.validated_data["skip_invalid"]
+
+
+def _invalid_body(error: DataImportInvalid) -> dict[str, Any]:
+    first = error.report.errors[0]
+    where = f"line {first.line}" + (f", {first.field}" if first.field else "")
+    advice = "Fix the file" + (
+        "." if error.none_valid else ", or pass skip_invalid=true to import only the valid rows."
+    )
+    return error_body(
+        f"{error}, so nothing was imported. First, {where}: {first.message} {advice}",
+        {
+            "errors": DataImportRowErrorSerializer(error.report.errors, many=True).data,
+            "rows_read": error.report.rows_read,
+            "rows_invalid": error.report.rows_invalid,
+        },
+    )

@@ -1,0 +1,241 @@
+"""Reading data files (CSV, TSV, JSON lines) row by row, without holding the file in memory.
+
+`read_rows` turns a binary stream into `(line, fields)` pairs for the import service;
+what a row must contain is checked later, by the same rules as the JSON API.
+"""
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, BinaryIO, Literal
+
+from django.utils.http import parse_header_parameters
+from rest_framework.utils.json import strict_constant
+
+DataImportFormat = Literal["csv", "tsv", "jsonl"]
+FORMATS: tuple[DataImportFormat, ...] = ("csv", "tsv", "jsonl")
+
+_FORMAT_BY_MEDIA_TYPE: dict[str, DataImportFormat] = {
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+}
+MEDIA_TYPES = tuple(_FORMAT_BY_MEDIA_TYPE)
+_FORMAT_BY_SUFFIX: dict[str, DataImportFormat] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+COLUMNS = ("text", "label")
+# How many row errors an answer lists; the counts cover them all.
+MAX_REPORTED_ERRORS = 20
+
+# The longest line a valid row needs is a JSON line of 20,000 characters all written as
+# \uXXXX escapes, about 120 KB; a longer line means a wrong format or a broken file, and
+# reading it whole would put an unbounded amount of the upload in memory.
+MAX_LINE_BYTES = 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
+# A lone CR (old Mac line ending) ends a line too, as in Python's universal newlines.
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+class DataImportError(Exception):
+    """The file as a whole cannot be imported: wrong format, encoding or header."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str | None  # None when the problem is the row as a whole
+    message: str
+
+
+# `fields` holds what the row names, by column; a column the row lacks is absent.
+Row = tuple[int, dict[str, Any] | RowError]
+
+
+def format_from_name(name: str) -> DataImportFormat | None:
+    return _FORMAT_BY_SUFFIX.get(PurePath(name).suffix.lower())
+
+
+def format_from_media_type(content_type: str) -> DataImportFormat | None:
+    """The format a Content-Type names; a charset other than UTF-8 is an error."""
+    media_type, params = parse_header_parameters(content_type)
+    charset = params.get("charset", "utf-8").lower()
+    if charset not in {"utf-8", "utf8"}:
+        raise DataImportError(
+            f"The request says charset={charset}, but only UTF-8 files can be imported: "
+            "convert the file to UTF-8 and send it again."
+        )
+    return _FORMAT_BY_MEDIA_TYPE.get(media_type)
+
+
+def read_rows(*, stream: BinaryIO, format: DataImportFormat) -> Iterator[Row]:
+    """Every data row of the file in order, numbered by the line it starts on."""
+    lines = _numbered_lines(stream)
+    if format == "jsonl":
+        return _jsonl_rows(lines)
+    return _delimited_rows(lines, format)
+
+
+def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, str]]:
+    """The file's lines decoded from UTF-8, with their newlines, read 64 KiB at a time.
+
+    Lines are decoded one by one, rather than through io.TextIOWrapper, so a byte that is
+    not UTF-8 is reported on its own line: a text wrapper decodes ahead in 8 KiB chunks
+    and would blame an earlier line.
+    """
+    buffered = io.BufferedReader(_RawStream(stream), buffer_size=_CHUNK_BYTES)
+    number = 0
+    while raw := buffered.readline(MAX_LINE_BYTES + 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise DataImportError(
+                f"Line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB, far more "
+                "than any valid row; check that the file and its format are right.",
+                line=number + 1,
+            )
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataImportError(
+                f"Line {number + 1} is not valid UTF-8 (byte 0x{raw[error.start]:02x} at "
+                f"position {error.start + 1}): save the file as UTF-8 and try again.",
+                line=number + 1,
+            ) from error
+        if number == 0:
+            decoded = decoded.removeprefix("\ufeff")  # the byte order mark Excel writes
+        for line in _LONE_CR.split(decoded) if "\r" in decoded[:-2] else (decoded,):
+            if line:  # splitting after a final lone CR leaves an empty string
+                number += 1
+                yield number, line
+
+
+class _RawStream(io.RawIOBase):
+    """Any object with `read(size)` (an upload, a request, a file) as a raw stream."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _jsonl_rows(lines: Iterator[tuple[int, str]]) -> Iterator[Row]:
+    for number, line in lines:
+        if line.strip():
+            yield number, _json_object(number, line)
+
+
+def _json_object(number: int, line: str) -> dict[str, Any] | RowError:
+    try:
+        # NaN and Infinity are refused, as by the JSON API's parser.
+        value = json.loads(line.rstrip("\r\n"), parse_constant=strict_constant)
+    except json.JSONDecodeError as error:
+        return RowError(number, None, f"Not valid JSON: {error.msg} at column {error.colno}.")
+    except (ValueError, RecursionError) as error:  # huge integers, deep nesting
+        return RowError(number, None, f"Not valid JSON: {error}.")
+    if not isinstance(value, dict):
+        return RowError(
+            number,
+            None,
+            f'Expected a JSON object with "text" and "label", got {_json_kind(value)}.',
+        )
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _delimited_rows(lines: Iterator[tuple[int, str]], format: DataImportFormat) -> Iterator[Row]:
+    # The TSV convention (and the SMS collection's file) has no quoting: a quote is text.
+    if format == "tsv":
+        reader = csv.reader((line for _, line in lines), delimiter="\t", quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.reader(line for _, line in lines)
+    records = _records(reader, format)
+    header_line, header = next(records, (None, None))
+    if header is None:
+        raise DataImportError(
+            "The file is empty: expected a header row naming the text and label columns, "
+            "then one row per item."
+        )
+    if isinstance(header, RowError):
+        raise DataImportError(f"Line {header_line}: {header.message}", line=header_line)
+    positions = _column_positions(header, header_line, format)
+    for number, cells in records:
+        if isinstance(cells, RowError):
+            yield number, cells
+        elif len(cells) > len(header):
+            yield number, RowError(number, None, _too_many_cells(len(cells), len(header), format))
+        else:
+            yield number, {name: cells[i] for name, i in positions.items() if i < len(cells)}
+
+
+def _records(reader: Any, format: DataImportFormat) -> Iterator[tuple[int, list[str] | RowError]]:
+    """Non-blank records with the line each starts on; a record can span lines in CSV."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield start, RowError(start, None, f"Malformed {format.upper()} row: {error}.")
+            continue
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def _column_positions(header: list[str], line: int, format: DataImportFormat) -> dict[str, int]:
+    names = [name.strip().lower() for name in header]
+    for column in COLUMNS:
+        if names.count(column) > 1:
+            raise DataImportError(
+                f'The header row (line {line}) names the "{column}" column more than once.',
+                line=line,
+            )
+    missing = [column for column in COLUMNS if column not in names]
+    if missing:
+        example = "label\ttext" if format == "tsv" else "text,label"
+        found = ", ".join(repr(name) for name in header[:10])
+        raise DataImportError(
+            f"The header row (line {line}) must name a text and a label column "
+            f"(for example {example!r}); it has no {' and no '.join(missing)} column. "
+            f"It names: {found[:200]}.",
+            line=line,
+        )
+    return {column: names.index(column) for column in COLUMNS}
+
+
+def _too_many_cells(cells: int, columns: int, format: DataImportFormat) -> str:
+    hint = (
+        "a text cannot contain a tab in a TSV file"
+        if format == "tsv"
+        else "put double quotes around fields that contain commas"
+    )
+    return f"The row has {cells} fields but the header names {columns}: {hint}."
