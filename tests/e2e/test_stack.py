@@ -3,6 +3,8 @@
 import json
 import pathlib
 import subprocess
+import sys
+import threading
 import time
 import uuid
 
@@ -48,6 +50,7 @@ def stack(tmp_path_factory):
                 "grpc": env["ALGORITHM_GRPC_TARGET"],
                 "shim": env["ALGORITHM_HTTP_URL"],
                 "models": pathlib.Path(env["MODEL_DIR"]),
+                "token": env["API_TOKEN"],
                 "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
             }
         finally:
@@ -215,3 +218,93 @@ def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
         timeout=30,
     )
     assert json.loads(health.stdout) == {"status": "SERVING"}
+
+
+def test_smoke_script_drives_every_rest_method_against_the_stack(stack):
+    result = subprocess.run(
+        [sys.executable, "scripts/smoke.py", "--url", stack["web"], "--token", stack["token"]],
+        cwd=support.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [
+        line.split("  ")[1].strip() for line in result.stdout.splitlines() if line.startswith("ok")
+    ]
+    assert steps == [
+        "health",
+        "import data",
+        "list data",
+        "list algorithms",
+        "train",
+        "predict",
+        "predict a batch",
+        "evaluate",
+        "delete metric record",
+        "train another",
+        "activate older",
+        "retrain",
+        "delete model",
+        "list models",
+        "info",
+        "log",
+    ]
+    assert result.stdout.splitlines()[-1] == "smoke test passed"
+
+
+def test_smoke_script_stops_at_the_first_failure(stack):
+    result = subprocess.run(
+        [sys.executable, "scripts/smoke.py", "--url", stack["web"], "--token", "wrong"],
+        cwd=support.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["ok  health                 ok"]
+    assert result.stderr.startswith("FAILED  POST /data/import/: HTTP 401")
+
+
+def test_rest_rollback_under_concurrent_predictions_fails_no_request(stack):
+    web, headers = stack["web"], stack["headers"]
+    models = requests.get(f"{web}/api/models/", headers=headers, timeout=5).json()["results"]
+    assert len(models) >= 2, "the earlier tests train several versions"
+    first, second = models[0]["model_id"], models[1]["model_id"]
+    failures, answered_by = [], set()
+    stop = threading.Event()
+
+    def predict_until_stopped():
+        with requests.Session() as session:
+            while not stop.is_set():
+                response = session.post(
+                    f"{web}/api/predict/", json={"text": "win a prize"}, headers=headers, timeout=10
+                )
+                if response.status_code == 200:
+                    answered_by.add(response.json()["model_id"])
+                else:
+                    failures.append((response.status_code, response.text[:200]))
+
+    threads = [threading.Thread(target=predict_until_stopped) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for model_id in (second, first, second):
+            response = requests.post(
+                f"{web}/api/models/{model_id}/activate/", headers=headers, timeout=10
+            )
+            assert response.status_code == 200, response.text
+            activated = time.monotonic()
+            support.wait_until(
+                lambda model_id=model_id: _predict_rest(web, headers, "hi", model_id),
+                1,
+                f"{model_id} being served",
+                interval=0.02,
+            )
+            assert time.monotonic() - activated < 1
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert {first, second} <= answered_by

@@ -7,13 +7,15 @@ import subprocess
 import sys
 import uuid
 from io import StringIO
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import pytest
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+
+from algorithm.logs import correlated
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_NAMES = [
@@ -117,16 +119,21 @@ def test_unknown_algorithm_transport_is_improperly_configured(load_settings):
 
 
 def test_logs_go_to_the_rotating_file_one_line_per_record():
-    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h, RotatingFileHandler)]
+    (handler,) = [
+        h for h in logging.getLogger().handlers if isinstance(h, ConcurrentRotatingFileHandler)
+    ]
     assert Path(handler.baseFilename) == settings.LOG_DIR / "web.log"
     marker = f"marker {uuid.uuid4().hex}"
 
-    logging.getLogger("web.test").warning(marker)
+    with correlated("req-1"):
+        logging.getLogger("web.test").warning("%s\nsecond line", marker)
 
     lines = (settings.LOG_DIR / "web.log").read_text(encoding="utf-8").splitlines()
     (line,) = [line for line in lines if marker in line]
     assert re.fullmatch(
-        rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}} WARNING web\.test {marker}", line
+        rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z WARNING web req-1 web\.test: "
+        rf"{marker}\\nsecond line",
+        line,
     )
 
 

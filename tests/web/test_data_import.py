@@ -608,14 +608,14 @@ def test_body_at_the_import_limit_is_imported(api_client, settings):
     assert post_raw(api_client, body, "text/csv").status_code == 201
 
 
-def test_default_import_limit_is_200_mib_and_the_413_says_so(api_client):
+def test_default_import_limit_is_64_mib_and_the_413_says_so(api_client):
     response = api_client.post(
-        URL, b"", content_type="text/csv", CONTENT_LENGTH=str(200 * 1024 * 1024 + 1)
+        URL, b"", content_type="text/csv", CONTENT_LENGTH=str(64 * 1024 * 1024 + 1)
     )
 
     assert response.status_code == 413
     assert response.json()["message"].startswith(
-        "The file is too large: imports are limited to 209715200 bytes (200 MiB)."
+        "The file is too large: imports are limited to 67108864 bytes (64 MiB)."
     )
 
 

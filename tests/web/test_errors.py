@@ -34,14 +34,17 @@ def test_unhandled_exception_is_logged_and_answered_with_json_500(api_client, mo
         response = api_client.get("/api/data/")
 
     assert response.status_code == 500
+    request_id = response["X-Request-ID"]
     assert response.json() == {
         "message": "Internal server error. It has been logged; please try again later.",
-        "extra": {},
+        "extra": {"request_id": request_id},
     }
     assert b"hunter2" not in response.content
     (record,) = [r for r in caplog.records if r.name == "django.request"]
     assert record.getMessage() == "Internal Server Error: /api/data/"
     assert record.exc_info[0] is RuntimeError
+    # The id the client can quote finds the traceback in the log.
+    assert record.correlation_id == request_id
 
 
 def test_django_validation_error_from_a_service_becomes_a_400(api_client, monkeypatch):

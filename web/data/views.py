@@ -126,16 +126,6 @@ class DataViewSet(viewsets.ModelViewSet):
         data_delete(data=instance)
 
 
-# Separate from DATA_UPLOAD_MAX_MEMORY_SIZE, the 4 MiB limit of JSON bodies: an import is
-# streamed from the request (or from the temporary file Django spools a multipart upload
-# to), never held in memory. settings.DATA_IMPORT_MAX_BYTES overrides it.
-DATA_IMPORT_MAX_BYTES = 200 * 1024 * 1024
-
-
-def data_import_max_bytes() -> int:
-    return getattr(settings, "DATA_IMPORT_MAX_BYTES", DATA_IMPORT_MAX_BYTES)
-
-
 class DataImportTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -153,7 +143,7 @@ Send the file as the request body with `Content-Type: text/csv`, `text/tab-separ
 `application/x-ndjson` or `application/jsonl`, or as the field `file` of a multipart form
 (the format then comes from `format`, or from the file name's extension: `.csv`, `.tsv`,
 `.jsonl`, `.ndjson`). Files are UTF-8 (a byte order mark is allowed), up to
-{DATA_IMPORT_MAX_BYTES // 2**20} MiB.
+{settings.DATA_IMPORT_MAX_BYTES // 2**20} MiB.
 
 - CSV and TSV: a header row naming a `text` and a `label` column, in any order; other
   columns are ignored. CSV quotes fields with double quotes; TSV has no quoting, so a text
@@ -202,12 +192,12 @@ class DataImportView(APIView):
             **error_responses(401),
             413: OpenApiResponse(
                 ErrorSerializer,
-                description=f"Request body over {DATA_IMPORT_MAX_BYTES // 2**20} MiB.",
+                description=f"Request body over {settings.DATA_IMPORT_MAX_BYTES // 2**20} MiB.",
             ),
         },
     )
     def post(self, request: Request) -> Response:
-        limit = data_import_max_bytes()
+        limit = settings.DATA_IMPORT_MAX_BYTES
         if _content_length(request) > limit:  # before a multipart upload is spooled to disk
             raise DataImportTooLarge(limit)
         try:
