@@ -285,7 +285,7 @@ def _print_confusion_matrix(matrix: dict[str, Any]) -> None:
     count_width = max(len(str(count)) for row in rows for count in row)
     widths = [max(len(label), count_width) for label in labels]
     print(
-        " " * (name_width + 2)
+        " " * (name_width + 4)
         + "  ".join(f"{lb:>{w}}" for lb, w in zip(labels, widths, strict=True))
     )
     for label, row in zip(labels, rows, strict=True):
