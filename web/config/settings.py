@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from algorithm import settings as algorithm_settings
 from algorithm.logs import logging_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +136,7 @@ SPECTACULAR_SETTINGS = {
         'Every error answers `{"message": ..., "extra": {...}}`; validation errors list '
         "their fields under `extra.fields`."
     ),
-    "VERSION": "1.0.0",
+    "VERSION": algorithm_settings.VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     # The machine serving the docs may have no internet access: assets come from
     # drf-spectacular-sidecar through our own static files.
