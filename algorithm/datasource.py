@@ -1,6 +1,7 @@
 """Read the web app's ``data`` table for training: raw SQL, one consistent snapshot, streamed."""
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import psycopg2.extensions
@@ -8,6 +9,13 @@ import psycopg2.extensions
 from algorithm import db
 
 BATCH_ROWS = 10_000
+# The streaming order. SGD learns from rows in the order they come, and a table filled one
+# label at a time would teach it one label and then the other (SMS hold-out accuracy 0.83
+# instead of 0.97). A hash of the id mixes the labels, the same way on every pass;
+# PostgreSQL sorts on its side, spilling to disk, so the worker still holds one batch.
+_MIXED_ORDER = "md5(id::text)"
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -18,12 +26,55 @@ class LabelledRows:
     snapshot: dict
 
 
-def read_labelled_rows(on_progress: Callable[[int, int], None]) -> LabelledRows:
+@dataclass
+class LabelledStream:
+    # Rows per label, from the same snapshot as the batches.
+    label_counts: dict[str, int]
+    snapshot: dict
+    # Each call reads the table again, as batches of (text, label): the same rows in the
+    # same order every time.
+    batches: Callable[[], Iterator[list[tuple[str, str]]]]
+
+
+def read_labelled_rows(on_progress: Progress) -> LabelledRows:
     """All (text, label) rows, in id order; on_progress(rows_read, rows_total) per batch."""
+    with _snapshot() as (conn, snapshot):
+        on_progress(0, snapshot["rows"])
+        texts: list[str] = []
+        labels: list[str] = []
+        for batch in _batches(conn, "id", snapshot["rows"], on_progress):
+            for text, label in batch:
+                texts.append(text)
+                labels.append(label)
+    return LabelledRows(texts, labels, snapshot)
+
+
+@contextlib.contextmanager
+def open_labelled_stream(on_progress: Progress) -> Iterator[LabelledStream]:
+    """The rows as batches that can be read several times, for as long as this is open.
+
+    on_progress(rows_read, rows_total) per batch, rows_read counting from 0 on each pass.
+    """
+    with _snapshot() as (conn, snapshot):
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT label, count(*) FROM data GROUP BY label ORDER BY label")
+            label_counts = dict(cursor.fetchall())
+        on_progress(0, snapshot["rows"])
+        yield LabelledStream(
+            label_counts,
+            snapshot,
+            lambda: _batches(conn, _MIXED_ORDER, snapshot["rows"], on_progress),
+        )
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, dict]]:
+    """A read-only repeatable-read transaction, and what identifies the rows it sees.
+
+    Every query in it sees the same rows, whatever is written meanwhile.
+    """
     conn = db.connect()
     try:
-        # One repeatable-read transaction: the count and the rows come from the same snapshot,
-        # whatever is written meanwhile.
         conn.set_session(
             isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
         )
@@ -31,23 +82,27 @@ def read_labelled_rows(on_progress: Callable[[int, int], None]) -> LabelledRows:
             with conn.cursor() as cursor:
                 cursor.execute("SELECT count(*), max(id), max(updated_at) FROM data")
                 total, max_id, last_update = cursor.fetchone()
-            on_progress(0, total)
-            texts: list[str] = []
-            labels: list[str] = []
-            # A named cursor streams from the server instead of loading the table at once.
-            with conn.cursor(name="training_rows") as rows:
-                rows.itersize = BATCH_ROWS
-                rows.execute("SELECT text, label FROM data ORDER BY id")
-                while batch := rows.fetchmany(BATCH_ROWS):
-                    for text, label in batch:
-                        texts.append(text)
-                        labels.append(label)
-                    on_progress(len(texts), total)
+            yield (
+                conn,
+                {
+                    "rows": total,
+                    "max_id": max_id,
+                    "last_update": last_update.isoformat() if last_update else None,
+                },
+            )
     finally:
         conn.close()
-    snapshot = {
-        "rows": total,
-        "max_id": max_id,
-        "last_update": last_update.isoformat() if last_update else None,
-    }
-    return LabelledRows(texts, labels, snapshot)
+
+
+def _batches(
+    conn: psycopg2.extensions.connection, order_by: str, total: int, on_progress: Progress
+) -> Iterator[list[tuple[str, str]]]:
+    # A named cursor streams from the server instead of loading the table at once.
+    with conn.cursor(name="training_rows") as rows:
+        rows.itersize = BATCH_ROWS
+        rows.execute(f"SELECT text, label FROM data ORDER BY {order_by}")
+        rows_read = 0
+        while batch := rows.fetchmany(BATCH_ROWS):
+            rows_read += len(batch)
+            on_progress(rows_read, total)
+            yield batch

@@ -3,15 +3,20 @@
 import logging
 import time
 import uuid
+from typing import Any
 
 from algorithm import jobs, ml
-from algorithm.datasource import read_labelled_rows
+from algorithm.datasource import open_labelled_stream, read_labelled_rows
 from algorithm.store import ModelStore
 
 logger = logging.getLogger(__name__)
 
-# Share of the progress bar each stage starts at; loading fills the first half by rows read.
+_STAGES = ("loading", "training", "evaluating", "saving")
+# Where each stage starts on the progress bar. In memory, loading fills the first half by
+# rows read. Streaming reads the table twice, training then evaluating, and each pass
+# fills its stage by rows read; loading only counts the rows per label.
 _STAGE_START = {"loading": 0.0, "training": 0.5, "evaluating": 0.85, "saving": 0.9}
+_STREAMING_STAGE_START = {"loading": 0.0, "training": 0.05, "evaluating": 0.65, "saving": 0.95}
 _PROGRESS_EVERY_SECONDS = 0.5
 _MODEL_ID_NAMESPACE = uuid.UUID("1b3c7c8e-3f0f-4f39-9d0e-6f1f2b7d8a10")
 
@@ -22,31 +27,56 @@ def model_id_for_job(job_id: uuid.UUID) -> str:
 
 
 class _Progress:
-    def __init__(self, job_id: uuid.UUID):
+    def __init__(self, job_id: uuid.UUID, stage_start: dict[str, float]):
         self.job_id = job_id
+        self.stage_start = stage_start
+        self.current = _STAGES[0]
         self.rows_read = 0
         self.rows_total = 0
         self._reported_at = 0.0
 
+    def stage(self, stage: str) -> None:
+        self.current = stage
+        self._report(self.stage_start[stage])
+
     def rows(self, rows_read: int, rows_total: int) -> None:
-        self.rows_read, self.rows_total = rows_read, rows_total
+        """A batch was read: the pass so far fills that share of the current stage."""
+        # Streaming reads the table once per pass: rows_read is the furthest any pass got.
+        self.rows_read, self.rows_total = max(self.rows_read, rows_read), rows_total
         now = time.monotonic()
         if now - self._reported_at >= _PROGRESS_EVERY_SECONDS or rows_read == rows_total:
             self._reported_at = now
             share = rows_read / rows_total if rows_total else 1.0
-            self._report("loading", _STAGE_START["training"] * share)
+            start = self.stage_start[self.current]
+            following = _STAGES.index(self.current) + 1
+            end = self.stage_start[_STAGES[following]] if following < len(_STAGES) else 1.0
+            self._report(start + (end - start) * share)
 
-    def stage(self, stage: str) -> None:
-        self._report(stage, _STAGE_START[stage])
-
-    def _report(self, stage: str, progress: float) -> None:
+    def _report(self, progress: float) -> None:
         jobs.job_progress(
             self.job_id,
-            stage=stage,
+            stage=self.current,
             progress=progress,
             rows_read=self.rows_read,
             rows_total=self.rows_total,
         )
+
+
+def _train(
+    algorithm: ml.Algorithm, parameters: dict[str, Any], progress: _Progress
+) -> tuple[ml.TrainedModel, dict[str, Any]]:
+    """Train on the data table, streamed or in memory as the algorithm needs; return the
+    model and the data snapshot it was trained on."""
+    progress.stage("loading")
+    if algorithm.streaming:
+        with open_labelled_stream(progress.rows) as stream:
+            trained = ml.train_streaming(
+                stream.batches, stream.label_counts, algorithm.name, parameters, progress.stage
+            )
+        return trained, stream.snapshot
+    rows = read_labelled_rows(progress.rows)
+    trained = ml.train(rows.texts, rows.labels, algorithm.name, parameters, progress.stage)
+    return trained, rows.snapshot
 
 
 def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
@@ -59,17 +89,16 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
         return
     model_id = model_id_for_job(job_uuid)
     started = time.monotonic()
-    progress = _Progress(job_uuid)
     try:
         if store.exists(model_id):
             # A redelivery of a job whose model was published before the worker died.
             manifest = store.read_manifest(model_id)
         else:
-            progress.stage("loading")
-            rows = read_labelled_rows(progress.rows)
-            trained = ml.train(
-                rows.texts, rows.labels, job["algorithm"], job["parameters"], progress.stage
+            algorithm = ml.ALGORITHMS[job["algorithm"]]
+            progress = _Progress(
+                job_uuid, _STREAMING_STAGE_START if algorithm.streaming else _STAGE_START
             )
+            trained, snapshot = _train(algorithm, job["parameters"], progress)
             progress.stage("saving")
             manifest = store.publish(
                 model_id,
@@ -80,8 +109,8 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
                     "algorithm": job["algorithm"],
                     "parameters": job["parameters"],
                     "labels": trained.labels,
-                    "row_count": len(rows.texts),
-                    "data_snapshot": rows.snapshot,
+                    "row_count": snapshot["rows"],
+                    "data_snapshot": snapshot,
                     "metrics": trained.metrics,
                     "training_seconds": round(time.monotonic() - started, 3),
                 },
