@@ -1,5 +1,7 @@
 """Errors the service functions raise; gRPC and HTTP map each to their own status."""
 
+import uuid
+
 import grpc
 
 
@@ -32,3 +34,13 @@ class FailedPrecondition(ServiceError):
 class Unavailable(ServiceError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 503
+
+
+def parse_uuid(value: object, name: str) -> uuid.UUID:
+    """An id from a caller; anything but a UUID is an InvalidArgument naming the field."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidArgument(f"{name} must be a UUID, got {value!r}.") from None

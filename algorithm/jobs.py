@@ -6,20 +6,13 @@ from typing import Any
 from psycopg2.extras import Json
 
 from algorithm import db
-from algorithm.errors import InvalidArgument, NotFound
+from algorithm.errors import NotFound, parse_uuid
 
 TERMINAL_STATES = ("succeeded", "failed")
 _COLUMNS = (
     "id, kind, state, stage, progress, rows_read, rows_total, algorithm, parameters, "
     "model_id, metric_id, metrics, error, create_time, start_time, end_time"
 )
-
-
-def parse_job_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(f"job_id must be a UUID, got {value!r}.") from None
 
 
 def job_create(
@@ -72,7 +65,7 @@ def job_create(
 
 
 def job_get(job_id: str | uuid.UUID) -> dict[str, Any]:
-    job_id = job_id if isinstance(job_id, uuid.UUID) else parse_job_id(job_id)
+    job_id = parse_uuid(job_id, "job_id")
     with db.transaction() as cursor:
         cursor.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (job_id,))
         row = cursor.fetchone()

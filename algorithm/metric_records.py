@@ -6,20 +6,13 @@ from typing import Any
 from psycopg2.extras import Json, execute_values
 
 from algorithm import db, jobs
-from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
+from algorithm.errors import FailedPrecondition, NotFound, parse_uuid
 
 _SELECT = """
     SELECT r.id, r.model_id, r.job_id, r.source, r.row_count, r.metrics, r.create_time,
            j.state, j.error, j.end_time
     FROM metric_records r JOIN jobs j ON j.id = r.job_id
 """
-
-
-def parse_metric_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(f"metric_id must be a UUID, got {value!r}.") from None
 
 
 def metric_record_create(
@@ -52,7 +45,7 @@ def metric_record_create(
 
 
 def metric_record_get(metric_id: str | uuid.UUID) -> dict[str, Any]:
-    metric_id = metric_id if isinstance(metric_id, uuid.UUID) else parse_metric_id(metric_id)
+    metric_id = parse_uuid(metric_id, "metric_id")
     with db.transaction() as cursor:
         cursor.execute(f"{_SELECT} WHERE r.id = %s", (metric_id,))
         row = cursor.fetchone()

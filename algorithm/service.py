@@ -7,11 +7,10 @@ dicts out, ServiceError subclasses to their status codes.
 import datetime
 import logging
 import time
-import uuid
 from typing import Any
 
 from algorithm import db, jobs, metric_records, ml, settings
-from algorithm.errors import InvalidArgument, Unavailable
+from algorithm.errors import InvalidArgument, Unavailable, parse_uuid
 from algorithm.serving import model_server
 from algorithm.store import parse_model_id
 
@@ -78,12 +77,7 @@ def train(
         algorithm = algorithm or base["algorithm"]
     algorithm = algorithm or ml.DEFAULT_ALGORITHM
     resolved = ml.resolve_parameters(algorithm, parameters or {})
-    request_uuid = None
-    if request_id:
-        try:
-            request_uuid = uuid.UUID(request_id)
-        except (ValueError, TypeError, AttributeError):
-            raise InvalidArgument(f"request_id must be a UUID, got {request_id!r}.") from None
+    request_uuid = parse_uuid(request_id, "request_id") if request_id else None
     job, created = jobs.job_create(
         kind="train", algorithm=algorithm, parameters=resolved, request_id=request_uuid
     )
@@ -296,7 +290,7 @@ def list_metric_records(*, model_id: str) -> list[dict[str, Any]]:
 
 def delete_metric_record(*, metric_id: str) -> dict[str, Any]:
     metric_records.metric_record_delete(metric_id)
-    return {"metric_id": str(metric_records.parse_metric_id(metric_id))}
+    return {"metric_id": str(parse_uuid(metric_id, "metric_id"))}
 
 
 def get_info() -> dict[str, Any]:

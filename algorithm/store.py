@@ -26,7 +26,7 @@ import scipy
 import sklearn
 
 from algorithm import settings
-from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
+from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound, parse_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +59,7 @@ def library_versions() -> dict[str, str]:
 
 def parse_model_id(value: str) -> str:
     """Return the canonical form of a model id, which is also its folder name."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(f"model_id must be a UUID, got {value!r}.") from None
+    return str(parse_uuid(value, "model_id"))
 
 
 def _sign(manifest: dict[str, Any]) -> str:

@@ -4,6 +4,8 @@ import os
 import uuid
 
 import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
 
@@ -14,3 +16,17 @@ def django_db_modify_db_settings():
     from django.conf import settings
 
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_textclf_{RUN_ID}"
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_client(db, django_user_model) -> APIClient:
+    """A REST client holding a real token of a fresh user."""
+    user = django_user_model.objects.create_user(username="alice")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client

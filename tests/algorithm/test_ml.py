@@ -169,7 +169,8 @@ def test_unknown_algorithm_is_refused_naming_it_and_the_choices():
     with pytest.raises(InvalidArgument) as caught:
         ml.resolve_parameters("random_forest", {})
     assert caught.value.message == (
-        "Unknown algorithm 'random_forest'; choose one of: linear_svm, logistic_regression."
+        "Unknown algorithm 'random_forest'; choose one of: linear_svm, logistic_regression, "
+        "naive_bayes, sgd_hashing."
     )
 
 

@@ -1,7 +1,6 @@
 """ModelServer: the active version is watched and swapped in; bad ones never replace good ones."""
 
 import collections
-import json
 
 import pytest
 
@@ -48,10 +47,10 @@ def _serving(server, model_id):
 
 
 def _tamper(store, model_id):
-    path = store.root / model_id / "manifest.json"
-    manifest = json.loads(path.read_text())
-    manifest["metrics"]["accuracy"] = 1.0
-    path.write_text(json.dumps(manifest))
+    # A changed pickle under a good manifest: activation (which checks the signature) lets
+    # it through, and only the load, which checks the checksums, can refuse it.
+    with (store.root / model_id / "model.pickle").open("ab") as stream:
+        stream.write(b"tampered")
 
 
 def test_no_model_fails_the_precondition(make_server):
@@ -114,7 +113,7 @@ def test_a_tampered_version_is_refused_and_the_previous_one_keeps_serving(
     assert server.get().model_id == good
     assert server.active.model_id == good
     assert tampered in server.last_refusal
-    assert "signature" in server.last_refusal
+    assert "checksum of model.pickle" in server.last_refusal
 
 
 def test_refresh_refuses_a_tampered_active_version_without_raising(store, publish, make_server):

@@ -4,6 +4,7 @@ They run once per test session against their own database, model folder and Redi
 prefix, started with the very commands `make run` uses.
 """
 
+import pathlib
 import uuid
 
 import grpc
@@ -12,7 +13,7 @@ import pytest
 
 from algorithm import ml
 from algorithm.store import ModelStore
-from algorithm.v1 import prediction_pb2_grpc, training_pb2_grpc
+from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2_grpc
 from tests import support
 
 
@@ -81,6 +82,15 @@ def algorithm_services(tmp_path_factory):
                 service.stop()
 
 
+@pytest.fixture
+def web_client(api_client, settings, algorithm_services):
+    """An authenticated REST client of a web app that talks to the algorithm services."""
+    settings.ALGORITHM_GRPC_TARGET = algorithm_services.grpc_target
+    settings.ALGORITHM_HTTP_URL = algorithm_services.http_url
+    settings.LOG_DIR = pathlib.Path(algorithm_services.env["LOG_DIR"])
+    return api_client
+
+
 @pytest.fixture(scope="session")
 def sms_rows() -> list[tuple[str, str]]:
     return [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
@@ -93,9 +103,18 @@ def served_model_id(algorithm_services, sms_rows) -> str:
 
 
 @pytest.fixture
-def active_model_id(algorithm_services, served_model_id) -> str:
-    """The SMS model, made the active version for this test."""
+def active_model_id(algorithm_services, served_model_id, prediction_stub) -> str:
+    """The SMS model, made the active version and served, for this test."""
     algorithm_services.store.activate(served_model_id)
+    support.wait_until(
+        lambda: (
+            prediction_stub.Predict(prediction_pb2.PredictRequest(text="hello"), timeout=5).model_id
+            == served_model_id
+        ),
+        2,
+        "the SMS model being served",
+        interval=0.02,
+    )
     return served_model_id
 
 

@@ -122,6 +122,8 @@ def test_train_with_same_request_id_returns_the_same_job(training_stub):
     first = training_stub.Train(training_pb2.TrainRequest(request_id=request_id), timeout=5)
     again = training_stub.Train(training_pb2.TrainRequest(request_id=request_id), timeout=5)
     assert again.job.job_id == first.job.job_id
+    # Let the job end here, so that the model it activates cannot surprise a later test.
+    list(training_stub.WatchJob(training_pb2.WatchJobRequest(job_id=first.job.job_id), timeout=60))
 
 
 def test_training_on_one_label_fails_with_a_message(training_stub, algorithm_services):

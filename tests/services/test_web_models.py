@@ -3,22 +3,10 @@
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from tests import support
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def client(db, django_user_model, settings, algorithm_services) -> APIClient:
-    settings.ALGORITHM_GRPC_TARGET = algorithm_services.grpc_target
-    settings.ALGORITHM_HTTP_URL = algorithm_services.http_url
-    user = django_user_model.objects.create_user(username="carol")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture(scope="module")
@@ -26,100 +14,103 @@ def turkish_rows():
     return [(row["text"], row["label"]) for row in support.read_tsv("confirmation_tr.tsv")]
 
 
-def wait_for_job(client, job_id: str) -> dict:
+def wait_for_job(web_client, job_id: str) -> dict:
     def ended():
-        job = client.get(f"/api/jobs/{job_id}/").json()
+        job = web_client.get(f"/api/jobs/{job_id}/").json()
         return job if job["state"] in ("succeeded", "failed") else None
 
     return support.wait_until(ended, 120, f"job {job_id} ending", interval=0.3)
 
 
-def test_models_are_listed_newest_first_with_page_links(client, algorithm_services, turkish_rows):
+def test_models_are_listed_newest_first_with_page_links(
+    web_client, algorithm_services, turkish_rows
+):
     published = [algorithm_services.publish_model(turkish_rows, activate=False) for _ in range(2)]
-    response = client.get("/api/models/?page_size=1")
+    response = web_client.get("/api/models/?page_size=1")
     assert response.status_code == 200
     body = response.json()
     assert body["count"] >= 2
     assert [m["model_id"] for m in body["results"]] == [published[1]]
     assert body["previous"] is None
     assert body["next"] == "http://testserver/api/models/?page=2&page_size=1"
-    second = client.get(body["next"]).json()
+    second = web_client.get(body["next"]).json()
     assert [m["model_id"] for m in second["results"]] == [published[0]]
-    assert client.get("/api/models/?page=9999").status_code == 404
-    response = client.get("/api/models/?page_size=0")
+    assert web_client.get("/api/models/?page=9999").status_code == 404
+    response = web_client.get("/api/models/?page_size=0")
     assert response.status_code == 400
     assert "page_size" in response.json()["extra"]["fields"]
 
 
-def test_get_activate_and_delete_over_rest(client, algorithm_services, turkish_rows):
+def test_get_activate_and_delete_over_rest(web_client, algorithm_services, turkish_rows):
     keep = algorithm_services.publish_model(turkish_rows, activate=False)
     other = algorithm_services.publish_model(turkish_rows, activate=False)
-    model = client.get(f"/api/models/{keep}/").json()
+    model = web_client.get(f"/api/models/{keep}/").json()
     assert (model["model_id"], model["algorithm"], model["active"]) == (keep, "linear_svm", False)
     assert model["metrics"]["test_rows"] == 3
 
-    response = client.post(f"/api/models/{keep}/activate/")
+    response = web_client.post(f"/api/models/{keep}/activate/")
     assert response.status_code == 200
     assert response.json()["active"] is True
     support.wait_until(
         lambda: (
-            client.post("/api/predict/", {"text": "evet"}, format="json").json()["model_id"] == keep
+            web_client.post("/api/predict/", {"text": "evet"}, format="json").json()["model_id"]
+            == keep
         ),
         1,
         "the activated model being served",
         interval=0.05,
     )
 
-    response = client.delete(f"/api/models/{keep}/")
+    response = web_client.delete(f"/api/models/{keep}/")
     assert response.status_code == 409
     assert response.json() == {
         "message": f"Model {keep} is the active version: activate another version first, "
         "then delete this one.",
         "extra": {},
     }
-    assert client.delete(f"/api/models/{other}/").status_code == 204
-    assert client.get(f"/api/models/{other}/").status_code == 404
-    assert client.get("/api/models/not-a-uuid/").status_code == 400
+    assert web_client.delete(f"/api/models/{other}/").status_code == 204
+    assert web_client.get(f"/api/models/{other}/").status_code == 404
+    assert web_client.get("/api/models/not-a-uuid/").status_code == 400
     missing = uuid.uuid4()
-    assert client.post(f"/api/models/{missing}/activate/").json() == {
+    assert web_client.post(f"/api/models/{missing}/activate/").json() == {
         "message": f"Model {missing} does not exist.",
         "extra": {},
     }
 
 
-def test_evaluate_read_list_and_delete_a_metric_record(client, served_model_id):
+def test_evaluate_read_list_and_delete_a_metric_record(web_client, served_model_id):
     rows = [
         {"text": "Congratulations! You won a free holiday, call now", "label": "spam"},
         {"text": "Are you home for dinner?", "label": "ham"},
     ]
-    response = client.post(
+    response = web_client.post(
         f"/api/models/{served_model_id}/evaluate/", {"rows": rows}, format="json"
     )
     assert response.status_code == 202, response.json()
     record = response.json()
     assert response["Location"] == f"/api/metrics/{record['metric_id']}/"
     assert (record["state"], record["source"], record["metrics"]) == ("queued", "upload", None)
-    job = wait_for_job(client, record["job_id"])
+    job = wait_for_job(web_client, record["job_id"])
     assert (job["kind"], job["state"], job["metric_id"]) == (
         "evaluate",
         "succeeded",
         record["metric_id"],
     )
-    done = client.get(f"/api/metrics/{record['metric_id']}/").json()
+    done = web_client.get(f"/api/metrics/{record['metric_id']}/").json()
     assert done["row_count"] == 2
     assert done["metrics"]["accuracy"] == 1.0
     assert done["metrics"]["confusion_matrix"] == {
         "labels": ["ham", "spam"],
         "rows": [[1, 0], [0, 1]],
     }
-    listed = client.get(f"/api/models/{served_model_id}/metrics/").json()
+    listed = web_client.get(f"/api/models/{served_model_id}/metrics/").json()
     assert record["metric_id"] in [r["metric_id"] for r in listed]
-    assert client.delete(f"/api/metrics/{record['metric_id']}/").status_code == 204
-    assert client.get(f"/api/metrics/{record['metric_id']}/").status_code == 404
+    assert web_client.delete(f"/api/metrics/{record['metric_id']}/").status_code == 204
+    assert web_client.get(f"/api/metrics/{record['metric_id']}/").status_code == 404
 
 
-def test_evaluate_rejects_bad_rows_with_field_errors(client, served_model_id):
-    response = client.post(
+def test_evaluate_rejects_bad_rows_with_field_errors(web_client, served_model_id):
+    response = web_client.post(
         f"/api/models/{served_model_id}/evaluate/",
         {"rows": [{"text": "ok", "label": "ham"}, {"text": 5, "label": ""}]},
         format="json",
@@ -132,16 +123,16 @@ def test_evaluate_rejects_bad_rows_with_field_errors(client, served_model_id):
 
 
 def test_retrain_makes_a_new_version_with_the_same_algorithm(
-    client, algorithm_services, sms_rows, served_model_id
+    web_client, algorithm_services, sms_rows, served_model_id
 ):
     algorithm_services.replace_data(sms_rows)
-    response = client.post(
+    response = web_client.post(
         f"/api/models/{served_model_id}/retrain/", {"parameters": {"C": 0.5}}, format="json"
     )
     assert response.status_code == 202
     job = response.json()
     assert (job["algorithm"], job["parameters"]) == ("linear_svm", {"C": 0.5, "ngram_max": 1})
-    done = wait_for_job(client, job["job_id"])
+    done = wait_for_job(web_client, job["job_id"])
     assert done["state"] == "succeeded"
     assert done["model_id"] != served_model_id
-    assert client.get(f"/api/models/{done['model_id']}/").json()["job_id"] == job["job_id"]
+    assert web_client.get(f"/api/models/{done['model_id']}/").json()["job_id"] == job["job_id"]

@@ -4,7 +4,6 @@ import time
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests import support
@@ -20,23 +19,15 @@ def transport(request, settings, algorithm_services):
     return request.param
 
 
-@pytest.fixture
-def client(db, django_user_model) -> APIClient:
-    user = django_user_model.objects.create_user(username="bob")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-def test_predict_one_text_and_a_list(client, transport, served_model_id):
+def test_predict_one_text_and_a_list(api_client, transport, served_model_id):
     text = "URGENT! You have won a 1 week FREE membership, call now"
-    response = client.post(
+    response = api_client.post(
         "/api/predict/", {"text": text, "model_id": served_model_id}, format="json"
     )
     assert response.status_code == 200, response.json()
     one = response.json()
     assert (one["label"], one["model_id"]) == ("spam", served_model_id)
-    response = client.post(
+    response = api_client.post(
         "/api/predict/",
         {"texts": ["lunch at 1?", text], "model_id": served_model_id},
         format="json",
@@ -63,22 +54,22 @@ def test_predict_one_text_and_a_list(client, transport, served_model_id):
         ({"text": "hi", "model_id": "x"}, "model_id", "Must be a valid UUID."),
     ],
 )
-def test_predict_bad_input_is_400_with_field_errors(client, transport, body, field, message):
-    response = client.post("/api/predict/", body, format="json")
+def test_predict_bad_input_is_400_with_field_errors(api_client, transport, body, field, message):
+    response = api_client.post("/api/predict/", body, format="json")
     assert response.status_code == 400
     assert response.json()["extra"]["fields"] == {field: [message]}
 
 
-def test_predict_with_unknown_model_is_404(client, transport, served_model_id):
+def test_predict_with_unknown_model_is_404(api_client, transport, served_model_id):
     missing = str(uuid.uuid4())
-    response = client.post("/api/predict/", {"text": "hi", "model_id": missing}, format="json")
+    response = api_client.post("/api/predict/", {"text": "hi", "model_id": missing}, format="json")
     assert response.status_code == 404
     assert response.json() == {"message": f"Model {missing} does not exist.", "extra": {}}
 
 
-def test_train_then_job_over_rest(client, transport, algorithm_services, sms_rows):
+def test_train_then_job_over_rest(api_client, transport, algorithm_services, sms_rows):
     algorithm_services.replace_data(sms_rows)
-    response = client.post("/api/train/", {"algorithm": "logistic_regression"}, format="json")
+    response = api_client.post("/api/train/", {"algorithm": "logistic_regression"}, format="json")
     assert response.status_code == 202
     job = response.json()
     assert response["Location"] == f"/api/jobs/{job['job_id']}/"
@@ -89,7 +80,7 @@ def test_train_then_job_over_rest(client, transport, algorithm_services, sms_row
     )
 
     def ended():
-        body = client.get(f"/api/jobs/{job['job_id']}/").json()
+        body = api_client.get(f"/api/jobs/{job['job_id']}/").json()
         return body if body["state"] in ("succeeded", "failed") else None
 
     final = support.wait_until(ended, 120, "the job ending", interval=0.3)
@@ -105,6 +96,7 @@ def test_train_then_job_over_rest(client, transport, algorithm_services, sms_row
         "algorithm",
         "parameters",
         "model_id",
+        "metric_id",
         "metrics",
         "error",
         "create_time",
@@ -114,23 +106,23 @@ def test_train_then_job_over_rest(client, transport, algorithm_services, sms_row
     assert final["metrics"]["per_label"]["spam"]["support"] > 0
 
 
-def test_train_with_bad_parameters_is_400(client, transport):
-    response = client.post("/api/train/", {"parameters": {"C": "big"}}, format="json")
+def test_train_with_bad_parameters_is_400(api_client, transport):
+    response = api_client.post("/api/train/", {"parameters": {"C": "big"}}, format="json")
     assert response.status_code == 400
     assert response.json()["message"] == "Parameter 'C' must be float, got 'big'."
 
 
-def test_unknown_job_is_404(client, transport):
+def test_unknown_job_is_404(api_client, transport):
     missing = str(uuid.uuid4())
-    response = client.get(f"/api/jobs/{missing}/")
+    response = api_client.get(f"/api/jobs/{missing}/")
     assert (response.status_code, response.json()) == (
         404,
         {"message": f"Job {missing} does not exist.", "extra": {}},
     )
 
 
-def test_algorithms_are_listed(client, transport):
-    response = client.get("/api/algorithms/")
+def test_algorithms_are_listed(api_client, transport):
+    response = api_client.get("/api/algorithms/")
     assert response.status_code == 200
     assert response.json()[0]["name"] == "linear_svm"
     assert response.json()[0]["parameters"][0] == {
@@ -144,7 +136,7 @@ def test_algorithms_are_listed(client, transport):
 
 
 @pytest.mark.parametrize("transport_name", ["grpc", "http"])
-def test_algorithm_down_is_a_quick_503(client, settings, transport_name):
+def test_algorithm_down_is_a_quick_503(api_client, settings, transport_name):
     closed = support.free_port()
     settings.ALGORITHM_TRANSPORT = transport_name
     settings.ALGORITHM_GRPC_TARGET = f"127.0.0.1:{closed}"
@@ -155,7 +147,7 @@ def test_algorithm_down_is_a_quick_503(client, settings, transport_name):
         ("get", f"/api/jobs/{uuid.uuid4()}/", None),
     ):
         started = time.monotonic()
-        response = getattr(client, method)(path, body, format="json")
+        response = getattr(api_client, method)(path, body, format="json")
         assert time.monotonic() - started < 2
         assert response.status_code == 503
         assert response.json() == {
