@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from algorithm import service, settings
+from algorithm import monitoring, service, settings
 from algorithm.errors import ServiceError
 from algorithm.logs import REQUEST_ID_METADATA, clean_id, configure_logging, correlated
 from algorithm.serving import model_server
@@ -25,6 +25,8 @@ from algorithm.v1 import (
     info_pb2_grpc,
     models_pb2,
     models_pb2_grpc,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
     prediction_pb2,
     prediction_pb2_grpc,
     training_pb2,
@@ -44,6 +46,7 @@ SERVICE_NAMES = (
     training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     info_pb2.DESCRIPTOR.services_by_name["InfoService"].full_name,
+    monitoring_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name,
 )
 
 
@@ -273,6 +276,78 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer):
         return reply
 
 
+def _schedule_message(schedule: dict[str, Any]) -> monitoring_pb2.Schedule:
+    message = monitoring_pb2.Schedule(
+        model_id=schedule["model_id"], cron_expression=schedule["cron_expression"]
+    )
+    _fill_times(message, schedule, ("create_time", "update_time"))
+    return message
+
+
+class MonitoringServicer(monitoring_pb2_grpc.MonitoringServiceServicer):
+    def SetSchedule(self, request, context):
+        schedule = _call(
+            context,
+            monitoring.schedule_upsert,
+            model_id=request.model_id,
+            cron_expression=request.cron_expression,
+        )
+        return monitoring_pb2.SetScheduleResponse(schedule=_schedule_message(schedule))
+
+    def GetSchedule(self, request, context):
+        schedule = _call(context, monitoring.schedule_get, model_id=request.model_id)
+        return monitoring_pb2.GetScheduleResponse(schedule=_schedule_message(schedule))
+
+    def ListSchedules(self, request, context):
+        schedules = _call(context, monitoring.schedule_list)
+        return monitoring_pb2.ListSchedulesResponse(
+            schedules=[_schedule_message(schedule) for schedule in schedules]
+        )
+
+    def DeleteSchedule(self, request, context):
+        _call(context, monitoring.schedule_delete, model_id=request.model_id)
+        return monitoring_pb2.DeleteScheduleResponse(model_id=request.model_id)
+
+    def CreateResult(self, request, context):
+        result = _call(
+            context,
+            monitoring.result_insert,
+            model_id=request.model_id,
+            y_true=_labels(request, "y_true"),
+            y_pred=_labels(request, "y_pred"),
+        )
+        reply = monitoring_pb2.CreateResultResponse(
+            id=result["id"], model_id=result["model_id"], samples=result["samples"]
+        )
+        reply.timestamp.FromJsonString(result["timestamp"])
+        return reply
+
+    def GetAccuracy(self, request, context):
+        outcome = _call(context, monitoring.accuracy_get, model_id=request.model_id)
+        reply = monitoring_pb2.GetAccuracyResponse(
+            model_id=outcome["model_id"],
+            samples=outcome["samples"],
+            result_id=outcome["result_id"] or 0,
+            error=outcome["error"] or "",
+        )
+        if outcome["accuracy"] is not None:
+            reply.accuracy = outcome["accuracy"]
+        if outcome["result_timestamp"]:
+            reply.result_time.FromJsonString(outcome["result_timestamp"])
+        reply.compute_time.FromJsonString(outcome["computed_time"])
+        return reply
+
+
+def _labels(request, field: str) -> list | None:
+    # Whole numbers come back as floats from a ListValue: 1.0 is the label 1.
+    if not request.HasField(field):
+        return None
+    return [
+        int(value) if isinstance(value, float) and value.is_integer() else value
+        for value in json_format.MessageToDict(getattr(request, field))
+    ]
+
+
 def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
@@ -286,6 +361,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     training_pb2_grpc.add_TrainingServiceServicer_to_server(TrainingServicer(), server)
     models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
     info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(), server)
+    monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(), server)
     health_servicer = health.HealthServicer()
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -3,6 +3,7 @@
 import os
 
 from algorithm.logs import configure_logging
+from algorithm.serving import model_server
 
 bind = f"0.0.0.0:{os.environ.get('ALGORITHM_HTTP_PORT') or 5000}"
 workers = int(os.environ.get("ALGORITHM_HTTP_WORKERS") or 2)
@@ -10,10 +11,15 @@ threads = int(os.environ.get("ALGORITHM_HTTP_THREADS") or 4)
 timeout = 60
 graceful_timeout = 10
 accesslog = "-"
+# Import the app (scikit-learn and all) once, before forking: workers answer from the start.
+preload_app = True
 
 
 def post_fork(_server, _worker):
     configure_logging("algorithm-http")
+    # Threads do not survive a fork: each worker watches for new model versions itself,
+    # and loads the active one before its first request.
+    model_server.start()
 
 
 # One fixed control-socket path per user would clash with web's gunicorn; nothing uses it.

@@ -10,10 +10,9 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from algorithm import service
+from algorithm import monitoring, service
 from algorithm.errors import InvalidArgument, ServiceError
 from algorithm.logs import clean_id, correlation_id
-from algorithm.serving import model_server
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +84,23 @@ def predict():
     return jsonify(service.predict(text=body["text"], model_id=model_id))
 
 
+@app.post("/schedule")
+def schedule():
+    """The cyclic-metric service's endpoint: set (or replace) a model's cron schedule."""
+    body = _json_body(required=True)
+    return jsonify(
+        monitoring.schedule_upsert(
+            model_id=body.get("model_id"), cron_expression=body.get("cron_expression")
+        )
+    ), 201
+
+
+@app.get("/results/<model_id>")
+def results(model_id: str):
+    """The cyclic-metric service's endpoint: the accuracy last computed for a model."""
+    return jsonify(monitoring.accuracy_get(model_id=model_id))
+
+
 @app.get("/algorithms")
 def list_algorithms():
     return jsonify(service.list_algorithms())
@@ -93,6 +109,3 @@ def list_algorithms():
 @app.get("/health")
 def health():
     return jsonify(service.health())
-
-
-model_server.start()

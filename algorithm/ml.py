@@ -205,6 +205,9 @@ class TrainedModel:
     vectorizer: Any
     classifier: Any
     metrics: dict[str, Any]
+    # The hold-out's true and predicted labels, so the new model can be monitored at once.
+    hold_out_true: list[str] = field(default_factory=list)
+    hold_out_predicted: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
@@ -230,11 +233,11 @@ def train(
     smallest = min(Counter(train_labels).values())
     classifier = algorithm.build_classifier(parameters, smallest)
     classifier.fit(features, train_labels)
-    trained = TrainedModel(vectorizer, classifier, {})
     on_stage("evaluating")
-    predicted = [label for label, _ in predict(trained.vectorizer, trained.classifier, test_texts)]
-    trained.metrics = _hold_out_metrics(test_labels, predicted, trained.labels, len(train_texts))
-    return trained
+    predicted = [label for label, _ in predict(vectorizer, classifier, test_texts)]
+    classes = [str(label) for label in classifier.classes_]
+    metrics = _hold_out_metrics(test_labels, predicted, classes, len(train_texts))
+    return TrainedModel(vectorizer, classifier, metrics, list(test_labels), predicted)
 
 
 def train_streaming(
@@ -263,9 +266,8 @@ def train_streaming(
     train_rows = _learn_training_side(vectorizer, classifier, classes, read_batches())
     on_stage("evaluating")
     true, predicted = _predict_test_side(vectorizer, classifier, read_batches())
-    return TrainedModel(
-        vectorizer, classifier, _hold_out_metrics(true, predicted, classes, train_rows)
-    )
+    metrics = _hold_out_metrics(true, predicted, classes, train_rows)
+    return TrainedModel(vectorizer, classifier, metrics, list(true), predicted)
 
 
 def _learn_training_side(

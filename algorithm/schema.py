@@ -1,27 +1,31 @@
 """Apply the algorithm side's plain SQL files, in name order; each is idempotent.
 
-Run as ``python -m algorithm.schema`` before the services start.
+Run as ``python -m algorithm.schema`` before the services start; ``--test-data`` also loads
+the monitoring test data (sql/testdata/results.sql).
 """
 
 import logging
 import pathlib
+import sys
 
 from algorithm import db
 
 SQL_DIR = pathlib.Path(__file__).resolve().parent / "sql"
+TEST_DATA = SQL_DIR / "testdata" / "results.sql"
 # Any constant works; it only keeps two starting deployments from applying at once.
 _ADVISORY_LOCK_KEY = 0x7465787463
 
 logger = logging.getLogger(__name__)
 
 
-def apply_schema() -> list[str]:
+def apply_schema(*, test_data: bool = False) -> list[str]:
+    """Apply the SQL files (and, when asked, the monitoring test data); return their names."""
     applied = []
     conn = db.connect()
     try:
         with conn, conn.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
-            for path in sorted(SQL_DIR.glob("*.sql")):
+            for path in [*sorted(SQL_DIR.glob("*.sql")), *([TEST_DATA] if test_data else [])]:
                 cursor.execute(path.read_text())
                 applied.append(path.name)
     finally:
@@ -31,4 +35,4 @@ def apply_schema() -> list[str]:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    logger.info("Applied %s", ", ".join(apply_schema()))
+    logger.info("Applied %s", ", ".join(apply_schema(test_data="--test-data" in sys.argv)))

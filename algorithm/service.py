@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from algorithm import db, jobs, metric_records, ml, settings
+from algorithm import db, jobs, metric_records, ml, monitoring, settings
 from algorithm.errors import InvalidArgument, Unavailable, parse_uuid
 from algorithm.serving import model_server
 from algorithm.store import parse_model_id
@@ -219,6 +219,7 @@ def delete_model(*, model_id: str) -> dict[str, Any]:
     model_id = parse_model_id(model_id)
     _store().delete(model_id)
     metric_records.metric_records_delete_for_model(model_id)
+    monitoring.schedule_delete(model_id=model_id, missing_ok=True)
     return {"model_id": model_id}
 
 

@@ -15,6 +15,8 @@ def _path(name: str, default: str) -> pathlib.Path:
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/textclf"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# Where RedBeat keeps the schedules; the broker's Redis unless set.
+REDBEAT_REDIS_URL = os.environ.get("REDBEAT_REDIS_URL") or REDIS_URL
 # Prepended to every Redis key the service writes, so several deployments (or test runs)
 # can share one Redis server.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")

@@ -5,7 +5,7 @@ import time
 import uuid
 from typing import Any
 
-from algorithm import jobs, ml
+from algorithm import jobs, ml, monitoring
 from algorithm.datasource import open_labelled_stream, read_labelled_rows
 from algorithm.store import ModelStore
 
@@ -114,6 +114,10 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
                     "metrics": trained.metrics,
                     "training_seconds": round(time.monotonic() - started, 3),
                 },
+            )
+            # The hold-out outcome, so the new model can be monitored at once (S3).
+            monitoring.result_insert(
+                model_id=model_id, y_true=trained.hold_out_true, y_pred=trained.hold_out_predicted
             )
         store.activate(model_id)
     except ml.TrainingDataError as error:

@@ -10,10 +10,14 @@ bind = f"0.0.0.0:{os.environ.get('WEB_PORT', '8000')}"
 # connection and a big host would otherwise exhaust PostgreSQL's max_connections.
 workers = int(os.environ.get("WEB_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
 
-# Above the longest call web makes to the algorithm service, so a slow upstream
-# is answered by web's own 503, not by gunicorn killing the worker.
-timeout = 60
+# Above the longest call web makes to the algorithm service, so a slow upstream is
+# answered by web's own 503, not by gunicorn killing the worker; and above the longest
+# import allowed (DATA_IMPORT_MAX_BYTES at about 2 MB/s).
+timeout = 120
 graceful_timeout = 30
+# Load Django once, before forking, so workers answer their first request at once; nothing
+# opens a connection at import (database and gRPC connections are made per worker).
+preload_app = True
 
 accesslog = "-"
 errorlog = "-"

@@ -40,7 +40,9 @@ app.conf.update(
     # Schedules live in Redis through RedBeat, so they survive restarts and any number of
     # scheduler processes agree on one lock holder.
     beat_scheduler="redbeat.RedBeatScheduler",
-    redbeat_redis_url=settings.REDIS_URL,
+    # Spelled out, not inherited from the broker settings: the scheduler could use another
+    # Redis (REDBEAT_REDIS_URL), and its keys must carry the deployment's prefix.
+    redbeat_redis_url=settings.REDBEAT_REDIS_URL,
     redbeat_key_prefix=f"{settings.REDIS_KEY_PREFIX}redbeat:",
     redbeat_lock_key=f"{settings.REDIS_KEY_PREFIX}redbeat::lock",
     beat_max_loop_interval=5,

@@ -2,11 +2,13 @@
 
 from algorithm.evaluation import run_evaluation_job
 from algorithm.logs import correlated
+from algorithm.monitoring import compute_accuracy as compute_model_accuracy
 from algorithm.training import run_training_job
 from worker.app import app
 
 TRAIN_TASK = "worker.tasks.train"
 EVALUATE_TASK = "worker.tasks.evaluate"
+COMPUTE_ACCURACY_TASK = "worker.tasks.compute_accuracy"
 
 
 @app.task(name=TRAIN_TASK)
@@ -19,3 +21,10 @@ def train(job_id: str) -> None:
 def evaluate(job_id: str) -> None:
     with correlated(job_id):
         run_evaluation_job(job_id)
+
+
+@app.task(name=COMPUTE_ACCURACY_TASK)
+def compute_accuracy(model_id: str) -> None:
+    """Fired by the RedBeat scheduler on the model's cron schedule."""
+    with correlated(f"monitor:{model_id}"):
+        compute_model_accuracy(model_id=model_id)

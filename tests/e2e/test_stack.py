@@ -44,6 +44,13 @@ def stack(tmp_path_factory):
                 support.Service("web-http", support.procfile_command("web"), http_env, workdir)
             )
             services[1].wait_for_port(http_web_port)
+            # Open ports are not readiness: wait until each service says it is healthy.
+            for url in (
+                f"http://127.0.0.1:{env['WEB_PORT']}/api/health/",
+                f"http://127.0.0.1:{http_web_port}/api/health/",
+                f"{env['ALGORITHM_HTTP_URL']}/health",
+            ):
+                support.wait_until(lambda url=url: _healthy(url), 60, f"{url} answering 200")
             yield {
                 "web": f"http://127.0.0.1:{env['WEB_PORT']}",
                 "web_http": f"http://127.0.0.1:{http_web_port}",
@@ -58,6 +65,13 @@ def stack(tmp_path_factory):
                 service.stop()
             for port in ports:
                 assert not support.port_open(port), f"port {port} still open after stopping"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 @pytest.fixture(scope="module")

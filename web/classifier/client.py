@@ -22,6 +22,8 @@ from algorithm.v1 import (
     info_pb2_grpc,
     models_pb2,
     models_pb2_grpc,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
     prediction_pb2,
     prediction_pb2_grpc,
     training_pb2,
@@ -78,6 +80,7 @@ class GrpcTransport:
                     self._training = training_pb2_grpc.TrainingServiceStub(channel)
                     self._models = models_pb2_grpc.ModelServiceStub(channel)
                     self._info = info_pb2_grpc.InfoServiceStub(channel)
+                    self._monitoring = monitoring_pb2_grpc.MonitoringServiceStub(channel)
                     self._pid = os.getpid()
         return self._prediction, self._training
 
@@ -236,6 +239,67 @@ class GrpcTransport:
             "model_count": reply.model_count,
             "data_rows": reply.data_rows if reply.HasField("data_rows") else None,
         }
+
+    def _monitoring_call(self, name: str, request) -> Any:
+        self._stubs()
+        return self._call(getattr(self._monitoring, name), request, CONTROL_DEADLINE_SECONDS)
+
+    def set_schedule(self, *, model_id: str, cron_expression: str) -> dict[str, Any]:
+        reply = self._monitoring_call(
+            "SetSchedule",
+            monitoring_pb2.SetScheduleRequest(model_id=model_id, cron_expression=cron_expression),
+        )
+        return _schedule_dict(reply.schedule)
+
+    def get_schedule(self, *, model_id: str) -> dict[str, Any]:
+        reply = self._monitoring_call(
+            "GetSchedule", monitoring_pb2.GetScheduleRequest(model_id=model_id)
+        )
+        return _schedule_dict(reply.schedule)
+
+    def list_schedules(self) -> list[dict[str, Any]]:
+        reply = self._monitoring_call("ListSchedules", monitoring_pb2.ListSchedulesRequest())
+        return [_schedule_dict(schedule) for schedule in reply.schedules]
+
+    def delete_schedule(self, *, model_id: str) -> None:
+        self._monitoring_call(
+            "DeleteSchedule", monitoring_pb2.DeleteScheduleRequest(model_id=model_id)
+        )
+
+    def create_result(self, *, model_id: str, y_true: list, y_pred: list) -> dict[str, Any]:
+        request = monitoring_pb2.CreateResultRequest(model_id=model_id)
+        request.y_true.extend(y_true)
+        request.y_pred.extend(y_pred)
+        reply = self._monitoring_call("CreateResult", request)
+        return {
+            "id": reply.id,
+            "model_id": reply.model_id,
+            "samples": reply.samples,
+            "timestamp": _time(reply, "timestamp"),
+        }
+
+    def get_accuracy(self, *, model_id: str) -> dict[str, Any]:
+        reply = self._monitoring_call(
+            "GetAccuracy", monitoring_pb2.GetAccuracyRequest(model_id=model_id)
+        )
+        return {
+            "model_id": reply.model_id,
+            "accuracy": reply.accuracy if reply.HasField("accuracy") else None,
+            "samples": reply.samples,
+            "result_id": reply.result_id or None,
+            "result_timestamp": _time(reply, "result_time"),
+            "computed_time": _time(reply, "compute_time"),
+            "error": reply.error or None,
+        }
+
+
+def _schedule_dict(schedule: monitoring_pb2.Schedule) -> dict[str, Any]:
+    return {
+        "model_id": schedule.model_id,
+        "cron_expression": schedule.cron_expression,
+        "create_time": _time(schedule, "create_time"),
+        "update_time": _time(schedule, "update_time"),
+    }
 
 
 def _number(value: float) -> float | int:

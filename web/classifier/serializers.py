@@ -1,3 +1,6 @@
+from typing import ClassVar
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from web.api.fields import StrictCharField
@@ -177,3 +180,67 @@ class InfoSerializer(serializers.Serializer):
     data_rows = serializers.IntegerField()
     algorithm = AlgorithmInfoSerializer(allow_null=True)
     algorithm_error = serializers.CharField(allow_null=True)
+
+
+class ScheduleRequestSerializer(serializers.Serializer):
+    model_id = serializers.UUIDField(
+        help_text="One of our model versions, or any external model's UUID."
+    )
+    cron_expression = StrictCharField(
+        max_length=200, help_text="Five fields, in UTC: minute hour day-of-month month day-of-week."
+    )
+
+
+class ScheduleSerializer(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    cron_expression = serializers.CharField()
+    create_time = serializers.DateTimeField()
+    update_time = serializers.DateTimeField()
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class LabelField(serializers.Field):
+    """A label as a string or a number, kept as sent."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {"invalid": "Must be a string or a number."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ResultRequestSerializer(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    y_true = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
+    y_pred = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
+
+    def validate(self, attrs):
+        if len(attrs["y_true"]) != len(attrs["y_pred"]):
+            raise serializers.ValidationError(
+                f"y_true and y_pred must have the same length, got {len(attrs['y_true'])} "
+                f"and {len(attrs['y_pred'])}."
+            )
+        return attrs
+
+
+class ResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model_id = serializers.UUIDField()
+    samples = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+
+
+class AccuracySerializer(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    accuracy = serializers.FloatField(
+        allow_null=True, help_text="Null when the newest row could not be scored: see error."
+    )
+    samples = serializers.IntegerField()
+    result_id = serializers.IntegerField(allow_null=True, help_text="The results row scored.")
+    result_timestamp = serializers.DateTimeField(allow_null=True)
+    computed_time = serializers.DateTimeField()
+    error = serializers.CharField(allow_null=True)

@@ -21,4 +21,8 @@ urlpatterns = [
     ),
     path("metrics/<str:metric_id>/", views.MetricDetailView.as_view(), name="metric-detail"),
     path("info/", views.InfoView.as_view(), name="info"),
+    path("schedules/", views.ScheduleListView.as_view(), name="schedule-list"),
+    path("schedules/<str:model_id>/", views.ScheduleDetailView.as_view(), name="schedule-detail"),
+    path("results/", views.ResultCreateView.as_view(), name="result-create"),
+    path("results/<str:model_id>/", views.AccuracyView.as_view(), name="accuracy"),
 ]

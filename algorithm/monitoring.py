@@ -1,0 +1,238 @@
+"""Scheduled monitoring: cron schedules per model (table ``metrics_executions`` plus a RedBeat
+entry), labelled outcomes (table ``results``) and the accuracy the periodic task computes
+into Redis. Plain SQL through psycopg2, always with parameters."""
+
+import datetime
+import json
+import logging
+import uuid
+from typing import Any
+
+import redis
+from celery.schedules import crontab
+from redbeat import RedBeatSchedulerEntry
+from redbeat.schedulers import ensure_conf
+from sklearn.metrics import accuracy_score
+
+from algorithm import db, settings
+from algorithm.errors import InvalidArgument, NotFound, Unavailable, parse_uuid
+
+logger = logging.getLogger(__name__)
+
+MAX_RESULT_LABELS = 100_000
+_SCHEDULE_COLUMNS = "model_id, cron_expression, create_time, update_time"
+
+
+def parse_cron(expression: Any) -> crontab:
+    """A five-field cron expression (minute hour day-of-month month day-of-week)."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise InvalidArgument("cron_expression must be a string such as '*/5 * * * *'.")
+    fields = expression.split()
+    if len(fields) != 5:
+        raise InvalidArgument(
+            f"cron_expression must have 5 fields (minute hour day-of-month month "
+            f"day-of-week), got {len(fields)} in {expression!r}."
+        )
+    try:
+        return crontab(*fields)
+    except ValueError as error:
+        raise InvalidArgument(f"cron_expression {expression!r} is not valid: {error}.") from None
+
+
+def _entry_name(model_id: uuid.UUID) -> str:
+    return f"monitor-accuracy:{model_id}"
+
+
+def _load_entry(app, model_id: uuid.UUID) -> RedBeatSchedulerEntry | None:
+    ensure_conf(app)
+    key = RedBeatSchedulerEntry.generate_key(app, _entry_name(model_id))
+    try:
+        return RedBeatSchedulerEntry.from_key(key, app=app)
+    except KeyError:
+        return None
+
+
+def _public_schedule(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_id": str(row["model_id"]),
+        "cron_expression": row["cron_expression"],
+        "create_time": row["create_time"].astimezone(datetime.UTC).isoformat(),
+        "update_time": row["update_time"].astimezone(datetime.UTC).isoformat(),
+    }
+
+
+def schedule_upsert(*, model_id: Any, cron_expression: Any) -> dict[str, Any]:
+    """Create the model's schedule, or replace it; the row and the RedBeat entry change
+    together or not at all."""
+    from worker.tasks import COMPUTE_ACCURACY_TASK, app
+
+    model_uuid = parse_uuid(model_id, "model_id")
+    schedule = parse_cron(cron_expression)
+    expression = " ".join(cron_expression.split())
+    with db.transaction() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO metrics_executions (model_id, cron_expression) VALUES (%s, %s)
+            ON CONFLICT (model_id) DO UPDATE
+                SET cron_expression = EXCLUDED.cron_expression, update_time = now()
+            RETURNING {_SCHEDULE_COLUMNS}
+            """,
+            (model_uuid, expression),
+        )
+        row = cursor.fetchone()
+        # Saved before the commit: if Redis fails, the transaction rolls back with it.
+        _redbeat(
+            lambda: RedBeatSchedulerEntry(
+                _entry_name(model_uuid),
+                COMPUTE_ACCURACY_TASK,
+                schedule,
+                args=[str(model_uuid)],
+                app=app,
+            ).save()
+        )
+    logger.info("Scheduled accuracy of model %s at %r", model_uuid, expression)
+    return _public_schedule(row)
+
+
+def schedule_delete(*, model_id: Any, missing_ok: bool = False) -> None:
+    from worker.tasks import app
+
+    model_uuid = parse_uuid(model_id, "model_id")
+    with db.transaction() as cursor:
+        cursor.execute("DELETE FROM metrics_executions WHERE model_id = %s", (model_uuid,))
+        if cursor.rowcount == 0 and not missing_ok:
+            raise NotFound(f"Model {model_uuid} has no schedule.")
+        entry = _redbeat(lambda: _load_entry(app, model_uuid))
+        if entry is not None:
+            _redbeat(entry.delete)
+
+
+def schedule_get(*, model_id: Any) -> dict[str, Any]:
+    model_uuid = parse_uuid(model_id, "model_id")
+    with db.transaction() as cursor:
+        cursor.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM metrics_executions WHERE model_id = %s",
+            (model_uuid,),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"Model {model_uuid} has no schedule.")
+    return _public_schedule(row)
+
+
+def schedule_list() -> list[dict[str, Any]]:
+    with db.transaction() as cursor:
+        cursor.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM metrics_executions ORDER BY create_time, model_id"
+        )
+        return [_public_schedule(row) for row in cursor.fetchall()]
+
+
+def _redbeat(operation):
+    try:
+        return operation()
+    except redis.RedisError as error:
+        raise Unavailable(
+            "The scheduler's store (Redis) is unavailable; nothing was changed. Try again shortly."
+        ) from error
+
+
+def _check_labels(values: Any, name: str) -> list[str | int | float]:
+    if not isinstance(values, list) or not values:
+        raise InvalidArgument(f"{name} must be a non-empty list of labels.")
+    if len(values) > MAX_RESULT_LABELS:
+        raise InvalidArgument(f"{name} has {len(values)} labels; the limit is {MAX_RESULT_LABELS}.")
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidArgument(f"{name}[{index}] must be a string or a number, got {value!r}.")
+    return values
+
+
+def result_insert(*, model_id: Any, y_true: Any, y_pred: Any) -> dict[str, Any]:
+    """Store one batch of true and predicted labels for a model."""
+    model_uuid = parse_uuid(model_id, "model_id")
+    y_true, y_pred = _check_labels(y_true, "y_true"), _check_labels(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise InvalidArgument(
+            f"y_true and y_pred must have the same length, got {len(y_true)} and {len(y_pred)}."
+        )
+    with db.transaction() as cursor:
+        cursor.execute(
+            "INSERT INTO results (model_id, y_true, y_pred) VALUES (%s, %s, %s) "
+            "RETURNING id, timestamp",
+            (model_uuid, json.dumps(y_true), json.dumps(y_pred)),
+        )
+        row = cursor.fetchone()
+    return {
+        "id": row["id"],
+        "model_id": str(model_uuid),
+        "samples": len(y_true),
+        "timestamp": row["timestamp"].astimezone(datetime.UTC).isoformat(),
+    }
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=5, decode_responses=True
+    )
+
+
+def _accuracy_key(model_uuid: uuid.UUID) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}accuracy:{model_uuid}"
+
+
+def compute_accuracy(*, model_id: str) -> dict[str, Any]:
+    """Score the model's newest results row and store the outcome in Redis.
+
+    A row that cannot be scored (no row, empty or mismatched lists) stores an error outcome
+    instead; nothing here raises for bad data, so the periodic task never retries forever.
+    The same newest row always gives the same accuracy.
+    """
+    model_uuid = parse_uuid(model_id, "model_id")
+    with db.transaction() as cursor:
+        cursor.execute(
+            "SELECT id, y_true, y_pred, timestamp FROM results WHERE model_id = %s "
+            "ORDER BY timestamp DESC, id DESC LIMIT 1",
+            (model_uuid,),
+        )
+        row = cursor.fetchone()
+    outcome: dict[str, Any] = {
+        "model_id": str(model_uuid),
+        "accuracy": None,
+        "samples": 0,
+        "result_id": row["id"] if row else None,
+        "result_timestamp": row["timestamp"].astimezone(datetime.UTC).isoformat() if row else None,
+        "computed_time": datetime.datetime.now(datetime.UTC).isoformat(),
+        "error": None,
+    }
+    if row is None:
+        outcome["error"] = "There are no results for this model yet."
+    elif not isinstance(row["y_true"], list) or not isinstance(row["y_pred"], list):
+        outcome["error"] = f"Results row {row['id']}: y_true and y_pred must be lists."
+    elif not row["y_true"] or len(row["y_true"]) != len(row["y_pred"]):
+        outcome["error"] = (
+            f"Results row {row['id']}: y_true and y_pred must be non-empty and of equal length, "
+            f"got {len(row['y_true'])} and {len(row['y_pred'])}."
+        )
+    else:
+        true = [str(label) for label in row["y_true"]]
+        predicted = [str(label) for label in row["y_pred"]]
+        outcome["accuracy"] = float(accuracy_score(true, predicted))
+        outcome["samples"] = len(true)
+    _redis().set(_accuracy_key(model_uuid), json.dumps(outcome))
+    return outcome
+
+
+def accuracy_get(*, model_id: Any) -> dict[str, Any]:
+    """The latest accuracy the periodic task computed for a model."""
+    model_uuid = parse_uuid(model_id, "model_id")
+    try:
+        stored = _redis().get(_accuracy_key(model_uuid))
+    except redis.RedisError as error:
+        raise Unavailable("Redis is unavailable; try again shortly.") from error
+    if stored is None:
+        raise NotFound(
+            f"No accuracy has been computed for model {model_uuid} yet: it is computed on the "
+            "model's schedule (POST /api/schedules/) from its newest results row."
+        )
+    return json.loads(stored)
