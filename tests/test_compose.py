@@ -46,8 +46,9 @@ def test_migrations_run_once_with_the_same_release_step_as_make_run():
     assert migrate["depends_on"]["db"] == {"condition": "service_healthy"}
 
 
-def test_the_model_volume_is_shared_read_only_by_algorithm_and_writable_by_the_worker():
-    assert "models:/models:ro" in SERVICES["algorithm"]["volumes"]
+def test_the_model_volume_is_shared_by_algorithm_and_the_worker():
+    # Both write it: the worker publishes versions, algorithm activates and deletes them.
+    assert "models:/models" in SERVICES["algorithm"]["volumes"]
     assert "models:/models" in SERVICES["algorithm_celery"]["volumes"]
     for name in APP_SERVICES:
         assert SERVICES[name]["environment"]["MODEL_DIR"] == "/models"
