@@ -174,7 +174,7 @@ def test_gunicorn_config_defaults(monkeypatch):
     assert config["bind"] == "0.0.0.0:8000"
     assert 3 <= config["workers"] <= 8
     assert config["wsgi_app"] == "web.config.wsgi:application"
-    assert (config["accesslog"], config["timeout"]) == ("-", 60)
+    assert (config["accesslog"], config["timeout"], config["preload_app"]) == ("-", 120, True)
 
 
 def test_gunicorn_config_reads_port_and_workers(monkeypatch):
