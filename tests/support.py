@@ -88,8 +88,11 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
     database and the Redis keys are removed after."""
     run = f"{name}_{os.environ['TEST_RUN_ID']}"
     ports = {name: free_port() for name in ("web", "grpc", "http")}
+    # pytest-django's settings variable would switch on Celery's Django integration in the
+    # worker and the scheduler, which the real deployment never does.
+    inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env = {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": create_database(f"textclf_{run}"),
         "REDIS_KEY_PREFIX": f"textclf-{run}:",
         "MODEL_DIR": str(workdir / "models"),

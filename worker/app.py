@@ -43,6 +43,9 @@ app.conf.update(
     # Spelled out, not inherited from the broker settings: the scheduler could use another
     # Redis (REDBEAT_REDIS_URL), and its keys must carry the deployment's prefix.
     redbeat_redis_url=settings.REDBEAT_REDIS_URL,
+    # Its own timeouts, never the broker's transport options (which carry a key prefix
+    # RedBeat must not apply a second time).
+    redbeat_redis_options={"socket_connect_timeout": 3, "socket_timeout": 5},
     redbeat_key_prefix=f"{settings.REDIS_KEY_PREFIX}redbeat:",
     redbeat_lock_key=f"{settings.REDIS_KEY_PREFIX}redbeat::lock",
     beat_max_loop_interval=5,
