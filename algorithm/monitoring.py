@@ -2,10 +2,12 @@
 entry), labelled outcomes (table ``results``) and the accuracy the periodic task computes
 into Redis. Plain SQL through psycopg2, always with parameters."""
 
+import contextlib
 import datetime
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -69,27 +71,23 @@ def schedule_upsert(*, model_id: Any, cron_expression: Any) -> dict[str, Any]:
     model_uuid = parse_uuid(model_id, "model_id")
     schedule = parse_cron(cron_expression)
     expression = " ".join(cron_expression.split())
-    with db.transaction() as cursor:
+    entry = RedBeatSchedulerEntry(
+        _entry_name(model_uuid), COMPUTE_ACCURACY_TASK, schedule, args=[str(model_uuid)], app=app
+    )
+    previous = _redbeat(lambda: _load_entry(app, model_uuid))
+    with _restored_on_failure(previous, entry), db.transaction() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO metrics_executions (model_id, cron_expression) VALUES (%s, %s)
-            ON CONFLICT (model_id) DO UPDATE
-                SET cron_expression = EXCLUDED.cron_expression, update_time = now()
-            RETURNING {_SCHEDULE_COLUMNS}
-            """,
+                INSERT INTO metrics_executions (model_id, cron_expression) VALUES (%s, %s)
+                ON CONFLICT (model_id) DO UPDATE
+                    SET cron_expression = EXCLUDED.cron_expression, update_time = now()
+                RETURNING {_SCHEDULE_COLUMNS}
+                """,
             (model_uuid, expression),
         )
         row = cursor.fetchone()
         # Saved before the commit: if Redis fails, the transaction rolls back with it.
-        _redbeat(
-            lambda: RedBeatSchedulerEntry(
-                _entry_name(model_uuid),
-                COMPUTE_ACCURACY_TASK,
-                schedule,
-                args=[str(model_uuid)],
-                app=app,
-            ).save()
-        )
+        _redbeat(entry.save)
     logger.info("Scheduled accuracy of model %s at %r", model_uuid, expression)
     return _public_schedule(row)
 
@@ -98,13 +96,28 @@ def schedule_delete(*, model_id: Any, missing_ok: bool = False) -> None:
     from worker.tasks import app
 
     model_uuid = parse_uuid(model_id, "model_id")
-    with db.transaction() as cursor:
+    previous = _redbeat(lambda: _load_entry(app, model_uuid))
+    with _restored_on_failure(previous, previous), db.transaction() as cursor:
         cursor.execute("DELETE FROM metrics_executions WHERE model_id = %s", (model_uuid,))
         if cursor.rowcount == 0 and not missing_ok:
             raise NotFound(f"Model {model_uuid} has no schedule.")
-        entry = _redbeat(lambda: _load_entry(app, model_uuid))
-        if entry is not None:
-            _redbeat(entry.delete)
+        if previous is not None:
+            _redbeat(previous.delete)
+
+
+@contextlib.contextmanager
+def _restored_on_failure(previous: RedBeatSchedulerEntry | None, changed) -> Iterator[None]:
+    """If the database side fails after the scheduler entry changed (the commit, say), put
+    the entry back as it was, so the row and the entry still agree."""
+    try:
+        yield
+    except Exception:
+        with contextlib.suppress(redis.RedisError):
+            if previous is not None:
+                previous.save()
+            elif changed is not None:
+                changed.delete()
+        raise
 
 
 def schedule_get(*, model_id: Any) -> dict[str, Any]:
