@@ -26,10 +26,14 @@ class AlgorithmServices:
 
     def replace_data(self, rows: list[tuple[str, str]]) -> None:
         """Make the data table hold exactly these (text, label) rows."""
+        self.insert_data(rows, replace=True)
+
+    def insert_data(self, rows: list[tuple[str, str]], replace: bool = False) -> None:
         conn = psycopg2.connect(self.env["DATABASE_URL"])
         try:
             with conn, conn.cursor() as cursor:
-                cursor.execute("TRUNCATE data")
+                if replace:
+                    cursor.execute("TRUNCATE data")
                 cursor.executemany(
                     "INSERT INTO data (text, label, created_at, updated_at) "
                     "VALUES (%s, %s, now(), now())",
@@ -116,6 +120,29 @@ def active_model_id(algorithm_services, served_model_id, prediction_stub) -> str
         interval=0.02,
     )
     return served_model_id
+
+
+@pytest.fixture(scope="module")
+def channel_without_redis(algorithm_services, tmp_path_factory):
+    """A channel to a second gRPC server of the same deployment whose Redis is down."""
+    port = support.free_port()
+    env = {
+        **algorithm_services.env,
+        "ALGORITHM_GRPC_PORT": str(port),
+        "REDIS_URL": f"redis://127.0.0.1:{support.free_port()}/0",
+    }
+    server = support.Service(
+        "grpc-no-redis",
+        support.procfile_command("algorithm_grpc"),
+        env,
+        tmp_path_factory.mktemp("grpc-no-redis"),
+    )
+    try:
+        server.wait_for_port(port)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ stream itself."""
 from collections import Counter
 
 import grpc
-import psycopg2
 import pytest
 
 from algorithm import datasource, settings
@@ -33,7 +32,7 @@ def test_every_pass_of_a_stream_reads_the_same_snapshot_in_the_same_mixed_order(
     progress = []
     with datasource.open_labelled_stream(lambda *report: progress.append(report)) as stream:
         first = list(stream.batches())
-        _insert(algorithm_services, [("written meanwhile", "eggs")] * 3)
+        algorithm_services.insert_data([("written meanwhile", "eggs")] * 3)
         second = list(stream.batches())
     assert (stream.label_counts, stream.snapshot["rows"]) == ({"ham": 300, "spam": 100}, 400)
     assert second == first
@@ -44,19 +43,6 @@ def test_every_pass_of_a_stream_reads_the_same_snapshot_in_the_same_mixed_order(
     assert progress == passes
     with datasource.open_labelled_stream(lambda *report: None) as later:
         assert later.label_counts == {"eggs": 3, "ham": 300, "spam": 100}
-
-
-def _insert(algorithm_services, rows: list[tuple[str, str]]) -> None:
-    conn = psycopg2.connect(algorithm_services.env["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO data (text, label, created_at, updated_at) "
-                "VALUES (%s, %s, now(), now())",
-                rows,
-            )
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize(

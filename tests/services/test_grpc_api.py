@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 from google.protobuf import struct_pb2
 
-from algorithm.v1 import prediction_pb2, training_pb2
+from algorithm.v1 import prediction_pb2, training_pb2, training_pb2_grpc
 from tests import support
 
 pytestmark = pytest.mark.slow
@@ -203,30 +203,13 @@ def test_list_algorithms_describes_each_parameter(training_stub, algorithm_servi
     assert (c.type, c.default_value.number_value, c.minimum, c.maximum) == ("float", 1.0, 1e-4, 1e4)
 
 
-def test_train_with_redis_down_is_unavailable_and_queues_nothing(algorithm_services, tmp_path):
-    port = support.free_port()
-    env = {
-        **algorithm_services.env,
-        "ALGORITHM_GRPC_PORT": str(port),
-        "REDIS_URL": f"redis://127.0.0.1:{support.free_port()}/0",
-    }
-    server = support.Service(
-        "grpc-no-redis", support.procfile_command("algorithm_grpc"), env, tmp_path
+def test_train_with_redis_down_is_unavailable(channel_without_redis):
+    stub = training_pb2_grpc.TrainingServiceStub(channel_without_redis)
+    error = rpc_error(stub.Train, training_pb2.TrainRequest())
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert error.details() == (
+        "The job queue (Redis) is unavailable; nothing was queued. Try again shortly."
     )
-    try:
-        server.wait_for_port(port)
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        from algorithm.v1 import training_pb2_grpc
-
-        stub = training_pb2_grpc.TrainingServiceStub(channel)
-        error = rpc_error(stub.Train, training_pb2.TrainRequest())
-        assert error.code() == grpc.StatusCode.UNAVAILABLE
-        assert error.details() == (
-            "The job queue (Redis) is unavailable; nothing was queued. Try again shortly."
-        )
-        channel.close()
-    finally:
-        server.stop()
 
 
 def test_watchers_are_capped_and_never_starve_predictions(

@@ -279,30 +279,16 @@ def test_training_records_the_hold_out_so_the_new_model_can_be_monitored(
     assert redbeat_definition(algorithm_services, final.model_id) is None
 
 
-def test_with_the_schedulers_redis_down_nothing_is_written(algorithm_services, tmp_path):
-    port = support.free_port()
-    env = {
-        **algorithm_services.env,
-        "ALGORITHM_GRPC_PORT": str(port),
-        "REDIS_URL": f"redis://127.0.0.1:{support.free_port()}/0",
-    }
-    server = support.Service(
-        "grpc-no-redis", support.procfile_command("algorithm_grpc"), env, tmp_path
-    )
+def test_with_the_schedulers_redis_down_nothing_is_written(
+    algorithm_services, channel_without_redis
+):
     model_id = str(uuid.uuid4())
-    try:
-        server.wait_for_port(port)
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = monitoring_pb2_grpc.MonitoringServiceStub(channel)
-            with pytest.raises(grpc.RpcError) as raised:
-                stub.SetSchedule(
-                    monitoring_pb2.SetScheduleRequest(
-                        model_id=model_id, cron_expression="* * * * *"
-                    ),
-                    timeout=30,
-                )
-    finally:
-        server.stop()
+    stub = monitoring_pb2_grpc.MonitoringServiceStub(channel_without_redis)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.SetSchedule(
+            monitoring_pb2.SetScheduleRequest(model_id=model_id, cron_expression="* * * * *"),
+            timeout=30,
+        )
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert raised.value.details() == (
         "The scheduler's store (Redis) is unavailable; nothing was changed. Try again shortly."
