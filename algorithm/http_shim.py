@@ -52,7 +52,10 @@ def _http_error(error: HTTPException):
 @app.errorhandler(Exception)
 def _unexpected_error(error: Exception):
     logger.exception("Unexpected error on %s %s", request.method, request.path)
-    return jsonify(message="Internal error; the server log has the details.", extra={}), 500
+    return jsonify(
+        message="Internal error; the server log has the details.",
+        extra={"request_id": correlation_id.get()},
+    ), 500
 
 
 @app.post("/train")

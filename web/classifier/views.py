@@ -1,4 +1,5 @@
-"""Training, jobs and predictions: validated here, answered by the algorithm service."""
+"""Training, jobs, predictions, model versions, metric records, schedules, results and info:
+validated here, answered by the algorithm service."""
 
 import time
 
