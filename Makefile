@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv sync --quiet --locked --inexact --active
 	@touch $@
 
+$(VENV)/.bench-installed: $(VENV)/.installed
+	@VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv sync --quiet --locked --inexact --active --group bench
+	@touch $@
+
 $(NODE_TOOLS)/.installed: Makefile
 	@npm install --silent --no-save --no-audit --no-fund --prefix $(NODE_TOOLS) \
 		@bufbuild/buf@$(BUF_VERSION) dclint@$(DCLINT_VERSION)
@@ -29,6 +33,12 @@ docker-compose-installed:
 	@command -v docker-compose >/dev/null || { \
 		echo "Installing Debian's docker-compose (validates docker-compose.yml)"; \
 		apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+
+# Debian's wrk is the closed-loop HTTP load generator the benchmarks drive.
+wrk-installed:
+	@command -v wrk >/dev/null || { \
+		echo "Installing Debian's wrk (HTTP load generator)"; \
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
 install: $(VENV)/.installed $(NODE_TOOLS)/.installed ## Create .venv with the locked dependencies and the lint tools
 
@@ -48,6 +58,12 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 test: install protos ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+bench: install protos $(VENV)/.bench-installed wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
+	@$(PY) scripts/with_services.py $(PY) -m bench $(if $(FULL),--full) $(BENCH_ARGS)
+
+chaos: install protos ## Run the fault scenarios too long or too disruptive for every CI run
+	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m chaos $(PYTEST_ARGS)
+
 run: install protos ## Start the whole stack as local processes (Ctrl-C stops it)
 	@exec $(PY) scripts/with_services.py --data-dir var/services $(MAKE) serve
 
@@ -58,4 +74,4 @@ serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to th
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
 	@exec honcho start
 
-.PHONY: help install protos lint test run serve docker-compose-installed
+.PHONY: help install protos lint test bench chaos run serve docker-compose-installed wrk-installed
