@@ -79,7 +79,7 @@ NGRAM_MAX = Parameter(
 
 def _linear_svm(params: dict[str, Any], smallest_label_count: int) -> Any:
     svm = LinearSVC(C=params["C"], random_state=SEED)
-    return CalibratedClassifierCV(svm, cv=min(5, smallest_label_count))
+    return CalibratedClassifierCV(svm, cv=min(5, smallest_label_count), ensemble=False)
 
 
 def _logistic_regression(params: dict[str, Any], _smallest_label_count: int) -> Any:
