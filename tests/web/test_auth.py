@@ -1,6 +1,10 @@
 """Token authentication: everything but health, schema and docs needs `Authorization: Token`."""
 
+import time
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +61,28 @@ def test_health_schema_and_docs_are_open(anonymous_client, path):
     response = anonymous_client.get(path)
 
     assert response.status_code == 200
+
+
+def test_a_checked_token_is_trusted_without_the_database(api_client, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    assert api_client.get("/api/data/").status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        assert api_client.get("/api/data/").status_code == 200
+
+    assert queries.captured_queries
+    assert not [q for q in queries.captured_queries if "authtoken_token" in q["sql"]]
+
+
+def test_a_deleted_token_stops_working_once_its_cache_time_passes(
+    anonymous_client, django_user_model, settings
+):
+    settings.API_TOKEN_CACHE_SECONDS = 0.3
+    token = Token.objects.create(user=django_user_model.objects.create_user(username="bob"))
+    anonymous_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert anonymous_client.get("/api/data/").status_code == 200
+
+    token.delete()
+    assert anonymous_client.get("/api/data/").status_code == 200
+    time.sleep(0.35)
+    assert anonymous_client.get("/api/data/").status_code == 401
