@@ -6,9 +6,13 @@ import os
 wsgi_app = "web.config.wsgi:application"
 bind = f"0.0.0.0:{os.environ.get('WEB_PORT', '8000')}"
 
-# The usual 2 * cores + 1, capped because every worker holds its own database
-# connection and a big host would otherwise exhaust PostgreSQL's max_connections.
-workers = int(os.environ.get("WEB_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
+# One process per core, each with threads: predictions that arrive together in a process
+# share one call to the algorithm service (web/classifier/coalescing.py), which sync
+# workers, one request each, could never do. Every thread may hold a database connection,
+# so workers * threads must stay below PostgreSQL's max_connections.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
+threads = int(os.environ.get("WEB_THREADS", 16))
 
 # Above the longest call web makes to the algorithm service, so a slow upstream is
 # answered by web's own 503, not by gunicorn killing the worker; and above the longest

@@ -1,6 +1,7 @@
 """Settings from the environment, logging, and the manage.py / gunicorn / WSGI entry points."""
 
 import logging
+import multiprocessing
 import re
 import runpy
 import subprocess
@@ -172,7 +173,8 @@ def test_gunicorn_config_defaults(monkeypatch):
     config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
 
     assert config["bind"] == "0.0.0.0:8000"
-    assert 3 <= config["workers"] <= 8
+    assert config["workers"] == multiprocessing.cpu_count()
+    assert (config["worker_class"], config["threads"]) == ("gthread", 16)
     assert config["wsgi_app"] == "web.config.wsgi:application"
     assert (config["accesslog"], config["timeout"], config["preload_app"]) == ("-", 120, True)
 

@@ -29,8 +29,14 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+from web.classifier.coalescing import PredictionCoalescer
 
 PREDICT_DEADLINE_SECONDS = 5.0
+# Concurrent predictions in one web process share calls of up to this many texts, with at
+# most this many calls under way at once per model (see coalescing.py). One call at a time
+# makes the fullest batches: what queues behind it goes out together next.
+COALESCE_MAX_BATCH = 64
+COALESCE_MAX_IN_FLIGHT = 1
 CONTROL_DEADLINE_SECONDS = 5.0
 HTTP_CONNECT_TIMEOUT_SECONDS = 1.0
 
@@ -54,8 +60,30 @@ class AlgorithmError(APIException):
         self.status_code = status_code
 
 
-class GrpcTransport:
+class _Transport:
+    """What both transports share: single predictions go out coalesced into batches."""
+
+    def __init__(self):
+        self._coalescer = PredictionCoalescer(
+            lambda texts, model_id: self.predict_batch(texts=texts, model_id=model_id),
+            max_batch=COALESCE_MAX_BATCH,
+            max_in_flight=COALESCE_MAX_IN_FLIGHT,
+            # Room to queue behind the calls under way, each bounded by its own deadline.
+            timeout=PREDICT_DEADLINE_SECONDS * 2,
+            error=AlgorithmError,
+        )
+
+    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+        """{"label", "scores", "model_id"} for one text."""
+        return self._coalescer.predict(text=text, model_id=model_id)
+
+    def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class GrpcTransport(_Transport):
     def __init__(self, target: str):
+        super().__init__()
         self.target = target
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -95,19 +123,6 @@ class GrpcTransport:
                 raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
             http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
             raise AlgorithmError(http_status, error.details() or code.name) from error
-
-    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
-        prediction, _ = self._stubs()
-        response = self._call(
-            prediction.Predict,
-            prediction_pb2.PredictRequest(text=text, model_id=model_id),
-            PREDICT_DEADLINE_SECONDS,
-        )
-        return {
-            "label": response.label,
-            "scores": dict(response.scores),
-            "model_id": response.model_id,
-        }
 
     def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
         prediction, _ = self._stubs()
@@ -395,10 +410,11 @@ def _job_dict(job: training_pb2.Job) -> dict[str, Any]:
     }
 
 
-class HttpTransport:
+class HttpTransport(_Transport):
     """The original flow: web calls the Flask shim."""
 
     def __init__(self, base_url: str):
+        super().__init__()
         self.base_url = base_url.rstrip("/")
         self._local = threading.local()
 
@@ -428,11 +444,6 @@ class HttpTransport:
             message = body.get("message") if isinstance(body, dict) else None
             raise AlgorithmError(response.status_code, message or _UNREACHABLE)
         return body
-
-    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
-        return self._request(
-            "POST", "/predict", PREDICT_DEADLINE_SECONDS, json={"text": text, "model_id": model_id}
-        )
 
     def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
         return self._request(

@@ -1,0 +1,157 @@
+"""Concurrent predictions in one process share PredictBatch calls, each keeping its own answer."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from web.classifier.client import AlgorithmError
+from web.classifier.coalescing import PredictionCoalescer
+
+
+class Recorder:
+    """Answers each text with its upper-cased self; holds the first call until released."""
+
+    def __init__(self, hold_first: bool = False, fail=None):
+        self.calls: list[tuple[list[str], str, str]] = []
+        self.release = threading.Event()
+        self.first_call_started = threading.Event()
+        self.hold_first = hold_first
+        self.fail = fail or (lambda texts: None)
+
+    def __call__(self, texts: list[str], model_id: str) -> dict:
+        self.calls.append((list(texts), model_id, threading.current_thread().name))
+        if self.hold_first and len(self.calls) == 1:
+            self.first_call_started.set()
+            assert self.release.wait(10)
+        if error := self.fail(texts):
+            raise error
+        return {
+            "predictions": [{"label": t.upper(), "scores": {t.upper(): 1.0}} for t in texts],
+            "model_id": model_id or "active",
+        }
+
+
+def coalescer(send, max_batch=64, max_in_flight=1) -> PredictionCoalescer:
+    return PredictionCoalescer(
+        send, max_batch=max_batch, max_in_flight=max_in_flight, timeout=5, error=AlgorithmError
+    )
+
+
+def test_a_lone_prediction_goes_out_at_once_on_the_callers_thread():
+    send = Recorder()
+
+    answer = coalescer(send).predict(text="hi", model_id="")
+
+    assert answer == {"label": "HI", "scores": {"HI": 1.0}, "model_id": "active"}
+    assert send.calls == [(["hi"], "", threading.current_thread().name)]
+
+
+def predict_while_first_call_is_held(send, texts_and_models, **options):
+    """Start one prediction, queue the others behind its held call, then release it."""
+    subject = coalescer(send, **options)
+    with ThreadPoolExecutor(len(texts_and_models) + 1) as pool:
+        first = pool.submit(subject.predict, text="first", model_id="")
+        assert send.first_call_started.wait(5)
+        others = [pool.submit(subject.predict, text=t, model_id=m) for t, m in texts_and_models]
+        time.sleep(0.2)  # let every other request queue behind the held call
+        send.release.set()
+        return first.result(5), [future.result(5) for future in others]
+
+
+def test_predictions_queued_behind_a_call_share_the_next_call_and_keep_their_answers():
+    send = Recorder(hold_first=True)
+    texts = [f"text {i}" for i in range(10)]
+
+    first, others = predict_while_first_call_is_held(send, [(t, "") for t in texts])
+
+    assert first["label"] == "FIRST"
+    assert [answer["label"] for answer in others] == [t.upper() for t in texts]
+    assert len(send.calls) == 2
+    assert sorted(send.calls[1][0]) == sorted(texts)
+
+
+def test_a_call_carries_at_most_max_batch_texts():
+    send = Recorder(hold_first=True)
+
+    predict_while_first_call_is_held(send, [(f"t{i}", "") for i in range(7)], max_batch=3)
+
+    assert [len(texts) for texts, _, _ in send.calls] == [1, 3, 3, 1]
+
+
+def test_predictions_for_different_models_never_share_a_call():
+    send = Recorder(hold_first=True)
+    requests = [("a1", "model-a"), ("b1", "model-b"), ("a2", "model-a"), ("b2", "model-b")]
+
+    _, others = predict_while_first_call_is_held(send, requests)
+
+    assert [answer["model_id"] for answer in others] == ["model-a", "model-b"] * 2
+    for texts, model_id, _ in send.calls[1:]:
+        assert {t[0] for t in texts} == {model_id[-1]}
+
+
+def test_a_bad_text_fails_only_its_own_request():
+    def fail(texts):
+        if "bad" in texts:
+            return AlgorithmError(400, "texts[0] must not be empty.")
+        return None
+
+    send = Recorder(hold_first=True, fail=fail)
+    subject = coalescer(send)
+    with ThreadPoolExecutor(4) as pool:
+        pool.submit(subject.predict, text="first", model_id="")
+        assert send.first_call_started.wait(5)
+        good = pool.submit(subject.predict, text="good", model_id="")
+        bad = pool.submit(subject.predict, text="bad", model_id="")
+        time.sleep(0.2)
+        send.release.set()
+
+        assert good.result(5)["label"] == "GOOD"
+        with pytest.raises(AlgorithmError) as raised:
+            bad.result(5)
+    assert raised.value.status_code == 400
+    assert str(raised.value.detail) == "texts[0] must not be empty."
+
+
+def test_an_unavailable_service_fails_the_whole_batch_without_retrying_each_text():
+    send = Recorder(
+        hold_first=True, fail=lambda texts: AlgorithmError(503, "The algorithm service is down.")
+    )
+
+    with pytest.raises(AlgorithmError) as raised:
+        predict_while_first_call_is_held(send, [("a", ""), ("b", "")])
+
+    assert raised.value.status_code == 503
+    assert len(send.calls) == 2
+
+
+def test_a_request_that_cannot_get_a_call_in_time_gets_a_503():
+    send = Recorder(hold_first=True)
+    subject = PredictionCoalescer(
+        send, max_batch=64, max_in_flight=1, timeout=0.3, error=AlgorithmError
+    )
+    with ThreadPoolExecutor(2) as pool:
+        pool.submit(subject.predict, text="first", model_id="")
+        assert send.first_call_started.wait(5)
+        with pytest.raises(AlgorithmError) as raised:
+            subject.predict(text="late", model_id="")
+        send.release.set()
+
+    assert raised.value.status_code == 503
+    assert [texts for texts, _, _ in send.calls] == [["first"]]
+
+
+def test_a_held_call_for_one_model_does_not_hold_up_another_model():
+    send = Recorder(hold_first=True)
+    subject = coalescer(send)
+    with ThreadPoolExecutor(2) as pool:
+        held = pool.submit(subject.predict, text="slow", model_id="model-a")
+        assert send.first_call_started.wait(5)
+
+        answer = subject.predict(text="quick", model_id="model-b")
+
+        assert answer["model_id"] == "model-b"
+        assert not held.done()
+        send.release.set()
+        assert held.result(5)["model_id"] == "model-a"
