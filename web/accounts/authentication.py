@@ -15,19 +15,20 @@ from rest_framework.authentication import TokenAuthentication
 # Bounds the memory a stream of distinct valid tokens can take; refilled as they come back.
 _MAX_CACHED_TOKENS = 1024
 
+# token key -> (trusted until, (user, token)), shared by the threads of a process.
+_checked: dict[str, tuple[float, tuple]] = {}
+_checked_lock = threading.Lock()
+
 
 class CachedTokenAuthentication(TokenAuthentication):
-    _cache: dict[str, tuple[float, tuple]] = {}
-    _lock = threading.Lock()
-
     def authenticate_credentials(self, key: str):
         now = time.monotonic()
-        cached = self._cache.get(key)
+        cached = _checked.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
         credentials = super().authenticate_credentials(key)
-        with self._lock:
-            if len(self._cache) >= _MAX_CACHED_TOKENS:
-                self._cache.clear()
-            self._cache[key] = (now + settings.API_TOKEN_CACHE_SECONDS, credentials)
+        with _checked_lock:
+            if len(_checked) >= _MAX_CACHED_TOKENS:
+                _checked.clear()
+            _checked[key] = (now + settings.API_TOKEN_CACHE_SECONDS, credentials)
         return credentials
