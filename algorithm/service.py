@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from algorithm import db, jobs, metric_records, ml, monitoring, settings
+from algorithm.coalescing import PredictionCoalescer
 from algorithm.errors import InvalidArgument, Unavailable, parse_uuid
 from algorithm.serving import model_server
 from algorithm.store import parse_model_id
@@ -30,11 +31,11 @@ def _check_text(text: Any, where: str = "text") -> str:
 
 
 def predict(*, text: Any, model_id: str = "") -> dict[str, Any]:
-    """Classify one text: {"label", "scores", "model_id"}."""
-    text = _check_text(text)
-    model = model_server.get(model_id)
-    ((label, scores),) = ml.predict(model.vectorizer, model.classifier, [text])
-    return {"label": label, "scores": scores, "model_id": model.model_id}
+    """Classify one text: {"label", "scores", "model_id"}.
+
+    Texts that arrive at once share one scikit-learn call (see coalescing.py).
+    """
+    return _single_predictions.predict(text=_check_text(text), model_id=model_id)
 
 
 def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
@@ -52,6 +53,16 @@ def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
         "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
         "model_id": model.model_id,
     }
+
+
+_single_predictions = PredictionCoalescer(
+    lambda texts, model_id: predict_batch(texts=texts, model_id=model_id),
+    max_batch=64,
+    max_in_flight=1,
+    timeout=10.0,
+    busy_error=lambda: Unavailable("Too busy to answer in time; try again shortly."),
+    is_per_text_error=lambda error: isinstance(error, InvalidArgument),
+)
 
 
 def train(

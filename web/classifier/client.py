@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from algorithm.coalescing import PredictionCoalescer
 from algorithm.logs import REQUEST_ID_METADATA, correlation_id
 from algorithm.v1 import (
     info_pb2,
@@ -29,7 +30,6 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
-from web.classifier.coalescing import PredictionCoalescer
 
 PREDICT_DEADLINE_SECONDS = 5.0
 # Concurrent predictions in one web process share calls of up to this many texts, with at
@@ -50,6 +50,7 @@ _GRPC_TO_HTTP = {
     grpc.StatusCode.DEADLINE_EXCEEDED: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 _UNREACHABLE = "The algorithm service is unavailable; try again shortly."
+_BUSY = "The algorithm service is busy; try again shortly."
 
 
 class AlgorithmError(APIException):
@@ -70,7 +71,12 @@ class _Transport:
             max_in_flight=COALESCE_MAX_IN_FLIGHT,
             # Room to queue behind the calls under way, each bounded by its own deadline.
             timeout=PREDICT_DEADLINE_SECONDS * 2,
-            error=AlgorithmError,
+            busy_error=lambda: AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _BUSY),
+            # What one text can cause (invalid, too long); the rest apply to the whole batch.
+            is_per_text_error=lambda error: (
+                getattr(error, "status_code", None)
+                in (status.HTTP_400_BAD_REQUEST, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            ),
         )
 
     def predict(self, *, text: str, model_id: str) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from web.classifier.client import AlgorithmError
-from web.classifier.coalescing import PredictionCoalescer
+from algorithm.coalescing import PredictionCoalescer
+from algorithm.errors import InvalidArgument, Unavailable
 
 
 class Recorder:
@@ -33,9 +33,14 @@ class Recorder:
         }
 
 
-def coalescer(send, max_batch=64, max_in_flight=1) -> PredictionCoalescer:
+def coalescer(send, max_batch=64, max_in_flight=1, timeout=5) -> PredictionCoalescer:
     return PredictionCoalescer(
-        send, max_batch=max_batch, max_in_flight=max_in_flight, timeout=5, error=AlgorithmError
+        send,
+        max_batch=max_batch,
+        max_in_flight=max_in_flight,
+        timeout=timeout,
+        busy_error=lambda: Unavailable("Busy; try again shortly."),
+        is_per_text_error=lambda error: isinstance(error, InvalidArgument),
     )
 
 
@@ -94,7 +99,7 @@ def test_predictions_for_different_models_never_share_a_call():
 def test_a_bad_text_fails_only_its_own_request():
     def fail(texts):
         if "bad" in texts:
-            return AlgorithmError(400, "texts[0] must not be empty.")
+            return InvalidArgument("texts[0] must not be empty.")
         return None
 
     send = Recorder(hold_first=True, fail=fail)
@@ -108,37 +113,31 @@ def test_a_bad_text_fails_only_its_own_request():
         send.release.set()
 
         assert good.result(5)["label"] == "GOOD"
-        with pytest.raises(AlgorithmError) as raised:
+        with pytest.raises(InvalidArgument, match=r"^texts\[0\] must not be empty\.$"):
             bad.result(5)
-    assert raised.value.status_code == 400
-    assert str(raised.value.detail) == "texts[0] must not be empty."
 
 
 def test_an_unavailable_service_fails_the_whole_batch_without_retrying_each_text():
     send = Recorder(
-        hold_first=True, fail=lambda texts: AlgorithmError(503, "The algorithm service is down.")
+        hold_first=True, fail=lambda texts: Unavailable("The model store is unreachable.")
     )
 
-    with pytest.raises(AlgorithmError) as raised:
+    with pytest.raises(Unavailable, match="unreachable"):
         predict_while_first_call_is_held(send, [("a", ""), ("b", "")])
 
-    assert raised.value.status_code == 503
     assert len(send.calls) == 2
 
 
 def test_a_request_that_cannot_get_a_call_in_time_gets_a_503():
     send = Recorder(hold_first=True)
-    subject = PredictionCoalescer(
-        send, max_batch=64, max_in_flight=1, timeout=0.3, error=AlgorithmError
-    )
+    subject = coalescer(send, timeout=0.3)
     with ThreadPoolExecutor(2) as pool:
         pool.submit(subject.predict, text="first", model_id="")
         assert send.first_call_started.wait(5)
-        with pytest.raises(AlgorithmError) as raised:
+        with pytest.raises(Unavailable, match="Busy"):
             subject.predict(text="late", model_id="")
         send.release.set()
 
-    assert raised.value.status_code == 503
     assert [texts for texts, _, _ in send.calls] == [["first"]]
 
 

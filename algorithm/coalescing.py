@@ -1,10 +1,13 @@
-"""Predictions that arrive together in one web process travel as one PredictBatch call.
+"""Single predictions that arrive together in one process are answered as one batch.
 
-A call to the algorithm service costs about a millisecond of CPU whatever it carries, and
-scikit-learn scores a batch for a fraction of the per-call price, so under load the web tier
-sends fewer, fuller calls. Nothing waits for a batch to fill: the request thread that finds
-a free slot sends everything queued so far itself, so a lone request goes out at once, on
-its own thread, and a busy process fills each call with what queued during the last one.
+Each call to scikit-learn costs most of a millisecond whatever it carries and a few
+microseconds per text, and so does each call to the algorithm service: under load, fewer
+and fuller batches. The web tier sends concurrent requests as one PredictBatch call; the
+algorithm service scores concurrent Predict calls with one scikit-learn call.
+
+Nothing waits for a batch to fill: the request thread that finds a free slot sends
+everything queued so far itself, so a lone request goes out at once, on its own thread,
+and a busy process fills each batch with what queued during the last one.
 """
 
 import collections
@@ -13,11 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from rest_framework import status
-
-# The statuses a single text can cause (invalid, too long); others apply to the whole batch.
-_PER_TEXT_ERRORS = (status.HTTP_400_BAD_REQUEST, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 SendBatch = Callable[[list[str], str], dict[str, Any]]
 
@@ -38,13 +36,21 @@ class PredictionCoalescer:
         max_batch: int,
         max_in_flight: int,
         timeout: float,
-        error: Callable[[int, str], Exception],
+        busy_error: Callable[[], Exception],
+        is_per_text_error: Callable[[Exception], bool],
     ):
+        """send_batch(texts, model_id) answers {"predictions": [...], "model_id"} or raises.
+
+        A request still unanswered after timeout seconds raises busy_error(); a batch that
+        fails with an error is_per_text_error accepts (one bad text) is sent again one text
+        at a time, so each request gets its own verdict.
+        """
         self._send_batch = send_batch
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._timeout = timeout
-        self._error = error
+        self._busy_error = busy_error
+        self._is_per_text_error = is_per_text_error
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
         # Calls under way per model: a slow first load of one version never holds up
@@ -72,10 +78,7 @@ class PredictionCoalescer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._abandon(pending)
-                raise self._error(
-                    status.HTTP_503_SERVICE_UNAVAILABLE,
-                    "The algorithm service is busy; try again shortly.",
-                )
+                raise self._busy_error()
             pending.wakeup.wait(remaining)
         if isinstance(pending.outcome, Exception):
             raise pending.outcome
@@ -109,9 +112,7 @@ class PredictionCoalescer:
                 self._queue.remove(pending)
 
     def _send(self, batch: list[_Pending]) -> None:
-        outcomes: list[dict[str, Any] | Exception] = [
-            self._error(status.HTTP_503_SERVICE_UNAVAILABLE, "The prediction was interrupted.")
-        ] * len(batch)
+        outcomes: list[dict[str, Any] | Exception] = [self._busy_error()] * len(batch)
         try:
             outcomes = self._call(batch)
         except Exception as error:
@@ -133,9 +134,7 @@ class PredictionCoalescer:
         try:
             reply = self._send_batch(texts, batch[0].model_id)
         except Exception as error:
-            # One bad text fails the whole batch: answer each request on its own, so it
-            # gets its own verdict, as it would have had it come alone.
-            if len(batch) == 1 or getattr(error, "status_code", None) not in _PER_TEXT_ERRORS:
+            if len(batch) == 1 or not self._is_per_text_error(error):
                 raise
             return [self._single(pending) for pending in batch]
         return [
