@@ -7,6 +7,7 @@ rename too. Nothing is unpickled before its manifest signature and checksums mat
 """
 
 import datetime
+import errno
 import hashlib
 import hmac
 import json
@@ -123,7 +124,14 @@ class ModelStore:
             manifest["signature"] = _sign(manifest)
             _write_durably(staging / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
             staging.chmod(0o755)
-            os.rename(staging, final)
+            try:
+                os.rename(staging, final)
+            except OSError as error:
+                # Two runs of one job publish the same id: the first one in stands.
+                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not self.exists(model_id):
+                    raise
+                shutil.rmtree(staging)
+                return self.read_manifest(model_id)
             _fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
