@@ -85,7 +85,7 @@ class Servers:
 
 
 class Stack:
-    def __init__(self, env: dict[str, str], workdir: pathlib.Path, servers: Servers):
+    def __init__(self, env: dict[str, str], workdir: pathlib.Path, servers: Servers | None):
         self.env = env
         self.workdir = workdir
         self.servers = servers
@@ -201,6 +201,11 @@ class Stack:
 
 def seconds_since(started: float) -> float:
     return round(time.monotonic() - started, 2)
+
+
+@pytest.fixture(scope="session")
+def sms_rows() -> list[tuple[str, str]]:
+    return [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
 
 
 @pytest.fixture(scope="session")

@@ -26,10 +26,10 @@ DATABASE_DOWN = {"message": "The database is unavailable; try again shortly.", "
 
 
 @pytest.fixture(scope="module")
-def served_model(stack) -> str:
+def served_model(stack, sms_rows) -> str:
     """The SMS data in the table, and a model trained on it published, activated and served,
     as a worker would have done."""
-    rows = [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
+    rows = sms_rows
     stack.replace_data(rows)
     parameters = ml.resolve_parameters(ml.DEFAULT_ALGORITHM, {})
     trained = ml.train(

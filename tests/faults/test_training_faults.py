@@ -27,11 +27,6 @@ SPAM = "WINNER!! You have won a free prize, call 09061701461 now to claim"
 HAM = "Are we still meeting for lunch tomorrow?"
 
 
-@pytest.fixture(scope="module")
-def sms_rows() -> list[tuple[str, str]]:
-    return [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
-
-
 class VersionWatcher:
     """Looks at MODEL_DIR every few milliseconds while a test runs: every folder a reader
     would take for a version must hold all of its files."""
