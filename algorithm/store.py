@@ -37,6 +37,10 @@ MANIFEST_FILE = "manifest.json"
 ACTIVE_FILE = "ACTIVE"
 
 
+class VersionExists(FileExistsError):
+    """A version with this id is already published; it is left as it was."""
+
+
 class ModelIntegrityError(Exception):
     """A version's files do not match its signed manifest: it must not be loaded."""
 
@@ -127,11 +131,9 @@ class ModelStore:
             try:
                 os.rename(staging, final)
             except OSError as error:
-                # Two runs of one job publish the same id: the first one in stands.
-                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not self.exists(model_id):
-                    raise
-                shutil.rmtree(staging)
-                return self.read_manifest(model_id)
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise VersionExists(f"Model {final.name} is already published.") from error
+                raise
             _fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

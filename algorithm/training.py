@@ -7,7 +7,7 @@ from typing import Any
 
 from algorithm import db, jobs, ml, monitoring
 from algorithm.datasource import open_labelled_stream, read_labelled_rows
-from algorithm.store import ModelStore
+from algorithm.store import ModelStore, VersionExists
 
 logger = logging.getLogger(__name__)
 
@@ -105,25 +105,32 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
             )
             trained, snapshot = _train(algorithm, job["parameters"], progress)
             progress.stage("saving")
-            manifest = store.publish(
-                model_id,
-                trained.vectorizer,
-                trained.classifier,
-                {
-                    "job_id": job_id,
-                    "algorithm": job["algorithm"],
-                    "parameters": job["parameters"],
-                    "labels": trained.labels,
-                    "row_count": snapshot["rows"],
-                    "data_snapshot": snapshot,
-                    "metrics": trained.metrics,
-                    "training_seconds": round(time.monotonic() - started, 3),
-                },
-            )
-            # The hold-out outcome, so the new model can be monitored at once (S3).
-            monitoring.result_insert(
-                model_id=model_id, y_true=trained.hold_out_true, y_pred=trained.hold_out_predicted
-            )
+            try:
+                manifest = store.publish(
+                    model_id,
+                    trained.vectorizer,
+                    trained.classifier,
+                    {
+                        "job_id": job_id,
+                        "algorithm": job["algorithm"],
+                        "parameters": job["parameters"],
+                        "labels": trained.labels,
+                        "row_count": snapshot["rows"],
+                        "data_snapshot": snapshot,
+                        "metrics": trained.metrics,
+                        "training_seconds": round(time.monotonic() - started, 3),
+                    },
+                )
+            except VersionExists:
+                # Another run of this job (one taken for dead, say) published first.
+                manifest = store.read_manifest(model_id)
+            else:
+                # The hold-out outcome, so the new model can be monitored at once (S3).
+                monitoring.result_insert(
+                    model_id=model_id,
+                    y_true=trained.hold_out_true,
+                    y_pred=trained.hold_out_predicted,
+                )
         store.activate(model_id)
     except db.LOST:
         # The job stays running, untouched: once the database is back it is queued again
