@@ -37,5 +37,11 @@ def _watch() -> None:
         time.sleep(settings.JOB_LEASE_SECONDS / 2)
 
 
+_started = threading.Event()
+
+
 def start() -> None:
-    threading.Thread(target=_watch, name="orphaned-job-watcher", daemon=True).start()
+    """Start looking in this process (once, however often the worker says it is ready)."""
+    if not _started.is_set():
+        _started.set()
+        threading.Thread(target=_watch, name="orphaned-job-watcher", daemon=True).start()
