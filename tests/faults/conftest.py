@@ -165,12 +165,15 @@ class Stack:
         return reply.job.job_id
 
     def wait_for_stage(
-        self, job_id: str, stages: tuple[str, ...], rows_read: int = 0, timeout: float = 60
+        self, job_id: str, stages: tuple[str, ...], mid_read: bool = False, timeout: float = 60
     ) -> dict:
+        """The job once it is in one of these stages (and has read some rows but not all)."""
+
         def reached():
             job = self.job(job_id)
             assert job["state"] not in TERMINAL, f"the job ended before {stages}: {job}"
-            return job if job["stage"] in stages and job["rows_read"] >= rows_read else None
+            reading = 0 < job["rows_read"] < job["rows_total"]
+            return job if job["stage"] in stages and (reading or not mid_read) else None
 
         return support.wait_until(reached, timeout, f"job {job_id} at {stages}", interval=0.05)
 

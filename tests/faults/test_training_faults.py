@@ -181,7 +181,7 @@ def test_postgres_restarted_mid_read_the_job_is_taken_again_and_succeeds(stack, 
     before = stack.versions()
     # The streaming algorithm reads the table in batches for as long as it trains.
     job_id = stack.train("sgd_hashing")
-    at = stack.wait_for_stage(job_id, ("training",), rows_read=1)
+    at = stack.wait_for_stage(job_id, ("training",), mid_read=True)
     stack.servers.stop_postgres()
     stack.servers.start_postgres()
     restarted = time.monotonic()
