@@ -16,6 +16,10 @@ from algorithm.errors import Unavailable
 
 psycopg2.extras.register_uuid()
 
+# The database went away (or a statement timed out): worth trying again later, unlike a
+# bad query.
+LOST = (Unavailable, psycopg2.OperationalError, psycopg2.InterfaceError)
+
 _pool: psycopg2.pool.ThreadedConnectionPool | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()

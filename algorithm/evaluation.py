@@ -8,7 +8,7 @@ from typing import Any
 
 from sklearn.metrics import confusion_matrix
 
-from algorithm import jobs, metric_records, ml
+from algorithm import db, jobs, metric_records, ml
 from algorithm.datasource import read_labelled_rows
 from algorithm.store import ModelStore
 
@@ -33,13 +33,19 @@ def evaluate(
     return metrics
 
 
-def run_evaluation_job(job_id: str, store: ModelStore | None = None) -> None:
-    store = store or ModelStore()
+def run_evaluation_job(job_id: str) -> None:
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
     if job is None:
-        logger.info("Job %s is gone or already ended; nothing to do", job_id)
+        logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
         return
+    with jobs.heartbeat(job_uuid):
+        _run(job)
+
+
+def _run(job: dict[str, Any]) -> None:
+    job_id, job_uuid = str(job["id"]), job["id"]
+    store = ModelStore()
     try:
         record = metric_records.metric_record_get(job["metric_id"])
         model = store.load(str(job["model_id"]))
@@ -70,6 +76,10 @@ def run_evaluation_job(job_id: str, store: ModelStore | None = None) -> None:
         )
         metrics = evaluate(model.classifier, model.vectorizer, texts, labels)
         metric_records.metric_record_fill(record["id"], row_count=len(texts), metrics=metrics)
+    except db.LOST:
+        # Retried once the database is back, as training is (jobs.requeue_orphaned).
+        logger.warning("Job %s lost the database; it will be retried", job_id, exc_info=True)
+        return
     except Exception as error:
         message = str(getattr(error, "message", "") or error)
         jobs.job_fail(job_uuid, error=f"Evaluation failed: {message}")

@@ -1,12 +1,24 @@
-"""Job records in the ``jobs`` table: what the API reports and what the worker updates."""
+"""Job records in the ``jobs`` table: what the API reports and what the worker updates.
 
+A worker takes a job with job_start and touches its row while it runs (heartbeat). A job
+left running but untouched for JOB_LEASE_SECONDS lost its worker (killed, or cut off from
+the database): requeue_orphaned queues it again. Taking a job is one conditional UPDATE,
+so a duplicate or redelivered task finds the job taken, or ended, and does nothing.
+"""
+
+import contextlib
+import logging
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from psycopg2.extras import Json
 
-from algorithm import db
-from algorithm.errors import NotFound, parse_uuid
+from algorithm import db, settings
+from algorithm.errors import NotFound, Unavailable, parse_uuid
+
+logger = logging.getLogger(__name__)
 
 TERMINAL_STATES = ("succeeded", "failed")
 _COLUMNS = (
@@ -75,19 +87,81 @@ def job_get(job_id: str | uuid.UUID) -> dict[str, Any]:
 
 
 def job_start(job_id: uuid.UUID) -> dict[str, Any] | None:
-    """Mark a job running; None if it is gone or already ended (a redelivered task)."""
+    """Take a job: a queued one, or a running one whose worker stopped touching it.
+
+    None if it is gone, ended, or running in a live worker: the task is a duplicate.
+    """
     with db.transaction() as cursor:
         cursor.execute(
             f"""
             UPDATE jobs SET state = 'running', start_time = coalesce(start_time, now()),
-                   stage = NULL, progress = 0, rows_read = 0, error = NULL, update_time = now()
-            WHERE id = %s AND state IN ('queued', 'running')
+                   stage = NULL, progress = 0, rows_read = 0, error = NULL,
+                   attempts = attempts + 1, update_time = now()
+            WHERE id = %s AND (
+                state = 'queued'
+                OR (state = 'running' AND update_time < now() - make_interval(secs => %s))
+            )
             RETURNING {_COLUMNS}
             """,
-            (job_id,),
+            (job_id, settings.JOB_LEASE_SECONDS),
         )
         row = cursor.fetchone()
     return dict(row) if row else None
+
+
+def job_touch(job_id: uuid.UUID) -> None:
+    with db.transaction() as cursor:
+        cursor.execute(
+            "UPDATE jobs SET update_time = now() WHERE id = %s AND state = 'running'", (job_id,)
+        )
+
+
+@contextlib.contextmanager
+def heartbeat(job_id: uuid.UUID) -> Iterator[None]:
+    """Touch a running job's row from a thread for as long as the body runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(settings.JOB_LEASE_SECONDS / 6):
+            try:
+                job_touch(job_id)
+            except Unavailable as error:
+                logger.warning("Job %s heartbeat missed: %s", job_id, error)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def requeue_orphaned() -> list[dict[str, Any]]:
+    """Queue again the running jobs whose worker stopped touching them, and fail those
+    already taken JOB_MAX_ATTEMPTS times. Returns the queued ones, for the caller to send."""
+    with db.transaction() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE jobs SET
+                state = CASE WHEN attempts < %(most)s THEN 'queued' ELSE 'failed' END,
+                error = CASE WHEN attempts < %(most)s THEN NULL ELSE %(error)s END,
+                end_time = CASE WHEN attempts < %(most)s THEN NULL ELSE now() END,
+                stage = NULL, update_time = now()
+            WHERE state = 'running' AND update_time < now() - make_interval(secs => %(lease)s)
+            RETURNING {_COLUMNS}
+            """,
+            {
+                "most": settings.JOB_MAX_ATTEMPTS,
+                "lease": settings.JOB_LEASE_SECONDS,
+                "error": f"The job was interrupted {settings.JOB_MAX_ATTEMPTS} times (its worker "
+                "stopped or lost the database) and was given up; start it again.",
+            },
+        )
+        rows = [dict(row) for row in cursor.fetchall()]
+    for row in rows:
+        logger.warning("Job %s lost its worker: now %s", row["id"], row["state"])
+    return [row for row in rows if row["state"] == "queued"]
 
 
 def job_progress(

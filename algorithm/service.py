@@ -93,12 +93,12 @@ def train(
         kind="train", algorithm=algorithm, parameters=resolved, request_id=request_uuid
     )
     if created:
-        _enqueue("train", job)
+        enqueue("train", job)
         logger.info("Queued training job %s (%s, %s)", job["id"], algorithm, resolved)
     return _public_job(job)
 
 
-def _enqueue(task: str, job: dict[str, Any]) -> None:
+def enqueue(task: str, job: dict[str, Any]) -> None:
     # Imported here so the serving paths never pay for Celery's import.
     from worker.tasks import EVALUATE_TASK, TRAIN_TASK, app
 
@@ -242,7 +242,7 @@ def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
     job, record = metric_records.metric_record_create(
         model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=rows or None
     )
-    _enqueue("evaluate", job)
+    enqueue("evaluate", job)
     logger.info("Queued evaluation job %s of model %s", job["id"], manifest["model_id"])
     return {"job": _public_job(job), "metric_record": _public_metric_record(record)}
 

@@ -40,6 +40,11 @@ MAX_BATCH_TEXTS = 1_000
 # Database work in a request must fail fast, never hang.
 DB_CONNECT_TIMEOUT_SECONDS = 3
 DB_STATEMENT_TIMEOUT_MS = 5_000
+# A running job's worker touches the job's row several times within this; a row left
+# untouched for longer belongs to a worker that died, and the job is queued again.
+JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS") or 60)
+# Times a job may be taken by a worker before a dying worker fails it instead.
+JOB_MAX_ATTEMPTS = 3
 
 VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
 # Set by the image build (docker build --build-arg ...); "unknown" outside an image.

@@ -7,6 +7,7 @@ rename too. Nothing is unpickled before its manifest signature and checksums mat
 """
 
 import datetime
+import errno
 import hashlib
 import hmac
 import json
@@ -34,6 +35,10 @@ MODEL_FILE = "model.pickle"
 VECTORIZER_FILE = "vectorizer.pickle"
 MANIFEST_FILE = "manifest.json"
 ACTIVE_FILE = "ACTIVE"
+
+
+class VersionExists(FileExistsError):
+    """A version with this id is already published; it is left as it was."""
 
 
 class ModelIntegrityError(Exception):
@@ -123,7 +128,12 @@ class ModelStore:
             manifest["signature"] = _sign(manifest)
             _write_durably(staging / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
             staging.chmod(0o755)
-            os.rename(staging, final)
+            try:
+                os.rename(staging, final)
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise VersionExists(f"Model {final.name} is already published.") from error
+                raise
             _fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -5,9 +5,9 @@ import time
 import uuid
 from typing import Any
 
-from algorithm import jobs, ml, monitoring
+from algorithm import db, jobs, ml, monitoring
 from algorithm.datasource import open_labelled_stream, read_labelled_rows
-from algorithm.store import ModelStore
+from algorithm.store import ModelStore, VersionExists
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,14 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
     if job is None:
-        logger.info("Job %s is gone or already ended; nothing to do", job_id)
+        logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
         return
-    model_id = model_id_for_job(job_uuid)
+    with jobs.heartbeat(job_uuid):
+        _run(job, model_id_for_job(job_uuid), store)
+
+
+def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
+    job_id, job_uuid = str(job["id"]), job["id"]
     started = time.monotonic()
     try:
         if store.exists(model_id):
@@ -100,26 +105,38 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
             )
             trained, snapshot = _train(algorithm, job["parameters"], progress)
             progress.stage("saving")
-            manifest = store.publish(
-                model_id,
-                trained.vectorizer,
-                trained.classifier,
-                {
-                    "job_id": job_id,
-                    "algorithm": job["algorithm"],
-                    "parameters": job["parameters"],
-                    "labels": trained.labels,
-                    "row_count": snapshot["rows"],
-                    "data_snapshot": snapshot,
-                    "metrics": trained.metrics,
-                    "training_seconds": round(time.monotonic() - started, 3),
-                },
-            )
-            # The hold-out outcome, so the new model can be monitored at once (S3).
-            monitoring.result_insert(
-                model_id=model_id, y_true=trained.hold_out_true, y_pred=trained.hold_out_predicted
-            )
+            try:
+                manifest = store.publish(
+                    model_id,
+                    trained.vectorizer,
+                    trained.classifier,
+                    {
+                        "job_id": job_id,
+                        "algorithm": job["algorithm"],
+                        "parameters": job["parameters"],
+                        "labels": trained.labels,
+                        "row_count": snapshot["rows"],
+                        "data_snapshot": snapshot,
+                        "metrics": trained.metrics,
+                        "training_seconds": round(time.monotonic() - started, 3),
+                    },
+                )
+            except VersionExists:
+                # Another run of this job (one taken for dead, say) published first.
+                manifest = store.read_manifest(model_id)
+            else:
+                # The hold-out outcome, so the new model can be monitored at once (S3).
+                monitoring.result_insert(
+                    model_id=model_id,
+                    y_true=trained.hold_out_true,
+                    y_pred=trained.hold_out_predicted,
+                )
         store.activate(model_id)
+    except db.LOST:
+        # The job stays running, untouched: once the database is back it is queued again
+        # (jobs.requeue_orphaned) and retried from the start.
+        logger.warning("Job %s lost the database; it will be retried", job_id, exc_info=True)
+        return
     except ml.TrainingDataError as error:
         jobs.job_fail(job_uuid, error=str(error))
         logger.info("Job %s cannot train: %s", job_id, error)

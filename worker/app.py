@@ -6,18 +6,20 @@ Start a worker with ``celery -A worker.app worker``.
 import sys
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_ready
 
 from algorithm import settings
 from algorithm.logs import configure_logging
 
-# Longest a job may run; the broker redelivers an unacknowledged task only after a longer
-# visibility timeout, so a slow job is never started twice by accident.
+# Longest a job may run. The broker redelivers an unacknowledged task only after a longer
+# visibility timeout; a job whose worker died is sent again much sooner by the jobs table's
+# lease (worker.recovery), and a redelivery of a job still running elsewhere does nothing.
 JOB_TIME_LIMIT_SECONDS = 2 * 60 * 60
 
 app = Celery("textclf", include=["worker.tasks"])
 app.conf.update(
     broker_url=settings.REDIS_URL,
+    broker_transport="worker.broker:Transport",
     broker_connection_retry_on_startup=True,
     broker_connection_timeout=3,
     broker_transport_options={
@@ -56,3 +58,10 @@ app.conf.update(
 def _configure_logging(**_kwargs) -> None:
     # Connecting here replaces Celery's own logging setup with the project's.
     configure_logging("scheduler" if "beat" in sys.argv else "worker")
+
+
+@worker_ready.connect
+def _start_recovery(**_kwargs) -> None:
+    from worker import recovery
+
+    recovery.start()

@@ -1,5 +1,6 @@
 """Celery tasks: thin wrappers that take ids and call the plain functions."""
 
+from algorithm import db
 from algorithm.evaluation import run_evaluation_job
 from algorithm.logs import correlated
 from algorithm.monitoring import compute_accuracy as compute_model_accuracy
@@ -11,13 +12,23 @@ EVALUATE_TASK = "worker.tasks.evaluate"
 COMPUTE_ACCURACY_TASK = "worker.tasks.compute_accuracy"
 
 
-@app.task(name=TRAIN_TASK)
+# A job that cannot be taken because the database is away is tried again later; a job that
+# loses the database once taken is sent again by worker.recovery.
+_RETRY_WHILE_DATABASE_AWAY = {
+    "autoretry_for": db.LOST,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 10,
+}
+
+
+@app.task(name=TRAIN_TASK, **_RETRY_WHILE_DATABASE_AWAY)
 def train(job_id: str) -> None:
     with correlated(job_id):
         run_training_job(job_id)
 
 
-@app.task(name=EVALUATE_TASK)
+@app.task(name=EVALUATE_TASK, **_RETRY_WHILE_DATABASE_AWAY)
 def evaluate(job_id: str) -> None:
     with correlated(job_id):
         run_evaluation_job(job_id)

@@ -22,3 +22,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 
 CREATE INDEX IF NOT EXISTS jobs_create_time_idx ON jobs (create_time DESC);
+
+-- How many times a worker has taken the job: a job whose worker keeps dying is failed,
+-- not queued again forever.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0;
+-- Running jobs whose worker stopped touching them are found by this.
+CREATE INDEX IF NOT EXISTS jobs_running_idx ON jobs (update_time) WHERE state = 'running';

@@ -16,7 +16,7 @@ import sklearn
 
 from algorithm import ml, settings
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
-from algorithm.store import ModelIntegrityError, ModelStore
+from algorithm.store import ModelIntegrityError, ModelStore, VersionExists
 
 FILES = {"model.pickle", "vectorizer.pickle", "manifest.json"}
 
@@ -138,7 +138,7 @@ def test_publishing_an_existing_id_again_fails_and_keeps_the_first_version(
 ):
     model_id = publish()
     before = (store.root / model_id / "manifest.json").read_bytes()
-    with pytest.raises(OSError):
+    with pytest.raises(VersionExists):
         store.publish(model_id, tiny_model.vectorizer, tiny_model.classifier, {"other": 1})
     assert [path.name for path in store.root.iterdir()] == [model_id]
     assert (store.root / model_id / "manifest.json").read_bytes() == before

@@ -1,34 +1,49 @@
-"""Token authentication that remembers valid tokens for a few seconds, per process.
+"""Token authentication for the hot path, and through a database outage.
 
-DRF's TokenAuthentication reads the token table on every request; predictions are the
-hot path and must not wait on the database, so a token seen valid is trusted again for
-API_TOKEN_CACHE_SECONDS. A deleted or rotated token therefore keeps working in each web
-process for at most that long.
+DRF's TokenAuthentication reads the token table on every request. Predictions need no
+database, so each process trusts a token it has checked for API_TOKEN_CACHE_SECONDS
+without asking again (a deleted or rotated token keeps working in a process for at most
+that long), and while the database cannot be reached it goes on accepting the tokens it
+checked in the last OUTAGE_GRACE_SECONDS, so predictions outlive a PostgreSQL outage.
 """
 
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 
 from django.conf import settings
-from rest_framework.authentication import TokenAuthentication
+from django.db import InterfaceError, OperationalError
+from rest_framework import authentication, exceptions
 
-# Bounds the memory a stream of distinct valid tokens can take; refilled as they come back.
-_MAX_CACHED_TOKENS = 1024
+OUTAGE_GRACE_SECONDS = 10 * 60
+REMEMBER_MOST = 10_000
 
-# token key -> (trusted until, (user, token)), shared by the threads of a process.
-_checked: dict[str, tuple[float, tuple]] = {}
-_checked_lock = threading.Lock()
+# sha256(token) -> (monotonic time of the last check, (user, token)); oldest first.
+_checked: OrderedDict[str, tuple[float, tuple]] = OrderedDict()
+_lock = threading.Lock()
 
 
-class CachedTokenAuthentication(TokenAuthentication):
-    def authenticate_credentials(self, key: str):
+class TokenAuthentication(authentication.TokenAuthentication):
+    def authenticate_credentials(self, key: str) -> tuple:
+        digest = hashlib.sha256(key.encode()).hexdigest()
         now = time.monotonic()
-        cached = _checked.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        credentials = super().authenticate_credentials(key)
-        with _checked_lock:
-            if len(_checked) >= _MAX_CACHED_TOKENS:
-                _checked.clear()
-            _checked[key] = (now + settings.API_TOKEN_CACHE_SECONDS, credentials)
+        checked_at, credentials = _checked.get(digest, (float("-inf"), None))
+        if credentials is not None and now - checked_at < settings.API_TOKEN_CACHE_SECONDS:
+            return credentials
+        try:
+            credentials = super().authenticate_credentials(key)
+        except (OperationalError, InterfaceError):
+            if credentials is None or now - checked_at > OUTAGE_GRACE_SECONDS:
+                raise
+            return credentials
+        except exceptions.AuthenticationFailed:
+            with _lock:
+                _checked.pop(digest, None)
+            raise
+        with _lock:
+            _checked[digest] = (now, credentials)
+            _checked.move_to_end(digest)
+            while len(_checked) > REMEMBER_MOST:
+                _checked.popitem(last=False)
         return credentials

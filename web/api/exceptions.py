@@ -17,6 +17,12 @@ class PayloadTooLarge(exceptions.APIException):
         )
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+    default_detail = "The database is unavailable; try again shortly."
+
+
 def error_body(message: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The API's one error shape: `{"message": <sentence>, "extra": {...}}`."""
     return {"message": message, "extra": extra or {}}

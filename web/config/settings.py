@@ -118,11 +118,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 # How long a web process trusts a token it has checked, so requests skip the database;
-# a deleted or rotated token stops working within this time.
+# a deleted or rotated token stops working within this time (web/accounts/authentication.py).
 API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "10"))
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["web.accounts.authentication.CachedTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["web.accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["web.api.parsers.JSONParser"],
