@@ -1,5 +1,6 @@
 """Fixtures for the algorithm unit tests: one tiny trained model, model folders in tmp_path."""
 
+import pickle
 import uuid
 from typing import Any
 
@@ -47,3 +48,17 @@ def publish(store, tiny_model, metadata):
         return model_id
 
     return publish_version
+
+
+@pytest.fixture
+def unpickled(monkeypatch):
+    """Every pickle.loads call made while the test runs."""
+    calls = []
+    real_loads = pickle.loads
+
+    def recording_loads(data, *args, **kwargs):
+        calls.append(len(data))
+        return real_loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(pickle, "loads", recording_loads)
+    return calls
