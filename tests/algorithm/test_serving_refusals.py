@@ -2,10 +2,12 @@
 serving the previous one, and forgets the refusal once ACTIVE points back at a good one."""
 
 import logging
+import uuid
 
 import pytest
 
 from algorithm.serving import ModelServer
+from tests import tampering
 
 
 @pytest.fixture
@@ -48,3 +50,25 @@ def test_rolling_back_to_the_served_version_clears_the_refusal(store, publish, s
 
     assert server.last_refusal is None
     assert server.get().model_id == good
+
+
+@pytest.mark.parametrize("kind", list(tampering.KINDS))
+def test_a_damaged_or_planted_version_is_refused_and_nothing_in_it_runs(
+    tmp_path, store, publish, server, unpickled, other_model, metadata, kind
+):
+    good, bad = publish(), publish()
+    other = str(uuid.uuid4())
+    store.publish(other, other_model.vectorizer, other_model.classifier, metadata)
+    store.activate(good)
+    server.refresh()
+    marker = tmp_path / "marker"
+    tampering.KINDS[kind](store.root / bad, other=store.root / other, marker=marker)
+    tampering.point_active_at(store.root, bad)
+    unpickled.clear()
+
+    server.refresh()
+
+    assert unpickled == []
+    assert not marker.exists()
+    assert server.get().model_id == good
+    assert server.last_refusal.startswith(f"Model {bad} failed its integrity checks")

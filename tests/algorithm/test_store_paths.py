@@ -14,10 +14,9 @@ import numpy
 import pytest
 import scipy
 
-from algorithm import ml, settings
+from algorithm import settings
 from algorithm.errors import FailedPrecondition
 from algorithm.store import ModelIntegrityError, ModelStore
-from tests.support import read_tsv
 
 
 def _resign(store, model_id, change):
@@ -30,18 +29,6 @@ def _resign(store, model_id, change):
         settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256
     ).hexdigest()
     path.write_text(json.dumps(manifest))
-
-
-@pytest.fixture(scope="module")
-def other_model():
-    """A model unlike the tiny one, so its pickles differ byte for byte."""
-    rows = read_tsv("confirmation_tr.tsv")
-    return ml.train(
-        [row["text"] for row in rows],
-        [row["label"] for row in rows],
-        "naive_bayes",
-        ml.resolve_parameters("naive_bayes", {"alpha": 0.5}),
-    )
 
 
 def _refused(store, model_id, match):
