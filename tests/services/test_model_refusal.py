@@ -16,6 +16,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def planted_model_id(algorithm_services, active_model_id, grpc_channel, tmp_path):
     """A version whose model.pickle writes tmp_path/marker when unpickled, made active."""
+    support.wait_until(
+        lambda: (
+            requests.get(f"{algorithm_services.http_url}/health", timeout=5).json()["model_id"]
+            == active_model_id
+        ),
+        5,
+        "the shim serving the SMS model",
+    )
     model_id = algorithm_services.publish_model(
         [("yes", "y"), ("sure", "y"), ("ok", "y"), ("no", "n"), ("never", "n"), ("nope", "n")],
         activate=False,
