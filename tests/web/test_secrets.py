@@ -1,7 +1,9 @@
 """No secret is committed: every secret the repository names has only placeholder or
-development values in it, and nothing in it looks like a real key or token."""
+development values in it, and nothing in it looks like a real key or token; and
+`check --deploy` names the secrets a deployment left at those values."""
 
 import re
+import secrets
 import subprocess
 
 import pytest
@@ -81,3 +83,37 @@ def test_nothing_committed_looks_like_a_key(shape):
         and not re.match(r"\s*(- )?uses: [\w./-]+@[0-9a-f]{40} ", line)
     ]
     assert found == []
+
+
+def _deploy_warnings():
+    from django.core import checks
+
+    return [
+        message
+        for message in checks.run_checks(include_deployment_checks=True)
+        if message.id == "textclf.W001"
+    ]
+
+
+def test_check_deploy_names_the_secrets_left_at_their_development_values(settings, monkeypatch):
+    from algorithm import settings as algorithm_settings
+
+    settings.API_TOKEN = "dev-token-change-me"
+    settings.SECRET_KEY = "x" * 50
+    monkeypatch.setattr(algorithm_settings, "MODEL_SIGNING_KEY", "textclf-development-signing-key")
+
+    (warning,) = _deploy_warnings()
+    assert warning.msg == (
+        "API_TOKEN, MODEL_SIGNING_KEY still hold a development default or a placeholder from "
+        "the repository."
+    )
+
+
+def test_check_deploy_is_quiet_once_every_secret_is_set(settings, monkeypatch):
+    from algorithm import settings as algorithm_settings
+
+    settings.API_TOKEN = secrets.token_hex(20)
+    settings.SECRET_KEY = secrets.token_urlsafe(50)
+    monkeypatch.setattr(algorithm_settings, "MODEL_SIGNING_KEY", secrets.token_urlsafe(32))
+
+    assert _deploy_warnings() == []
