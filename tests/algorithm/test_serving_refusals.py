@@ -72,3 +72,16 @@ def test_a_damaged_or_planted_version_is_refused_and_nothing_in_it_runs(
     assert not marker.exists()
     assert server.get().model_id == good
     assert server.last_refusal.startswith(f"Model {bad} failed its integrity checks")
+
+
+@pytest.mark.parametrize("pointer", ["../elsewhere", "/etc", "ACTIVE"])
+def test_an_active_pointer_that_is_no_model_id_is_refused(store, publish, server, pointer):
+    good = publish()
+    store.activate(good)
+    server.refresh()
+    tampering.point_active_at(store.root, pointer)
+
+    server.refresh()
+
+    assert server.get().model_id == good
+    assert server.last_refusal == f"model_id must be a UUID, got {pointer!r}."
