@@ -310,7 +310,11 @@ def get_info() -> dict[str, Any]:
     store = _store()
     manifests = store.list_manifests()
     active_id = store.active_id()
-    active = next((m for m in manifests if m["model_id"] == active_id), None)
+    # The deployed model is the one answering: while a newly activated version is refused,
+    # that is still the previous one.
+    served = model_server.active
+    deployed_id = served.model_id if served else active_id
+    active = next((m for m in manifests if m["model_id"] == deployed_id), None)
     try:
         with db.transaction() as cursor:
             cursor.execute("SELECT count(*) AS rows FROM data")

@@ -52,16 +52,21 @@ class ModelServer:
         with self._refresh_lock:
             active_id = self.store.active_id()
             current = self.active
-            if (
-                active_id is None
-                or (current is not None and current.model_id == active_id)
-                or active_id == self._refused_id
-            ):
+            if current is not None and current.model_id == active_id:
+                # ACTIVE points back at what is served (a rollback): nothing is refused now.
+                self.last_refusal = self._refused_id = None
+                return
+            if active_id is None or active_id == self._refused_id:
                 return
             try:
                 loaded = self._get_version(active_id)
             except (FailedPrecondition, NotFound, InvalidArgument, OSError) as error:
-                logger.error("Refused to load model %s: %s", active_id, error)
+                logger.error(
+                    "Model %s is active but was not loaded (%s); still serving %s",
+                    active_id,
+                    error,
+                    current.model_id if current else "no model",
+                )
                 self.last_refusal = str(error)
                 self._refused_id = active_id
                 return
@@ -77,6 +82,7 @@ class ModelServer:
         try:
             loaded = self.store.load(model_id)
         except ModelIntegrityError as error:
+            logger.error("Refused to load model %s: %s", model_id, error)
             raise FailedPrecondition(
                 f"Model {model_id} failed its integrity checks and will not be loaded: {error}."
             ) from error

@@ -17,6 +17,7 @@ import pathlib
 import pickle
 import platform
 import shutil
+import stat
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from algorithm import settings
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound, parse_uuid
 
 logger = logging.getLogger(__name__)
+
+# The libraries whose objects are in the pickles: scikit-learn only promises to load a model
+# with the versions that saved it.
+PICKLED_LIBRARIES = ("scikit-learn", "numpy", "scipy")
 
 MODEL_FILE = "model.pickle"
 VECTORIZER_FILE = "vectorizer.pickle"
@@ -79,6 +84,23 @@ def _sha256(path: pathlib.Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _read_regular_file(path: pathlib.Path) -> bytes:
+    """A file's bytes, refusing a symbolic link (O_NOFOLLOW: no window between check and read)
+    or anything but a regular file."""
+    try:
+        # O_NONBLOCK: opening a FIFO put in a pickle's place must fail the check, not hang.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ModelIntegrityError(f"{path.name} is a symbolic link") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ModelIntegrityError(f"{path.name} is not a regular file")
+    with os.fdopen(fd, "rb") as stream:
+        return stream.read()
 
 
 def _write_durably(path: pathlib.Path, data: bytes) -> None:
@@ -141,17 +163,27 @@ class ModelStore:
         return manifest
 
     def read_manifest(self, model_id: str) -> dict[str, Any]:
-        path = self.path(model_id) / MANIFEST_FILE
+        """A version's manifest, once its folder, its signature and its id check out."""
+        folder = self.path(model_id)
+        if folder.is_symlink():
+            raise ModelIntegrityError(f"the folder of {folder.name} is a symbolic link")
         try:
-            manifest = json.loads(path.read_text())
+            manifest = json.loads(_read_regular_file(folder / MANIFEST_FILE))
         except FileNotFoundError:
             raise NotFound(f"Model {model_id} does not exist.") from None
         except (OSError, ValueError) as error:
             raise ModelIntegrityError(f"manifest of {model_id} is unreadable: {error}") from None
+        except ModelIntegrityError as error:
+            raise ModelIntegrityError(f"manifest of {model_id}: {error}") from None
         if not isinstance(manifest, dict):
             raise ModelIntegrityError(f"manifest of {model_id} is unreadable: not a JSON object")
         if not hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest)):
             raise ModelIntegrityError(f"manifest signature of {model_id} does not match")
+        if manifest.get("model_id") != folder.name:
+            # A whole version copied under another id: signed, but not this version.
+            raise ModelIntegrityError(
+                f"the manifest in folder {folder.name} belongs to model {manifest.get('model_id')}"
+            )
         return manifest
 
     def list_manifests(self) -> list[dict[str, Any]]:
@@ -184,26 +216,32 @@ class ModelStore:
         shutil.rmtree(trash)
 
     def load(self, model_id: str) -> LoadedModel:
-        """Verify a version's manifest and checksums, then unpickle it."""
+        """Verify a version's folder, manifest, library versions and checksums, then unpickle it."""
+        model_id = parse_model_id(model_id)
         folder = self.path(model_id)
         manifest = self.read_manifest(model_id)
-        if manifest.get("library_versions", {}).get("scikit-learn") != sklearn.__version__:
-            raise ModelIntegrityError(
-                f"{model_id} was trained with scikit-learn "
-                f"{manifest.get('library_versions', {}).get('scikit-learn')}, this process runs "
-                f"{sklearn.__version__}; retrain it"
-            )
-        objects = {}
+        recorded = manifest.get("library_versions") or {}
+        running = library_versions()
+        for library in PICKLED_LIBRARIES:
+            if recorded.get(library) != running[library]:
+                raise ModelIntegrityError(
+                    f"{model_id} was trained with {library} {recorded.get(library)}, this "
+                    f"process runs {running[library]}; retrain it"
+                )
+        data = {}
         for name in (MODEL_FILE, VECTORIZER_FILE):
-            path = folder / name
-            if path.is_symlink():
-                raise ModelIntegrityError(f"{name} of {model_id} is a symbolic link")
-            data = path.read_bytes()
-            if hashlib.sha256(data).hexdigest() != manifest["files"].get(name):
+            try:
+                data[name] = _read_regular_file(folder / name)
+            except FileNotFoundError:
+                raise ModelIntegrityError(f"{name} of {model_id} is missing") from None
+            except ModelIntegrityError as error:
+                raise ModelIntegrityError(f"{error} in {model_id}") from None
+            if hashlib.sha256(data[name]).hexdigest() != manifest["files"].get(name):
                 raise ModelIntegrityError(f"checksum of {name} of {model_id} does not match")
-            # The checksum was signed at training time: this is the file the worker wrote.
-            objects[name] = pickle.loads(data)
-        return LoadedModel(folder.name, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
+        # Only now, with both checksums signed at training time matching: these are the very
+        # files the worker wrote.
+        objects = {name: pickle.loads(blob) for name, blob in data.items()}
+        return LoadedModel(model_id, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
 
     def activate(self, model_id: str) -> None:
         """Point ACTIVE at a version with one atomic rename, once its signature checks out."""

@@ -18,6 +18,22 @@ def django_db_modify_db_settings():
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_textclf_{RUN_ID}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def redis_cache_of_this_run():
+    """Keep this run's cache keys (the throttles' counters) apart from every other run's."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from tests.support import delete_redis_keys
+
+    prefix = f"textclf-test-{RUN_ID}:"
+    with override_settings(
+        CACHES={"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}
+    ):
+        yield
+    delete_redis_keys(prefix)
+
+
 @pytest.fixture
 def anonymous_client() -> APIClient:
     return APIClient()

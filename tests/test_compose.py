@@ -124,3 +124,20 @@ def test_the_image_runs_as_a_non_root_user_with_a_health_check():
     assert "uv sync --locked --no-dev" in dockerfile
     ignored = (support.REPO_ROOT / ".dockerignore").read_text().split()
     assert {".venv", "var", ".git", "**/__pycache__"} <= set(ignored)
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_debug_is_off_and_allowed_hosts_are_named_hosts_only(name):
+    environment = SERVICES[name]["environment"]
+    assert environment["DJANGO_DEBUG"] == "${DJANGO_DEBUG:-0}"
+    default_hosts = re.fullmatch(
+        r"\$\{DJANGO_ALLOWED_HOSTS:-(.+)\}", environment["DJANGO_ALLOWED_HOSTS"]
+    )
+    assert default_hosts, environment["DJANGO_ALLOWED_HOSTS"]
+    # The web container's own health check calls it as 127.0.0.1.
+    assert default_hosts[1].split(",") == ["localhost", "127.0.0.1"]
+
+
+def test_no_service_shares_the_hosts_network():
+    # On the host's network a service is reachable from the host with no port published.
+    assert {name: s["network_mode"] for name, s in SERVICES.items() if "network_mode" in s} == {}

@@ -1,5 +1,6 @@
 """Fixtures for the algorithm unit tests: one tiny trained model, model folders in tmp_path."""
 
+import pickle
 import uuid
 from typing import Any
 
@@ -47,3 +48,29 @@ def publish(store, tiny_model, metadata):
         return model_id
 
     return publish_version
+
+
+@pytest.fixture
+def unpickled(monkeypatch):
+    """Every pickle.loads call made while the test runs."""
+    calls = []
+    real_loads = pickle.loads
+
+    def recording_loads(data, *args, **kwargs):
+        calls.append(len(data))
+        return real_loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(pickle, "loads", recording_loads)
+    return calls
+
+
+@pytest.fixture(scope="session")
+def other_model():
+    """A model unlike the tiny one, so its pickles differ byte for byte."""
+    rows = read_tsv("confirmation_tr.tsv")
+    return ml.train(
+        [row["text"] for row in rows],
+        [row["label"] for row in rows],
+        "naive_bayes",
+        ml.resolve_parameters("naive_bayes", {"alpha": 0.5}),
+    )

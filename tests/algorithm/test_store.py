@@ -36,20 +36,6 @@ def _rewrite_manifest(store, model_id, change, *, resign):
     path.write_text(json.dumps(manifest, indent=2))
 
 
-@pytest.fixture
-def unpickled(monkeypatch):
-    """Every pickle.loads call made while the test runs."""
-    calls = []
-    real_loads = pickle.loads
-
-    def recording_loads(data, *args, **kwargs):
-        calls.append(len(data))
-        return real_loads(data, *args, **kwargs)
-
-    monkeypatch.setattr(pickle, "loads", recording_loads)
-    return calls
-
-
 class CreatesMarker:
     """Unpickling this creates a folder at `path`: stands in for arbitrary code."""
 

@@ -41,6 +41,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         fields = dict(_flatten(exc.detail))
         response.data = error_body(_summary(fields), {"fields": fields})
+    elif isinstance(exc, exceptions.Throttled):
+        # The Retry-After header DRF set stays; the body says the same for clients reading JSON.
+        response.data = error_body(str(exc.detail), {"retry_after_seconds": exc.wait})
     elif isinstance(response.data, dict) and isinstance(response.data.get("detail"), str):
         response.data = error_body(response.data["detail"])
     else:

@@ -44,3 +44,27 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         )
         for code in codes
     }
+
+
+_THROTTLED_METHODS = ("post", "put", "patch", "delete")
+
+
+def document_throttling(result: dict, **_: object) -> dict:
+    """drf-spectacular postprocessing hook: every write and prediction can answer 429."""
+    for operations in result.get("paths", {}).values():
+        for method in _THROTTLED_METHODS:
+            if method in operations:
+                operations[method]["responses"]["429"] = {
+                    "description": "This client's budget of writes (or of predictions) for "
+                    "the current period is spent; retry after the given seconds.",
+                    "headers": {
+                        "Retry-After": {
+                            "schema": {"type": "integer"},
+                            "description": "Seconds until the budget renews.",
+                        }
+                    },
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+    return result

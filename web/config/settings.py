@@ -5,10 +5,13 @@ read here, and only here; the rest of the code reads `django.conf.settings`.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from algorithm import settings as algorithm_settings
 from algorithm.logs import logging_config
@@ -39,6 +42,7 @@ ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 API_TOKEN = os.environ.get("API_TOKEN", "").strip() or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
 # By default, the algorithm service `make run` starts on this machine, wherever its ports are.
 ALGORITHM_GRPC_TARGET = os.environ.get("ALGORITHM_GRPC_TARGET") or (
     f"127.0.0.1:{os.environ.get('ALGORITHM_GRPC_PORT') or 50051}"
@@ -102,6 +106,22 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache holds the throttles' counters, in Redis so that every worker process shares them.
+# Short timeouts and no retries: throttling fails open (web/api/throttling.py), and a slow
+# Redis must not slow every write and prediction down.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {
+            "socket_connect_timeout": 0.25,
+            "socket_timeout": 0.25,
+            "retry": Retry(NoBackoff(), 0),
+        },
+    }
+}
+
 # Request bodies above 4 MiB are refused with a JSON 413 (see web/api/parsers.py).
 # That fits a bulk create of 10,000 short items, or about 200 items of full-length text.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
@@ -121,12 +141,36 @@ STATIC_URL = "static/"
 # a deleted or rotated token stops working within this time (web/accounts/authentication.py).
 API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "10"))
 
+_RATE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
+
+
+def _env_rate(name: str, default: str) -> str | None:
+    """A throttle rate such as 600/min from the environment; `off` throttles nothing."""
+    value = (os.environ.get(name) or default).strip().lower()
+    if value == "off":
+        return None
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 600/min (per s, min, hour or day) or off, "
+            f"not {value!r}."
+        )
+    return value
+
+
+# Requests per client (token). Generous: a limit against runaway clients, not a quota.
+THROTTLE_RATES = {
+    "predict": _env_rate("THROTTLE_RATE_PREDICT", "60000/min"),
+    "write": _env_rate("THROTTLE_RATE_WRITE", "6000/min"),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["web.accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["web.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "web.api.pagination.PageNumberPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["web.api.throttling.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handlers.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -147,6 +191,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "web.api.schema.document_throttling",
+    ],
 }
 
 LOGGING = logging_config("web")

@@ -1,0 +1,59 @@
+"""Every route of web/config/urls.py needs a token, except health, schema and docs.
+
+Walks the URLconf itself, so a route added later is covered without touching this test."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+pytestmark = pytest.mark.django_db
+
+OPEN = {"/api/health/", "/api/schema/", "/api/docs/"}
+# Swagger UI's own assets (web/config/urls.py serves them): public files, no data.
+STATIC = "/static/"
+METHODS = ("get", "post", "put", "patch", "delete", "options")
+SAMPLE_ID = "0b0e7a4e-5d36-4f1e-9a43-9d4c1c1d2b11"
+
+
+def _routes(patterns, prefix=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern).lstrip("^").rstrip("$")
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, route)
+        else:
+            assert isinstance(pattern, URLPattern)
+            yield route
+
+
+def _concrete(route: str) -> str:
+    route = re.sub(r"\(\?P<\w+>[^)]*\)", SAMPLE_ID, route)  # the router's regexes
+    route = re.sub(r"<(?:\w+:)?\w+>", SAMPLE_ID, route)  # path("<str:model_id>/")
+    return "/" + route
+
+
+ROUTES = sorted({_concrete(route) for route in _routes(get_resolver().url_patterns)})
+PROTECTED = [path for path in ROUTES if path not in OPEN and not path.startswith(STATIC)]
+
+
+def test_the_walk_finds_every_route_of_the_contract():
+    assert set(ROUTES) >= OPEN
+    assert len(PROTECTED) >= 19
+    assert {"/api/predict/", "/api/data/", f"/api/data/{SAMPLE_ID}/", "/api/log/"} <= set(PROTECTED)
+    assert [path for path in ROUTES if path.startswith(STATIC)] == [STATIC + SAMPLE_ID]
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_every_method_of_every_other_route_needs_a_token(anonymous_client, path):
+    for method in METHODS:
+        response = getattr(anonymous_client, method)(path)
+        assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
+        assert response.json() == {
+            "message": "Authentication credentials were not provided.",
+            "extra": {},
+        }
+
+
+@pytest.mark.parametrize("path", sorted(OPEN))
+def test_health_schema_and_docs_answer_without_a_token(anonymous_client, path):
+    assert anonymous_client.get(path).status_code == 200

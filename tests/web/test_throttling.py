@@ -1,0 +1,168 @@
+"""Per-client budgets on writes and predictions: 429 with Retry-After once spent, reads never
+throttled, one budget per token, counted in Redis, and open when Redis is down."""
+
+import logging
+import runpy
+import socket
+import time
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests import support
+from web.api.throttling import ClientRateThrottle
+from web.data.models import Data
+
+pytestmark = pytest.mark.django_db
+
+ROW = {"text": "See you at lunch", "label": "ham"}
+
+
+@pytest.fixture
+def rates(settings, monkeypatch):
+    """Low budgets: three writes and two predictions a day per client (a window this long
+    cannot roll over in the middle of a test)."""
+    monkeypatch.setattr(ClientRateThrottle, "skip_until", 0.0)
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"write": "3/day", "predict": "2/day"},
+    }
+
+
+@pytest.fixture
+def make_client(django_user_model):
+    def make(username: str) -> APIClient:
+        user = django_user_model.objects.create_user(username=username)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        return client
+
+    return make
+
+
+def _throttled(response):
+    assert response.status_code == 429
+    retry_after = int(response["Retry-After"])
+    assert 0 < retry_after <= 86_400
+    assert response.json() == {
+        "message": f"Request was throttled. Expected available in {retry_after} seconds.",
+        "extra": {"retry_after_seconds": retry_after},
+    }
+
+
+def test_the_write_after_the_budget_is_429_with_retry_after(rates, api_client):
+    for _ in range(3):
+        assert api_client.post("/api/data/", ROW).status_code == 201
+
+    _throttled(api_client.post("/api/data/", ROW))
+    _throttled(api_client.patch("/api/data/1/", {"label": "spam"}))
+    assert Data.objects.count() == 3
+
+
+def test_reads_are_never_throttled(rates, api_client):
+    for _ in range(3):
+        api_client.post("/api/data/", ROW)
+    _throttled(api_client.post("/api/data/", ROW))
+
+    for _ in range(10):
+        assert api_client.get("/api/data/").status_code == 200
+
+
+def test_predictions_have_their_own_budget(rates, api_client):
+    for _ in range(3):
+        api_client.post("/api/data/", ROW)
+    # An invalid body is answered by the view, after the throttle counted the request: this
+    # needs no algorithm service.
+    for _ in range(2):
+        assert api_client.post("/api/predict/", {}).status_code == 400
+
+    _throttled(api_client.post("/api/predict/", {"text": "hi"}))
+
+
+def test_each_token_has_its_own_budget(rates, make_client):
+    alice, bob = make_client("alice"), make_client("bob")
+    for _ in range(3):
+        assert alice.post("/api/data/", ROW).status_code == 201
+    _throttled(alice.post("/api/data/", ROW))
+
+    for _ in range(3):
+        assert bob.post("/api/data/", ROW).status_code == 201
+    _throttled(bob.post("/api/data/", ROW))
+
+
+def test_the_counter_lives_in_redis_under_this_deployments_prefix(rates, api_client):
+    user_id = Token.objects.get().user_id
+    for _ in range(2):
+        api_client.post("/api/data/", ROW)
+
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    window = int(time.time() // 86_400)
+    (key,) = client.keys(f"{prefix}*throttle_write_user{user_id}_*")
+    assert key.decode().endswith(f"throttle_write_user{user_id}_{window}")
+    assert int(client.get(key)) == 2
+    assert 0 < client.ttl(key) <= 86_400
+
+
+@pytest.fixture
+def refused_port():
+    """A port bound but never listening: connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_with_redis_down_requests_are_answered_and_one_warning_logged(
+    rates, settings, api_client, caplog, refused_port
+):
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{refused_port}/0"}
+    }
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="web.api.throttling"):
+        statuses = [api_client.post("/api/data/", ROW).status_code for _ in range(5)]
+
+    assert time.monotonic() - started < 5
+    assert statuses == [201] * 5  # past the budget of 3: nothing counts while Redis is away
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Throttling is off for 5 s: Redis cannot be reached (Error 111 connecting to "
+        f"127.0.0.1:{refused_port}. Connection refused.)."
+    ]
+
+
+def test_rates_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LOG_DIR", str(tmp_path))
+    path = str(support.REPO_ROOT / "web" / "config" / "settings.py")
+    monkeypatch.delenv("THROTTLE_RATE_PREDICT", raising=False)
+    monkeypatch.delenv("THROTTLE_RATE_WRITE", raising=False)
+    assert runpy.run_path(path)["THROTTLE_RATES"] == {"predict": "60000/min", "write": "6000/min"}
+
+    monkeypatch.setenv("THROTTLE_RATE_PREDICT", "off")
+    monkeypatch.setenv("THROTTLE_RATE_WRITE", "10/s")
+    assert runpy.run_path(path)["THROTTLE_RATES"] == {"predict": None, "write": "10/s"}
+
+    monkeypatch.setenv("THROTTLE_RATE_WRITE", "lots")
+    with pytest.raises(ImproperlyConfigured) as caught:
+        runpy.run_path(path)
+    assert str(caught.value) == (
+        "THROTTLE_RATE_WRITE must be a rate such as 600/min (per s, min, hour or day) or off, "
+        "not 'lots'."
+    )
+
+
+def test_the_schema_documents_429_on_writes_and_predictions_only(anonymous_client):
+    schema = anonymous_client.get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    assert set(schema["components"]["schemas"]["Error"]["properties"]) == {"message", "extra"}
+
+    predict = paths["/api/predict/"]["post"]["responses"]["429"]
+    assert predict["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    assert predict["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "429" in paths["/api/data/{id}/"]["delete"]["responses"]
+    assert "429" not in paths["/api/data/"]["get"]["responses"]
