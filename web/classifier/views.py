@@ -87,7 +87,7 @@ class ModelListView(APIView):
     @extend_schema(
         operation_id="models_list",
         parameters=[serializers.ModelPageParamsSerializer],
-        responses={200: serializers.ModelPageSerializer, **error_responses(400, 401, 503)},
+        responses={200: serializers.ModelPageSerializer, **error_responses(400, 401, 404, 503)},
         summary="Model versions, newest first",
     )
     def get(self, request):
