@@ -3,7 +3,7 @@ from typing import ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.api.fields import StrictCharField
+from web.api.fields import StrictCharField, StrictUUIDField
 
 MAX_TEXT_CHARS = 20_000
 MAX_BATCH_TEXTS = 1_000
@@ -12,7 +12,7 @@ MAX_BATCH_TEXTS = 1_000
 class TrainRequestSerializer(serializers.Serializer):
     algorithm = StrictCharField(required=False, default="", allow_blank=True, max_length=100)
     parameters = serializers.DictField(required=False, allow_null=True, default=None)
-    request_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    request_id = StrictUUIDField(required=False, allow_null=True, default=None)
 
 
 class PredictRequestSerializer(serializers.Serializer):
@@ -23,7 +23,7 @@ class PredictRequestSerializer(serializers.Serializer):
         allow_empty=False,
         max_length=MAX_BATCH_TEXTS,
     )
-    model_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    model_id = StrictUUIDField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs):
         if ("text" in attrs) == ("texts" in attrs):
@@ -183,9 +183,7 @@ class InfoSerializer(serializers.Serializer):
 
 
 class ScheduleRequestSerializer(serializers.Serializer):
-    model_id = serializers.UUIDField(
-        help_text="One of our model versions, or any external model's UUID."
-    )
+    model_id = StrictUUIDField(help_text="One of our model versions, or any external model's UUID.")
     cron_expression = StrictCharField(
         max_length=200, help_text="Five fields, in UTC: minute hour day-of-month month day-of-week."
     )
@@ -214,7 +212,7 @@ class LabelField(serializers.Field):
 
 
 class ResultRequestSerializer(serializers.Serializer):
-    model_id = serializers.UUIDField()
+    model_id = StrictUUIDField()
     y_true = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
     y_pred = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
 
