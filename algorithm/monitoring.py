@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import json
 import logging
+import math
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -158,6 +159,8 @@ def _check_labels(values: Any, name: str) -> list[str | int | float]:
     for index, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidArgument(f"{name}[{index}] must be a string or a number, got {value!r}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgument(f"{name}[{index}] must be a finite number, got {value!r}.")
     return values
 
 

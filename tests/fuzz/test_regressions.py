@@ -1,6 +1,13 @@
 """Defects the fuzzers found, each pinned by the smallest request that showed it."""
 
+import math
+import uuid
+
+import grpc
 import pytest
+
+from algorithm import grpc_server
+from algorithm.v1 import monitoring_pb2, monitoring_pb2_grpc, training_pb2, training_pb2_grpc
 
 
 @pytest.fixture
@@ -30,3 +37,39 @@ def test_a_number_or_a_boolean_is_no_uuid(api_client, path, body, field):
     response = api_client.post(path, body, format="json")
     assert response.status_code == 400
     assert response.json()["extra"]["fields"] == {field: ["Must be a valid UUID."]}
+
+
+@pytest.fixture(scope="module")
+def grpc_channel():
+    """The gRPC servicers in this process: the checks below fail before any database call."""
+    server, port = grpc_server.create_server("127.0.0.1:0")
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield channel
+    server.stop(grace=None)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(math.inf, "inf"), (-math.inf, "-inf"), (math.nan, "nan")]
+)
+def test_a_train_parameter_that_is_no_finite_number_is_invalid(grpc_channel, value, shown):
+    # json_format.MessageToDict raised on it, outside the servicer's error mapping: UNKNOWN.
+    request = training_pb2.TrainRequest(algorithm="logistic_regression")
+    request.parameters.update({"C": value})
+    with pytest.raises(grpc.RpcError) as raised:
+        training_pb2_grpc.TrainingServiceStub(grpc_channel).Train(request, timeout=5)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == (
+        f"Parameter 'C' must be between 0.0001 and 10000.0, got {shown}."
+    )
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_label_that_is_no_finite_number_is_invalid(grpc_channel, value):
+    request = monitoring_pb2.CreateResultRequest(model_id=str(uuid.uuid4()))
+    request.y_true.extend(["spam", "ham"])
+    request.y_pred.extend(["spam", value])
+    with pytest.raises(grpc.RpcError) as raised:
+        monitoring_pb2_grpc.MonitoringServiceStub(grpc_channel).CreateResult(request, timeout=5)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == f"y_pred[1] must be a finite number, got {value!r}."
