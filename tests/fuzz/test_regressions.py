@@ -7,7 +7,16 @@ import grpc
 import pytest
 
 from algorithm import grpc_server
-from algorithm.v1 import monitoring_pb2, monitoring_pb2_grpc, training_pb2, training_pb2_grpc
+from algorithm.v1 import (
+    info_pb2,
+    info_pb2_grpc,
+    models_pb2,
+    models_pb2_grpc,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
+)
 
 
 @pytest.fixture
@@ -73,3 +82,34 @@ def test_a_label_that_is_no_finite_number_is_invalid(grpc_channel, value):
         monitoring_pb2_grpc.MonitoringServiceStub(grpc_channel).CreateResult(request, timeout=5)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details() == f"y_pred[1] must be a finite number, got {value!r}."
+
+
+def test_a_nul_in_a_label_is_invalid_not_a_database_error(grpc_channel):
+    request = monitoring_pb2.CreateResultRequest(model_id=str(uuid.uuid4()))
+    request.y_true.extend(["spam", "h\x00m"])
+    request.y_pred.extend(["spam", "ham"])
+    with pytest.raises(grpc.RpcError) as raised:
+        monitoring_pb2_grpc.MonitoringServiceStub(grpc_channel).CreateResult(request, timeout=5)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == "y_true[1] must not contain NUL characters (\\x00)."
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            {"text": "a\x00b", "label": "yes"},
+            "rows[0].text must not contain NUL characters (\\x00).",
+        ),
+        ({"text": "ab", "label": "\x00"}, "rows[0].label must not contain NUL characters (\\x00)."),
+    ],
+)
+def test_a_nul_in_evaluation_rows_is_invalid_not_a_database_error(fuzz_channel, row, message):
+    info = info_pb2_grpc.InfoServiceStub(fuzz_channel).GetInfo(info_pb2.GetInfoRequest(), timeout=5)
+    request = models_pb2.EvaluateModelRequest(
+        model_id=info.active_model.model_id, rows=[models_pb2.LabelledText(**row)]
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        models_pb2_grpc.ModelServiceStub(fuzz_channel).EvaluateModel(request, timeout=5)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == message
