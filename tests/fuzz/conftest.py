@@ -6,6 +6,7 @@ The fuzzers delete, activate, schedule and train at random, so they never share 
 tests' services: their jobs would queue in front of those tests' jobs.
 """
 
+import concurrent.futures
 import uuid
 
 import grpc
@@ -42,8 +43,12 @@ def fuzz_stack(tmp_path_factory):
         try:
             # While the services start: the servers pick up the new active model as they
             # would one the worker trained.
-            support.run_checked(f"python -m web.manage import_data {DATASET}", env)
-            support.run_checked(f"python -m algorithm.cli train --dataset={DATASET}", env)
+            with concurrent.futures.ThreadPoolExecutor() as pool:
+                commands = (
+                    f"python -m web.manage import_data {DATASET}",
+                    f"python -m algorithm.cli train --dataset={DATASET}",
+                )
+                list(pool.map(lambda command: support.run_checked(command, env), commands))
             services[0].wait_for_port(int(env["ALGORITHM_GRPC_PORT"]))
             services[1].wait_for_port(int(env["ALGORITHM_HTTP_PORT"]))
             services[3].wait_for_port(int(env["WEB_PORT"]))
@@ -52,8 +57,8 @@ def fuzz_stack(tmp_path_factory):
             )
             yield FuzzStack(env)
         finally:
-            for service in services:
-                service.stop()
+            with concurrent.futures.ThreadPoolExecutor() as pool:
+                list(pool.map(support.Service.stop, services))
 
 
 @pytest.fixture(scope="session")
