@@ -113,3 +113,15 @@ def test_a_nul_in_evaluation_rows_is_invalid_not_a_database_error(fuzz_channel, 
         models_pb2_grpc.ModelServiceStub(fuzz_channel).EvaluateModel(request, timeout=5)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details() == message
+
+
+@pytest.mark.parametrize("path", ["/api/predict/", "/api/data/", "/api/train/"])
+def test_json_nested_too_deeply_to_parse_is_a_400(api_client, path):
+    # Python's json raises RecursionError, not the ValueError DRF's parser turns into a 400.
+    body = "[" * 100_000 + "]" * 100_000
+    response = api_client.generic("POST", path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "JSON parse error - the body is nested too deeply.",
+        "extra": {},
+    }
