@@ -6,7 +6,7 @@ import uuid
 import grpc
 import pytest
 
-from algorithm import grpc_server
+from algorithm import grpc_server, http_shim
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -123,5 +123,16 @@ def test_json_nested_too_deeply_to_parse_is_a_400(api_client, path):
     assert response.status_code == 400
     assert response.json() == {
         "message": "JSON parse error - the body is nested too deeply.",
+        "extra": {},
+    }
+
+
+@pytest.mark.parametrize("path", ["/predict", "/train", "/schedule"])
+def test_the_flask_shim_answers_400_for_json_nested_too_deeply(path):
+    body = "[" * 100_000 + "]" * 100_000
+    response = http_shim.app.test_client().post(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "message": "The body is JSON nested too deeply to read.",
         "extra": {},
     }
