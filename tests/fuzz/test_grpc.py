@@ -23,7 +23,7 @@ from algorithm.v1 import info_pb2, models_pb2, monitoring_pb2, prediction_pb2, t
 
 pytestmark = pytest.mark.slow
 
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = 35
 DEADLINE_SECONDS = 15
 METHODS = [
     method

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.slow
 
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 30
 TIMEOUT_SECONDS = 15
 # (method, path with {id} for a path parameter)
 ENDPOINTS = [

@@ -14,7 +14,7 @@ from schemathesis import checks
 pytestmark = pytest.mark.slow
 
 SEED = 20261129
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 MIN_CASES = 1_000
 CHECKS = [
     checks.not_a_server_error,
