@@ -32,6 +32,20 @@ def test_the_model_list_documents_its_404_past_the_last_page(openapi):
     assert set(responses) == {"200", "400", "401", "404", "503"}
 
 
+def test_the_ids_in_paths_are_documented_as_uuids(openapi):
+    # Documented as any string, "0" was a valid model_id to clients, yet every call with it
+    # was a 400.
+    ids = {
+        (path, method, parameter["name"]): parameter["schema"]
+        for path, operations in openapi["paths"].items()
+        for method, operation in operations.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path" and parameter["name"] != "id"
+    }
+    assert len(ids) == 12
+    assert {key for key, schema in ids.items() if schema.get("format") != "uuid"} == set()
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
