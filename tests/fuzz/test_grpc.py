@@ -21,7 +21,11 @@ from hypothesis import strategies as st
 from algorithm import ml
 from algorithm.v1 import info_pb2, models_pb2, monitoring_pb2, prediction_pb2, training_pb2
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # A falsifying example may hold a 2 MB string: Hypothesis warns as it prints it.
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),
+]
 
 MAX_EXAMPLES = 35
 DEADLINE_SECONDS = 15

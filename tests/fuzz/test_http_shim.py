@@ -10,7 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # A falsifying example may hold a 2 MB string: Hypothesis warns as it prints it.
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),
+]
 
 MAX_EXAMPLES = 30
 TIMEOUT_SECONDS = 15
