@@ -150,3 +150,13 @@ def test_the_flask_shim_answers_400_for_json_nested_too_deeply(path):
         "message": "The body is JSON nested too deeply to read.",
         "extra": {},
     }
+
+
+def test_an_integer_beyond_a_double_is_an_invalid_parameter_for_the_flask_shim():
+    # float() raised OverflowError on it: a 500.
+    response = http_shim.app.test_client().post("/train", json={"parameters": {"C": 10**400}})
+    assert response.status_code == 400
+    assert response.get_json()["message"] == (
+        "Parameter 'C' must be between 0.0001 and 10000.0, got a number beyond the range of "
+        "a double."
+    )
