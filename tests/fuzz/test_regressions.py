@@ -160,3 +160,24 @@ def test_an_integer_beyond_a_double_is_an_invalid_parameter_for_the_flask_shim()
         "Parameter 'C' must be between 0.0001 and 10000.0, got a number beyond the range of "
         "a double."
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/train/", {"parameters": {"C": 10**400}}, "parameters"),
+        ("/api/train/", {"parameters": {"C": [1, {"x": -(2**1030)}]}}, "parameters"),
+        (
+            "/api/results/",
+            {"model_id": str(uuid.uuid4()), "y_true": [10**400], "y_pred": [1]},
+            "y_true[0]",
+        ),
+    ],
+)
+def test_a_number_beyond_a_double_is_a_400_not_a_500(api_client, path, body, field):
+    # Building the gRPC request raised OverflowError: a protobuf Struct holds doubles.
+    response = api_client.post(path, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == {
+        field: ["Numbers must fit a double (at most about 1.8e308)."]
+    }
