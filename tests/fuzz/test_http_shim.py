@@ -37,8 +37,9 @@ TEXTS = st.one_of(
     st.uuids().map(str),
     st.just("x" * 300_000),
 )
+NUMBERS = st.integers() | st.floats() | st.sampled_from([2**63, -(2**1030), 10**400])
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | TEXTS,
+    st.none() | st.booleans() | NUMBERS | TEXTS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXTS, inner, max_size=4),
     max_leaves=10,
 )
