@@ -1,4 +1,4 @@
-"""Defects the fuzzers found, each pinned by the smallest request that showed it."""
+"""Defects found while fuzzing, each pinned by the smallest request that showed it."""
 
 import math
 import uuid
