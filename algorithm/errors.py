@@ -44,3 +44,9 @@ def parse_uuid(value: object, name: str) -> uuid.UUID:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         raise InvalidArgument(f"{name} must be a UUID, got {value!r}.") from None
+
+
+def check_no_nul(value: str, name: str) -> None:
+    """PostgreSQL's text and jsonb cannot hold NUL: refused up front, as REST refuses it."""
+    if "\x00" in value:
+        raise InvalidArgument(f"{name} must not contain NUL characters (\\x00).")

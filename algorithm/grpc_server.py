@@ -12,7 +12,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -153,11 +153,7 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     def Train(self, request, context):
-        parameters = (
-            json_format.MessageToDict(request.parameters)
-            if request.HasField("parameters")
-            else None
-        )
+        parameters = _plain(request.parameters) if request.HasField("parameters") else None
         job = _call(
             context,
             service.train,
@@ -344,8 +340,19 @@ def _labels(request, field: str) -> list | None:
         return None
     return [
         int(value) if isinstance(value, float) and value.is_integer() else value
-        for value in json_format.MessageToDict(getattr(request, field))
+        for value in _plain(getattr(request, field))
     ]
+
+
+def _plain(value: Any) -> Any:
+    """A Struct or ListValue as plain dicts and lists. Unlike json_format.MessageToDict, which
+    raises on them, NaN and the infinities stay numbers, for the service's checks to refuse
+    with a message."""
+    if isinstance(value, struct_pb2.Struct):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, struct_pb2.ListValue):
+        return [_plain(item) for item in value]
+    return value
 
 
 def create_server(address: str) -> tuple[grpc.Server, int]:

@@ -27,7 +27,10 @@ app.json.sort_keys = False
 def _json_body(*, required: bool) -> dict[str, Any]:
     if not request.get_data(cache=True) and not required:
         return {}
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # nested too deeply for Python's json; silent only covers ValueError
+        raise InvalidArgument("The body is JSON nested too deeply to read.") from None
     if not isinstance(body, dict):
         raise InvalidArgument("The body must be a JSON object.")
     return body

@@ -184,6 +184,11 @@ def resolve_parameters(algorithm_name: str, parameters: dict[str, Any]) -> dict[
 
 def _coerce(parameter: Parameter, value: Any) -> float | int:
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and isinstance(value, int) and abs(value) > sys.float_info.max:  # float() fails
+        raise InvalidArgument(
+            f"Parameter {parameter.name!r} must be between {parameter.minimum} and "
+            f"{parameter.maximum}, got a number beyond the range of a double."
+        )
     if parameter.type is int and is_number and float(value).is_integer():
         value = int(value)
     elif parameter.type is float and is_number:

@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import json
 import logging
+import math
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ from redbeat.schedulers import ensure_conf
 from sklearn.metrics import accuracy_score
 
 from algorithm import db, settings
-from algorithm.errors import InvalidArgument, NotFound, Unavailable, parse_uuid
+from algorithm.errors import InvalidArgument, NotFound, Unavailable, check_no_nul, parse_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,10 @@ def _check_labels(values: Any, name: str) -> list[str | int | float]:
     for index, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidArgument(f"{name}[{index}] must be a string or a number, got {value!r}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgument(f"{name}[{index}] must be a finite number, got {value!r}.")
+        if isinstance(value, str):
+            check_no_nul(value, f"{name}[{index}]")
     return values
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from algorithm import db, jobs, metric_records, ml, monitoring, settings
 from algorithm.coalescing import PredictionCoalescer
-from algorithm.errors import InvalidArgument, Unavailable, parse_uuid
+from algorithm.errors import InvalidArgument, Unavailable, check_no_nul, parse_uuid
 from algorithm.serving import model_server
 from algorithm.store import parse_model_id
 
@@ -27,6 +27,7 @@ def _check_text(text: Any, where: str = "text") -> str:
         raise InvalidArgument(
             f"{where} has {len(text)} characters; the limit is {settings.MAX_TEXT_CHARS}."
         )
+    check_no_nul(text, where)
     return text
 
 
@@ -266,6 +267,7 @@ def _check_label(label: Any, index: int) -> str:
         raise InvalidArgument(f"rows[{index}].label must be a non-empty string.")
     if len(label) > 100:
         raise InvalidArgument(f"rows[{index}].label has {len(label)} characters; the limit is 100.")
+    check_no_nul(label, f"rows[{index}].label")
     return label
 
 

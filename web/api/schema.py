@@ -1,6 +1,7 @@
 """OpenAPI descriptions of the API's error shape, for `extend_schema(responses=...)`."""
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 
@@ -68,3 +69,8 @@ def document_throttling(result: dict, **_: object) -> dict:
                     },
                 }
     return result
+
+
+def uuid_in_path(name: str):
+    """Class decorator: the view's path parameter `name` is a UUID (anything else is a 400)."""
+    return extend_schema(parameters=[OpenApiParameter(name, OpenApiTypes.UUID, "path")])

@@ -1,18 +1,37 @@
-from typing import ClassVar
+import sys
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.api.fields import StrictCharField
+from web.api.fields import StrictCharField, StrictUUIDField
 
 MAX_TEXT_CHARS = 20_000
 MAX_BATCH_TEXTS = 1_000
 
 
+def _fits_a_double(value: Any) -> bool:
+    """Whether every number in a JSON value fits a double: gRPC carries JSON numbers as
+    doubles, and JSON integers have no size limit."""
+    if isinstance(value, dict):
+        return all(_fits_a_double(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_fits_a_double(item) for item in value)
+    return not isinstance(value, int) or abs(value) <= sys.float_info.max
+
+
+TOO_LARGE = "Numbers must fit a double (at most about 1.8e308)."
+
+
 class TrainRequestSerializer(serializers.Serializer):
     algorithm = StrictCharField(required=False, default="", allow_blank=True, max_length=100)
     parameters = serializers.DictField(required=False, allow_null=True, default=None)
-    request_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    request_id = StrictUUIDField(required=False, allow_null=True, default=None)
+
+    def validate_parameters(self, value):
+        if value is not None and not _fits_a_double(value):
+            raise serializers.ValidationError(TOO_LARGE)
+        return value
 
 
 class PredictRequestSerializer(serializers.Serializer):
@@ -23,7 +42,7 @@ class PredictRequestSerializer(serializers.Serializer):
         allow_empty=False,
         max_length=MAX_BATCH_TEXTS,
     )
-    model_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    model_id = StrictUUIDField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs):
         if ("text" in attrs) == ("texts" in attrs):
@@ -183,9 +202,7 @@ class InfoSerializer(serializers.Serializer):
 
 
 class ScheduleRequestSerializer(serializers.Serializer):
-    model_id = serializers.UUIDField(
-        help_text="One of our model versions, or any external model's UUID."
-    )
+    model_id = StrictUUIDField(help_text="One of our model versions, or any external model's UUID.")
     cron_expression = StrictCharField(
         max_length=200, help_text="Five fields, in UTC: minute hour day-of-month month day-of-week."
     )
@@ -202,11 +219,16 @@ class ScheduleSerializer(serializers.Serializer):
 class LabelField(serializers.Field):
     """A label as a string or a number, kept as sent."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {"invalid": "Must be a string or a number."}
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "invalid": "Must be a string or a number.",
+        "too_large": TOO_LARGE,
+    }
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
             self.fail("invalid")
+        if not _fits_a_double(data):
+            self.fail("too_large")
         return data
 
     def to_representation(self, value):
@@ -214,7 +236,7 @@ class LabelField(serializers.Field):
 
 
 class ResultRequestSerializer(serializers.Serializer):
-    model_id = serializers.UUIDField()
+    model_id = StrictUUIDField()
     y_true = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
     y_pred = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
 

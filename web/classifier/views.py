@@ -12,7 +12,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from algorithm import settings as algorithm_settings
-from web.api.schema import error_responses
+from web.api.schema import error_responses, uuid_in_path
 from web.classifier import serializers
 from web.classifier.client import AlgorithmError, get_client, get_grpc_client
 from web.data.selectors import data_count
@@ -40,6 +40,7 @@ class TrainView(APIView):
         return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
+@uuid_in_path("job_id")
 class JobDetailView(APIView):
     @extend_schema(
         responses={200: serializers.JobSerializer, **error_responses(400, 401, 404, 503)},
@@ -87,7 +88,7 @@ class ModelListView(APIView):
     @extend_schema(
         operation_id="models_list",
         parameters=[serializers.ModelPageParamsSerializer],
-        responses={200: serializers.ModelPageSerializer, **error_responses(400, 401, 503)},
+        responses={200: serializers.ModelPageSerializer, **error_responses(400, 401, 404, 503)},
         summary="Model versions, newest first",
     )
     def get(self, request):
@@ -111,6 +112,7 @@ class ModelListView(APIView):
         )
 
 
+@uuid_in_path("model_id")
 class ModelDetailView(APIView):
     @extend_schema(
         responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 503)},
@@ -130,6 +132,7 @@ class ModelDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@uuid_in_path("model_id")
 class ModelActivateView(APIView):
     @extend_schema(
         request=None,
@@ -141,6 +144,7 @@ class ModelActivateView(APIView):
         return Response(get_grpc_client().activate_model(model_id=model_id))
 
 
+@uuid_in_path("model_id")
 class ModelRetrainView(APIView):
     @extend_schema(
         request=serializers.TrainRequestSerializer,
@@ -163,6 +167,7 @@ class ModelRetrainView(APIView):
         return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
+@uuid_in_path("model_id")
 class ModelEvaluateView(APIView):
     @extend_schema(
         request=serializers.EvaluateRequestSerializer,
@@ -185,6 +190,7 @@ class ModelEvaluateView(APIView):
         return Response(record, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
+@uuid_in_path("model_id")
 class ModelMetricListView(APIView):
     @extend_schema(
         responses={
@@ -197,6 +203,7 @@ class ModelMetricListView(APIView):
         return Response(get_grpc_client().list_metric_records(model_id=model_id))
 
 
+@uuid_in_path("metric_id")
 class MetricDetailView(APIView):
     @extend_schema(
         responses={200: serializers.MetricRecordSerializer, **error_responses(400, 401, 404, 503)},
@@ -267,6 +274,7 @@ class ScheduleListView(APIView):
         return Response(schedule, status=status.HTTP_201_CREATED)
 
 
+@uuid_in_path("model_id")
 class ScheduleDetailView(APIView):
     @extend_schema(
         responses={200: serializers.ScheduleSerializer, **error_responses(400, 401, 404, 503)},
@@ -301,6 +309,7 @@ class ResultCreateView(APIView):
         return Response(result, status=status.HTTP_201_CREATED)
 
 
+@uuid_in_path("model_id")
 class AccuracyView(APIView):
     @extend_schema(
         responses={200: serializers.AccuracySerializer, **error_responses(400, 401, 404, 503)},
