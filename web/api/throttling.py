@@ -67,12 +67,14 @@ class ClientRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def _increment(self, key: str) -> int:
-        try:
-            return self.cache.incr(key)
-        except ValueError:  # the window's first request: create its counter with its expiry
-            if self.cache.add(key, 1, timeout=self.duration):
-                return 1
-            return self.cache.incr(key)  # another worker created it first
+        # One round trip, where the cache's own incr() first asks whether the key exists.
+        key = self.cache.make_and_validate_key(key)
+        client = self.cache._cache.get_client(key, write=True)
+        with client.pipeline(transaction=False) as pipeline:
+            pipeline.incr(key)
+            pipeline.expire(key, self.duration, nx=True)
+            count, _ = pipeline.execute()
+        return count
 
     def wait(self) -> float | None:
         return self.wait_seconds
