@@ -19,6 +19,10 @@ class Sizes:
     train_call_rows: tuple[int, ...]
     growth_train_rows: tuple[int, ...]
     hot_swap_concurrency: int = 16
+    # Algorithms whose training jobs are measured (None: all of them).
+    job_algorithms: tuple[str, ...] | None = None
+    # Processes of `mlflow models serve` (None: as many as web's gunicorn runs).
+    mlflow_workers: int | None = None
 
 
 SMOKE = Sizes(
@@ -26,12 +30,15 @@ SMOKE = Sizes(
     repetitions=1,
     latency_seconds=1,
     load_seconds=1,
-    concurrencies=(1, 8, 32),
+    concurrencies=(1, 8),
     batch_sizes=(1, 10, 100, 1000),
     text_lengths=(10, 100, 1000, 10000),
     data_rows=(6_000,),
     train_call_rows=(1_000, 6_000),
     growth_train_rows=(500, 1_000, 2_000),
+    # The default algorithm makes the naive peer's large model; sgd_hashing has a target.
+    job_algorithms=("linear_svm", "sgd_hashing"),
+    mlflow_workers=1,
 )
 DEFAULT = Sizes(
     name="default",

@@ -73,7 +73,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
             figures["train_call_ms"][str(rows)] = _train_call_ms(ctx)
         if rows in sizes.data_rows:
             table["read_rows_per_s"] = _child(ctx, "read", str(sizes.repetitions))
-            table["jobs"] = {name: _child(ctx, "train", name) for name in ml.ALGORITHMS}
+            algorithms = sizes.job_algorithms or tuple(ml.ALGORITHMS)
+            table["jobs"] = {name: _child(ctx, "train", name) for name in algorithms}
         figures["tables"][str(rows)] = table
     # The queued Train calls must not run when a worker comes back.
     support.delete_redis_keys(f"{stack.env['REDIS_KEY_PREFIX']}celery")

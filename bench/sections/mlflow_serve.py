@@ -51,7 +51,7 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     _save_pipeline(model_path)
     port = support.free_port()
     stack.ports["mlflow"] = port
-    workers = stack.web_workers()
+    workers = ctx.sizes.mlflow_workers or stack.web_workers()
     stack.start(
         "mlflow",
         f"mlflow models serve -m {model_path} -h 127.0.0.1 -p {port} "
