@@ -49,7 +49,7 @@ def prepare(ctx: Context) -> None:
     rows = len(data.sms_rows())
     data.load_table(ctx.stack, rows)
     job = hot_swap.train_and_wait(ctx)
-    ctx.models |= {"sms": job["model_id"], "sms_rows": str(rows)}
+    ctx.models["sms"], ctx.model_rows["sms"] = job["model_id"], rows
 
     def served():
         answer = ctx.stack.api("POST", "/api/predict/", json={"text": SAMPLE_TEXT})
@@ -98,7 +98,10 @@ def main() -> int:
         targets, failed = run_sections(ctx)
     document |= {
         "seconds": round(time.monotonic() - started, 1),
-        "models": ctx.models,
+        "models": {
+            name: {"model_id": ctx.models[name], "rows": ctx.model_rows[name]}
+            for name in ctx.models
+        },
         "sections": ctx.results,
         "targets": [target.as_dict() for target in targets],
     }

@@ -80,7 +80,7 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     support.delete_redis_keys(f"{stack.env['REDIS_KEY_PREFIX']}celery")
     first = str(sizes.data_rows[0])
     ctx.models["large"] = figures["tables"][first]["jobs"][ml.DEFAULT_ALGORITHM]["model_id"]
-    ctx.models["large_rows"] = first
+    ctx.model_rows["large"] = int(first)
     return figures, _targets(figures, sizes)
 
 

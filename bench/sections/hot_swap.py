@@ -53,6 +53,7 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     )
     try:
         time.sleep(SETTLE_SECONDS)
+        training_started = time.time()
         job = train_and_wait(ctx)
         job_end = datetime.datetime.fromisoformat(job["end_time"]).timestamp()
         time.sleep(SETTLE_SECONDS)
@@ -64,7 +65,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
         load.wait(timeout=60)
     records = json.loads(out.read_text())
     new_model = job["model_id"]
-    new_seen = _first_answer_from(records, new_model, job_end - 60)
+    # From the start of training: the new version may answer before its job's end is written.
+    new_seen = _first_answer_from(records, new_model, training_started)
     old_seen = _first_answer_from(records, old_model, reactivated)
     failed = sum(1 for _, status, _ in records if status != 200)
     figures = {

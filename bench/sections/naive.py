@@ -29,8 +29,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
             ctx.sizes.repetitions,
         )
         rest, naive = measured["rest_predict"], measured["naive"]
-        label = f"{name} model ({ctx.models[name + '_rows']} rows)"
-        figures[name] = {**measured, "rows": ctx.models[name + "_rows"]}
+        label = f"{name} model ({ctx.model_rows[name]} rows)"
+        figures[name] = {**measured, "rows": ctx.model_rows[name]}
         targets += [
             at_least(
                 f"REST vs naive throughput c{concurrency}, {label}",
