@@ -3,7 +3,7 @@ stack's environment: ``python -m bench.child read REPETITIONS`` or
 ``python -m bench.child train ALGORITHM``. Each prints one ``BENCH_JSON {...}`` line."""
 
 import json
-import resource
+import pathlib
 import statistics
 import sys
 import time
@@ -81,6 +81,18 @@ def read(repetitions: int) -> dict:
     return {"rows": rows, **{name: round(statistics.median(r)) for name, r in rates.items()}}
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory since it started its program.
+
+    Not getrusage's ru_maxrss: Linux carries that over an exec from the process that forked
+    this one, so every child would report at least the parent's size.
+    """
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
 def train(algorithm: str) -> dict:
     """A whole training job, as the worker runs it; this process's peak memory."""
     job, _ = jobs.job_create(
@@ -96,8 +108,7 @@ def train(algorithm: str) -> dict:
         "algorithm": algorithm,
         "model_id": str(ended["model_id"]),
         "seconds": round(seconds, 2),
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": _peak_rss_mb(),
     }
 
 
