@@ -5,7 +5,6 @@ from collections.abc import Callable
 from algorithm import ml
 from algorithm.store import ModelStore
 from bench.context import SAMPLE_TEXT, Context, side_by_side, timed_loop, warm_up
-from bench.load import median_figure
 from bench.targets import Target, at_least, at_most
 
 Path = Callable[[int, float], dict]
@@ -24,17 +23,12 @@ def paths(ctx: Context, body: dict | None = None) -> dict[str, Path]:
     }
 
 
-def in_process(ctx: Context, texts: list[str], model_id: str) -> dict:
-    """ml.predict on the loaded vectorizer and classifier: no transport at all."""
+def in_process(ctx: Context, texts: list[str], model_id: str) -> Callable[[], dict]:
+    """One timed loop of ml.predict on the loaded vectorizer and classifier: no transport."""
     model = ModelStore(ctx.stack.model_dir).load(model_id)
-    runs = [
-        timed_loop(
-            lambda: ml.predict(model.vectorizer, model.classifier, texts),
-            ctx.sizes.latency_seconds,
-        )
-        for _ in range(ctx.sizes.repetitions)
-    ]
-    return median_figure(runs)
+    return lambda: timed_loop(
+        lambda: ml.predict(model.vectorizer, model.classifier, texts), ctx.sizes.latency_seconds
+    )
 
 
 def latency(ctx: Context) -> tuple[dict, list[Target]]:
@@ -42,11 +36,9 @@ def latency(ctx: Context) -> tuple[dict, list[Target]]:
     # Every server process answers a first request before anything is measured.
     for run in paths(ctx).values():
         warm_up(run)
-    figures = {"in_process": in_process(ctx, [SAMPLE_TEXT], ctx.models["sms"])}
-    figures |= side_by_side(
-        {name: (lambda run=run: run(1, seconds)) for name, run in paths(ctx).items()},
-        ctx.sizes.repetitions,
-    )
+    runs = {"in_process": in_process(ctx, [SAMPLE_TEXT], ctx.models["sms"])}
+    runs |= {name: (lambda run=run: run(1, seconds)) for name, run in paths(ctx).items()}
+    figures = side_by_side(runs, ctx.sizes.repetitions)
     p50 = {name: figure["p50_ms"] for name, figure in figures.items()}
     targets = [
         at_most(
