@@ -30,7 +30,8 @@ class Stack:
     workdir: pathlib.Path
     ports: dict[str, int]
     services: dict[str, support.Service] = field(default_factory=dict)
-    _ports: dict[str, int | None] = field(default_factory=dict)
+    # The port each service is ready once it listens on (None: no port to wait for).
+    _ready_ports: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def model_dir(self) -> pathlib.Path:
@@ -46,12 +47,12 @@ class Stack:
         """Start a process; wait_ready() waits for it (so several can start at once)."""
         service = support.Service(name, command, {**self.env, **extra_env}, self.workdir)
         self.services[name] = service
-        self._ports[name] = port
+        self._ready_ports[name] = port
 
     def wait_ready(self) -> None:
         for name, service in self.services.items():
-            if self._ports.get(name) is not None:
-                service.wait_for_port(self._ports[name], timeout=180)
+            if self._ready_ports.get(name) is not None:
+                service.wait_for_port(self._ready_ports[name], timeout=180)
             elif name == "algorithm_celery":
                 support.wait_until(
                     lambda s=service: "ready." in s.output(), 180, "the Celery worker"
