@@ -1,0 +1,77 @@
+"""A closed-loop gRPC load generator, run in its own process by bench.load.
+
+Usage: ``python -m bench.grpc_load TARGET METHOD CONCURRENCY SECONDS < REQUEST_JSON``, METHOD
+one of METHODS. Prints one ``BENCH_JSON {...}`` line with the figures.
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+import grpc
+from google.protobuf import json_format
+
+from algorithm.v1 import prediction_pb2
+from bench.load import figure_from_latencies
+
+METHODS = {
+    "Predict": (
+        "/algorithm.v1.PredictionService/Predict",
+        prediction_pb2.PredictRequest,
+        prediction_pb2.PredictResponse,
+    ),
+    "PredictBatch": (
+        "/algorithm.v1.PredictionService/PredictBatch",
+        prediction_pb2.PredictBatchRequest,
+        prediction_pb2.PredictBatchResponse,
+    ),
+    "EmptyPredict": (
+        "/bench.v1.EmptyService/Predict",
+        prediction_pb2.PredictRequest,
+        prediction_pb2.PredictResponse,
+    ),
+}
+DEADLINE_SECONDS = 10
+
+
+async def _load(target: str, method: str, request: dict, concurrency: int, seconds: float):
+    path, request_type, response_type = METHODS[method]
+    message = json_format.ParseDict(request, request_type())
+    options = [("grpc.max_receive_message_length", 16 << 20)]
+    async with grpc.aio.insecure_channel(target, options=options) as channel:
+        call = channel.unary_unary(
+            path,
+            request_serializer=request_type.SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
+        await call(message, timeout=DEADLINE_SECONDS)  # connect, and check the call works
+        latencies: list[float] = []
+        errors = 0
+        end = time.perf_counter() + seconds
+
+        async def client() -> None:
+            nonlocal errors
+            while (start := time.perf_counter()) < end:
+                try:
+                    await call(message, timeout=DEADLINE_SECONDS)
+                except grpc.aio.AioRpcError:
+                    errors += 1
+                else:
+                    latencies.append(time.perf_counter() - start)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return figure_from_latencies([seconds * 1000 for seconds in latencies], elapsed, errors)
+
+
+def main() -> None:
+    target, method, concurrency, seconds = sys.argv[1:]
+    request = json.load(sys.stdin)
+    result = asyncio.run(_load(target, method, request, int(concurrency), float(seconds)))
+    print("BENCH_JSON", json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Closed-loop load, each generator in its own process: wrk for HTTP, bench.grpc_load for
+gRPC. A run's figure is a dict: requests, rps, errors, p50_ms, p99_ms and percentiles_ms."""
+
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9)
+WRK_SCRIPT = REPO_ROOT / "bench" / "wrk_report.lua"
+_MARK = "BENCH_JSON "
+
+
+def figure(requests: int, seconds: float, errors: int, percentiles_ms: dict[str, float]) -> dict:
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 3),
+        "rps": round(requests / seconds, 1) if seconds else 0.0,
+        "errors": errors,
+        "p50_ms": percentiles_ms["50"],
+        "p99_ms": percentiles_ms["99"],
+        "percentiles_ms": percentiles_ms,
+    }
+
+
+def figure_from_latencies(latencies_ms: Sequence[float], seconds: float, errors: int) -> dict:
+    values = np.percentile(np.asarray(latencies_ms), PERCENTILES)
+    percentiles = {f"{p:g}": round(float(v), 3) for p, v in zip(PERCENTILES, values, strict=True)}
+    return figure(len(latencies_ms), seconds, errors, percentiles)
+
+
+def _read_mark(output: str, what: str) -> dict:
+    for line in output.splitlines():
+        if line.startswith(_MARK):
+            return json.loads(line[len(_MARK) :])
+    raise RuntimeError(f"{what} printed no figures:\n{output[-2000:]}")
+
+
+def wrk(url: str, body: dict, concurrency: int, seconds: float, token: str = "") -> dict:
+    """One wrk run: `concurrency` connections, each sending the next request on an answer."""
+    threads = min(concurrency, 2)
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        "--",
+        token,
+        json.dumps(body),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    raw = _read_mark(done.stdout, f"wrk against {url}")
+    return figure(
+        raw["requests"],
+        raw["duration_us"] / 1e6,
+        raw["errors"],
+        {key: value / 1000 for key, value in raw["percentiles_us"].items()},
+    )
+
+
+def grpc(target: str, method: str, request: dict, concurrency: int, seconds: float) -> dict:
+    """One run of bench.grpc_load: `concurrency` calls in flight on one channel."""
+    command = [
+        sys.executable,
+        "-m",
+        "bench.grpc_load",
+        target,
+        method,
+        str(concurrency),
+        str(seconds),
+    ]
+    done = subprocess.run(
+        command,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        cwd=REPO_ROOT,
+    )
+    return _read_mark(done.stdout + done.stderr, f"gRPC load on {method}")
+
+
+def median_figure(runs: Sequence[dict]) -> dict:
+    """The median of each figure over repeated runs (each percentile on its own); a run that
+    got no answer at all (a stall of the machine) has no percentiles and is left out of
+    theirs."""
+    answered = [run for run in runs if run["requests"]] or runs
+    keys = runs[0]["percentiles_ms"]
+    percentiles = {
+        key: round(statistics.median(run["percentiles_ms"][key] for run in answered), 3)
+        for key in keys
+    }
+    merged = figure(
+        sum(run["requests"] for run in runs),
+        sum(run["seconds"] for run in runs),
+        sum(run["errors"] for run in runs),
+        percentiles,
+    )
+    merged["rps"] = round(statistics.median(run["rps"] for run in runs), 1)
+    merged["repetitions"] = len(runs)
+    return merged
+
+
+def repeat(run: Callable[[], dict], repetitions: int) -> dict:
+    return median_figure([run() for _ in range(repetitions)])

@@ -1,0 +1,119 @@
+"""Predictions one at a time against their floors, the same paths under load, and batches."""
+
+from collections.abc import Callable
+
+from algorithm import ml
+from algorithm.store import ModelStore
+from bench.context import SAMPLE_TEXT, Context, side_by_side, timed_loop, warm_up
+from bench.targets import Target, at_least, at_most
+
+Path = Callable[[int, float], dict]
+
+
+def paths(ctx: Context, body: dict | None = None) -> dict[str, Path]:
+    """Every served path, as run(concurrency, seconds) -> figure. The floors: an empty gRPC
+    handler on the same server settings, and an empty DRF view on the same web stack."""
+    body = body or {"text": SAMPLE_TEXT}
+    return {
+        "grpc_empty": lambda c, s: ctx.grpc("bench_grpc", "EmptyPredict", body, c, s),
+        "grpc_predict": lambda c, s: ctx.grpc("grpc", "Predict", body, c, s),
+        "rest_empty": lambda c, s: ctx.http("bench_web", "/bench/empty/", body, c, s),
+        "rest_predict": lambda c, s: ctx.http("web", "/api/predict/", body, c, s),
+        "flask_predict": lambda c, s: ctx.http("http", "/predict", body, c, s),
+    }
+
+
+def in_process(ctx: Context, texts: list[str], model_id: str) -> Callable[[], dict]:
+    """One timed loop of ml.predict on the loaded vectorizer and classifier: no transport."""
+    model = ModelStore(ctx.stack.model_dir).load(model_id)
+    return lambda: timed_loop(
+        lambda: ml.predict(model.vectorizer, model.classifier, texts), ctx.sizes.latency_seconds
+    )
+
+
+def latency(ctx: Context) -> tuple[dict, list[Target]]:
+    seconds = ctx.sizes.latency_seconds
+    # Every server process answers a first request before anything is measured.
+    for run in paths(ctx).values():
+        warm_up(run)
+    runs = {"in_process": in_process(ctx, [SAMPLE_TEXT], ctx.models["sms"])}
+    runs |= {name: (lambda run=run: run(1, seconds)) for name, run in paths(ctx).items()}
+    figures = side_by_side(runs, ctx.sizes.repetitions)
+    p50 = {name: figure["p50_ms"] for name, figure in figures.items()}
+    targets = [
+        at_most(
+            "gRPC Predict p50",
+            p50["grpc_predict"],
+            1.25 * (p50["in_process"] + p50["grpc_empty"]),
+            "ms",
+            "1.25 x (in-process p50 + empty gRPC p50)",
+        ),
+        at_most(
+            "REST predict p50",
+            p50["rest_predict"],
+            1.2 * (p50["rest_empty"] + p50["grpc_predict"]),
+            "ms",
+            "1.2 x (bare DRF p50 + gRPC Predict p50)",
+        ),
+    ]
+    return figures, targets
+
+
+def throughput(ctx: Context) -> tuple[dict, list[Target]]:
+    """Closed loop at each concurrency; concurrency 1 is the latency section's run."""
+    figures = {name: {"1": ctx.results["latency"][name]} for name in paths(ctx)}
+    for concurrency in ctx.sizes.concurrencies:
+        if concurrency == 1:
+            continue
+        measured = side_by_side(
+            {
+                name: (lambda run=run, c=concurrency: run(c, ctx.sizes.load_seconds))
+                for name, run in paths(ctx).items()
+            },
+            ctx.sizes.repetitions,
+        )
+        for name, figure in measured.items():
+            figures[name][str(concurrency)] = figure
+    top = str(max(ctx.sizes.concurrencies))
+    targets = [
+        at_least(
+            f"REST predict throughput c{top}",
+            figures["rest_predict"][top]["rps"],
+            0.6 * figures["rest_empty"][top]["rps"],
+            "req/s",
+            f"0.6 x bare DRF c{top}",
+        )
+    ]
+    return figures, targets
+
+
+def batch(ctx: Context) -> tuple[dict, list[Target]]:
+    """PredictBatch of n texts, beside single Predict calls; cost per text."""
+    texts = [SAMPLE_TEXT] * max(ctx.sizes.batch_sizes)
+    seconds = ctx.sizes.latency_seconds
+    runs = {"single": lambda: ctx.grpc("grpc", "Predict", {"text": SAMPLE_TEXT}, 1, seconds)}
+    for size in ctx.sizes.batch_sizes:
+        request = {"texts": texts[:size]}
+        runs[str(size)] = lambda request=request: ctx.grpc(
+            "grpc", "PredictBatch", request, 1, seconds
+        )
+    measured = side_by_side(runs, ctx.sizes.repetitions)
+    single = measured.pop("single")
+    figures = {
+        "single_predict": single,
+        "batches": {
+            size: {**figure, "per_text_ms": round(figure["p50_ms"] / int(size), 4)}
+            for size, figure in measured.items()
+        },
+    }
+    largest = str(max(ctx.sizes.batch_sizes))
+    targets = [
+        at_most(
+            f"PredictBatch({largest}) cost per text",
+            figures["batches"][largest]["per_text_ms"],
+            single["p50_ms"] / 20,
+            "ms",
+            "1/20 of a single Predict p50",
+        )
+    ]
+    return figures, targets

@@ -1,0 +1,145 @@
+"""The services under test, started from the Procfile exactly as `make run` starts them,
+plus the bench-only reference servers; all stopped when the stack closes."""
+
+import contextlib
+import os
+import pathlib
+import runpy
+import shlex
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import requests
+
+from tests import support
+
+API_TOKEN = "bench-token"
+REPO_ROOT = support.REPO_ROOT
+# isolated_env pins small process counts for the test suite; the benchmark measures the
+# deployed defaults instead.
+_TEST_ONLY_SETTINGS = ("WEB_WORKERS", "ALGORITHM_HTTP_WORKERS", "WORKER_CONCURRENCY")
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    workdir: pathlib.Path
+    ports: dict[str, int]
+    services: dict[str, support.Service] = field(default_factory=dict)
+    # The port each service is ready once it listens on (None: no port to wait for).
+    _ready_ports: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def model_dir(self) -> pathlib.Path:
+        return pathlib.Path(self.env["MODEL_DIR"])
+
+    def url(self, server: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[server]}{path}"
+
+    def grpc_target(self, server: str = "grpc") -> str:
+        return f"127.0.0.1:{self.ports[server]}"
+
+    def start(self, name: str, command: str, port: int | None, **extra_env: str) -> None:
+        """Start a process; wait_ready() waits for it (so several can start at once)."""
+        service = support.Service(name, command, {**self.env, **extra_env}, self.workdir)
+        self.services[name] = service
+        self._ready_ports[name] = port
+
+    def wait_ready(self) -> None:
+        for name, service in self.services.items():
+            if self._ready_ports.get(name) is not None:
+                service.wait_for_port(self._ready_ports[name], timeout=180)
+            elif name == "algorithm_celery":
+                support.wait_until(
+                    lambda s=service: "ready." in s.output(), 180, "the Celery worker"
+                )
+
+    def stop(self, name: str) -> None:
+        self.services.pop(name).stop()
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.services)):
+            self.stop(name)
+
+    def start_worker(self) -> None:
+        self.start("algorithm_celery", support.procfile_command("algorithm_celery"), None)
+
+    def run(self, command: str, timeout: float = 1800) -> str:
+        """Run a command of the project (its venv first on PATH) to the end; its output."""
+        env = {**self.env, "PATH": f"{support.VENV_BIN}{os.pathsep}{self.env['PATH']}"}
+        done = subprocess.run(
+            shlex.split(command),
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def api(self, method: str, path: str, server: str = "web", **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Token {API_TOKEN}"}
+        return requests.request(
+            method, self.url(server, path), headers=headers, timeout=30, **kwargs
+        )
+
+    def web_workers(self) -> int:
+        """How many processes web's gunicorn runs, as its configuration decides."""
+        return int(runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))["workers"])
+
+
+@contextlib.contextmanager
+def running_stack() -> Iterator[Stack]:
+    """The real web, gRPC server, Flask shim and worker on their own database, Redis prefix
+    and model folder; beside them the bench web app (bare DRF and naive endpoints, same
+    gunicorn configuration) and an empty gRPC service on the real server's settings."""
+    os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="textclf-bench-"))
+    with support.isolated_env("bench", workdir) as env:
+        for name in _TEST_ONLY_SETTINGS:
+            if name in os.environ:
+                env[name] = os.environ[name]
+            else:
+                env.pop(name, None)
+        env["API_TOKEN"] = API_TOKEN
+        # One token drives thousands of requests a second: far past the default budgets, and
+        # a 429 is not what is measured. The counter still runs, on every path alike.
+        env["THROTTLE_RATE_PREDICT"] = env["THROTTLE_RATE_WRITE"] = "1000000/s"
+        ports = {
+            "web": int(env["WEB_PORT"]),
+            "grpc": int(env["ALGORITHM_GRPC_PORT"]),
+            "http": int(env["ALGORITHM_HTTP_PORT"]),
+            "bench_web": support.free_port(),
+            "bench_grpc": support.free_port(),
+        }
+        stack = Stack(env, workdir, ports)
+        try:
+            stack.run("python -m web.manage release")
+            stack.start("algorithm_grpc", support.procfile_command("algorithm_grpc"), ports["grpc"])
+            stack.start("algorithm_http", support.procfile_command("algorithm_http"), ports["http"])
+            stack.start("web", support.procfile_command("web"), ports["web"])
+            stack.start_worker()
+            stack.start(
+                "bench_web",
+                support.procfile_command("web"),
+                ports["bench_web"],
+                WEB_PORT=str(ports["bench_web"]),
+                DJANGO_SETTINGS_MODULE="bench.web_settings",
+            )
+            stack.start(
+                "bench_grpc",
+                "python -m bench.empty_grpc",
+                ports["bench_grpc"],
+                ALGORITHM_GRPC_PORT=str(ports["bench_grpc"]),
+            )
+            stack.wait_ready()
+            yield stack
+        finally:
+            stack.stop_all()
+            shutil.rmtree(workdir, ignore_errors=True)

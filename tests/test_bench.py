@@ -1,0 +1,48 @@
+"""The benchmark suite runs end to end at its smoke size, so it cannot rot.
+
+Timings are never asserted: only that every section measured something and that the
+results and the plot were written.
+"""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests import support
+
+SECTIONS = {"latency", "throughput", "batch", "growth", "mlflow", "hot_swap", "data", "naive"}
+MISSING = [
+    name for name in ("mlflow", "pandas", "matplotlib") if not importlib.util.find_spec(name)
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(
+    bool(MISSING) or not shutil.which("wrk"),
+    reason="the bench dependency group and wrk are installed by `make bench`",
+)
+def test_smoke_run_writes_every_section_the_targets_and_the_plot(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=support.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=840,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert results["sizes"] == "smoke"
+    assert set(results["sections"]) == SECTIONS
+    assert not [name for name, figures in results["sections"].items() if "error" in figures]
+    assert {"cpu", "cores", "python", "kernel", "line"} <= set(results["machine"])
+    names = [target["name"] for target in results["targets"]]
+    assert len(names) == len(set(names)) >= 10
+    for target in results["targets"]:
+        assert target["name"] in done.stdout
+        assert isinstance(target["met"], bool)
+    assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
