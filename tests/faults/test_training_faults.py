@@ -177,7 +177,9 @@ def test_redis_restarted_mid_job_the_job_ends_and_the_next_one_runs(stack, sms_r
 
 
 def test_postgres_restarted_mid_read_the_job_is_taken_again_and_succeeds(stack, sms_rows):
-    stack.replace_data(sms_rows * 8)
+    # Enough rows for several seconds of reading even on a fast machine, so the restart
+    # lands mid-read.
+    stack.replace_data(sms_rows * 24)
     before = stack.versions()
     # The streaming algorithm reads the table in batches for as long as it trains.
     job_id = stack.train("sgd_hashing")
