@@ -55,7 +55,7 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	@$(VENV)/bin/zizmor --offline --min-severity medium .github/workflows/
 
-test: install protos ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
+test: install protos $(VENV)/.bench-installed wrk-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: install protos $(VENV)/.bench-installed wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
