@@ -76,7 +76,8 @@ class TrainingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """WatchJob streams the job each time it changes, and ends after the job has ended.
+        """WatchJob streams the job each time it changes (looked at four times a second, so a
+        state shorter than that may be skipped), and ends after the job has ended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -92,7 +92,9 @@ def test_predict_batch_rejects_bad_input(prediction_stub, served_model_id, texts
 
 
 def test_train_queues_a_job_and_returns_at_once(training_stub, algorithm_services, sms_rows):
-    algorithm_services.replace_data(sms_rows)
+    # Rows enough for the job to run for longer than WatchJob's quarter-second poll.
+    rows = sms_rows * 4
+    algorithm_services.replace_data(rows)
     reply = training_stub.Train(training_pb2.TrainRequest(), timeout=5)
     job = reply.job
     assert job.state == training_pb2.JOB_STATE_QUEUED
@@ -109,9 +111,9 @@ def test_train_queues_a_job_and_returns_at_once(training_stub, algorithm_service
     assert training_pb2.JOB_STATE_RUNNING in states
     assert states.count(training_pb2.JOB_STATE_SUCCEEDED) == 1
     final = updates[-1].job
-    assert final.rows_read == final.rows_total == len(sms_rows)
+    assert final.rows_read == final.rows_total == len(rows)
     assert final.metrics.accuracy >= 0.95
-    assert final.metrics.train_rows + final.metrics.test_rows == len(sms_rows)
+    assert final.metrics.train_rows + final.metrics.test_rows == len(rows)
     assert algorithm_services.store.exists(final.model_id)
     got = training_stub.GetJob(training_pb2.GetJobRequest(job_id=job.job_id), timeout=5).job
     assert got == final
