@@ -125,11 +125,14 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
                 # Another run of this job (one taken for dead, say) published first.
                 manifest = store.read_manifest(model_id)
             else:
-                # The hold-out outcome, so the new model can be monitored at once (S3).
+                # The hold-out outcome, so the new model can be monitored at once (S3). The
+                # split is random, so its head is a fair sample where a big table's hold-out
+                # exceeds what one results row may hold.
+                sample = monitoring.MAX_RESULT_LABELS
                 monitoring.result_insert(
                     model_id=model_id,
-                    y_true=trained.hold_out_true,
-                    y_pred=trained.hold_out_predicted,
+                    y_true=trained.hold_out_true[:sample],
+                    y_pred=trained.hold_out_predicted[:sample],
                 )
         store.activate(model_id)
     except db.LOST:
