@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests import support
-from web.api.throttling import ClientRateThrottle
+from web.api.throttling import ClientRateThrottle, _Leases
 from web.data.models import Data
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +27,7 @@ def rates(settings, monkeypatch):
     """Low budgets: three writes and two predictions a day per client (a window this long
     cannot roll over in the middle of a test)."""
     monkeypatch.setattr(ClientRateThrottle, "skip_until", 0.0)
+    monkeypatch.setattr(ClientRateThrottle, "leases", _Leases())
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"write": "3/day", "predict": "2/day"},
@@ -106,6 +107,54 @@ def test_the_counter_lives_in_redis_under_this_deployments_prefix(rates, api_cli
     assert key.decode().endswith(f"throttle_write_user{user_id}_{window}")
     assert int(client.get(key)) == 2
     assert 0 < client.ttl(key) <= 86_400
+
+
+def _set_predict_budget(settings, rate: str) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"write": "3/day", "predict": rate},
+    }
+
+
+def _predict_counter(user_id: int) -> int:
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    (key,) = client.keys(f"{prefix}*throttle_predict_user{user_id}_*")
+    return int(client.get(key))
+
+
+def test_a_busy_client_costs_one_redis_increment_per_lease_of_requests(
+    rates, settings, api_client
+):
+    _set_predict_budget(settings, "64000/day")  # a lease of 64 requests
+    for _ in range(10):
+        assert api_client.post("/api/predict/", {}).status_code == 400
+
+    assert _predict_counter(Token.objects.get().user_id) == 64
+
+
+def test_processes_sharing_a_budget_never_get_more_than_it_together(
+    rates, settings, monkeypatch, api_client
+):
+    _set_predict_budget(settings, "3000/day")  # leases of 3
+    user_id = Token.objects.get().user_id
+    assert api_client.post("/api/predict/", {}).status_code == 400
+    # Other processes have leased all but the last 5 requests of the budget.
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+    (key,) = client.keys(f"{prefix}*throttle_predict_user{user_id}_*")
+    client.set(key, 2995, keepttl=True)
+    first, second = _Leases(), _Leases()
+
+    def statuses(leases: _Leases, count: int) -> list[int]:
+        monkeypatch.setattr(ClientRateThrottle, "leases", leases)
+        return [api_client.post("/api/predict/", {}).status_code for _ in range(count)]
+
+    assert statuses(first, 3) == [400] * 3  # a whole lease
+    assert statuses(second, 2) == [400] * 2  # the 2 left of the budget
+    _throttled(api_client.post("/api/predict/", {}))
+    assert statuses(first, 2) == [429] * 2
+    assert _predict_counter(user_id) == 3007  # each process asked once more, then no more
 
 
 @pytest.fixture

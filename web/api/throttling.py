@@ -2,7 +2,9 @@
 that every gunicorn worker and every web replica spends the same budget."""
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 
 from redis.exceptions import RedisError
 from rest_framework.permissions import SAFE_METHODS
@@ -13,14 +15,62 @@ logger = logging.getLogger(__name__)
 
 # The URL names whose requests spend the `predict` budget; every other write spends `write`.
 PREDICT_URL_NAMES = frozenset({"predict"})
+SPENT = -1
+
+
+class _Leases:
+    """The part of each counter's budget this process took from Redis and has not spent yet.
+
+    A process takes its budget in leases of up to LEASE_MAX requests, so that a busy client
+    costs one Redis round trip per lease instead of one per request. The shared counter counts
+    every leased request, so the clients of all processes together never get more than the
+    budget; what a process leased but did not spend when the window ends (under one lease per
+    process and counter, at most a thousandth of a budget) is lost to that client.
+    """
+
+    LEASE_MAX = 64
+    # Counters held: beyond this, the least recently used lease is dropped (its rest unspent).
+    MAX_COUNTERS = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # counter key -> requests left in this process's lease, or SPENT once Redis said the
+        # budget is gone (a window's counter never goes down, so Redis is not asked again).
+        self._left: OrderedDict[str, int] = OrderedDict()
+
+    @classmethod
+    def size(cls, budget: int) -> int:
+        return max(1, min(cls.LEASE_MAX, budget // 1000))
+
+    def spend(self, key: str) -> bool | None:
+        """Whether one more request is allowed, or None when a new lease must be taken."""
+        with self._lock:
+            left = self._left.get(key)
+            if not left:
+                return None
+            self._left.move_to_end(key)
+            if left == SPENT:
+                return False
+            self._left[key] = left - 1
+            return True
+
+    def hold(self, key: str, granted: int) -> None:
+        """Keep a lease of `granted` requests (none: the budget is spent), one of them spent
+        by the caller."""
+        with self._lock:
+            self._left[key] = granted - 1 if granted > 0 else SPENT
+            self._left.move_to_end(key)
+            while len(self._left) > self.MAX_COUNTERS:
+                self._left.popitem(last=False)
 
 
 class ClientRateThrottle(SimpleRateThrottle):
     """A fixed-window counter per client (the token's user) and scope.
 
     Scope `predict` for predictions, `write` for every other unsafe method; reads are never
-    throttled. A counter is one atomic increment per request, where DRF's own throttles move
-    the list of every request time in the window through the cache on each call.
+    throttled. The counter is one atomic increment per lease of requests (see _Leases), where
+    DRF's own throttles move the list of every request time in the window through the cache on
+    each call.
 
     Fails open: when Redis cannot be reached the request is allowed, a warning is logged and
     Redis is not asked again for OUTAGE_SECONDS, so a Redis outage never costs a prediction
@@ -30,6 +80,7 @@ class ClientRateThrottle(SimpleRateThrottle):
     OUTAGE_SECONDS = 5.0
     # Monotonic time until which this process allows everything; shared by its threads.
     skip_until = 0.0
+    leases = _Leases()
 
     def __init__(self) -> None:
         # The scope, hence the rate, is only known per request (see allow_request).
@@ -49,8 +100,12 @@ class ClientRateThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         self.wait_seconds = (window + 1) * self.duration - now
         key = f"{self.get_cache_key(request, view)}_{window}"
+        known = self.leases.spend(key)
+        if known is not None:
+            return known
+        lease = _Leases.size(self.num_requests)
         try:
-            count = self._increment(key)
+            leased = self._increment(key, lease)
         except RedisError as error:
             ClientRateThrottle.skip_until = time.monotonic() + self.OUTAGE_SECONDS
             logger.warning(
@@ -59,19 +114,21 @@ class ClientRateThrottle(SimpleRateThrottle):
                 error,
             )
             return True
-        return count <= self.num_requests
+        granted = min(lease, self.num_requests - (leased - lease))
+        self.leases.hold(key, granted)
+        return granted > 0
 
     def get_cache_key(self, request, view) -> str:
         user = request.user
         ident = f"user{user.pk}" if user and user.is_authenticated else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
-    def _increment(self, key: str) -> int:
+    def _increment(self, key: str, amount: int) -> int:
         # One round trip, where the cache's own incr() first asks whether the key exists.
         key = self.cache.make_and_validate_key(key)
         client = self.cache._cache.get_client(key, write=True)
         with client.pipeline(transaction=False) as pipeline:
-            pipeline.incr(key)
+            pipeline.incrby(key, amount)
             pipeline.expire(key, self.duration, nx=True)
             count, _ = pipeline.execute()
         return count
