@@ -195,3 +195,12 @@ def test_gunicorn_loads_the_wsgi_app_with_its_config():
 
     assert result.returncode == 0, result.stderr
     assert re.search(r"^wsgi_app\s*=\s*web\.config\.wsgi:application$", result.stdout, re.M)
+
+
+def test_the_preloaded_wsgi_module_has_imported_every_view():
+    # gunicorn preloads it: workers fork with the views imported, so none imports on a request.
+    result = run_python(
+        "-c", "import sys, web.config.wsgi; print('web.classifier.views' in sys.modules)"
+    )
+
+    assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr
