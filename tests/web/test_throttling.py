@@ -123,9 +123,7 @@ def _predict_counter(user_id: int) -> int:
     return int(client.get(key))
 
 
-def test_a_busy_client_costs_one_redis_increment_per_lease_of_requests(
-    rates, settings, api_client
-):
+def test_a_busy_client_costs_one_redis_increment_per_lease_of_requests(rates, settings, api_client):
     _set_predict_budget(settings, "64000/day")  # a lease of 64 requests
     for _ in range(10):
         assert api_client.post("/api/predict/", {}).status_code == 400
