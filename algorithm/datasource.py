@@ -1,6 +1,7 @@
 """Read the web app's ``data`` table for training: raw SQL, one consistent snapshot, streamed."""
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -40,13 +41,42 @@ def read_labelled_rows(on_progress: Progress) -> LabelledRows:
     """All (text, label) rows, in id order; on_progress(rows_read, rows_total) per batch."""
     with _snapshot() as (conn, snapshot):
         on_progress(0, snapshot["rows"])
-        texts: list[str] = []
-        labels: list[str] = []
-        for batch in _batches(conn, "id", snapshot["rows"], on_progress):
-            for text, label in batch:
-                texts.append(text)
-                labels.append(label)
-    return LabelledRows(texts, labels, snapshot)
+        rows = _CopiedRows(lambda read: on_progress(read, snapshot["rows"]))
+        # COPY sends the rows as lines of text, which cost less to take apart here than the
+        # tuples a cursor builds per row (1.3 to 1.8 times the rows per second on 100,000
+        # rows). Every row is kept anyway, so nothing is gained by streaming them.
+        with conn.cursor() as cursor:
+            cursor.copy_expert("COPY (SELECT text, label FROM data ORDER BY id) TO STDOUT", rows)
+        if len(rows.texts) % BATCH_ROWS:
+            on_progress(len(rows.texts), snapshot["rows"])
+    return LabelledRows(rows.texts, rows.labels, snapshot)
+
+
+# COPY's text format escapes a backslash and these control characters, and nothing else.
+_COPY_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_COPY_UNESCAPED = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _copy_field(field: str) -> str:
+    if "\\" not in field:
+        return field
+    return _COPY_ESCAPE.sub(lambda match: _COPY_UNESCAPED[match.group(1)], field)
+
+
+class _CopiedRows:
+    """Where COPY writes its lines, one row each: kept as the texts and labels lists."""
+
+    def __init__(self, on_progress: Callable[[int], None]):
+        self.texts: list[str] = []
+        self.labels: list[str] = []
+        self._on_progress = on_progress
+
+    def write(self, line: bytes) -> None:
+        text, label = line[:-1].decode().split("\t")
+        self.texts.append(_copy_field(text))
+        self.labels.append(_copy_field(label))
+        if len(self.texts) % BATCH_ROWS == 0:
+            self._on_progress(len(self.texts))
 
 
 @contextlib.contextmanager
@@ -73,7 +103,8 @@ def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, dict]]:
 
     Every query in it sees the same rows, whatever is written meanwhile.
     """
-    conn = db.connect()
+    # The COPY reader decodes what it is sent as UTF-8.
+    conn = db.connect(client_encoding="UTF8")
     try:
         conn.set_session(
             isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True

@@ -45,6 +45,30 @@ def test_every_pass_of_a_stream_reads_the_same_snapshot_in_the_same_mixed_order(
         assert later.label_counts == {"eggs": 3, "ham": 300, "spam": 100}
 
 
+def test_the_in_memory_read_gives_back_every_row_exactly_in_id_order(
+    algorithm_services, monkeypatch
+):
+    monkeypatch.setattr(settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
+    monkeypatch.setattr(datasource, "BATCH_ROWS", 3)
+    rows = [
+        ("a back\\slash, \\N and \\t as typed", "ham"),
+        ("tab\there, new\nline, cr\r, \b\f\v", "spam"),
+        ("İstanbul'da görüşürüz 🙂 ¿qué? 東京", "ham"),
+        ("  spaces kept  ", "a\\label"),
+        ("\\", "\t"),
+        ("last", "ham"),
+        ("one more than two batches", "spam"),
+    ]
+    algorithm_services.replace_data(rows)
+    progress = []
+
+    read = datasource.read_labelled_rows(lambda *report: progress.append(report))
+
+    assert list(zip(read.texts, read.labels, strict=True)) == rows
+    assert read.snapshot["rows"] == 7
+    assert progress == [(0, 7), (3, 7), (6, 7), (7, 7)]
+
+
 @pytest.mark.parametrize(
     ("algorithm", "parameters"),
     [
