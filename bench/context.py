@@ -40,8 +40,9 @@ WARM_UP_SECONDS = 90
 
 
 def warm_up(run: Callable[[int, float], dict], concurrency: int = 8) -> None:
-    """Load a path until its answers come steadily: each process of a pre-forking server
-    imports its views on its first request, which takes seconds on a busy machine."""
+    """Load a path until its answers come steadily: each process of a server opens its
+    connections (database, Redis, the algorithm service) on its first requests, and some
+    servers (mlflow's) import on them too, which takes seconds on a busy machine."""
     deadline = time.monotonic() + WARM_UP_SECONDS
     while time.monotonic() < deadline:
         figure = run(concurrency, 1)
