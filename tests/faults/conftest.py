@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 
 import grpc
 import psycopg2
@@ -202,6 +203,22 @@ class Stack:
         return [model["model_id"] for model in response.json()["results"]]
 
 
+@contextlib.contextmanager
+def running_stack(
+    env: dict[str, str], workdir: pathlib.Path, servers: Servers | None = None
+) -> Iterator[Stack]:
+    """The database released, then the gRPC server, a worker and web started, each with its
+    Procfile command; every process stopped at the end."""
+    stack = Stack(env, workdir, servers)
+    try:
+        support.run_checked("python -m web.manage release", env)
+        for name in ("algorithm_grpc", "algorithm_celery", "web"):
+            stack.start(name)
+        yield stack
+    finally:
+        stack.stop_all()
+
+
 def seconds_since(started: float) -> float:
     return round(time.monotonic() - started, 2)
 
@@ -239,15 +256,11 @@ def stack(tmp_path_factory):
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     env.pop("REDBEAT_REDIS_URL", None)
-    stack = Stack(env, workdir, servers)
     try:
         servers.start_postgres()
         servers.start_redis()
-        support.run_checked("python -m web.manage release", env)
-        for name in ("algorithm_grpc", "algorithm_celery", "web"):
-            stack.start(name)
-        yield stack
+        with running_stack(env, workdir, servers) as stack:
+            yield stack
     finally:
-        stack.stop_all()
         servers.stop()
         shutil.rmtree(servers.root, ignore_errors=True)

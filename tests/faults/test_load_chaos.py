@@ -20,7 +20,7 @@ import requests
 
 from algorithm.training import model_id_for_job
 from tests import support
-from tests.faults.conftest import LEASE_SECONDS, Stack
+from tests.faults.conftest import LEASE_SECONDS, Stack, running_stack
 
 pytestmark = pytest.mark.chaos
 
@@ -52,14 +52,8 @@ def load_stack(tmp_path_factory):
             JOB_LEASE_SECONDS=str(LEASE_SECONDS),
             WORKER_CONCURRENCY="2",
         )
-        stack = Stack(env, workdir, servers=None)
-        try:
-            support.run_checked("python -m web.manage release", env)
-            for name in ("algorithm_grpc", "algorithm_celery", "web"):
-                stack.start(name)
+        with running_stack(env, workdir) as stack:
             yield stack
-        finally:
-            stack.stop_all()
 
 
 class Load:
