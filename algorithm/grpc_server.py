@@ -17,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from algorithm import monitoring, service, settings
-from algorithm.errors import ServiceError
+from algorithm.errors import SERVICE_ERROR_METADATA, ServiceError
 from algorithm.logs import REQUEST_ID_METADATA, clean_id, configure_logging, correlated
 from algorithm.serving import model_server
 from algorithm.v1 import (
@@ -57,6 +57,7 @@ def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs:
         try:
             return function(**kwargs)
         except ServiceError as error:
+            context.set_trailing_metadata((SERVICE_ERROR_METADATA,))
             context.abort(error.grpc_code, error.message)
         except Exception:
             logger.exception("Unexpected error in %s", function.__name__)

@@ -17,6 +17,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from algorithm.coalescing import PredictionCoalescer
+from algorithm.errors import SERVICE_ERROR_METADATA
 from algorithm.logs import REQUEST_ID_METADATA, correlation_id
 from algorithm.v1 import (
     info_pb2,
@@ -125,7 +126,11 @@ class GrpcTransport(_Transport):
             )
         except grpc.RpcError as error:
             code = error.code()
-            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            refused = SERVICE_ERROR_METADATA in (error.trailing_metadata() or ())
+            if (
+                code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                and not refused
+            ):
                 raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
             http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
             raise AlgorithmError(http_status, error.details() or code.name) from error
