@@ -48,8 +48,6 @@ EXIT_BAD_DATA = 3
 EXIT_NO_MODEL = 4
 EXIT_INTEGRITY = 5
 
-# web.data.models.LABEL_MAX_LENGTH, which cannot be imported without setting Django up.
-LABEL_MAX_CHARS = 100
 # Problems named in the error line; the count of invalid rows covers them all.
 REPORTED_ROW_ERRORS = 5
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -134,7 +132,7 @@ def check_row(
     character fields, so a string, not blank once trimmed, at most so many characters once
     trimmed, and no NUL or surrogate characters.
     """
-    limits = {"text": settings.MAX_TEXT_CHARS, "label": LABEL_MAX_CHARS}
+    limits = {"text": settings.MAX_TEXT_CHARS, "label": settings.MAX_LABEL_CHARS}
     values: dict[str, str] = {}
     errors: dict[str, list[str]] = {}
     for name in ("text", "label") if labelled else ("text",):

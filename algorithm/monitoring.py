@@ -163,6 +163,11 @@ def _check_labels(values: Any, name: str) -> list[str | int | float]:
             raise InvalidArgument(f"{name}[{index}] must be a finite number, got {value!r}.")
         if isinstance(value, str):
             check_no_nul(value, f"{name}[{index}]")
+            if len(value) > settings.MAX_LABEL_CHARS:
+                raise InvalidArgument(
+                    f"{name}[{index}] has {len(value)} characters; a label has at most "
+                    f"{settings.MAX_LABEL_CHARS}."
+                )
     return values
 
 

@@ -36,6 +36,8 @@ ACTIVE_MODEL_POLL_SECONDS = float(os.environ.get("ACTIVE_MODEL_POLL_SECONDS") or
 MODEL_CACHE_SIZE = int(os.environ.get("MODEL_CACHE_SIZE") or 4)
 
 MAX_TEXT_CHARS = 20_000
+# The data table's label column (web.data.models.LABEL_MAX_LENGTH), which Django owns.
+MAX_LABEL_CHARS = 100
 MAX_BATCH_TEXTS = 1_000
 # Database work in a request must fail fast, never hang.
 DB_CONNECT_TIMEOUT_SECONDS = 3

@@ -108,6 +108,16 @@ def test_a_nul_in_a_label_is_invalid_not_a_database_error(grpc_channel):
     assert raised.value.details() == "y_true[1] must not contain NUL characters (\\x00)."
 
 
+def test_a_label_longer_than_the_data_tables_is_invalid(grpc_channel):
+    request = monitoring_pb2.CreateResultRequest(model_id=str(uuid.uuid4()))
+    request.y_true.extend(["spam", "h" * 101])
+    request.y_pred.extend(["spam", "h" * 100])
+    with pytest.raises(grpc.RpcError) as raised:
+        monitoring_pb2_grpc.MonitoringServiceStub(grpc_channel).CreateResult(request, timeout=5)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == "y_true[1] has 101 characters; a label has at most 100."
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

@@ -212,6 +212,7 @@ def test_posted_results_are_validated_and_the_newest_one_is_scored(web_client, a
         ({"model_id": model_id, "y_true": [], "y_pred": []}, "y_true"),
         ({"model_id": model_id, "y_true": [True], "y_pred": ["a"]}, "y_true[0]"),
         ({"model_id": model_id, "y_true": [["a"]], "y_pred": ["a"]}, "y_true[0]"),
+        ({"model_id": model_id, "y_true": ["a"], "y_pred": ["x" * 101]}, "y_pred[0]"),
         ({"model_id": "nope", "y_true": ["a"], "y_pred": ["a"]}, "model_id"),
     ):
         response = web_client.post("/api/results/", body, format="json")

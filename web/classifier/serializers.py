@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from web.api.fields import StrictCharField, StrictUUIDField
+from web.data.models import LABEL_MAX_LENGTH
 
 MAX_TEXT_CHARS = 20_000
 MAX_BATCH_TEXTS = 1_000
@@ -215,13 +216,16 @@ class ScheduleSerializer(serializers.Serializer):
     update_time = serializers.DateTimeField()
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "maxLength": LABEL_MAX_LENGTH}, {"type": "number"}]}
+)
 class LabelField(serializers.Field):
     """A label as a string or a number, kept as sent."""
 
     default_error_messages: ClassVar[dict[str, str]] = {
         "invalid": "Must be a string or a number.",
         "too_large": TOO_LARGE,
+        "max_length": f"Ensure this label has no more than {LABEL_MAX_LENGTH} characters.",
     }
 
     def to_internal_value(self, data):
@@ -229,6 +233,8 @@ class LabelField(serializers.Field):
             self.fail("invalid")
         if not _fits_a_double(data):
             self.fail("too_large")
+        if isinstance(data, str) and len(data) > LABEL_MAX_LENGTH:
+            self.fail("max_length")
         return data
 
     def to_representation(self, value):
