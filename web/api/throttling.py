@@ -15,7 +15,6 @@ logger = logging.getLogger(__name__)
 
 # The URL names whose requests spend the `predict` budget; every other write spends `write`.
 PREDICT_URL_NAMES = frozenset({"predict"})
-SPENT = -1
 
 
 class _Leases:
@@ -29,6 +28,8 @@ class _Leases:
     """
 
     LEASE_MAX = 64
+    # What a counter holds once Redis said its budget is spent.
+    SPENT = -1
     # Counters held: beyond this, the least recently used lease is dropped (its rest unspent).
     MAX_COUNTERS = 10_000
 
@@ -49,7 +50,7 @@ class _Leases:
             if not left:
                 return None
             self._left.move_to_end(key)
-            if left == SPENT:
+            if left == self.SPENT:
                 return False
             self._left[key] = left - 1
             return True
@@ -58,7 +59,7 @@ class _Leases:
         """Keep a lease of `granted` requests (none: the budget is spent), one of them spent
         by the caller."""
         with self._lock:
-            self._left[key] = granted - 1 if granted > 0 else SPENT
+            self._left[key] = granted - 1 if granted > 0 else self.SPENT
             self._left.move_to_end(key)
             while len(self._left) > self.MAX_COUNTERS:
                 self._left.popitem(last=False)
