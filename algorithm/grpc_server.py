@@ -17,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from algorithm import monitoring, service, settings
-from algorithm.errors import SERVICE_ERROR_METADATA, ServiceError
+from algorithm.errors import NO_RETRY_METADATA, SERVICE_ERROR_METADATA, ServiceError
 from algorithm.logs import REQUEST_ID_METADATA, clean_id, configure_logging, correlated
 from algorithm.serving import model_server
 from algorithm.v1 import (
@@ -36,6 +36,11 @@ from algorithm.v1 import (
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 << 20
+# Each client connection is closed (GOAWAY) after this long, plus or minus a tenth, so that
+# clients resolve the service's name again: replicas started since take their share of calls
+# within about this long. Calls under way finish on the old connection, with no time limit,
+# so a WatchJob stream runs to its job's end.
+MAX_CONNECTION_AGE_MS = 20_000
 WATCH_POLL_SECONDS = 0.25
 # A watch holds a server thread for as long as the job runs: cap them so that watchers can
 # never take every thread away from predictions.
@@ -57,7 +62,7 @@ def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs:
         try:
             return function(**kwargs)
         except ServiceError as error:
-            context.set_trailing_metadata((SERVICE_ERROR_METADATA,))
+            context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
             context.abort(error.grpc_code, error.message)
         except Exception:
             logger.exception("Unexpected error in %s", function.__name__)
@@ -265,6 +270,8 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer):
             uptime_seconds=info["uptime_seconds"],
             model_refused=info["model_refused"] or "",
             model_count=info["model_count"],
+            replica=info["replica"],
+            texts_predicted=info["texts_predicted"],
         )
         if info["active_model"]:
             reply.active_model.CopyFrom(_model_message(info["active_model"]))
@@ -363,6 +370,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
         ],
     )
     prediction_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(), server)

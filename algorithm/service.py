@@ -6,6 +6,8 @@ dicts out, ServiceError subclasses to their status codes.
 
 import datetime
 import logging
+import socket
+import threading
 import time
 from typing import Any
 
@@ -50,11 +52,26 @@ def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
     texts = [_check_text(text, f"texts[{index}]") for index, text in enumerate(texts)]
     model = model_server.get(model_id)
     predictions = ml.predict(model.vectorizer, model.classifier, texts)
+    _texts_predicted.add(len(texts))
     return {
         "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
         "model_id": model.model_id,
     }
 
+
+class _Count:
+    """A count that threads add to without losing increments."""
+
+    def __init__(self):
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self, amount: int) -> None:
+        with self._lock:
+            self.value += amount
+
+
+_texts_predicted = _Count()
 
 _single_predictions = PredictionCoalescer(
     lambda texts, model_id: predict_batch(texts=texts, model_id=model_id),
@@ -332,4 +349,6 @@ def get_info() -> dict[str, Any]:
         "model_refused": model_server.last_refusal,
         "model_count": len(manifests),
         "data_rows": data_rows,
+        "replica": socket.gethostname(),
+        "texts_predicted": _texts_predicted.value,
     }

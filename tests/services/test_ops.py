@@ -1,6 +1,7 @@
 """Operations: /api/info/ and GetInfo, /api/log/ across services, request ids end to end."""
 
 import re
+import socket
 
 import grpc
 import pytest
@@ -35,6 +36,17 @@ def test_info_names_the_build_and_the_deployed_models_training(
     )
     assert reply.active_model.model_id == active_model_id
     assert (reply.data_rows, reply.model_count) == (2, algorithm["model_count"])
+
+
+def test_info_names_the_replica_that_answered_and_counts_its_predictions(
+    web_client, active_model_id
+):
+    before = web_client.get("/api/info/").json()["algorithm"]
+    assert before["replica"] == socket.gethostname()
+    for body in ({"text": "win a prize"}, {"texts": ["win cash now", "lunch?", "call me"]}):
+        assert web_client.post("/api/predict/", body, format="json").status_code == 200
+    after = web_client.get("/api/info/").json()["algorithm"]
+    assert after["texts_predicted"] - before["texts_predicted"] == 4
 
 
 def test_info_still_answers_when_the_algorithm_service_is_down(web_client, settings):

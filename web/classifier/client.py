@@ -5,6 +5,7 @@ the API should answer. Every call has a deadline: a down service is a quick 503,
 """
 
 import datetime
+import json
 import os
 import threading
 from typing import Any
@@ -40,6 +41,36 @@ COALESCE_MAX_BATCH = 64
 COALESCE_MAX_IN_FLIGHT = 1
 CONTROL_DEADLINE_SECONDS = 5.0
 HTTP_CONNECT_TIMEOUT_SECONDS = 1.0
+
+# Round robin spreads calls over every address the service's name resolves to, so more
+# algorithm replicas share the load with no change here; the server closes connections now
+# and then (grpc_server.MAX_CONNECTION_AGE_MS), which makes the channel resolve the name
+# again and find replicas started since. Predictions are idempotent: one that fails because
+# a replica went away (UNAVAILABLE without the service's own answer, which tells the channel
+# not to retry) is tried again on another, as a service mesh would. Retry throttling stops
+# retries while most calls fail, so an outage does not multiply the load. Nothing else is
+# retried: Train without a request id would queue a second job.
+_SERVICE_CONFIG = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {
+                "name": [{"service": "algorithm.v1.PredictionService"}],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "0.5s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ],
+        "retryThrottling": {"maxTokens": 20, "tokenRatio": 0.1},
+    }
+)
+# gRPC waits at least 30 s between two resolutions of a name by default, which would add to
+# the time a new replica waits for its first call.
+_DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS = 5
 
 _GRPC_TO_HTTP = {
     grpc.StatusCode.INVALID_ARGUMENT: status.HTTP_400_BAD_REQUEST,
@@ -103,9 +134,11 @@ class GrpcTransport(_Transport):
                     channel = grpc.insecure_channel(
                         self.target,
                         options=[
-                            # Spread calls over every address the name resolves to, so
-                            # more algorithm replicas share the load with no change here.
-                            ("grpc.lb_policy_name", "round_robin"),
+                            ("grpc.service_config", _SERVICE_CONFIG),
+                            (
+                                "grpc.dns_min_time_between_resolutions_ms",
+                                _DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS * 1000,
+                            ),
                             ("grpc.max_reconnect_backoff_ms", 1000),
                             ("grpc.max_receive_message_length", 16 << 20),
                             ("grpc.max_send_message_length", 16 << 20),
@@ -264,6 +297,8 @@ class GrpcTransport(_Transport):
             "model_refused": reply.model_refused or None,
             "model_count": reply.model_count,
             "data_rows": reply.data_rows if reply.HasField("data_rows") else None,
+            "replica": reply.replica,
+            "texts_predicted": reply.texts_predicted,
         }
 
     def _monitoring_call(self, name: str, request) -> Any:

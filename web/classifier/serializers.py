@@ -190,6 +190,13 @@ class AlgorithmInfoSerializer(serializers.Serializer):
     )
     model_count = serializers.IntegerField()
     data_rows = serializers.IntegerField(allow_null=True)
+    replica = serializers.CharField(
+        help_text="The host name of the algorithm replica that answered this call: with "
+        "several replicas, successive calls go to each in turn."
+    )
+    texts_predicted = serializers.IntegerField(
+        help_text="Texts that replica has classified since it started."
+    )
 
 
 class InfoSerializer(serializers.Serializer):
