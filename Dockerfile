@@ -1,13 +1,19 @@
 # One image for every service; docker-compose.yml picks each one's command.
-FROM python:3.11.7-slim-bookworm AS build
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
-RUN pip install --no-cache-dir uv==0.13.9
+# Any Python 3.11 image on Debian bookworm will do: deploy/images/ builds one from Debian's
+# packages for hosts that reach no registry.
+ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never
+# uv in a virtual environment of its own: Debian's Python refuses a system-wide pip install.
+RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 # Exactly the locked versions, without the development group: no resolution at build time.
-RUN uv sync --locked --no-dev --no-install-project
+RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-project
 
-FROM python:3.11.7-slim-bookworm
+FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 textclf \
     && useradd --uid 10001 --gid 10001 --create-home textclf \
     && mkdir -p /models /logs \

@@ -11,7 +11,7 @@ DCLINT_VERSION := 3.1.0
 NODE_TOOLS := $(VENV)/node
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,15 @@ docker-compose-installed:
 		echo "Installing Debian's docker-compose (validates docker-compose.yml)"; \
 		apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 
+# Debian's Docker engine, Compose v1 and debootstrap: the compose test and the offline base
+# images need them, and only root can install them (or start a private engine).
+docker-installed:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v dockerd && command -v docker-compose \
+			&& command -v debootstrap; } >/dev/null; then \
+		echo "Installing Debian's docker.io, docker-compose and debootstrap"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends docker.io docker-compose debootstrap >/dev/null; fi
+
 # Debian's wrk is the closed-loop HTTP load generator the benchmarks drive.
 wrk-installed:
 	@command -v wrk >/dev/null || { \
@@ -49,7 +58,8 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@cd protos && ../$(NODE_TOOLS)/node_modules/.bin/buf lint
-	@$(VENV)/bin/hadolint Dockerfile
+	@$(VENV)/bin/hadolint Dockerfile deploy/images/*/Dockerfile
+	@$(VENV)/bin/shellcheck deploy/images/build.sh deploy/images/*/docker-entrypoint.sh
 	@docker-compose config -q
 	@$(NODE_TOOLS)/node_modules/.bin/dclint docker-compose.yml
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
@@ -58,11 +68,27 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 test: install protos $(VENV)/.bench-installed wrk-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+test-fast: install protos ## The quick loop: every test that starts no stack, worker or container
+	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m "not slow and not chaos and not compose" $(PYTEST_ARGS)
+
 bench: install protos $(VENV)/.bench-installed wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
 	@$(PY) scripts/with_services.py $(PY) -m bench $(if $(FULL),--full) $(BENCH_ARGS)
 
 chaos: install protos ## Run the fault scenarios too long or too disruptive for every CI run
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m chaos $(PYTEST_ARGS)
+
+compose-test: install protos docker-installed ## Run the compose deployment on a Docker engine: build, scale, restart, lose replicas
+	@$(PY) scripts/with_docker.py $(VENV)/bin/pytest -m compose -s --timeout 1800 tests/compose $(PYTEST_ARGS)
+
+images-offline: docker-installed ## Build the Python, PostgreSQL and Redis base images from Debian packages (no registry needed)
+	@$(PY) scripts/with_docker.py deploy/images/build.sh
+
+# `docker compose` where the plugin is installed, else Compose v1.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+up: ## docker compose up --build, with the build time and git revision stamped into the image
+	@BUILD_TIME=$$(date -u +%FT%TZ) GIT_REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		$(COMPOSE) up --build
 
 run: install protos ## Start the whole stack as local processes (Ctrl-C stops it)
 	@exec $(PY) scripts/with_services.py --data-dir var/services $(MAKE) serve
@@ -74,4 +100,5 @@ serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to th
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
 	@exec honcho start
 
-.PHONY: help install protos lint test bench chaos run serve docker-compose-installed wrk-installed
+.PHONY: help install protos lint test test-fast bench chaos compose-test images-offline up run serve \
+	docker-compose-installed docker-installed wrk-installed

@@ -1,0 +1,219 @@
+"""`docker compose up --build` as a user meets it, then scaled, restarted and damaged.
+
+The tests run in file order on one stack (see conftest.py), each step printing its time.
+"""
+
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+import requests
+
+from tests import support
+from tests.compose.conftest import report, step
+
+pytestmark = pytest.mark.compose
+
+# From `up` returning to every service healthy: their health checks run every 15 s.
+HEALTHY_SECONDS = 180
+# From the scale command, a new replica serves within this: it starts listening in a few
+# seconds; the server closes connections after 20 s, ± 10 %, and web then resolves the name
+# again (README, "Deploying with Docker").
+NEW_REPLICA_SERVES_SECONDS = 45
+JOB_SECONDS = 180
+
+
+class Load:
+    """Steady single predictions from a few threads, each on a keep-alive connection of its
+    own, counting every answer that is not a 200."""
+
+    def __init__(self, stack, threads: int = 4):
+        self.stack = stack
+        self.answers: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self):
+        session = requests.Session()
+        session.headers.update(self.stack.session.headers)
+        url = f"{self.stack.url}/api/predict/"
+        while not self._stop.is_set():
+            try:
+                response = session.post(url, json={"text": "win a free prize now"}, timeout=10)
+                answer = str(response.status_code)
+                if response.status_code != 200:
+                    answer += f" {response.text[:200]}"
+            except requests.RequestException as error:
+                answer = type(error).__name__
+            with self._lock:
+                self.answers[answer] += 1
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    @property
+    def failures(self) -> dict[str, int]:
+        return {answer: n for answer, n in self.answers.items() if answer != "200"}
+
+    @property
+    def total(self) -> int:
+        return sum(self.answers.values())
+
+
+def _wait_for_job(stack, job_id: str) -> dict:
+    return support.wait_until(
+        lambda: (
+            (job := stack.api("GET", f"/jobs/{job_id}/").json())["state"] in ("succeeded", "failed")
+            and job
+        ),
+        JOB_SECONDS,
+        f"job {job_id} ending",
+        interval=1,
+    )
+
+
+def test_up_builds_and_starts_every_service_healthy(stack):
+    started = time.monotonic()
+    with step("up --build -d (build, then start in dependency order)"):
+        stack.compose("up", "--build", "-d", timeout=1200)
+    with step("every long-running service healthy after up returned"):
+        stack.wait_healthy(HEALTHY_SECONDS)
+    report("up --build -d to every service healthy", time.monotonic() - started)
+
+    (migrate,) = stack.containers("migrate")
+    state = stack.inspect(migrate)
+    assert state["State"]["Status"] == "exited"
+    assert state["State"]["ExitCode"] == 0
+    # A one-shot step has no health check to fail once it has exited.
+    assert "Health" not in state["State"]
+    info = stack.api("GET", "/info/").json()
+    assert (info["build_time"], info["git_revision"]) == (
+        stack.env["BUILD_TIME"],
+        stack.env["GIT_REVISION"],
+    )
+
+
+def test_the_smoke_script_passes_through_the_published_port(stack):
+    with step("scripts/smoke.py"):
+        result = subprocess.run(
+            [sys.executable, "scripts/smoke.py", "--url", stack.url, "--token", stack.token],
+            cwd=support.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "smoke test passed"
+
+
+def test_only_web_is_published(stack):
+    published = {}
+    for service in ("db", "redis", "web", "algorithm", "algorithm_celery", "scheduler"):
+        for container in stack.containers(service):
+            ports = stack.inspect(container)["NetworkSettings"]["Ports"] or {}
+            bound = {port: hosts for port, hosts in ports.items() if hosts}
+            if bound:
+                published[service] = bound
+    assert set(published) == {"web"}
+    assert [host["HostPort"] for host in published["web"]["8000/tcp"]] == [str(stack.port)]
+    assert requests.get(f"{stack.url}/api/health/", timeout=5).status_code == 200
+
+
+def test_down_and_up_keep_the_rows_and_the_active_model(stack):
+    before = stack.api("GET", "/info/").json()["algorithm"]
+    assert before["data_rows"] > 5000 and before["active_model"]
+    with step("down, then up -d to every service healthy"):
+        stack.compose("down", timeout=180)
+        stack.compose("up", "-d", timeout=600)
+        stack.wait_healthy(HEALTHY_SECONDS)
+    after = stack.api("GET", "/info/").json()["algorithm"]
+    assert after["data_rows"] == before["data_rows"]
+    assert after["active_model"]["model_id"] == before["active_model"]["model_id"]
+    prediction = stack.api("POST", "/predict/", json={"text": "WINNER! Claim your prize"})
+    assert prediction.json()["model_id"] == before["active_model"]["model_id"]
+
+
+def test_replicas_started_together_all_serve_and_workers_share_training(stack):
+    with step("down, then up -d with 2 algorithm replicas and 2 workers, all healthy"):
+        stack.compose("down", timeout=180)
+        stack.compose(
+            "up", "-d", "--scale", "algorithm=2", "--scale", "algorithm_celery=2", timeout=600
+        )
+        stack.wait_healthy(HEALTHY_SECONDS)
+    for _ in range(40):
+        assert stack.api("POST", "/predict/", json={"text": "see you at lunch"}).ok
+    counts = stack.replicas()
+    print(f"\n[compose] predictions per replica, 2 started together: {counts}", flush=True)
+    assert len(counts) == 2 and all(counts.values()), counts
+
+    with step("two trainings at once"):
+        jobs = [stack.api("POST", "/train/", json={}).json()["job_id"] for _ in range(2)]
+        for job_id in jobs:
+            assert _wait_for_job(stack, job_id)["state"] == "succeeded"
+    ran_in = {
+        container: [job_id for job_id in jobs if job_id in logs]
+        for container in stack.containers("algorithm_celery")
+        for logs in [
+            subprocess.run(["docker", "logs", container], capture_output=True, text=True).stdout
+        ]
+    }
+    assert sorted(len(found) for found in ran_in.values()) == [1, 1], ran_in
+
+
+def test_replicas_added_while_web_runs_take_load_with_no_failed_request(stack):
+    stack.compose("up", "-d", "--no-deps", "--scale", "algorithm=1", "algorithm", timeout=180)
+    with Load(stack) as load:
+        time.sleep(3)
+        before = stack.replicas()
+        started = time.monotonic()
+        with step("scale algorithm from 1 to 3 replicas (up returns)"):
+            stack.compose(
+                "up",
+                "-d",
+                "--no-deps",
+                "--no-recreate",
+                "--scale",
+                "algorithm=3",
+                "algorithm",
+                timeout=300,
+            )
+        after = support.wait_until(
+            lambda: len(counts := stack.replicas()) == 3 and all(counts.values()) and counts,
+            NEW_REPLICA_SERVES_SECONDS,
+            "every new replica serving",
+            interval=1,
+        )
+        report("scale command to every replica serving", time.monotonic() - started)
+        with step("the new replicas healthy"):
+            stack.wait_healthy(HEALTHY_SECONDS, services=("algorithm",))
+    print(f"\n[compose] predictions per replica before: {before}, after: {after}", flush=True)
+    print(f"[compose] answers under load while scaling: {dict(load.answers)}", flush=True)
+    assert len(before) == 1
+    assert load.total > 100
+    assert not load.failures
+
+
+def test_losing_or_stopping_a_replica_under_load_fails_no_prediction(stack):
+    replicas = stack.containers("algorithm")
+    assert len(replicas) == 3
+    with Load(stack) as load:
+        time.sleep(3)
+        with step("kill one replica (SIGKILL) and stop another, under load"):
+            subprocess.run(["docker", "kill", replicas[0]], check=True, capture_output=True)
+            time.sleep(5)
+            subprocess.run(["docker", "stop", replicas[1]], check=True, capture_output=True)
+            time.sleep(5)
+    print(f"\n[compose] answers under load while losing replicas: {dict(load.answers)}", flush=True)
+    assert load.total > 100
+    assert not load.failures
