@@ -37,6 +37,8 @@ def test_migrations_run_once_with_the_same_release_step_as_make_run():
     migrate = SERVICES["migrate"]
     assert migrate["command"] == ["python", "-m", "web.manage", "release"]
     assert migrate["restart"] == "no"
+    # The image's check is web's: a one-shot step that has exited would read as unhealthy.
+    assert migrate["healthcheck"] == {"disable": True}
     makefile = (support.REPO_ROOT / "Makefile").read_text()
     assert "$(PY) -m web.manage release" in makefile
     for name in ("web", "algorithm", "algorithm_celery"):
@@ -115,6 +117,19 @@ def test_env_example_names_only_variables_compose_reads():
     assert names
     for name in names:
         assert f"${{{name}" in compose_text, f".env.example sets {name}, which compose ignores"
+
+
+def test_base_images_are_named_by_variables_that_default_to_the_official_ones():
+    # So a host without a registry runs on the images deploy/images/ builds, and no one else
+    # changes anything.
+    assert SERVICES["db"]["image"] == "${POSTGRES_IMAGE:-postgres:15.10-bookworm}"
+    assert SERVICES["redis"]["image"] == "${REDIS_IMAGE:-redis:7.2.7-bookworm}"
+    for name in ("migrate", *APP_SERVICES):
+        args = SERVICES[name]["build"]["args"]
+        assert args["PYTHON_IMAGE"] == "${PYTHON_IMAGE:-python:3.11.7-slim-bookworm}"
+    dockerfile = (support.REPO_ROOT / "Dockerfile").read_text()
+    assert "ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm" in dockerfile
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["${PYTHON_IMAGE}"] * 2
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check():

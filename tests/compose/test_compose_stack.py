@@ -188,12 +188,18 @@ def test_replicas_added_while_web_runs_take_load_with_no_failed_request(stack):
                 "algorithm",
                 timeout=300,
             )
-        after = support.wait_until(
-            lambda: len(counts := stack.replicas()) == 3 and all(counts.values()) and counts,
-            NEW_REPLICA_SERVES_SECONDS,
-            "every new replica serving",
-            interval=1,
-        )
+        seen = [before]
+
+        def every_replica_serving():
+            seen.append(stack.replicas())
+            return len(seen[-1]) == 3 and all(seen[-1].values()) and seen[-1]
+
+        try:
+            after = support.wait_until(
+                every_replica_serving, NEW_REPLICA_SERVES_SECONDS, "every replica serving", 1
+            )
+        finally:
+            print(f"\n[compose] predictions per replica, last seen: {seen[-1]}", flush=True)
         report("scale command to every replica serving", time.monotonic() - started)
         with step("the new replicas healthy"):
             stack.wait_healthy(HEALTHY_SECONDS, services=("algorithm",))
