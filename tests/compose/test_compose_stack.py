@@ -107,7 +107,7 @@ def test_up_builds_and_starts_every_service_healthy(stack):
 def test_the_smoke_script_passes_through_the_published_port(stack):
     with step("scripts/smoke.py"):
         result = subprocess.run(
-            [sys.executable, "scripts/smoke.py", "--url", stack.url, "--token", stack.token],
+            [sys.executable, "scripts/smoke.py", f"--url={stack.url}", f"--token={stack.token}"],
             cwd=support.REPO_ROOT,
             capture_output=True,
             text=True,
