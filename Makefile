@@ -57,6 +57,7 @@ protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into al
 lint: install docker-compose-installed ## Lint the code, the protos, the images, compose and CI files
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache 2>&1 | grep -v "too many dots"
 	@cd protos && ../$(NODE_TOOLS)/node_modules/.bin/buf lint
 	@$(VENV)/bin/hadolint Dockerfile deploy/images/*/Dockerfile
 	@$(VENV)/bin/shellcheck deploy/images/build.sh deploy/images/*/docker-entrypoint.sh

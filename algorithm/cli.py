@@ -28,10 +28,9 @@ import argparse
 import datetime
 import hashlib
 import json
-import re
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -40,7 +39,7 @@ from algorithm import ml, settings
 from algorithm.component import TextClassifier
 from algorithm.errors import InvalidArgument, NotFound
 from algorithm.store import ModelIntegrityError, ModelStore, parse_model_id
-from web.data.imports import DataImportError, RowError, format_from_name, read_rows
+from common.datafiles import DataImportError, RowError, check_row, format_from_name, read_rows
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -50,9 +49,6 @@ EXIT_INTEGRITY = 5
 
 # Problems named in the error line; the count of invalid rows covers them all.
 REPORTED_ROW_ERRORS = 5
-_SURROGATE = re.compile("[\ud800-\udfff]")
-# A column the row does not have, which is not the same error as a null value.
-_MISSING = object()
 
 
 class DatasetError(Exception):
@@ -120,49 +116,6 @@ def read_dataset(path: Path, *, labelled: bool = True) -> Dataset:
 def _describe(error: RowError) -> str:
     where = f"Line {error.line}, {error.field}" if error.field else f"Line {error.line}"
     return f"{where}: {error.message}"
-
-
-def check_row(
-    fields: Mapping[str, Any], *, labelled: bool = True
-) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The row's values as the REST API stores them (trimmed), and the messages of each
-    field that fails, in the API's words.
-
-    The rules of web.data.serializers.DataRowValidator, which needs Django set up: DRF
-    character fields, so a string, not blank once trimmed, at most so many characters once
-    trimmed, and no NUL or surrogate characters.
-    """
-    limits = {"text": settings.MAX_TEXT_CHARS, "label": settings.MAX_LABEL_CHARS}
-    values: dict[str, str] = {}
-    errors: dict[str, list[str]] = {}
-    for name in ("text", "label") if labelled else ("text",):
-        messages = _field_errors(fields.get(name, _MISSING), limits[name])
-        if messages:
-            errors[name] = messages
-        else:
-            values[name] = fields[name].strip()
-    return values, errors
-
-
-def _field_errors(value: Any, max_chars: int) -> list[str]:
-    """What is wrong with one text or label value; see check_row."""
-    if value is _MISSING:
-        return ["This field is required."]
-    if isinstance(value, str) and not value.strip():
-        return ["This field may not be blank."]
-    if value is None:
-        return ["This field may not be null."]
-    if not isinstance(value, str):
-        return ["Not a valid string."]
-    value = value.strip()
-    errors = []
-    if len(value) > max_chars:
-        errors.append(f"Ensure this field has no more than {max_chars} characters.")
-    if "\x00" in value:
-        errors.append("Null characters are not allowed.")
-    if surrogate := _SURROGATE.search(value):
-        errors.append(f"Surrogate characters are not allowed: U+{ord(surrogate[0]):X}.")
-    return errors
 
 
 def data_snapshot(path: Path, rows: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from psycopg2 import sql
 
 from algorithm import settings
 from algorithm.errors import Unavailable
+from common import settings as common_settings
 
 psycopg2.extras.register_uuid()
 
@@ -27,7 +28,7 @@ _pool_lock = threading.Lock()
 
 def connect(**options) -> psycopg2.extensions.connection:
     return psycopg2.connect(
-        settings.DATABASE_URL,
+        common_settings.DATABASE_URL,
         connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
         application_name="textclf-algorithm",
         **options,
@@ -42,7 +43,7 @@ def ensure_database() -> bool:
     except psycopg2.OperationalError as error:
         if "does not exist" not in str(error):
             raise
-    url = urllib.parse.urlsplit(settings.DATABASE_URL)
+    url = urllib.parse.urlsplit(common_settings.DATABASE_URL)
     name = urllib.parse.unquote(url.path.lstrip("/"))
     admin = psycopg2.connect(
         urllib.parse.urlunsplit(url._replace(path="/postgres")),
@@ -66,7 +67,7 @@ def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:
                 _pool = psycopg2.pool.ThreadedConnectionPool(
                     0,
                     settings.GRPC_THREADS,
-                    settings.DATABASE_URL,
+                    common_settings.DATABASE_URL,
                     connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
                     application_name="textclf-algorithm",
                     options=f"-c statement_timeout={settings.DB_STATEMENT_TIMEOUT_MS}",

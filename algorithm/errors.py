@@ -4,14 +4,6 @@ import uuid
 
 import grpc
 
-# Trailing metadata on every status the service sets itself, so that a client can tell the
-# service's own refusal, with its message (the job queue is down, say), from a server it
-# never reached or that never answered.
-SERVICE_ERROR_METADATA = ("x-textclf-service-error", "1")
-# gRPC's server pushback: a negative delay tells a client's retry policy not to try again.
-# The service's own answers (busy, bad argument, no model) would be the same on a retry.
-NO_RETRY_METADATA = ("grpc-retry-pushback-ms", "-1")
-
 
 class ServiceError(Exception):
     """A failure the caller can act on, with a message that says how."""

@@ -17,8 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from algorithm import monitoring, service, settings
-from algorithm.errors import NO_RETRY_METADATA, SERVICE_ERROR_METADATA, ServiceError
-from algorithm.logs import REQUEST_ID_METADATA, clean_id, configure_logging, correlated
+from algorithm.errors import ServiceError
 from algorithm.serving import model_server
 from algorithm.v1 import (
     info_pb2,
@@ -32,10 +31,13 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+from common import limits
+from common import settings as common_settings
+from common.logs import clean_id, configure_logging, correlated
+from common.wire import NO_RETRY_METADATA, REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 << 20
 # Each client connection is closed (GOAWAY) after this long, plus or minus a tenth, so that
 # clients resolve the service's name again: replicas started since take their share of calls
 # within about this long. Calls under way finish on the old connection, with no time limit,
@@ -368,8 +370,8 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.GRPC_THREADS),
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
         ],
     )
@@ -396,7 +398,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
 
 def main() -> None:
     configure_logging("algorithm-grpc")
-    server, port = create_server(f"[::]:{settings.GRPC_PORT}")
+    server, port = create_server(f"[::]:{common_settings.ALGORITHM_GRPC_PORT}")
     server.start()
     model_server.start()
     logger.info("gRPC server listening on port %s", port)

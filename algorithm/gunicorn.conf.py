@@ -2,8 +2,8 @@
 
 import os
 
-from algorithm.logs import configure_logging
 from algorithm.serving import model_server
+from common.logs import configure_logging
 
 bind = f"0.0.0.0:{os.environ.get('ALGORITHM_HTTP_PORT') or 5000}"
 workers = int(os.environ.get("ALGORITHM_HTTP_WORKERS") or 2)

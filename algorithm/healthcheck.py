@@ -10,13 +10,13 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from algorithm import settings
+from common import settings as common_settings
 
 TIMEOUT_SECONDS = 3
 
 
 def grpc_serving() -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{settings.GRPC_PORT}") as channel:
+    with grpc.insecure_channel(f"127.0.0.1:{common_settings.ALGORITHM_GRPC_PORT}") as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=TIMEOUT_SECONDS
         )
@@ -24,7 +24,7 @@ def grpc_serving() -> bool:
 
 
 def http_ok() -> bool:
-    url = f"http://127.0.0.1:{settings.HTTP_PORT}/health"
+    url = f"http://127.0.0.1:{common_settings.ALGORITHM_HTTP_PORT}/health"
     with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
         return response.status == 200
 

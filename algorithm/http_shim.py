@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from algorithm import monitoring, service
 from algorithm.errors import InvalidArgument, ServiceError
-from algorithm.logs import clean_id, correlation_id
+from common.logs import clean_id, correlation_id
 
 logger = logging.getLogger(__name__)
 

@@ -9,24 +9,28 @@ import logging
 import math
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
-from celery.schedules import crontab
-from redbeat import RedBeatSchedulerEntry
-from redbeat.schedulers import ensure_conf
 from sklearn.metrics import accuracy_score
 
-from algorithm import db, settings
+from algorithm import db
 from algorithm.errors import InvalidArgument, NotFound, Unavailable, check_no_nul, parse_uuid
+from common import limits
+from common import settings as common_settings
+
+# Celery and RedBeat are imported where a schedule is read or written, so the serving
+# paths (the gRPC server, the shim) never pay for their import.
+if TYPE_CHECKING:
+    from celery.schedules import crontab
+    from redbeat import RedBeatSchedulerEntry
 
 logger = logging.getLogger(__name__)
 
-MAX_RESULT_LABELS = 100_000
 _SCHEDULE_COLUMNS = "model_id, cron_expression, create_time, update_time"
 
 
-def parse_cron(expression: Any) -> crontab:
+def parse_cron(expression: Any) -> "crontab":
     """A five-field cron expression (minute hour day-of-month month day-of-week)."""
     if not isinstance(expression, str) or not expression.strip():
         raise InvalidArgument("cron_expression must be a string such as '*/5 * * * *'.")
@@ -36,6 +40,8 @@ def parse_cron(expression: Any) -> crontab:
             f"cron_expression must have 5 fields (minute hour day-of-month month "
             f"day-of-week), got {len(fields)} in {expression!r}."
         )
+    from celery.schedules import crontab
+
     try:
         return crontab(*fields)
     except ValueError as error:
@@ -46,7 +52,10 @@ def _entry_name(model_id: uuid.UUID) -> str:
     return f"monitor-accuracy:{model_id}"
 
 
-def _load_entry(app, model_id: uuid.UUID) -> RedBeatSchedulerEntry | None:
+def _load_entry(app, model_id: uuid.UUID) -> "RedBeatSchedulerEntry | None":
+    from redbeat import RedBeatSchedulerEntry
+    from redbeat.schedulers import ensure_conf
+
     ensure_conf(app)
     key = RedBeatSchedulerEntry.generate_key(app, _entry_name(model_id))
     try:
@@ -67,7 +76,9 @@ def _public_schedule(row: dict[str, Any]) -> dict[str, Any]:
 def schedule_upsert(*, model_id: Any, cron_expression: Any) -> dict[str, Any]:
     """Create the model's schedule, or replace it; the row and the RedBeat entry change
     together or not at all."""
-    from worker.tasks import COMPUTE_ACCURACY_TASK, app
+    from redbeat import RedBeatSchedulerEntry
+
+    from algorithm.jobqueue import COMPUTE_ACCURACY_TASK, app
 
     model_uuid = parse_uuid(model_id, "model_id")
     schedule = parse_cron(cron_expression)
@@ -94,7 +105,7 @@ def schedule_upsert(*, model_id: Any, cron_expression: Any) -> dict[str, Any]:
 
 
 def schedule_delete(*, model_id: Any, missing_ok: bool = False) -> None:
-    from worker.tasks import app
+    from algorithm.jobqueue import app
 
     model_uuid = parse_uuid(model_id, "model_id")
     previous = _redbeat(lambda: _load_entry(app, model_uuid))
@@ -107,7 +118,7 @@ def schedule_delete(*, model_id: Any, missing_ok: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def _restored_on_failure(previous: RedBeatSchedulerEntry | None, changed) -> Iterator[None]:
+def _restored_on_failure(previous: "RedBeatSchedulerEntry | None", changed) -> Iterator[None]:
     """If the database side fails after the scheduler entry changed (the commit, say), put
     the entry back as it was, so the row and the entry still agree."""
     try:
@@ -154,8 +165,10 @@ def _redbeat(operation):
 def _check_labels(values: Any, name: str) -> list[str | int | float]:
     if not isinstance(values, list) or not values:
         raise InvalidArgument(f"{name} must be a non-empty list of labels.")
-    if len(values) > MAX_RESULT_LABELS:
-        raise InvalidArgument(f"{name} has {len(values)} labels; the limit is {MAX_RESULT_LABELS}.")
+    if len(values) > limits.MAX_RESULT_LABELS:
+        raise InvalidArgument(
+            f"{name} has {len(values)} labels; the limit is {limits.MAX_RESULT_LABELS}."
+        )
     for index, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidArgument(f"{name}[{index}] must be a string or a number, got {value!r}.")
@@ -163,10 +176,10 @@ def _check_labels(values: Any, name: str) -> list[str | int | float]:
             raise InvalidArgument(f"{name}[{index}] must be a finite number, got {value!r}.")
         if isinstance(value, str):
             check_no_nul(value, f"{name}[{index}]")
-            if len(value) > settings.MAX_LABEL_CHARS:
+            if len(value) > limits.MAX_LABEL_CHARS:
                 raise InvalidArgument(
                     f"{name}[{index}] has {len(value)} characters; a label has at most "
-                    f"{settings.MAX_LABEL_CHARS}."
+                    f"{limits.MAX_LABEL_CHARS}."
                 )
     return values
 
@@ -196,12 +209,12 @@ def result_insert(*, model_id: Any, y_true: Any, y_pred: Any) -> dict[str, Any]:
 
 def _redis() -> redis.Redis:
     return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=5, decode_responses=True
+        common_settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=5, decode_responses=True
     )
 
 
 def _accuracy_key(model_uuid: uuid.UUID) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}accuracy:{model_uuid}"
+    return f"{common_settings.REDIS_KEY_PREFIX}accuracy:{model_uuid}"
 
 
 def compute_accuracy(*, model_id: str) -> dict[str, Any]:

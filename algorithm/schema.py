@@ -1,10 +1,10 @@
 """Apply the algorithm side's plain SQL files, in name order; each is idempotent.
 
-Run as ``python -m algorithm.schema`` before the services start; ``--test-data`` also loads
-the monitoring test data (sql/testdata/results.sql).
+Run as ``python -m algorithm.schema`` before the services start (web's ``release`` command
+runs it first): it creates DATABASE_URL's database if the server lacks it, then applies the
+files. ``--test-data`` also loads the monitoring test data (sql/testdata/results.sql).
 """
 
-import logging
 import pathlib
 import sys
 
@@ -14,8 +14,6 @@ SQL_DIR = pathlib.Path(__file__).resolve().parent / "sql"
 TEST_DATA = SQL_DIR / "testdata" / "results.sql"
 # Any constant works; it only keeps two starting deployments from applying at once.
 _ADVISORY_LOCK_KEY = 0x7465787463
-
-logger = logging.getLogger(__name__)
 
 
 def apply_schema(*, test_data: bool = False) -> list[str]:
@@ -33,6 +31,12 @@ def apply_schema(*, test_data: bool = False) -> list[str]:
     return applied
 
 
+def main() -> None:
+    if db.ensure_database():
+        print("Created the database named in DATABASE_URL.")
+    applied = apply_schema(test_data="--test-data" in sys.argv)
+    print(f"Applied the algorithm SQL files: {', '.join(applied)}")
+
+
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    logger.info("Applied %s", ", ".join(apply_schema(test_data="--test-data" in sys.argv)))
+    main()

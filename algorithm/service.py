@@ -11,11 +11,13 @@ import threading
 import time
 from typing import Any
 
-from algorithm import db, jobs, metric_records, ml, monitoring, settings
-from algorithm.coalescing import PredictionCoalescer
+from algorithm import db, jobs, metric_records, ml, monitoring
 from algorithm.errors import InvalidArgument, Unavailable, check_no_nul, parse_uuid
 from algorithm.serving import model_server
 from algorithm.store import parse_model_id
+from common import limits
+from common import settings as common_settings
+from common.coalescing import PredictionCoalescer
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +27,9 @@ def _check_text(text: Any, where: str = "text") -> str:
         raise InvalidArgument(f"{where} must be a string.")
     if not text.strip():
         raise InvalidArgument(f"{where} must not be empty.")
-    if len(text) > settings.MAX_TEXT_CHARS:
+    if len(text) > limits.MAX_TEXT_CHARS:
         raise InvalidArgument(
-            f"{where} has {len(text)} characters; the limit is {settings.MAX_TEXT_CHARS}."
+            f"{where} has {len(text)} characters; the limit is {limits.MAX_TEXT_CHARS}."
         )
     check_no_nul(text, where)
     return text
@@ -45,9 +47,9 @@ def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
     """Classify many texts with one version: {"predictions": [{"label", "scores"}], "model_id"}."""
     if not isinstance(texts, list) or not texts:
         raise InvalidArgument("texts must be a non-empty list of strings.")
-    if len(texts) > settings.MAX_BATCH_TEXTS:
+    if len(texts) > limits.MAX_BATCH_TEXTS:
         raise InvalidArgument(
-            f"texts has {len(texts)} items; the limit is {settings.MAX_BATCH_TEXTS} per call."
+            f"texts has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
         )
     texts = [_check_text(text, f"texts[{index}]") for index, text in enumerate(texts)]
     model = model_server.get(model_id)
@@ -118,11 +120,11 @@ def train(
 
 def enqueue(task: str, job: dict[str, Any]) -> None:
     # Imported here so the serving paths never pay for Celery's import.
-    from worker.tasks import EVALUATE_TASK, TRAIN_TASK, app
+    from algorithm import jobqueue
 
-    name = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[task]
+    name = {"train": jobqueue.TRAIN_TASK, "evaluate": jobqueue.EVALUATE_TASK}[task]
     try:
-        app.send_task(name, args=[str(job["id"])])
+        jobqueue.enqueue(name, str(job["id"]))
     except Exception as error:
         jobs.job_fail(job["id"], error=f"Could not queue the job: {error}")
         logger.error("Could not queue job %s: %s", job["id"], error)
@@ -180,11 +182,6 @@ def health() -> dict[str, Any]:
     }
 
 
-MAX_EVALUATION_ROWS = 100_000
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1_000
-
-
 def _store():
     return model_server.store
 
@@ -208,8 +205,8 @@ def _public_model(manifest: dict[str, Any], active_id: str | None) -> dict[str, 
 
 def list_models(*, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
     """One page of model versions, newest first: {"models", "next_page_token", "total_size"}."""
-    if not isinstance(page_size, int) or not 0 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}.")
+    if not isinstance(page_size, int) or not 0 <= page_size <= limits.MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be between 0 and {limits.MAX_PAGE_SIZE}.")
     try:
         offset = int(page_token or 0)
         if offset < 0:
@@ -218,7 +215,7 @@ def list_models(*, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
         raise InvalidArgument(
             "page_token is not one this service gave out; start again without it."
         ) from None
-    size = page_size or DEFAULT_PAGE_SIZE
+    size = page_size or limits.DEFAULT_PAGE_SIZE
     store = _store()
     manifests = store.list_manifests()
     active_id = store.active_id()
@@ -268,9 +265,9 @@ def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
 def _check_rows(rows: Any) -> list[tuple[str, str]]:
     if not isinstance(rows, list):
         raise InvalidArgument("rows must be a list of {text, label} objects.")
-    if len(rows) > MAX_EVALUATION_ROWS:
+    if len(rows) > limits.MAX_EVALUATION_ROWS:
         raise InvalidArgument(
-            f"rows has {len(rows)} items; the limit is {MAX_EVALUATION_ROWS} per evaluation."
+            f"rows has {len(rows)} items; the limit is {limits.MAX_EVALUATION_ROWS} per evaluation."
         )
     checked = []
     for index, row in enumerate(rows):
@@ -341,10 +338,10 @@ def get_info() -> dict[str, Any]:
     except Unavailable:
         data_rows = None
     return {
-        "version": settings.VERSION,
-        "build_time": settings.BUILD_TIME,
-        "git_revision": settings.GIT_REVISION,
-        "uptime_seconds": round(time.time() - settings.STARTED_AT, 3),
+        "version": common_settings.VERSION,
+        "build_time": common_settings.BUILD_TIME,
+        "git_revision": common_settings.GIT_REVISION,
+        "uptime_seconds": round(time.time() - common_settings.STARTED_AT, 3),
         "active_model": _public_model(active, active_id) if active else None,
         "model_refused": model_server.last_refusal,
         "model_count": len(manifests),

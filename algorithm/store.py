@@ -29,6 +29,7 @@ import sklearn
 
 from algorithm import settings
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound, parse_uuid
+from common import settings as common_settings
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def parse_model_id(value: str) -> str:
 def _sign(manifest: dict[str, Any]) -> str:
     unsigned = {key: value for key, value in manifest.items() if key != "signature"}
     payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256).hexdigest()
+    return hmac.new(common_settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256).hexdigest()
 
 
 def _sha256(path: pathlib.Path) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from algorithm import db, jobs, ml, monitoring
 from algorithm.datasource import open_labelled_stream, read_labelled_rows
 from algorithm.store import ModelStore, VersionExists
+from common import limits
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
                 # The hold-out outcome, so the new model can be monitored at once (S3). The
                 # split is random, so its head is a fair sample where a big table's hold-out
                 # exceeds what one results row may hold.
-                sample = monitoring.MAX_RESULT_LABELS
+                sample = limits.MAX_RESULT_LABELS
                 monitoring.result_insert(
                     model_id=model_id,
                     y_true=trained.hold_out_true[:sample],

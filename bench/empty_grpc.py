@@ -6,9 +6,9 @@ import threading
 
 import grpc
 
-from algorithm import settings
 from algorithm.grpc_server import create_server
 from algorithm.v1 import prediction_pb2
+from common import settings as common_settings
 
 SERVICE = "bench.v1.EmptyService"
 
@@ -18,7 +18,7 @@ def _empty_predict(_request, _context) -> prediction_pb2.PredictResponse:
 
 
 def main() -> None:
-    server, _port = create_server(f"127.0.0.1:{settings.GRPC_PORT}")
+    server, _port = create_server(f"127.0.0.1:{common_settings.ALGORITHM_GRPC_PORT}")
     handler = grpc.unary_unary_rpc_method_handler(
         _empty_predict,
         request_deserializer=prediction_pb2.PredictRequest.FromString,

@@ -9,8 +9,8 @@ import sys
 
 import redis
 
-from algorithm import settings
-from worker.app import app
+from algorithm.jobqueue import app
+from common import settings as common_settings
 
 TIMEOUT_SECONDS = 3
 
@@ -23,7 +23,7 @@ def worker_answers() -> bool:
 
 
 def scheduler_holds_lock() -> bool:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS)
+    client = redis.Redis.from_url(common_settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS)
     return bool(client.exists(app.conf.redbeat_lock_key))
 
 

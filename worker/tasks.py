@@ -2,15 +2,10 @@
 
 from algorithm import db
 from algorithm.evaluation import run_evaluation_job
-from algorithm.logs import correlated
+from algorithm.jobqueue import COMPUTE_ACCURACY_TASK, EVALUATE_TASK, TRAIN_TASK, app
 from algorithm.monitoring import compute_accuracy as compute_model_accuracy
 from algorithm.training import run_training_job
-from worker.app import app
-
-TRAIN_TASK = "worker.tasks.train"
-EVALUATE_TASK = "worker.tasks.evaluate"
-COMPUTE_ACCURACY_TASK = "worker.tasks.compute_accuracy"
-
+from common.logs import correlated
 
 # A job that cannot be taken because the database is away is tried again later; a job that
 # loses the database once taken is sent again by worker.recovery.

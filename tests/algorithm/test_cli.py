@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from algorithm import cli, ml
+from algorithm import ml
 from algorithm.store import ModelStore
 from tests.support import REPO_ROOT
 
@@ -214,25 +214,6 @@ def test_a_model_the_cli_trained_loads_in_the_model_store_like_a_workers(sms):
     assert label == "spam"
     assert store.active_id() == sms.model_id
     assert [manifest["model_id"] for manifest in store.list_manifests()] == [sms.model_id]
-
-
-@pytest.mark.parametrize(
-    "row",
-    [
-        {"text": "  See you at lunch  ", "label": " ham "},
-        {},
-        {"text": None, "label": 5},
-        {"text": " \t ", "label": ""},
-        {"text": True, "label": ["spam"]},
-        {"text": "x" * 20_000 + "  ", "label": "l" * 100},
-        {"text": "x" * 20_001, "label": "l" * 101},
-        {"text": "a\x00b", "label": "\ud83d"},
-    ],
-)
-def test_rows_are_checked_by_the_rules_and_messages_of_the_rest_api(row):
-    from web.data.serializers import DataRowValidator  # needs Django, which pytest sets up
-
-    assert cli.check_row(row) == DataRowValidator()(row)
 
 
 # errors and exit codes

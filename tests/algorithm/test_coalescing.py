@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from algorithm.coalescing import PredictionCoalescer
 from algorithm.errors import InvalidArgument, Unavailable
+from common.coalescing import PredictionCoalescer
 
 
 class Recorder:

@@ -14,9 +14,10 @@ import pytest
 import scipy
 import sklearn
 
-from algorithm import ml, settings
+from algorithm import ml
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
 from algorithm.store import ModelIntegrityError, ModelStore, VersionExists
+from common import settings as common_settings
 
 FILES = {"model.pickle", "vectorizer.pickle", "manifest.json"}
 
@@ -32,7 +33,7 @@ def _rewrite_manifest(store, model_id, change, *, resign):
     manifest = json.loads(path.read_text())
     change(manifest)
     if resign:
-        manifest["signature"] = _sign(manifest, settings.MODEL_SIGNING_KEY)
+        manifest["signature"] = _sign(manifest, common_settings.MODEL_SIGNING_KEY)
     path.write_text(json.dumps(manifest, indent=2))
 
 
@@ -86,7 +87,7 @@ def test_manifest_records_checksums_metadata_versions_and_a_signature(store, tin
     created = datetime.datetime.fromisoformat(on_disk["created_time"])
     assert created.tzinfo is not None
     assert abs(datetime.datetime.now(datetime.UTC) - created) < datetime.timedelta(minutes=1)
-    assert on_disk["signature"] == _sign(on_disk, settings.MODEL_SIGNING_KEY)
+    assert on_disk["signature"] == _sign(on_disk, common_settings.MODEL_SIGNING_KEY)
 
 
 def test_publish_leaves_only_the_version_folder_behind(store, publish):
@@ -267,13 +268,13 @@ def test_a_manifest_edited_after_signing_is_refused(store, publish, unpickled):
 
 
 def test_a_manifest_signed_with_another_key_is_refused(store, publish, monkeypatch, unpickled):
-    monkeypatch.setattr(settings, "MODEL_SIGNING_KEY", "someone-else's-key")
+    monkeypatch.setattr(common_settings, "MODEL_SIGNING_KEY", "someone-else's-key")
     model_id = publish()
-    monkeypatch.setattr(settings, "MODEL_SIGNING_KEY", "the-deployment-key")
+    monkeypatch.setattr(common_settings, "MODEL_SIGNING_KEY", "the-deployment-key")
     with pytest.raises(ModelIntegrityError, match="signature"):
         store.load(model_id)
     assert unpickled == []
-    monkeypatch.setattr(settings, "MODEL_SIGNING_KEY", "someone-else's-key")
+    monkeypatch.setattr(common_settings, "MODEL_SIGNING_KEY", "someone-else's-key")
     assert store.load(model_id).model_id == model_id
 
 

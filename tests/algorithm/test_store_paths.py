@@ -14,9 +14,9 @@ import numpy
 import pytest
 import scipy
 
-from algorithm import settings
 from algorithm.errors import FailedPrecondition
 from algorithm.store import ModelIntegrityError, ModelStore
+from common import settings as common_settings
 
 
 def _resign(store, model_id, change):
@@ -26,7 +26,7 @@ def _resign(store, model_id, change):
     unsigned = {key: value for key, value in manifest.items() if key != "signature"}
     payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
     manifest["signature"] = hmac.new(
-        settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256
+        common_settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256
     ).hexdigest()
     path.write_text(json.dumps(manifest))
 

@@ -14,12 +14,12 @@ import celery
 import grpc
 import pytest
 
+from algorithm.jobqueue import TRAIN_TASK
 from algorithm.store import MANIFEST_FILE, MODEL_FILE, VECTORIZER_FILE, ModelStore
 from algorithm.training import model_id_for_job
 from algorithm.v1 import prediction_pb2
 from tests import support
 from tests.faults.conftest import seconds_since
-from worker.tasks import TRAIN_TASK
 
 pytestmark = pytest.mark.slow
 

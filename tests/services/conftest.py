@@ -14,6 +14,7 @@ import pytest
 from algorithm import ml
 from algorithm.store import ModelStore
 from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2_grpc
+from common import settings as common_settings
 from tests import support
 
 
@@ -91,7 +92,7 @@ def web_client(api_client, settings, algorithm_services):
     """An authenticated REST client of a web app that talks to the algorithm services."""
     settings.ALGORITHM_GRPC_TARGET = algorithm_services.grpc_target
     settings.ALGORITHM_HTTP_URL = algorithm_services.http_url
-    settings.LOG_DIR = pathlib.Path(algorithm_services.env["LOG_DIR"])
+    common_settings.LOG_DIR = pathlib.Path(algorithm_services.env["LOG_DIR"])
     return api_client
 
 

@@ -7,8 +7,9 @@ from collections import Counter
 import grpc
 import pytest
 
-from algorithm import datasource, settings
+from algorithm import datasource
 from algorithm.v1 import prediction_pb2, training_pb2
+from common import settings as common_settings
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def _train_and_watch(stub, algorithm: str) -> list[training_pb2.Job]:
 def test_every_pass_of_a_stream_reads_the_same_snapshot_in_the_same_mixed_order(
     algorithm_services, monkeypatch
 ):
-    monkeypatch.setattr(settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
+    monkeypatch.setattr(common_settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
     monkeypatch.setattr(datasource, "BATCH_ROWS", 100)
     rows = [(f"ham {i}", "ham") for i in range(300)] + [(f"spam {i}", "spam") for i in range(100)]
     algorithm_services.replace_data(rows)
@@ -48,7 +49,7 @@ def test_every_pass_of_a_stream_reads_the_same_snapshot_in_the_same_mixed_order(
 def test_the_in_memory_read_gives_back_every_row_exactly_in_id_order(
     algorithm_services, monkeypatch
 ):
-    monkeypatch.setattr(settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
+    monkeypatch.setattr(common_settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
     monkeypatch.setattr(datasource, "BATCH_ROWS", 3)
     rows = [
         ("a back\\slash, \\N and \\t as typed", "ham"),

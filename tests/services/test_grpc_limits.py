@@ -7,8 +7,8 @@ import time
 import grpc
 import pytest
 
-from algorithm.grpc_server import MAX_MESSAGE_BYTES
 from algorithm.v1 import prediction_pb2
+from common.limits import MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 from redbeat.decoder import RedBeatJSONDecoder
 
-from algorithm.logs import LINE_PATTERN
+from common.logs import LINE_PATTERN
 from tests import support
 
 pytestmark = pytest.mark.slow

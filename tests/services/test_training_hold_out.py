@@ -6,14 +6,16 @@ import json
 import psycopg2
 import pytest
 
-from algorithm import db, jobs, ml, monitoring, settings, training
+from algorithm import db, jobs, ml, training
 from algorithm.store import ModelStore
+from common import limits
+from common import settings as common_settings
 
 
 @pytest.fixture
 def in_process_algorithm(algorithm_services, monkeypatch):
     """The algorithm code in this process, on the services' database, with its own pool."""
-    monkeypatch.setattr(settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
+    monkeypatch.setattr(common_settings, "DATABASE_URL", algorithm_services.env["DATABASE_URL"])
     monkeypatch.setattr(db, "_pool", None)
     monkeypatch.setattr(db, "_pool_pid", None)
     yield
@@ -25,7 +27,7 @@ def test_a_hold_out_over_the_results_limit_is_recorded_as_its_first_rows(
     in_process_algorithm, algorithm_services, sms_rows, monkeypatch, tmp_path
 ):
     limit = 1_000
-    monkeypatch.setattr(monitoring, "MAX_RESULT_LABELS", limit)
+    monkeypatch.setattr(limits, "MAX_RESULT_LABELS", limit)
     algorithm_services.replace_data(sms_rows)  # a hold-out of 1,394 rows
     job, _ = jobs.job_create(
         kind="train",

@@ -8,7 +8,7 @@ import secrets
 import pytest
 import requests
 
-from algorithm import settings as algorithm_settings
+from common import settings as common_settings
 from tests import support
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_no_secret_reaches_a_log_file(web, algorithm_services):
         for name, value in (
             ("API_TOKEN", token),
             ("DJANGO_SECRET_KEY", env["DJANGO_SECRET_KEY"]),
-            ("MODEL_SIGNING_KEY", algorithm_settings.MODEL_SIGNING_KEY),
+            ("MODEL_SIGNING_KEY", common_settings.MODEL_SIGNING_KEY),
         )
         if value in path.read_text(errors="replace")
     }

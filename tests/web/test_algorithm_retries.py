@@ -9,13 +9,13 @@ from concurrent import futures
 import grpc
 import pytest
 
-from algorithm.errors import NO_RETRY_METADATA, SERVICE_ERROR_METADATA
 from algorithm.v1 import (
     prediction_pb2,
     prediction_pb2_grpc,
     training_pb2,
     training_pb2_grpc,
 )
+from common.wire import NO_RETRY_METADATA, SERVICE_ERROR_METADATA
 from web.classifier.client import AlgorithmError, GrpcTransport
 
 

@@ -1,5 +1,6 @@
 """Settings from the environment, logging, and the manage.py / gunicorn / WSGI entry points."""
 
+import importlib
 import logging
 import multiprocessing
 import re
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from concurrent_log_handler import ConcurrentRotatingFileHandler
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
-from algorithm.logs import correlated
+from common import settings as common_settings
+from common.logs import correlated
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_NAMES = [
@@ -43,9 +44,13 @@ def load_settings(monkeypatch, tmp_path):
         monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        # What web shares with the other services is read by common.settings.
+        importlib.reload(common_settings)
         return runpy.run_path(str(REPO_ROOT / "web" / "config" / "settings.py"))
 
-    return load
+    yield load
+    monkeypatch.undo()
+    importlib.reload(common_settings)
 
 
 def test_settings_defaults(load_settings, tmp_path):
@@ -123,13 +128,13 @@ def test_logs_go_to_the_rotating_file_one_line_per_record():
     (handler,) = [
         h for h in logging.getLogger().handlers if isinstance(h, ConcurrentRotatingFileHandler)
     ]
-    assert Path(handler.baseFilename) == settings.LOG_DIR / "web.log"
+    assert Path(handler.baseFilename) == common_settings.LOG_DIR / "web.log"
     marker = f"marker {uuid.uuid4().hex}"
 
     with correlated("req-1"):
         logging.getLogger("web.test").warning("%s\nsecond line", marker)
 
-    lines = (settings.LOG_DIR / "web.log").read_text(encoding="utf-8").splitlines()
+    lines = (common_settings.LOG_DIR / "web.log").read_text(encoding="utf-8").splitlines()
     (line,) = [line for line in lines if marker in line]
     assert re.fullmatch(
         rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z WARNING web req-1 web\.test: "

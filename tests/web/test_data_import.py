@@ -15,8 +15,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework import serializers
 
+from common.datafiles import check_row
 from web.data.models import Data
-from web.data.serializers import DataRowValidator, DataSerializer
+from web.data.serializers import DataSerializer
 from web.data.services import data_import
 
 pytestmark = pytest.mark.django_db
@@ -325,25 +326,33 @@ def serializer_error(row: dict) -> dict:
     return {"line": 1, "field": field, "message": message}
 
 
-def test_row_validator_agrees_with_the_serializer():
-    # It runs DataSerializer's fields only: a rule added on the serializer itself would be
-    # skipped on import, so this fails until DataRowValidator calls it too.
-    assert DataSerializer.validate is serializers.Serializer.validate
-    assert not {f"validate_{name}" for name in DataSerializer().fields} & set(dir(DataSerializer))
-    validate = DataRowValidator()
-    cases = [
+@pytest.mark.parametrize(
+    "row",
+    [
         {"text": " ok ", "label": "l"},
+        {"text": "  See you at lunch  ", "label": " ham "},
         {"text": "", "label": 1},
         {},
+        {"text": None, "label": 5},
+        {"text": " \t ", "label": ""},
+        {"text": True, "label": ["spam"]},
         {"text": ["a"], "label": "ğ" * 101},
-    ]
-    for row in cases:
-        values, errors = validate(row)
-        serializer = DataSerializer(data=row)
-        assert serializer.is_valid() == (not errors)
-        assert errors == {name: [str(m) for m in ms] for name, ms in serializer.errors.items()}
-        if not errors:
-            assert values == dict(serializer.validated_data)
+        {"text": "x" * 20_000 + "  ", "label": "l" * 100},
+        {"text": "x" * 20_001, "label": "l" * 101},
+        {"text": "a\x00b", "label": "\ud83d"},
+    ],
+)
+def test_file_rows_are_checked_by_the_rules_and_messages_of_the_json_api(row):
+    # Imports and the command line check rows with common.datafiles.check_row; the JSON API
+    # with DataSerializer. A rule added to the serializer alone fails this.
+    assert DataSerializer.validate is serializers.Serializer.validate
+    assert not {f"validate_{name}" for name in DataSerializer().fields} & set(dir(DataSerializer))
+    values, errors = check_row(row)
+    serializer = DataSerializer(data=row)
+    assert serializer.is_valid() == (not errors)
+    assert errors == {name: [str(m) for m in ms] for name, ms in serializer.errors.items()}
+    if not errors:
+        assert values == dict(serializer.validated_data)
 
 
 # Files that cannot be imported at all: 400, nothing stored.

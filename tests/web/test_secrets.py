@@ -96,11 +96,11 @@ def _deploy_warnings():
 
 
 def test_check_deploy_names_the_secrets_left_at_their_development_values(settings, monkeypatch):
-    from algorithm import settings as algorithm_settings
+    from common import settings as common_settings
 
     settings.API_TOKEN = "dev-token-change-me"
     settings.SECRET_KEY = "x" * 50
-    monkeypatch.setattr(algorithm_settings, "MODEL_SIGNING_KEY", "textclf-development-signing-key")
+    monkeypatch.setattr(common_settings, "MODEL_SIGNING_KEY", "textclf-development-signing-key")
 
     (warning,) = _deploy_warnings()
     assert warning.msg == (
@@ -110,10 +110,10 @@ def test_check_deploy_names_the_secrets_left_at_their_development_values(setting
 
 
 def test_check_deploy_is_quiet_once_every_secret_is_set(settings, monkeypatch):
-    from algorithm import settings as algorithm_settings
+    from common import settings as common_settings
 
     settings.API_TOKEN = secrets.token_hex(20)
     settings.SECRET_KEY = secrets.token_urlsafe(50)
-    monkeypatch.setattr(algorithm_settings, "MODEL_SIGNING_KEY", secrets.token_urlsafe(32))
+    monkeypatch.setattr(common_settings, "MODEL_SIGNING_KEY", secrets.token_urlsafe(32))
 
     assert _deploy_warnings() == []

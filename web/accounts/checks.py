@@ -4,7 +4,7 @@ development defaults or the placeholders committed with the repository."""
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning, register
 
-from algorithm import settings as algorithm_settings
+from common import settings as common_settings
 
 # Every committed value of these says so on its face (tests/web/test_secrets.py sees to it).
 _PLACEHOLDER_MARKS = ("change-me", "development", "insecure")
@@ -15,7 +15,7 @@ def secrets_are_set(app_configs=None, **kwargs) -> list[CheckMessage]:
     values = {
         "API_TOKEN": settings.API_TOKEN or "",
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "MODEL_SIGNING_KEY": algorithm_settings.MODEL_SIGNING_KEY,
+        "MODEL_SIGNING_KEY": common_settings.MODEL_SIGNING_KEY,
     }
     unset = [
         name for name, value in values.items() if any(mark in value for mark in _PLACEHOLDER_MARKS)

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 
-from algorithm.logs import clean_id, correlated
+from common.logs import clean_id, correlated
 from web.api.exceptions import error_body
 
 

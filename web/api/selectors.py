@@ -2,10 +2,10 @@ import logging
 import os
 from pathlib import Path
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 
-from algorithm.logs import LINE_PATTERN
+from common import settings as common_settings
+from common.logs import LINE_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def log_tail(*, lines: int, service: str | None = None) -> list[dict[str, str]]:
     names = [service] if service else SERVICES
     records = []
     for name in names:
-        path = settings.LOG_DIR / f"{name}.log"
+        path = common_settings.LOG_DIR / f"{name}.log"
         if path.is_file():
             records.extend(_last_lines(path, lines))
     records.sort(key=lambda line: line.split(" ", 1)[0])

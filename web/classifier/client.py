@@ -17,9 +17,6 @@ from google.protobuf import json_format
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from algorithm.coalescing import PredictionCoalescer
-from algorithm.errors import SERVICE_ERROR_METADATA
-from algorithm.logs import REQUEST_ID_METADATA, correlation_id
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -32,6 +29,10 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+from common import limits
+from common.coalescing import PredictionCoalescer
+from common.logs import correlation_id
+from common.wire import REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
 
 PREDICT_DEADLINE_SECONDS = 5.0
 # Concurrent predictions in one web process share calls of up to this many texts, with at
@@ -140,8 +141,8 @@ class GrpcTransport(_Transport):
                                 _DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS * 1000,
                             ),
                             ("grpc.max_reconnect_backoff_ms", 1000),
-                            ("grpc.max_receive_message_length", 16 << 20),
-                            ("grpc.max_send_message_length", 16 << 20),
+                            ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
+                            ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
                         ],
                     )
                     self._prediction = prediction_pb2_grpc.PredictionServiceStub(channel)

@@ -4,11 +4,8 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common import limits
 from web.api.fields import StrictCharField, StrictUUIDField
-from web.data.models import LABEL_MAX_LENGTH
-
-MAX_TEXT_CHARS = 20_000
-MAX_BATCH_TEXTS = 1_000
 
 
 def _fits_a_double(value: Any) -> bool:
@@ -36,12 +33,12 @@ class TrainRequestSerializer(serializers.Serializer):
 
 
 class PredictRequestSerializer(serializers.Serializer):
-    text = StrictCharField(required=False, max_length=MAX_TEXT_CHARS, trim_whitespace=False)
+    text = StrictCharField(required=False, max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False)
     texts = serializers.ListField(
-        child=StrictCharField(max_length=MAX_TEXT_CHARS, trim_whitespace=False),
+        child=StrictCharField(max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False),
         required=False,
         allow_empty=False,
-        max_length=MAX_BATCH_TEXTS,
+        max_length=limits.MAX_BATCH_TEXTS,
     )
     model_id = StrictUUIDField(required=False, allow_null=True, default=None)
 
@@ -146,12 +143,17 @@ class ModelPageSerializer(serializers.Serializer):
 
 class ModelPageParamsSerializer(serializers.Serializer):
     page = serializers.IntegerField(required=False, default=1, min_value=1)
-    page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=1000)
+    page_size = serializers.IntegerField(
+        required=False,
+        default=limits.DEFAULT_PAGE_SIZE,
+        min_value=1,
+        max_value=limits.MAX_PAGE_SIZE,
+    )
 
 
 class LabelledTextSerializer(serializers.Serializer):
-    text = StrictCharField(max_length=MAX_TEXT_CHARS, trim_whitespace=False)
-    label = StrictCharField(max_length=100)
+    text = StrictCharField(max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False)
+    label = StrictCharField(max_length=limits.MAX_LABEL_CHARS)
 
 
 class EvaluateRequestSerializer(serializers.Serializer):
@@ -159,7 +161,7 @@ class EvaluateRequestSerializer(serializers.Serializer):
         many=True,
         required=False,
         allow_empty=False,
-        max_length=100_000,
+        max_length=limits.MAX_RESULT_LABELS,
         help_text="Rows to evaluate on; leave out to evaluate on the current data table.",
     )
 
@@ -224,7 +226,7 @@ class ScheduleSerializer(serializers.Serializer):
 
 
 @extend_schema_field(
-    {"oneOf": [{"type": "string", "maxLength": LABEL_MAX_LENGTH}, {"type": "number"}]}
+    {"oneOf": [{"type": "string", "maxLength": limits.MAX_LABEL_CHARS}, {"type": "number"}]}
 )
 class LabelField(serializers.Field):
     """A label as a string or a number, kept as sent."""
@@ -232,7 +234,7 @@ class LabelField(serializers.Field):
     default_error_messages: ClassVar[dict[str, str]] = {
         "invalid": "Must be a string or a number.",
         "too_large": TOO_LARGE,
-        "max_length": f"Ensure this label has no more than {LABEL_MAX_LENGTH} characters.",
+        "max_length": f"Ensure this label has no more than {limits.MAX_LABEL_CHARS} characters.",
     }
 
     def to_internal_value(self, data):
@@ -240,7 +242,7 @@ class LabelField(serializers.Field):
             self.fail("invalid")
         if not _fits_a_double(data):
             self.fail("too_large")
-        if isinstance(data, str) and len(data) > LABEL_MAX_LENGTH:
+        if isinstance(data, str) and len(data) > limits.MAX_LABEL_CHARS:
             self.fail("max_length")
         return data
 
@@ -250,8 +252,12 @@ class LabelField(serializers.Field):
 
 class ResultRequestSerializer(serializers.Serializer):
     model_id = StrictUUIDField()
-    y_true = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
-    y_pred = serializers.ListField(child=LabelField(), allow_empty=False, max_length=100_000)
+    y_true = serializers.ListField(
+        child=LabelField(), allow_empty=False, max_length=limits.MAX_RESULT_LABELS
+    )
+    y_pred = serializers.ListField(
+        child=LabelField(), allow_empty=False, max_length=limits.MAX_RESULT_LABELS
+    )
 
     def validate(self, attrs):
         if len(attrs["y_true"]) != len(attrs["y_pred"]):

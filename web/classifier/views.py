@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from algorithm import settings as algorithm_settings
+from common import settings as common_settings
 from web.api.schema import error_responses, uuid_in_path
 from web.classifier import serializers
 from web.classifier.client import AlgorithmError, get_client, get_grpc_client
@@ -236,10 +236,10 @@ class InfoView(APIView):
             algorithm, algorithm_error = None, str(error.detail)
         return Response(
             {
-                "version": algorithm_settings.VERSION,
-                "build_time": algorithm_settings.BUILD_TIME,
-                "git_revision": algorithm_settings.GIT_REVISION,
-                "uptime_seconds": round(time.time() - algorithm_settings.STARTED_AT, 3),
+                "version": common_settings.VERSION,
+                "build_time": common_settings.BUILD_TIME,
+                "git_revision": common_settings.GIT_REVISION,
+                "uptime_seconds": round(time.time() - common_settings.STARTED_AT, 3),
                 "data_rows": data_count(),
                 "algorithm": algorithm,
                 "algorithm_error": algorithm_error,

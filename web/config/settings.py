@@ -13,8 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from algorithm import settings as algorithm_settings
-from algorithm.logs import logging_config
+from common import settings as common_settings
+from common.logs import logging_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,14 +41,14 @@ ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 # When set, `ensure_api_token` gives the service user exactly this token.
 API_TOKEN = os.environ.get("API_TOKEN", "").strip() or None
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
+REDIS_URL = common_settings.REDIS_URL
+REDIS_KEY_PREFIX = common_settings.REDIS_KEY_PREFIX
 # By default, the algorithm service `make run` starts on this machine, wherever its ports are.
-ALGORITHM_GRPC_TARGET = os.environ.get("ALGORITHM_GRPC_TARGET") or (
-    f"127.0.0.1:{os.environ.get('ALGORITHM_GRPC_PORT') or 50051}"
+ALGORITHM_GRPC_TARGET = common_settings.env(
+    "ALGORITHM_GRPC_TARGET", f"127.0.0.1:{common_settings.ALGORITHM_GRPC_PORT}"
 )
-ALGORITHM_HTTP_URL = os.environ.get("ALGORITHM_HTTP_URL") or (
-    f"http://127.0.0.1:{os.environ.get('ALGORITHM_HTTP_PORT') or 5000}"
+ALGORITHM_HTTP_URL = common_settings.env(
+    "ALGORITHM_HTTP_URL", f"http://127.0.0.1:{common_settings.ALGORITHM_HTTP_PORT}"
 )
 ALGORITHM_TRANSPORT = os.environ.get("ALGORITHM_TRANSPORT", "grpc").strip().lower()
 if ALGORITHM_TRANSPORT not in {"grpc", "http"}:
@@ -56,9 +56,7 @@ if ALGORITHM_TRANSPORT not in {"grpc", "http"}:
         f"ALGORITHM_TRANSPORT must be 'grpc' or 'http', not {ALGORITHM_TRANSPORT!r}."
     )
 
-LOG_DIR = Path(os.environ.get("LOG_DIR") or "var/log")
-if not LOG_DIR.is_absolute():
-    LOG_DIR = REPO_ROOT / LOG_DIR
+LOG_DIR = common_settings.LOG_DIR
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
@@ -184,7 +182,7 @@ SPECTACULAR_SETTINGS = {
         'Every error answers `{"message": ..., "extra": {...}}`; validation errors list '
         "their fields under `extra.fields`."
     ),
-    "VERSION": algorithm_settings.VERSION,
+    "VERSION": common_settings.VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     # The machine serving the docs may have no internet access: assets come from
     # drf-spectacular-sidecar through our own static files.

@@ -1,15 +1,16 @@
 from django.db import models
 
-LABEL_MAX_LENGTH = 100
-# Enforced by the API rather than the column, so the limit can move without a migration.
-TEXT_MAX_LENGTH = 20_000
+from common.limits import MAX_LABEL_CHARS
+
+# The text's limit (common.limits.MAX_TEXT_CHARS) is enforced by the API rather than the
+# column, so it can move without a migration.
 
 
 class Data(models.Model):
     """One labelled training example. The worker reads this table with raw SQL."""
 
     text = models.TextField()
-    label = models.CharField(max_length=LABEL_MAX_LENGTH, db_index=True)
+    label = models.CharField(max_length=MAX_LABEL_CHARS, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,16 +7,16 @@ import psycopg2
 from django.db import connection, transaction
 from django.utils import timezone
 
-from web.data.imports import (
+from common.datafiles import (
     MAX_REPORTED_ERRORS,
     DataImportError,
     DataImportFormat,
     Row,
     RowError,
+    check_row,
     read_rows,
 )
 from web.data.models import Data
-from web.data.serializers import DataRowValidator
 
 
 class DataFields(TypedDict):
@@ -113,13 +113,12 @@ def data_import(
 
 def _valid_rows(rows: Iterable[Row], report: DataImportReport) -> Iterator[tuple[str, str]]:
     """(text, label) of each valid row; each invalid one is counted in the report instead."""
-    validate = DataRowValidator()
     for line, fields in rows:
         report.rows_read += 1
         if isinstance(fields, RowError):
             report.add_invalid([fields])
             continue
-        values, errors = validate(fields)
+        values, errors = check_row(fields)
         if errors:
             report.add_invalid(
                 RowError(line, name, message)

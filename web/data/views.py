@@ -18,9 +18,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from web.api.exceptions import error_body
-from web.api.schema import ErrorSerializer, error_responses
-from web.data.imports import (
+from common.datafiles import (
     MAX_REPORTED_ERRORS,
     MEDIA_TYPES,
     DataImportError,
@@ -28,6 +26,8 @@ from web.data.imports import (
     format_from_media_type,
     format_from_name,
 )
+from web.api.exceptions import error_body
+from web.api.schema import ErrorSerializer, error_responses
 from web.data.models import Data
 from web.data.selectors import data_list
 from web.data.serializers import (

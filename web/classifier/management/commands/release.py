@@ -1,22 +1,23 @@
+import subprocess
+import sys
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
-
-from algorithm.db import ensure_database
-from algorithm.schema import apply_schema
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
     help = (
-        "Prepare the database before the services start: Django migrations, the service "
-        "user's API token, and the algorithm service's SQL files. Safe to run at every start."
+        "Prepare the database before the services start: the algorithm service's SQL files "
+        "(its own entry point, `python -m algorithm.schema`, which also creates the database "
+        "if the server lacks it), then Django migrations and the service user's API token. "
+        "Safe to run at every start."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if ensure_database():
-            self.stdout.write("Created the database named in DATABASE_URL.")
+        # A child process: web never imports the algorithm service's code.
+        schema = subprocess.run([sys.executable, "-m", "algorithm.schema"], check=False)
+        if schema.returncode:
+            raise CommandError("The algorithm service's SQL files could not be applied.")
         call_command("migrate", interactive=False, verbosity=options["verbosity"])
         call_command("ensure_api_token")
-        applied = apply_schema()
-        self.stdout.write(f"Applied the algorithm SQL files: {', '.join(applied)}")

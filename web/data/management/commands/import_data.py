@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from web.data.imports import (
+from common.datafiles import (
     FORMATS,
     MAX_REPORTED_ERRORS,
     DataImportError,

@@ -15,10 +15,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from algorithm import settings
+from common import settings
 
-# gRPC metadata key that carries the caller's request id.
-REQUEST_ID_METADATA = "x-request-id"
 # The request (or job) a record belongs to; "-" outside of one.
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
 

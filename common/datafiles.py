@@ -1,20 +1,22 @@
-"""Reading data files (CSV, TSV, JSON lines) row by row, without holding the file in memory.
+"""Data files (CSV, TSV, JSON lines): reading them row by row without holding the file in
+memory, and the rules a row must meet. Web's import endpoint and the command line's
+``--dataset`` both use them, so a file is read and checked the same way everywhere.
 
-`read_rows` turns a binary stream into `(line, fields)` pairs for the import service;
-what a row must contain is checked later, by the same rules as the JSON API.
+`read_rows` turns a binary stream into `(line, fields)` pairs; `check_row` then says what a
+row holds, or what is wrong with it in the JSON API's words.
 """
 
 import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import PurePath
 from typing import Any, BinaryIO, Literal
 
-from django.utils.http import parse_header_parameters
-from rest_framework.utils.json import strict_constant
+from common import limits
 
 DataImportFormat = Literal["csv", "tsv", "jsonl"]
 FORMATS: tuple[DataImportFormat, ...] = ("csv", "tsv", "jsonl")
@@ -71,8 +73,10 @@ def format_from_name(name: str) -> DataImportFormat | None:
 
 def format_from_media_type(content_type: str) -> DataImportFormat | None:
     """The format a Content-Type names; a charset other than UTF-8 is an error."""
-    media_type, params = parse_header_parameters(content_type)
-    charset = params.get("charset", "utf-8").lower()
+    header = Message()
+    header["content-type"] = content_type
+    media_type = header.get_content_type()
+    charset = str(header.get_param("charset") or "utf-8").lower()
     if charset not in {"utf-8", "utf8"}:
         raise DataImportError(
             f"The request says charset={charset}, but only UTF-8 files can be imported: "
@@ -145,7 +149,7 @@ def _jsonl_rows(lines: Iterator[tuple[int, str]]) -> Iterator[Row]:
 def _json_object(number: int, line: str) -> dict[str, Any] | RowError:
     try:
         # NaN and Infinity are refused, as by the JSON API's parser.
-        value = json.loads(line.rstrip("\r\n"), parse_constant=strict_constant)
+        value = json.loads(line.rstrip("\r\n"), parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         return RowError(number, None, f"Not valid JSON: {error.msg} at column {error.colno}.")
     except (ValueError, RecursionError) as error:  # huge integers, deep nesting
@@ -239,3 +243,55 @@ def _too_many_cells(cells: int, columns: int, format: DataImportFormat) -> str:
         else "put double quotes around fields that contain commas"
     )
     return f"The row has {cells} fields but the header names {columns}: {hint}."
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A column the row does not have, which is not the same error as a null value.
+_MISSING = object()
+
+
+def check_row(
+    fields: Mapping[str, Any], *, labelled: bool = True
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The row's values as the REST API stores them (trimmed), and the messages of each
+    field that fails, in the API's words.
+
+    The rules of the JSON API's fields (web.data.serializers.DataSerializer, where a test
+    holds both to the same answers): a string, not blank once trimmed, at most so many
+    characters once trimmed, and no NUL or surrogate characters.
+    """
+    max_chars = {"text": limits.MAX_TEXT_CHARS, "label": limits.MAX_LABEL_CHARS}
+    values: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    for name in ("text", "label") if labelled else ("text",):
+        messages = _field_errors(fields.get(name, _MISSING), max_chars[name])
+        if messages:
+            errors[name] = messages
+        else:
+            values[name] = fields[name].strip()
+    return values, errors
+
+
+def _field_errors(value: Any, max_chars: int) -> list[str]:
+    """What is wrong with one text or label value; see check_row."""
+    if value is _MISSING:
+        return ["This field is required."]
+    if isinstance(value, str) and not value.strip():
+        return ["This field may not be blank."]
+    if value is None:
+        return ["This field may not be null."]
+    if not isinstance(value, str):
+        return ["Not a valid string."]
+    value = value.strip()
+    errors = []
+    if len(value) > max_chars:
+        errors.append(f"Ensure this field has no more than {max_chars} characters.")
+    if "\x00" in value:
+        errors.append("Null characters are not allowed.")
+    if surrogate := _SURROGATE.search(value):
+        errors.append(f"Surrogate characters are not allowed: U+{ord(surrogate[0]):X}.")
+    return errors

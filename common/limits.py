@@ -1,0 +1,20 @@
+"""Every limit on what callers send, defined once: web's serializers, the OpenAPI schema, the
+algorithm service's checks, the CLI and the data-file reader all import them from here."""
+
+from common.settings import env_int
+
+# Characters in one text. Real documents can be longer (news articles of 25,000 characters),
+# so it can be raised; web's JSON body limit (4 MiB) still bounds a request.
+MAX_TEXT_CHARS = env_int("MAX_TEXT_CHARS", 20_000)
+# The data table's label column (max_length in web's Data model and its migration).
+MAX_LABEL_CHARS = 100
+# Texts in one prediction call.
+MAX_BATCH_TEXTS = 1_000
+# Labels in each list of a posted result, and rows sent with an evaluation.
+MAX_RESULT_LABELS = 100_000
+MAX_EVALUATION_ROWS = 100_000
+# One gRPC message, either way.
+MAX_MESSAGE_BYTES = 16 << 20
+# Model versions per page: the default and the most a caller may ask for.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1_000
