@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from algorithm import ml, settings
-from algorithm.component import TextClassifier
 from algorithm.errors import InvalidArgument, NotFound
+from algorithm.local_classifier import TextClassifier
 from algorithm.store import ModelIntegrityError, ModelStore, parse_model_id
 from common.datafiles import DataImportError, RowError, check_row, format_from_name, read_rows
 

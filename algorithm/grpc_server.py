@@ -16,9 +16,10 @@ from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from algorithm import monitoring, service, settings
+from algorithm import monitoring, settings
 from algorithm.errors import ServiceError
-from algorithm.serving import model_server
+from algorithm.model_cache import model_server
+from algorithm.services import info, models, prediction, training
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -146,12 +147,12 @@ def _metric_record_message(record: dict[str, Any]) -> models_pb2.MetricRecord:
 
 class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
-        result = _call(context, service.predict, text=request.text, model_id=request.model_id)
+        result = _call(context, prediction.predict, text=request.text, model_id=request.model_id)
         return prediction_pb2.PredictResponse(**result)
 
     def PredictBatch(self, request, context):
         result = _call(
-            context, service.predict_batch, texts=list(request.texts), model_id=request.model_id
+            context, prediction.predict_batch, texts=list(request.texts), model_id=request.model_id
         )
         return prediction_pb2.PredictBatchResponse(
             predictions=[prediction_pb2.Prediction(**p) for p in result["predictions"]],
@@ -164,7 +165,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         parameters = _plain(request.parameters) if request.HasField("parameters") else None
         job = _call(
             context,
-            service.train,
+            training.train,
             algorithm=request.algorithm,
             parameters=parameters,
             request_id=request.request_id,
@@ -173,11 +174,12 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         return training_pb2.TrainResponse(job=_job_message(job))
 
     def GetJob(self, request, context):
-        job = _call(context, service.get_job, job_id=request.job_id)
+        job = _call(context, training.get_job, job_id=request.job_id)
         return training_pb2.GetJobResponse(job=_job_message(job))
 
     def WatchJob(self, request, context) -> Iterator[training_pb2.WatchJobResponse]:
         if not _watch_slots.acquire(blocking=False):
+            context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"{MAX_WATCHERS} jobs are being watched already; poll GetJob instead.",
@@ -185,7 +187,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         try:
             last = None
             while context.is_active():
-                job = _call(context, service.get_job, job_id=request.job_id)
+                job = _call(context, training.get_job, job_id=request.job_id)
                 if job != last:
                     yield training_pb2.WatchJobResponse(job=_job_message(job))
                     last = job
@@ -197,7 +199,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
 
     def ListAlgorithms(self, request, context):
         algorithms = []
-        for algorithm in _call(context, service.list_algorithms):
+        for algorithm in _call(context, training.list_algorithms):
             message = training_pb2.Algorithm(
                 name=algorithm["name"],
                 description=algorithm["description"],
@@ -219,7 +221,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
 class ModelServicer(models_pb2_grpc.ModelServiceServicer):
     def ListModels(self, request, context):
         page = _call(
-            context, service.list_models, page_size=request.page_size, page_token=request.page_token
+            context, models.list_models, page_size=request.page_size, page_token=request.page_token
         )
         return models_pb2.ListModelsResponse(
             models=[_model_message(model) for model in page["models"]],
@@ -228,57 +230,57 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
         )
 
     def GetModel(self, request, context):
-        model = _call(context, service.get_model, model_id=request.model_id)
+        model = _call(context, models.get_model, model_id=request.model_id)
         return models_pb2.GetModelResponse(model=_model_message(model))
 
     def DeleteModel(self, request, context):
-        deleted = _call(context, service.delete_model, model_id=request.model_id)
+        deleted = _call(context, models.delete_model, model_id=request.model_id)
         return models_pb2.DeleteModelResponse(model_id=deleted["model_id"])
 
     def ActivateModel(self, request, context):
-        model = _call(context, service.activate_model, model_id=request.model_id)
+        model = _call(context, models.activate_model, model_id=request.model_id)
         return models_pb2.ActivateModelResponse(model=_model_message(model))
 
     def EvaluateModel(self, request, context):
         rows = [(row.text, row.label) for row in request.rows] or None
-        result = _call(context, service.evaluate_model, model_id=request.model_id, rows=rows)
+        result = _call(context, models.evaluate_model, model_id=request.model_id, rows=rows)
         return models_pb2.EvaluateModelResponse(
             job=_job_message(result["job"]),
             metric_record=_metric_record_message(result["metric_record"]),
         )
 
     def GetMetricRecord(self, request, context):
-        record = _call(context, service.get_metric_record, metric_id=request.metric_id)
+        record = _call(context, models.get_metric_record, metric_id=request.metric_id)
         return models_pb2.GetMetricRecordResponse(metric_record=_metric_record_message(record))
 
     def ListMetricRecords(self, request, context):
-        records = _call(context, service.list_metric_records, model_id=request.model_id)
+        records = _call(context, models.list_metric_records, model_id=request.model_id)
         return models_pb2.ListMetricRecordsResponse(
             metric_records=[_metric_record_message(record) for record in records]
         )
 
     def DeleteMetricRecord(self, request, context):
-        deleted = _call(context, service.delete_metric_record, metric_id=request.metric_id)
+        deleted = _call(context, models.delete_metric_record, metric_id=request.metric_id)
         return models_pb2.DeleteMetricRecordResponse(metric_id=deleted["metric_id"])
 
 
 class InfoServicer(info_pb2_grpc.InfoServiceServicer):
     def GetInfo(self, request, context):
-        info = _call(context, service.get_info)
+        described = _call(context, info.get_info)
         reply = info_pb2.GetInfoResponse(
-            version=info["version"],
-            build_time=info["build_time"],
-            git_revision=info["git_revision"],
-            uptime_seconds=info["uptime_seconds"],
-            model_refused=info["model_refused"] or "",
-            model_count=info["model_count"],
-            replica=info["replica"],
-            texts_predicted=info["texts_predicted"],
+            version=described["version"],
+            build_time=described["build_time"],
+            git_revision=described["git_revision"],
+            uptime_seconds=described["uptime_seconds"],
+            model_refused=described["model_refused"] or "",
+            model_count=described["model_count"],
+            replica=described["replica"],
+            texts_predicted=described["texts_predicted"],
         )
-        if info["active_model"]:
-            reply.active_model.CopyFrom(_model_message(info["active_model"]))
-        if info["data_rows"] is not None:
-            reply.data_rows = info["data_rows"]
+        if described["active_model"]:
+            reply.active_model.CopyFrom(_model_message(described["active_model"]))
+        if described["data_rows"] is not None:
+            reply.data_rows = described["data_rows"]
         return reply
 
 

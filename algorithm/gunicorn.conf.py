@@ -2,7 +2,7 @@
 
 import os
 
-from algorithm.serving import model_server
+from algorithm.model_cache import model_server
 from common.logs import configure_logging
 
 bind = f"0.0.0.0:{os.environ.get('ALGORITHM_HTTP_PORT') or 5000}"

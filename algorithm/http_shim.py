@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from algorithm import monitoring, service
+from algorithm import monitoring
 from algorithm.errors import InvalidArgument, ServiceError
+from algorithm.services import info, prediction, training
 from common.logs import clean_id, correlation_id
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _unexpected_error(error: Exception):
 @app.post("/train")
 def train():
     body = _json_body(required=False)
-    job = service.train(
+    job = training.train(
         algorithm=body.get("algorithm") or "",
         parameters=body.get("parameters"),
         request_id=body.get("request_id") or "",
@@ -74,7 +75,7 @@ def train():
 
 @app.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    return jsonify(service.get_job(job_id=job_id))
+    return jsonify(training.get_job(job_id=job_id))
 
 
 @app.post("/predict")
@@ -84,10 +85,10 @@ def predict():
     if not isinstance(model_id, str):
         raise InvalidArgument("model_id must be a string.")
     if "texts" in body:
-        return jsonify(service.predict_batch(texts=body["texts"], model_id=model_id))
+        return jsonify(prediction.predict_batch(texts=body["texts"], model_id=model_id))
     if "text" not in body:
         raise InvalidArgument('The body needs "text" (one string) or "texts" (a list).')
-    return jsonify(service.predict(text=body["text"], model_id=model_id))
+    return jsonify(prediction.predict(text=body["text"], model_id=model_id))
 
 
 @app.post("/schedule")
@@ -109,9 +110,9 @@ def results(model_id: str):
 
 @app.get("/algorithms")
 def list_algorithms():
-    return jsonify(service.list_algorithms())
+    return jsonify(training.list_algorithms())
 
 
 @app.get("/health")
 def health():
-    return jsonify(service.health())
+    return jsonify(info.health())

@@ -7,7 +7,7 @@ wsgi_app = "web.config.wsgi:application"
 bind = f"0.0.0.0:{os.environ.get('WEB_PORT', '8000')}"
 
 # One process per core, each with threads: predictions that arrive together in a process
-# share one call to the algorithm service (web/classifier/coalescing.py), which sync
+# share one call to the algorithm service (web/algorithm_proxy/coalescing.py), which sync
 # workers, one request each, could never do. Every thread may hold a database connection,
 # so workers * threads must stay below PostgreSQL's max_connections.
 worker_class = "gthread"

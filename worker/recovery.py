@@ -1,7 +1,7 @@
 """Queue again the jobs whose worker died.
 
 Celery on Redis gives a killed worker's task back only after the broker's visibility
-timeout (hours, see worker.app). Instead every worker looks, every half lease, for running
+timeout (hours, see algorithm.jobqueue). Instead every worker looks, every half lease, for running
 jobs nobody touched for JOB_LEASE_SECONDS and sends them again; one UPDATE decides, so
 with several workers each job is sent once.
 """
@@ -10,8 +10,9 @@ import logging
 import threading
 import time
 
-from algorithm import db, jobs, service, settings
+from algorithm import db, jobs, settings
 from algorithm.errors import Unavailable
+from algorithm.services import training
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 def requeue_orphaned_jobs() -> None:
     for job in jobs.requeue_orphaned():
         try:
-            service.enqueue(job["kind"], job)
+            training.enqueue(job["kind"], job)
         except Unavailable:
             # enqueue failed the job with a message saying so.
             continue

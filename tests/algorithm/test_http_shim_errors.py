@@ -10,7 +10,7 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(monkeypatch, capl
     def explode(**_kwargs):
         raise RuntimeError("secret=hunter2")
 
-    monkeypatch.setattr(http_shim.service, "predict", explode)
+    monkeypatch.setattr(http_shim.prediction, "predict", explode)
     client = http_shim.app.test_client()
     with caplog.at_level(logging.ERROR, logger="algorithm.http_shim"):
         response = client.post("/predict", json={"text": "hi"}, headers={"X-Request-ID": "req-7"})

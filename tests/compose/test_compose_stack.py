@@ -21,7 +21,7 @@ pytestmark = pytest.mark.compose
 HEALTHY_SECONDS = 180
 # From the scale command, a new replica serves within this: it starts listening in a few
 # seconds; the server closes connections after 20 s, ± 10 %, and web then resolves the name
-# again (README, "Deploying with Docker").
+# again (docs/operations.md, "Scaling").
 NEW_REPLICA_SERVES_SECONDS = 45
 JOB_SECONDS = 180
 

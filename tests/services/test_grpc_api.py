@@ -8,6 +8,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from algorithm.v1 import prediction_pb2, training_pb2, training_pb2_grpc
+from common.wire import SERVICE_ERROR_METADATA
 from tests import support
 
 pytestmark = pytest.mark.slow
@@ -232,6 +233,7 @@ def test_watchers_are_capped_and_never_starve_predictions(
     error = rpc_error(lambda r, timeout: next(training_stub.WatchJob(r, timeout=timeout)), request)
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error.details() == "4 jobs are being watched already; poll GetJob instead."
+    assert SERVICE_ERROR_METADATA in error.trailing_metadata()
     reply = prediction_stub.Predict(
         prediction_pb2.PredictRequest(text="hello", model_id=served_model_id), timeout=5
     )

@@ -178,7 +178,7 @@ def test_the_flask_shim_speaks_the_cyclic_metric_services_shapes(algorithm_servi
 def test_the_documented_test_data_gives_the_documented_accuracies(
     web_client, monitoring_stub, algorithm_services
 ):
-    support.run_checked("python -m algorithm.schema --test-data", algorithm_services.env)
+    support.run_checked("python -m algorithm.sql_schema --test-data", algorithm_services.env)
     for model_id, accuracy, samples in ((MODEL_1, 0.75, 4), (MODEL_2, 0.6, 5)):
         compute(algorithm_services, model_id)
         body = web_client.get(f"/api/results/{model_id}/").json()

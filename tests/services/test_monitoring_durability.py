@@ -61,7 +61,7 @@ def client(env: dict[str, str]) -> redis.Redis:
 
 def prepare(env: dict[str, str]) -> None:
     support.run_checked("python -m web.manage release", env)
-    support.run_checked("python -m algorithm.schema --test-data", env)
+    support.run_checked("python -m algorithm.sql_schema --test-data", env)
 
 
 def set_schedule(env: dict[str, str], model_id: str, cron_expression: str) -> None:

@@ -16,7 +16,7 @@ from algorithm.v1 import (
     training_pb2_grpc,
 )
 from common.wire import NO_RETRY_METADATA, SERVICE_ERROR_METADATA
-from web.classifier.client import AlgorithmError, GrpcTransport
+from web.algorithm_proxy.client import AlgorithmError, GrpcTransport
 
 
 class _Replica(

@@ -167,7 +167,7 @@ def test_manage_runs_as_a_module_from_the_repository_root():
 def test_manage_lists_the_project_commands():
     result = run_python("-m", "web.manage", "help", "--commands")
 
-    # `release` (web.classifier) is what `make run` and the containers run first.
+    # `release` (web.algorithm_proxy) is what `make run` and the containers run first.
     assert {"ensure_api_token", "create_api_token", "release"} <= set(result.stdout.split())
 
 
@@ -205,7 +205,7 @@ def test_gunicorn_loads_the_wsgi_app_with_its_config():
 def test_the_preloaded_wsgi_module_has_imported_every_view():
     # gunicorn preloads it: workers fork with the views imported, so none imports on a request.
     result = run_python(
-        "-c", "import sys, web.config.wsgi; print('web.classifier.views' in sys.modules)"
+        "-c", "import sys, web.config.wsgi; print('web.algorithm_proxy.views' in sys.modules)"
     )
 
     assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr

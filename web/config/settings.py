@@ -69,7 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "web.accounts",
     "web.data",
-    "web.classifier",
+    "web.algorithm_proxy",
 ]
 
 MIDDLEWARE = [

@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("web.data.urls")),
-    path("api/", include("web.classifier.urls")),
+    path("api/", include("web.algorithm_proxy.urls")),
     # gunicorn serves no static files and the only ones are the few Swagger UI
     # assets, so they are served from the installed apps rather than adding a
     # static-file server to the stack.

@@ -12,9 +12,9 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from common import settings as common_settings
+from web.algorithm_proxy import serializers
+from web.algorithm_proxy.client import AlgorithmError, algorithm_client
 from web.api.schema import error_responses, uuid_in_path
-from web.classifier import serializers
-from web.classifier.client import AlgorithmError, get_client, get_grpc_client
 from web.data.selectors import data_count
 
 
@@ -31,7 +31,7 @@ class TrainView(APIView):
         params = serializers.TrainRequestSerializer(data=request.data or {})
         params.is_valid(raise_exception=True)
         request_id = params.validated_data["request_id"]
-        job = get_client().train(
+        job = algorithm_client().train(
             algorithm=params.validated_data["algorithm"],
             parameters=params.validated_data["parameters"],
             request_id=str(request_id) if request_id else "",
@@ -47,7 +47,7 @@ class JobDetailView(APIView):
         summary="A job's state, progress and outcome",
     )
     def get(self, request, job_id: str):
-        return Response(get_client().get_job(job_id=job_id))
+        return Response(algorithm_client().get_job(job_id=job_id))
 
 
 class PredictView(APIView):
@@ -66,7 +66,7 @@ class PredictView(APIView):
         params = serializers.PredictRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         model_id = str(params.validated_data["model_id"] or "")
-        client = get_client()
+        client = algorithm_client()
         if "text" in params.validated_data:
             return Response(client.predict(text=params.validated_data["text"], model_id=model_id))
         batch = client.predict_batch(texts=params.validated_data["texts"], model_id=model_id)
@@ -81,7 +81,7 @@ class AlgorithmListView(APIView):
         summary="The algorithms training accepts, with their parameters",
     )
     def get(self, request):
-        return Response(get_client().list_algorithms())
+        return Response(algorithm_client().list_algorithms())
 
 
 class ModelListView(APIView):
@@ -95,7 +95,7 @@ class ModelListView(APIView):
         params = serializers.ModelPageParamsSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         page, size = params.validated_data["page"], params.validated_data["page_size"]
-        result = get_grpc_client().list_models(page_size=size, page_token=str((page - 1) * size))
+        result = algorithm_client().list_models(page_size=size, page_token=str((page - 1) * size))
         if page > 1 and not result["models"]:
             raise NotFound(f"There is no page {page}.")
 
@@ -119,7 +119,7 @@ class ModelDetailView(APIView):
         summary="A model version's record",
     )
     def get(self, request, model_id: str):
-        return Response(get_grpc_client().get_model(model_id=model_id))
+        return Response(algorithm_client().get_model(model_id=model_id))
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},
@@ -128,7 +128,7 @@ class ModelDetailView(APIView):
         "cannot be deleted (409): activate another one first.",
     )
     def delete(self, request, model_id: str):
-        get_grpc_client().delete_model(model_id=model_id)
+        algorithm_client().delete_model(model_id=model_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -141,7 +141,7 @@ class ModelActivateView(APIView):
         description="Predictions without a `model_id` use it within a second; no restart.",
     )
     def post(self, request, model_id: str):
-        return Response(get_grpc_client().activate_model(model_id=model_id))
+        return Response(algorithm_client().activate_model(model_id=model_id))
 
 
 @uuid_in_path("model_id")
@@ -157,11 +157,11 @@ class ModelRetrainView(APIView):
         params = serializers.TrainRequestSerializer(data=request.data or {})
         params.is_valid(raise_exception=True)
         request_id = params.validated_data["request_id"]
-        job = get_grpc_client().train(
+        job = algorithm_client().retrain(
+            model_id=model_id,
             algorithm=params.validated_data["algorithm"],
             parameters=params.validated_data["parameters"],
             request_id=str(request_id) if request_id else "",
-            base_model_id=model_id,
         )
         location = reverse("job-detail", kwargs={"job_id": job["job_id"]})
         return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
@@ -183,7 +183,7 @@ class ModelEvaluateView(APIView):
     def post(self, request, model_id: str):
         params = serializers.EvaluateRequestSerializer(data=request.data or {})
         params.is_valid(raise_exception=True)
-        record = get_grpc_client().evaluate_model(
+        record = algorithm_client().evaluate_model(
             model_id=model_id, rows=params.validated_data.get("rows")
         )
         location = reverse("metric-detail", kwargs={"metric_id": record["metric_id"]})
@@ -200,7 +200,7 @@ class ModelMetricListView(APIView):
         summary="A version's metric records, newest first",
     )
     def get(self, request, model_id: str):
-        return Response(get_grpc_client().list_metric_records(model_id=model_id))
+        return Response(algorithm_client().list_metric_records(model_id=model_id))
 
 
 @uuid_in_path("metric_id")
@@ -210,7 +210,7 @@ class MetricDetailView(APIView):
         summary="A metric record",
     )
     def get(self, request, metric_id: str):
-        return Response(get_grpc_client().get_metric_record(metric_id=metric_id))
+        return Response(algorithm_client().get_metric_record(metric_id=metric_id))
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},
@@ -218,7 +218,7 @@ class MetricDetailView(APIView):
         description="A record whose job is still running cannot be deleted (409).",
     )
     def delete(self, request, metric_id: str):
-        get_grpc_client().delete_metric_record(metric_id=metric_id)
+        algorithm_client().delete_metric_record(metric_id=metric_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -231,7 +231,7 @@ class InfoView(APIView):
     )
     def get(self, request):
         try:
-            algorithm, algorithm_error = get_grpc_client().get_info(), None
+            algorithm, algorithm_error = algorithm_client().get_info(), None
         except AlgorithmError as error:
             algorithm, algorithm_error = None, str(error.detail)
         return Response(
@@ -254,7 +254,7 @@ class ScheduleListView(APIView):
         summary="Every accuracy-monitoring schedule",
     )
     def get(self, request):
-        return Response(get_grpc_client().list_schedules())
+        return Response(algorithm_client().list_schedules())
 
     @extend_schema(
         request=serializers.ScheduleRequestSerializer,
@@ -267,7 +267,7 @@ class ScheduleListView(APIView):
     def post(self, request):
         params = serializers.ScheduleRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        schedule = get_grpc_client().set_schedule(
+        schedule = algorithm_client().set_schedule(
             model_id=str(params.validated_data["model_id"]),
             cron_expression=params.validated_data["cron_expression"],
         )
@@ -281,14 +281,14 @@ class ScheduleDetailView(APIView):
         summary="A model's schedule",
     )
     def get(self, request, model_id: str):
-        return Response(get_grpc_client().get_schedule(model_id=model_id))
+        return Response(algorithm_client().get_schedule(model_id=model_id))
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 503)},
         summary="Stop a model's accuracy checks",
     )
     def delete(self, request, model_id: str):
-        get_grpc_client().delete_schedule(model_id=model_id)
+        algorithm_client().delete_schedule(model_id=model_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -301,7 +301,7 @@ class ResultCreateView(APIView):
     def post(self, request):
         params = serializers.ResultRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        result = get_grpc_client().create_result(
+        result = algorithm_client().create_result(
             model_id=str(params.validated_data["model_id"]),
             y_true=params.validated_data["y_true"],
             y_pred=params.validated_data["y_pred"],
@@ -317,4 +317,4 @@ class AccuracyView(APIView):
         description="404 until the model's schedule has ticked at least once.",
     )
     def get(self, request, model_id: str):
-        return Response(get_grpc_client().get_accuracy(model_id=model_id))
+        return Response(algorithm_client().get_accuracy(model_id=model_id))

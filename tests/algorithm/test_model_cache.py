@@ -6,7 +6,7 @@ import pytest
 
 from algorithm import ml
 from algorithm.errors import FailedPrecondition
-from algorithm.serving import ModelServer
+from algorithm.model_cache import ModelServer
 from tests.support import wait_until
 
 POLL_SECONDS = 0.05

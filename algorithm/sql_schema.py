@@ -1,6 +1,6 @@
 """Apply the algorithm side's plain SQL files, in name order; each is idempotent.
 
-Run as ``python -m algorithm.schema`` before the services start (web's ``release`` command
+Run as ``python -m algorithm.sql_schema`` before the services start (web's ``release`` command
 runs it first): it creates DATABASE_URL's database if the server lacks it, then applies the
 files. ``--test-data`` also loads the monitoring test data (sql/testdata/results.sql).
 """

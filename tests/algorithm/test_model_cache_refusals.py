@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from algorithm.serving import ModelServer
+from algorithm.model_cache import ModelServer
 from tests import tampering
 
 
@@ -24,7 +24,7 @@ def test_a_refused_active_version_is_logged_with_its_reason(store, publish, serv
     store.activate(tampered)
     caplog.clear()
 
-    with caplog.at_level(logging.ERROR, logger="algorithm.serving"):
+    with caplog.at_level(logging.ERROR, logger="algorithm.model_cache"):
         server.refresh()
 
     reason = f"checksum of model.pickle of {tampered} does not match"

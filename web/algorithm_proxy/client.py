@@ -518,20 +518,40 @@ class HttpTransport(_Transport):
 _transports: dict[tuple[str, str], GrpcTransport | HttpTransport] = {}
 
 
-def get_grpc_client() -> GrpcTransport:
-    """Model management speaks gRPC whatever the transport: the Flask shim keeps only the
-    original train, jobs and predict endpoints."""
-    key = ("grpc", settings.ALGORITHM_GRPC_TARGET)
-    if key not in _transports:
-        _transports[key] = GrpcTransport(key[1])
+def _transport(kind: str) -> GrpcTransport | HttpTransport:
+    """One transport of each kind per process (and per target, which tests move)."""
+    if kind == "grpc":
+        key = ("grpc", settings.ALGORITHM_GRPC_TARGET)
+        if key not in _transports:
+            _transports[key] = GrpcTransport(key[1])
+    else:
+        key = ("http", settings.ALGORITHM_HTTP_URL)
+        if key not in _transports:
+            _transports[key] = HttpTransport(key[1])
     return _transports[key]
 
 
-def get_client() -> GrpcTransport | HttpTransport:
-    """The transport settings.ALGORITHM_TRANSPORT names, created once per process."""
-    if settings.ALGORITHM_TRANSPORT == "grpc":
-        return get_grpc_client()
-    key = ("http", settings.ALGORITHM_HTTP_URL)
-    if key not in _transports:
-        _transports[key] = HttpTransport(key[1])
-    return _transports[key]
+class AlgorithmClient:
+    """The one way views reach the algorithm service.
+
+    The original flow (train, jobs, predictions, algorithms) goes over the transport
+    ALGORITHM_TRANSPORT names; everything else over gRPC, since the Flask shim keeps only
+    those endpoints. Views never pick a transport.
+    """
+
+    ORIGINAL_FLOW = frozenset({"train", "get_job", "predict", "predict_batch", "list_algorithms"})
+
+    def __getattr__(self, name: str) -> Any:
+        kind = settings.ALGORITHM_TRANSPORT if name in self.ORIGINAL_FLOW else "grpc"
+        return getattr(_transport(kind), name)
+
+    def retrain(self, *, model_id: str, **options: Any) -> dict[str, Any]:
+        """Train with a version's algorithm and parameters: gRPC only."""
+        return _transport("grpc").train(base_model_id=model_id, **options)
+
+
+_client = AlgorithmClient()
+
+
+def algorithm_client() -> AlgorithmClient:
+    return _client

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.classifier import views
+from web.algorithm_proxy import views
 
 urlpatterns = [
     path("train/", views.TrainView.as_view(), name="train"),

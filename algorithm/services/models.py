@@ -1,0 +1,151 @@
+"""ModelService: model versions (list, read, activate, delete), evaluations and their
+metric records."""
+
+import logging
+from typing import Any
+
+from algorithm import metric_records, monitoring
+from algorithm.errors import InvalidArgument, check_no_nul, parse_uuid
+from algorithm.model_cache import model_server
+from algorithm.services.prediction import check_text
+from algorithm.services.training import enqueue, iso, public_job
+from algorithm.store import parse_model_id
+from common import limits
+
+logger = logging.getLogger(__name__)
+
+
+def public_model(manifest: dict[str, Any], active_id: str | None) -> dict[str, Any]:
+    return {
+        "model_id": manifest["model_id"],
+        "algorithm": manifest["algorithm"],
+        "parameters": manifest["parameters"],
+        "labels": manifest["labels"],
+        "row_count": manifest["row_count"],
+        "data_snapshot": manifest.get("data_snapshot") or {},
+        "metrics": manifest["metrics"],
+        "create_time": manifest["created_time"],
+        "training_seconds": manifest.get("training_seconds", 0.0),
+        "library_versions": manifest["library_versions"],
+        "active": manifest["model_id"] == active_id,
+        "job_id": manifest.get("job_id"),
+    }
+
+
+def list_models(*, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+    """One page of model versions, newest first: {"models", "next_page_token", "total_size"}."""
+    if not isinstance(page_size, int) or not 0 <= page_size <= limits.MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be between 0 and {limits.MAX_PAGE_SIZE}.")
+    try:
+        offset = int(page_token or 0)
+        if offset < 0:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(
+            "page_token is not one this service gave out; start again without it."
+        ) from None
+    size = page_size or limits.DEFAULT_PAGE_SIZE
+    store = model_server.store
+    manifests = store.list_manifests()
+    active_id = store.active_id()
+    page = manifests[offset : offset + size]
+    more = offset + size < len(manifests)
+    return {
+        "models": [public_model(manifest, active_id) for manifest in page],
+        "next_page_token": str(offset + size) if more else "",
+        "total_size": len(manifests),
+    }
+
+
+def get_model(*, model_id: str) -> dict[str, Any]:
+    store = model_server.store
+    return public_model(store.read_manifest(parse_model_id(model_id)), store.active_id())
+
+
+def activate_model(*, model_id: str) -> dict[str, Any]:
+    """Make a version the default for predictions; serving processes switch within a second."""
+    store = model_server.store
+    store.activate(model_id)
+    return get_model(model_id=model_id)
+
+
+def delete_model(*, model_id: str) -> dict[str, Any]:
+    """Delete a version's files and its metric records; the active version is refused."""
+    model_id = parse_model_id(model_id)
+    model_server.store.delete(model_id)
+    metric_records.metric_records_delete_for_model(model_id)
+    monitoring.schedule_delete(model_id=model_id, missing_ok=True)
+    return {"model_id": model_id}
+
+
+def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
+    """Queue an evaluation on the data table, or on the given [(text, label)] rows."""
+    manifest = model_server.store.read_manifest(parse_model_id(model_id))
+    if rows is not None:
+        rows = _check_rows(rows)
+    job, record = metric_records.metric_record_create(
+        model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=rows or None
+    )
+    enqueue("evaluate", job)
+    logger.info("Queued evaluation job %s of model %s", job["id"], manifest["model_id"])
+    return {"job": public_job(job), "metric_record": _public_metric_record(record)}
+
+
+def _check_rows(rows: Any) -> list[tuple[str, str]]:
+    if not isinstance(rows, list):
+        raise InvalidArgument("rows must be a list of {text, label} objects.")
+    if len(rows) > limits.MAX_EVALUATION_ROWS:
+        raise InvalidArgument(
+            f"rows has {len(rows)} items; the limit is {limits.MAX_EVALUATION_ROWS} per evaluation."
+        )
+    checked = []
+    for index, row in enumerate(rows):
+        text, label = row if isinstance(row, tuple) else (row.get("text"), row.get("label"))
+        checked.append((check_text(text, f"rows[{index}].text"), _check_label(label, index)))
+    return checked
+
+
+def _check_label(label: Any, index: int) -> str:
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidArgument(f"rows[{index}].label must be a non-empty string.")
+    if len(label) > limits.MAX_LABEL_CHARS:
+        raise InvalidArgument(
+            f"rows[{index}].label has {len(label)} characters; "
+            f"the limit is {limits.MAX_LABEL_CHARS}."
+        )
+    check_no_nul(label, f"rows[{index}].label")
+    return label
+
+
+def _public_metric_record(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metric_id": str(row["id"]),
+        "model_id": str(row["model_id"]),
+        "job_id": str(row["job_id"]),
+        "state": row["state"],
+        "source": row["source"],
+        "row_count": row["row_count"],
+        "metrics": row["metrics"],
+        "error": row["error"],
+        "create_time": iso(row["create_time"]),
+        "end_time": iso(row["end_time"]),
+    }
+
+
+def get_metric_record(*, metric_id: str) -> dict[str, Any]:
+    return _public_metric_record(metric_records.metric_record_get(metric_id))
+
+
+def list_metric_records(*, model_id: str) -> list[dict[str, Any]]:
+    model_id = parse_model_id(model_id)
+    records = metric_records.metric_record_list(model_id)
+    if not records:
+        model_server.store.read_manifest(
+            model_id
+        )  # an unknown model is a NotFound, not an empty list
+    return [_public_metric_record(record) for record in records]
+
+
+def delete_metric_record(*, metric_id: str) -> dict[str, Any]:
+    metric_records.metric_record_delete(metric_id)
+    return {"metric_id": str(parse_uuid(metric_id, "metric_id"))}

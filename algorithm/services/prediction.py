@@ -1,0 +1,79 @@
+"""PredictionService: classify texts with a loaded model version."""
+
+import threading
+from typing import Any
+
+from algorithm import ml
+from algorithm.errors import InvalidArgument, Unavailable, check_no_nul
+from algorithm.model_cache import model_server
+from common import limits
+from common.coalescing import PredictionCoalescer
+
+
+def check_text(text: Any, where: str = "text") -> str:
+    if not isinstance(text, str):
+        raise InvalidArgument(f"{where} must be a string.")
+    if not text.strip():
+        raise InvalidArgument(f"{where} must not be empty.")
+    if len(text) > limits.MAX_TEXT_CHARS:
+        raise InvalidArgument(
+            f"{where} has {len(text)} characters; the limit is {limits.MAX_TEXT_CHARS}."
+        )
+    check_no_nul(text, where)
+    return text
+
+
+def predict(*, text: Any, model_id: str = "") -> dict[str, Any]:
+    """Classify one text: {"label", "scores", "model_id"}.
+
+    Texts that arrive at once share one scikit-learn call (see coalescing.py).
+    """
+    return _single_predictions.predict(text=check_text(text), model_id=model_id)
+
+
+def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
+    """Classify many texts with one version: {"predictions": [{"label", "scores"}], "model_id"}."""
+    if not isinstance(texts, list) or not texts:
+        raise InvalidArgument("texts must be a non-empty list of strings.")
+    if len(texts) > limits.MAX_BATCH_TEXTS:
+        raise InvalidArgument(
+            f"texts has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
+        )
+    texts = [check_text(text, f"texts[{index}]") for index, text in enumerate(texts)]
+    model = model_server.get(model_id)
+    predictions = ml.predict(model.vectorizer, model.classifier, texts)
+    _texts_predicted.add(len(texts))
+    return {
+        "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
+        "model_id": model.model_id,
+    }
+
+
+class _Count:
+    """A count that threads add to without losing increments."""
+
+    def __init__(self):
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self, amount: int) -> None:
+        with self._lock:
+            self.value += amount
+
+
+_texts_predicted = _Count()
+
+
+_single_predictions = PredictionCoalescer(
+    lambda texts, model_id: predict_batch(texts=texts, model_id=model_id),
+    max_batch=64,
+    max_in_flight=1,
+    timeout=10.0,
+    busy_error=lambda: Unavailable("Too busy to answer in time; try again shortly."),
+    is_per_text_error=lambda error: isinstance(error, InvalidArgument),
+)
+
+
+def texts_predicted() -> int:
+    """Texts this process has classified since it started."""
+    return _texts_predicted.value
