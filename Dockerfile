@@ -12,6 +12,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 # Exactly the locked versions, without the development group: no resolution at build time.
 RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-project
+# The project itself, editable: its console scripts (textclf, textclf-web, textclf-schema)
+# run the code in /app, which the final stage copies to the same place.
+COPY . .
+RUN /opt/uv/bin/uv sync --locked --no-dev
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 textclf \

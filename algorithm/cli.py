@@ -388,8 +388,13 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-if __name__ == "__main__":
+def run() -> int:
+    """The `textclf` console script, and `python -m algorithm.cli`."""
     # Die quietly when the reader goes away (`... predict --dataset=big.csv | head`), as
     # other command-line tools do, rather than with a BrokenPipeError traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(main())
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -309,3 +309,28 @@ def test_a_tampered_model_exits_5(turkish, tmp_path, file, tamper, problem):
 def test_usage_errors_exit_2(tmp_path, args, message):
     result = run_cli(*args, model_dir=tmp_path)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", f"error: {message}\n")
+
+
+def test_the_console_script_works_from_any_directory(tmp_path):
+    # The project is installed (editable) into the environment, so its commands do not need
+    # the repository as the working directory.
+    textclf = Path(sys.executable).parent / "textclf"
+    dataset = REPO_ROOT / "tests" / "data" / "sms_spam.tsv"
+    models = tmp_path / "models"
+    trained = subprocess.run(
+        [textclf, "--model-dir", models, "train", f"--dataset={dataset}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert trained.returncode == 0, trained.stderr
+    predicted = subprocess.run(
+        [textclf, "--model-dir", models, "--json", "predict", "--text", "WINNER! Claim a prize"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["label"] == "spam"
