@@ -69,7 +69,7 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 test: install protos $(VENV)/.bench-installed wrk-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: install protos ## The quick loop: every test that starts no stack, worker or container
+test-fast: install protos ## The quick loop (under a minute): every test that starts no stack, worker, container or process
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m "not slow and not chaos and not compose" $(PYTEST_ARGS)
 
 bench: install protos $(VENV)/.bench-installed wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/

@@ -57,6 +57,12 @@ class PredictionCoalescer:
         # predictions for another.
         self._in_flight: collections.Counter[str] = collections.Counter()
 
+    @property
+    def queued(self) -> int:
+        """Predictions waiting for a call."""
+        with self._lock:
+            return len(self._queue)
+
     def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
         """One prediction, {"label", "scores", "model_id"}, sent alone or with others."""
         pending = _Pending(text, model_id)

@@ -46,3 +46,16 @@ def api_client(db, django_user_model) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+# Folders whose tests start a stack, servers or containers, and modules whose tests each
+# start a Python process that loads scikit-learn: `make test-fast` leaves them out.
+_SLOW_FOLDERS = {"services", "fuzz", "e2e", "faults"}
+_SLOW_MODULES = {"test_cli.py", "test_layers.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = item.path.relative_to(item.config.rootpath)
+        if (len(path.parts) > 2 and path.parts[1] in _SLOW_FOLDERS) or path.name in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

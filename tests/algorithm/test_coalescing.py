@@ -1,13 +1,13 @@
 """Concurrent predictions in one process share PredictBatch calls, each keeping its own answer."""
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from algorithm.errors import InvalidArgument, Unavailable
 from common.coalescing import PredictionCoalescer
+from tests import support
 
 
 class Recorder:
@@ -60,7 +60,14 @@ def predict_while_first_call_is_held(send, texts_and_models, **options):
         first = pool.submit(subject.predict, text="first", model_id="")
         assert send.first_call_started.wait(5)
         others = [pool.submit(subject.predict, text=t, model_id=m) for t, m in texts_and_models]
-        time.sleep(0.2)  # let every other request queue behind the held call
+        # Each other one waits in the queue or has gone out in a call of its own model.
+        support.wait_until(
+            lambda: (
+                subject.queued + sum(len(texts) for texts, _, _ in send.calls[1:]) == len(others)
+            ),
+            5,
+            "every other prediction queued or sent",
+        )
         send.release.set()
         return first.result(5), [future.result(5) for future in others]
 
@@ -109,7 +116,7 @@ def test_a_bad_text_fails_only_its_own_request():
         assert send.first_call_started.wait(5)
         good = pool.submit(subject.predict, text="good", model_id="")
         bad = pool.submit(subject.predict, text="bad", model_id="")
-        time.sleep(0.2)
+        support.wait_until(lambda: subject.queued == 2, 5, "both queued")
         send.release.set()
 
         assert good.result(5)["label"] == "GOOD"
