@@ -24,9 +24,10 @@ class _Replica(
 ):
     """Fails the first `failures` calls as told, then answers."""
 
-    def __init__(self, failures: int, service_answer: bool):
+    def __init__(self, failures: int, service_answer: bool, code=grpc.StatusCode.UNAVAILABLE):
         self.failures = failures
         self.service_answer = service_answer
+        self.code = code
         self.attempts = 0
 
     def _maybe_fail(self, context):
@@ -36,7 +37,7 @@ class _Replica(
                 context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
                 context.abort(grpc.StatusCode.UNAVAILABLE, "Too busy to answer in time.")
             # What a client sees from a replica shutting down or gone mid-call.
-            context.abort(grpc.StatusCode.UNAVAILABLE, "Socket closed")
+            context.abort(self.code, "Socket closed")
 
     def PredictBatch(self, request, context):
         self._maybe_fail(context)
@@ -74,6 +75,13 @@ def test_a_prediction_a_vanished_replica_failed_is_tried_again(replica_at):
     answer = transport.predict_batch(texts=["win cash"], model_id="")
     assert answer["predictions"][0]["label"] == "spam"
     assert replica.attempts == 3
+
+
+def test_a_prediction_a_stopping_replica_cancelled_is_tried_again(replica_at):
+    replica = _Replica(failures=1, service_answer=False, code=grpc.StatusCode.CANCELLED)
+    transport = GrpcTransport(replica_at(replica))
+    assert transport.predict_batch(texts=["win cash"], model_id="")["model_id"] == "m"
+    assert replica.attempts == 2
 
 
 def test_the_services_own_busy_answer_is_not_retried(replica_at):

@@ -48,7 +48,8 @@ HTTP_CONNECT_TIMEOUT_SECONDS = 1.0
 # and then (grpc_server.MAX_CONNECTION_AGE_MS), which makes the channel resolve the name
 # again and find replicas started since. Predictions are idempotent: one that fails because
 # a replica went away (UNAVAILABLE without the service's own answer, which tells the channel
-# not to retry) is tried again on another, as a service mesh would. Retry throttling stops
+# not to retry; or CANCELLED, which a server shutting down gives the calls it drops) is tried
+# again on another, as a service mesh would. Retry throttling stops
 # retries while most calls fail, so an outage does not multiply the load. Nothing else is
 # retried: Train without a request id would queue a second job.
 _SERVICE_CONFIG = json.dumps(
@@ -62,7 +63,7 @@ _SERVICE_CONFIG = json.dumps(
                     "initialBackoff": "0.05s",
                     "maxBackoff": "0.5s",
                     "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
+                    "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
                 },
             }
         ],
@@ -162,7 +163,12 @@ class GrpcTransport(_Transport):
             code = error.code()
             refused = SERVICE_ERROR_METADATA in (error.trailing_metadata() or ())
             if (
-                code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                code
+                in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    grpc.StatusCode.CANCELLED,
+                )
                 and not refused
             ):
                 raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
