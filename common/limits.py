@@ -5,7 +5,8 @@ from common.settings import env_int
 
 # Characters in one text. Real documents can be longer (news articles of 25,000 characters),
 # so it can be raised; web's JSON body limit (4 MiB) still bounds a request.
-MAX_TEXT_CHARS = env_int("MAX_TEXT_CHARS", 20_000)
+DEFAULT_MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS = env_int("MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)
 # The data table's label column (max_length in web's Data model and its migration).
 MAX_LABEL_CHARS = 100
 # Texts in one prediction call.

@@ -2,7 +2,8 @@
 
 import subprocess
 
-from protos.generate import REPO_ROOT, generate
+from common import limits
+from protos.generate import PROTO_ROOT, REPO_ROOT, generate
 
 BUF = REPO_ROOT / ".venv" / "node" / "node_modules" / ".bin" / "buf"
 
@@ -21,3 +22,10 @@ def test_buf_lint_passes_with_the_standard_rules():
         [str(BUF), "lint"], cwd=REPO_ROOT / "protos", capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_limits_the_protos_state_are_the_ones_the_code_enforces():
+    # common.limits defines each limit once; the proto comments can only quote them.
+    prediction = (PROTO_ROOT / "algorithm" / "v1" / "prediction.proto").read_text()
+    assert f"at most {limits.DEFAULT_MAX_TEXT_CHARS:,} characters (MAX_TEXT_CHARS)" in prediction
+    assert f"1 to {limits.MAX_BATCH_TEXTS:,}, each as in PredictRequest.text" in prediction

@@ -5,6 +5,8 @@ import re
 import pytest
 import yaml
 
+from common import limits
+
 pytestmark = pytest.mark.django_db
 
 
@@ -84,3 +86,18 @@ def test_swagger_ui_assets_are_served(anonymous_client):
     assert response.status_code == 200
     assert b"".join(response.streaming_content).startswith(b"/*!")
     response.close()
+
+
+def test_the_schema_states_the_limits_the_code_enforces(schema):
+    components = schema["components"]["schemas"]
+    predict = components["PredictRequest"]["properties"]
+    assert predict["text"]["maxLength"] == limits.MAX_TEXT_CHARS
+    assert predict["texts"]["maxItems"] == limits.MAX_BATCH_TEXTS
+    assert predict["texts"]["items"]["maxLength"] == limits.MAX_TEXT_CHARS
+    data = components["Data"]["properties"]
+    assert (data["text"]["maxLength"], data["label"]["maxLength"]) == (
+        limits.MAX_TEXT_CHARS,
+        limits.MAX_LABEL_CHARS,
+    )
+    result = components["ResultRequest"]["properties"]
+    assert result["y_true"]["maxItems"] == limits.MAX_RESULT_LABELS
