@@ -140,9 +140,8 @@ def list_metric_records(*, model_id: str) -> list[dict[str, Any]]:
     model_id = parse_model_id(model_id)
     records = metric_records.metric_record_list(model_id)
     if not records:
-        model_server.store.read_manifest(
-            model_id
-        )  # an unknown model is a NotFound, not an empty list
+        # An unknown model is a NotFound, not an empty list.
+        model_server.store.read_manifest(model_id)
     return [_public_metric_record(record) for record in records]
 
 

@@ -4,7 +4,6 @@ Every value that differs between deployments comes from an environment variable
 read here, and only here; the rest of the code reads `django.conf.settings`.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -15,31 +14,30 @@ from redis.retry import Retry
 
 from common import settings as common_settings
 from common.logs import logging_config
+from common.settings import env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = env(name, "")
+    return value.lower() in {"1", "true", "yes", "on"} if value else default
 
 
 def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 DEBUG = _env_bool("DJANGO_DEBUG", default=False)
 
 # The default carries Django's "django-insecure-" prefix, so `check --deploy`
 # flags any deployment that forgot to set its own key.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "django-insecure-local-development-only"
+SECRET_KEY = env("DJANGO_SECRET_KEY", "django-insecure-local-development-only")
 
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 # When set, `ensure_api_token` gives the service user exactly this token.
-API_TOKEN = os.environ.get("API_TOKEN", "").strip() or None
+API_TOKEN = env("API_TOKEN", "") or None
 
 REDIS_URL = common_settings.REDIS_URL
 REDIS_KEY_PREFIX = common_settings.REDIS_KEY_PREFIX
@@ -50,7 +48,7 @@ ALGORITHM_GRPC_TARGET = common_settings.env(
 ALGORITHM_HTTP_URL = common_settings.env(
     "ALGORITHM_HTTP_URL", f"http://127.0.0.1:{common_settings.ALGORITHM_HTTP_PORT}"
 )
-ALGORITHM_TRANSPORT = os.environ.get("ALGORITHM_TRANSPORT", "grpc").strip().lower()
+ALGORITHM_TRANSPORT = env("ALGORITHM_TRANSPORT", "grpc").lower()
 if ALGORITHM_TRANSPORT not in {"grpc", "http"}:
     raise ImproperlyConfigured(
         f"ALGORITHM_TRANSPORT must be 'grpc' or 'http', not {ALGORITHM_TRANSPORT!r}."
@@ -92,8 +90,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default="postgres://postgres@127.0.0.1:5432/textclf",
+    "default": dj_database_url.parse(
+        common_settings.DATABASE_URL,
         conn_max_age=60,
         conn_health_checks=True,
     )
@@ -137,14 +135,14 @@ STATIC_URL = "static/"
 
 # How long a web process trusts a token it has checked, so requests skip the database;
 # a deleted or rotated token stops working within this time (web/accounts/authentication.py).
-API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "10"))
+API_TOKEN_CACHE_SECONDS = float(env("API_TOKEN_CACHE_SECONDS", "10"))
 
 _RATE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
 
 
 def _env_rate(name: str, default: str) -> str | None:
     """A throttle rate such as 600/min from the environment; `off` throttles nothing."""
-    value = (os.environ.get(name) or default).strip().lower()
+    value = env(name, default).lower()
     if value == "off":
         return None
     if not _RATE.match(value):
