@@ -1,4 +1,4 @@
-"""The gRPC server: thin servicers over algorithm.service, plus health and reflection.
+"""The gRPC server: thin servicers over algorithm.services, plus health and reflection.
 
 Run with ``python -m algorithm.grpc_server``; it listens on ALGORITHM_GRPC_PORT.
 """
@@ -12,7 +12,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -49,6 +49,7 @@ WATCH_POLL_SECONDS = 0.25
 # never take every thread away from predictions.
 MAX_WATCHERS = max(1, settings.GRPC_THREADS // 4)
 _watch_slots = threading.BoundedSemaphore(MAX_WATCHERS)
+_FINAL_JOB_STATES = (training_pb2.JOB_STATE_SUCCEEDED, training_pb2.JOB_STATE_FAILED)
 SERVICE_NAMES = (
     prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
     training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
@@ -72,77 +73,6 @@ def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs:
             context.abort(
                 grpc.StatusCode.INTERNAL, "Internal error; the server log has the details."
             )
-
-
-def _job_message(job: dict[str, Any]) -> training_pb2.Job:
-    message = training_pb2.Job(
-        job_id=job["job_id"],
-        kind=training_pb2.JobKind.Value(f"JOB_KIND_{job['kind'].upper()}"),
-        state=training_pb2.JobState.Value(f"JOB_STATE_{job['state'].upper()}"),
-        stage=training_pb2.JobStage.Value(f"JOB_STAGE_{(job['stage'] or 'unspecified').upper()}"),
-        progress=job["progress"],
-        rows_read=job["rows_read"],
-        rows_total=job["rows_total"],
-        algorithm=job["algorithm"],
-        model_id=job["model_id"] or "",
-        metric_id=job["metric_id"] or "",
-        error=job["error"] or "",
-    )
-    message.parameters.update(job["parameters"])
-    _fill_metrics(message.metrics, job["metrics"])
-    _fill_times(message, job, ("create_time", "start_time", "end_time"))
-    return message
-
-
-def _fill_metrics(target: training_pb2.Metrics, metrics: dict[str, Any] | None) -> None:
-    if not metrics:
-        return
-    metrics = dict(metrics)
-    matrix = metrics.pop("confusion_matrix", None)
-    json_format.ParseDict(metrics, target, ignore_unknown_fields=True)
-    if matrix:
-        target.confusion_matrix.labels.extend(matrix["labels"])
-        for row in matrix["rows"]:
-            target.confusion_matrix.rows.add(counts=row)
-
-
-def _fill_times(message: Any, values: dict[str, Any], fields: tuple[str, ...]) -> None:
-    for field in fields:
-        if values[field]:
-            getattr(message, field).FromJsonString(values[field])
-
-
-def _model_message(model: dict[str, Any]) -> models_pb2.Model:
-    message = models_pb2.Model(
-        model_id=model["model_id"],
-        algorithm=model["algorithm"],
-        labels=model["labels"],
-        row_count=model["row_count"],
-        training_seconds=model["training_seconds"],
-        library_versions=model["library_versions"],
-        active=model["active"],
-        job_id=model["job_id"] or "",
-    )
-    message.parameters.update(model["parameters"])
-    message.data_snapshot.update(model["data_snapshot"])
-    _fill_metrics(message.metrics, model["metrics"])
-    _fill_times(message, model, ("create_time",))
-    return message
-
-
-def _metric_record_message(record: dict[str, Any]) -> models_pb2.MetricRecord:
-    message = models_pb2.MetricRecord(
-        metric_id=record["metric_id"],
-        model_id=record["model_id"],
-        job_id=record["job_id"],
-        state=training_pb2.JobState.Value(f"JOB_STATE_{record['state'].upper()}"),
-        source=models_pb2.EvaluationSource.Value(f"EVALUATION_SOURCE_{record['source'].upper()}"),
-        row_count=record["row_count"],
-        error=record["error"] or "",
-    )
-    _fill_metrics(message.metrics, record["metrics"])
-    _fill_times(message, record, ("create_time", "end_time"))
-    return message
 
 
 class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
@@ -171,11 +101,12 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             request_id=request.request_id,
             base_model_id=request.base_model_id,
         )
-        return training_pb2.TrainResponse(job=_job_message(job))
+        return training_pb2.TrainResponse(job=job)
 
     def GetJob(self, request, context):
-        job = _call(context, training.get_job, job_id=request.job_id)
-        return training_pb2.GetJobResponse(job=_job_message(job))
+        return training_pb2.GetJobResponse(
+            job=_call(context, training.get_job, job_id=request.job_id)
+        )
 
     def WatchJob(self, request, context) -> Iterator[training_pb2.WatchJobResponse]:
         if not _watch_slots.acquire(blocking=False):
@@ -189,107 +120,53 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             while context.is_active():
                 job = _call(context, training.get_job, job_id=request.job_id)
                 if job != last:
-                    yield training_pb2.WatchJobResponse(job=_job_message(job))
+                    yield training_pb2.WatchJobResponse(job=job)
                     last = job
-                if job["state"] in ("succeeded", "failed"):
+                if job.state in _FINAL_JOB_STATES:
                     return
                 time.sleep(WATCH_POLL_SECONDS)
         finally:
             _watch_slots.release()
 
     def ListAlgorithms(self, request, context):
-        algorithms = []
-        for algorithm in _call(context, training.list_algorithms):
-            message = training_pb2.Algorithm(
-                name=algorithm["name"],
-                description=algorithm["description"],
-                is_default=algorithm["is_default"],
-            )
-            for parameter in algorithm["parameters"]:
-                entry = message.parameters.add(
-                    name=parameter["name"],
-                    type=parameter["type"],
-                    description=parameter["description"],
-                    minimum=parameter["minimum"],
-                    maximum=parameter["maximum"],
-                )
-                json_format.ParseDict(parameter["default"], entry.default_value)
-            algorithms.append(message)
-        return training_pb2.ListAlgorithmsResponse(algorithms=algorithms)
+        return _call(context, training.list_algorithms)
 
 
 class ModelServicer(models_pb2_grpc.ModelServiceServicer):
     def ListModels(self, request, context):
-        page = _call(
+        return _call(
             context, models.list_models, page_size=request.page_size, page_token=request.page_token
-        )
-        return models_pb2.ListModelsResponse(
-            models=[_model_message(model) for model in page["models"]],
-            next_page_token=page["next_page_token"],
-            total_size=page["total_size"],
         )
 
     def GetModel(self, request, context):
         model = _call(context, models.get_model, model_id=request.model_id)
-        return models_pb2.GetModelResponse(model=_model_message(model))
+        return models_pb2.GetModelResponse(model=model)
 
     def DeleteModel(self, request, context):
-        deleted = _call(context, models.delete_model, model_id=request.model_id)
-        return models_pb2.DeleteModelResponse(model_id=deleted["model_id"])
+        return _call(context, models.delete_model, model_id=request.model_id)
 
     def ActivateModel(self, request, context):
         model = _call(context, models.activate_model, model_id=request.model_id)
-        return models_pb2.ActivateModelResponse(model=_model_message(model))
+        return models_pb2.ActivateModelResponse(model=model)
 
     def EvaluateModel(self, request, context):
         rows = [(row.text, row.label) for row in request.rows] or None
-        result = _call(context, models.evaluate_model, model_id=request.model_id, rows=rows)
-        return models_pb2.EvaluateModelResponse(
-            job=_job_message(result["job"]),
-            metric_record=_metric_record_message(result["metric_record"]),
-        )
+        return _call(context, models.evaluate_model, model_id=request.model_id, rows=rows)
 
     def GetMetricRecord(self, request, context):
         record = _call(context, models.get_metric_record, metric_id=request.metric_id)
-        return models_pb2.GetMetricRecordResponse(metric_record=_metric_record_message(record))
+        return models_pb2.GetMetricRecordResponse(metric_record=record)
 
     def ListMetricRecords(self, request, context):
-        records = _call(context, models.list_metric_records, model_id=request.model_id)
-        return models_pb2.ListMetricRecordsResponse(
-            metric_records=[_metric_record_message(record) for record in records]
-        )
+        return _call(context, models.list_metric_records, model_id=request.model_id)
 
     def DeleteMetricRecord(self, request, context):
-        deleted = _call(context, models.delete_metric_record, metric_id=request.metric_id)
-        return models_pb2.DeleteMetricRecordResponse(metric_id=deleted["metric_id"])
+        return _call(context, models.delete_metric_record, metric_id=request.metric_id)
 
 
 class InfoServicer(info_pb2_grpc.InfoServiceServicer):
     def GetInfo(self, request, context):
-        described = _call(context, info.get_info)
-        reply = info_pb2.GetInfoResponse(
-            version=described["version"],
-            build_time=described["build_time"],
-            git_revision=described["git_revision"],
-            uptime_seconds=described["uptime_seconds"],
-            model_refused=described["model_refused"] or "",
-            model_count=described["model_count"],
-            replica=described["replica"],
-            texts_predicted=described["texts_predicted"],
-        )
-        if described["active_model"]:
-            reply.active_model.CopyFrom(_model_message(described["active_model"]))
-        if described["data_rows"] is not None:
-            reply.data_rows = described["data_rows"]
-        return reply
-
-
-def _schedule_message(schedule: dict[str, Any]) -> monitoring_pb2.Schedule:
-    message = monitoring_pb2.Schedule(
-        model_id=schedule["model_id"], cron_expression=schedule["cron_expression"]
-    )
-    _fill_times(message, schedule, ("create_time", "update_time"))
-    return message
+        return _call(context, info.get_info)
 
 
 class MonitoringServicer(monitoring_pb2_grpc.MonitoringServiceServicer):
@@ -300,50 +177,30 @@ class MonitoringServicer(monitoring_pb2_grpc.MonitoringServiceServicer):
             model_id=request.model_id,
             cron_expression=request.cron_expression,
         )
-        return monitoring_pb2.SetScheduleResponse(schedule=_schedule_message(schedule))
+        return monitoring_pb2.SetScheduleResponse(schedule=schedule)
 
     def GetSchedule(self, request, context):
         schedule = _call(context, monitoring.schedule_get, model_id=request.model_id)
-        return monitoring_pb2.GetScheduleResponse(schedule=_schedule_message(schedule))
+        return monitoring_pb2.GetScheduleResponse(schedule=schedule)
 
     def ListSchedules(self, request, context):
-        schedules = _call(context, monitoring.schedule_list)
-        return monitoring_pb2.ListSchedulesResponse(
-            schedules=[_schedule_message(schedule) for schedule in schedules]
-        )
+        return _call(context, monitoring.schedule_list)
 
     def DeleteSchedule(self, request, context):
         _call(context, monitoring.schedule_delete, model_id=request.model_id)
         return monitoring_pb2.DeleteScheduleResponse(model_id=request.model_id)
 
     def CreateResult(self, request, context):
-        result = _call(
+        return _call(
             context,
             monitoring.result_insert,
             model_id=request.model_id,
             y_true=_labels(request, "y_true"),
             y_pred=_labels(request, "y_pred"),
         )
-        reply = monitoring_pb2.CreateResultResponse(
-            id=result["id"], model_id=result["model_id"], samples=result["samples"]
-        )
-        reply.timestamp.FromJsonString(result["timestamp"])
-        return reply
 
     def GetAccuracy(self, request, context):
-        outcome = _call(context, monitoring.accuracy_get, model_id=request.model_id)
-        reply = monitoring_pb2.GetAccuracyResponse(
-            model_id=outcome["model_id"],
-            samples=outcome["samples"],
-            result_id=outcome["result_id"] or 0,
-            error=outcome["error"] or "",
-        )
-        if outcome["accuracy"] is not None:
-            reply.accuracy = outcome["accuracy"]
-        if outcome["result_timestamp"]:
-            reply.result_time.FromJsonString(outcome["result_timestamp"])
-        reply.compute_time.FromJsonString(outcome["computed_time"])
-        return reply
+        return _call(context, monitoring.accuracy_get, model_id=request.model_id)
 
 
 def _labels(request, field: str) -> list | None:

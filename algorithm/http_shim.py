@@ -14,6 +14,7 @@ from algorithm import monitoring
 from algorithm.errors import InvalidArgument, ServiceError
 from algorithm.services import info, prediction, training
 from common.logs import clean_id, correlation_id
+from common.messages import as_json
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +71,12 @@ def train():
         parameters=body.get("parameters"),
         request_id=body.get("request_id") or "",
     )
-    return jsonify(job), 202
+    return jsonify(as_json(job)), 202
 
 
 @app.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    return jsonify(training.get_job(job_id=job_id))
+    return jsonify(as_json(training.get_job(job_id=job_id)))
 
 
 @app.post("/predict")
@@ -95,22 +96,21 @@ def predict():
 def schedule():
     """The cyclic-metric service's endpoint: set (or replace) a model's cron schedule."""
     body = _json_body(required=True)
-    return jsonify(
-        monitoring.schedule_upsert(
-            model_id=body.get("model_id"), cron_expression=body.get("cron_expression")
-        )
-    ), 201
+    schedule = monitoring.schedule_upsert(
+        model_id=body.get("model_id"), cron_expression=body.get("cron_expression")
+    )
+    return jsonify(as_json(schedule)), 201
 
 
 @app.get("/results/<model_id>")
 def results(model_id: str):
     """The cyclic-metric service's endpoint: the accuracy last computed for a model."""
-    return jsonify(monitoring.accuracy_get(model_id=model_id))
+    return jsonify(as_json(monitoring.accuracy_get(model_id=model_id)))
 
 
 @app.get("/algorithms")
 def list_algorithms():
-    return jsonify(training.list_algorithms())
+    return jsonify([as_json(algorithm) for algorithm in training.list_algorithms().algorithms])
 
 
 @app.get("/health")

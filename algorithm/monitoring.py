@@ -16,8 +16,10 @@ from sklearn.metrics import accuracy_score
 
 from algorithm import db
 from algorithm.errors import InvalidArgument, NotFound, Unavailable, check_no_nul, parse_uuid
+from algorithm.v1 import monitoring_pb2
 from common import limits
 from common import settings as common_settings
+from common.messages import from_json
 
 # Celery and RedBeat are imported where a schedule is read or written, so the serving
 # paths (the gRPC server, the shim) never pay for their import.
@@ -64,16 +66,7 @@ def _load_entry(app, model_id: uuid.UUID) -> "RedBeatSchedulerEntry | None":
         return None
 
 
-def _public_schedule(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model_id": str(row["model_id"]),
-        "cron_expression": row["cron_expression"],
-        "create_time": row["create_time"].astimezone(datetime.UTC).isoformat(),
-        "update_time": row["update_time"].astimezone(datetime.UTC).isoformat(),
-    }
-
-
-def schedule_upsert(*, model_id: Any, cron_expression: Any) -> dict[str, Any]:
+def schedule_upsert(*, model_id: Any, cron_expression: Any) -> monitoring_pb2.Schedule:
     """Create the model's schedule, or replace it; the row and the RedBeat entry change
     together or not at all."""
     from redbeat import RedBeatSchedulerEntry
@@ -101,7 +94,7 @@ def schedule_upsert(*, model_id: Any, cron_expression: Any) -> dict[str, Any]:
         # Saved before the commit: if Redis fails, the transaction rolls back with it.
         _redbeat(entry.save)
     logger.info("Scheduled accuracy of model %s at %r", model_uuid, expression)
-    return _public_schedule(row)
+    return from_json(monitoring_pb2.Schedule, row)
 
 
 def schedule_delete(*, model_id: Any, missing_ok: bool = False) -> None:
@@ -132,7 +125,7 @@ def _restored_on_failure(previous: "RedBeatSchedulerEntry | None", changed) -> I
         raise
 
 
-def schedule_get(*, model_id: Any) -> dict[str, Any]:
+def schedule_get(*, model_id: Any) -> monitoring_pb2.Schedule:
     model_uuid = parse_uuid(model_id, "model_id")
     with db.transaction() as cursor:
         cursor.execute(
@@ -142,15 +135,16 @@ def schedule_get(*, model_id: Any) -> dict[str, Any]:
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"Model {model_uuid} has no schedule.")
-    return _public_schedule(row)
+    return from_json(monitoring_pb2.Schedule, row)
 
 
-def schedule_list() -> list[dict[str, Any]]:
+def schedule_list() -> monitoring_pb2.ListSchedulesResponse:
     with db.transaction() as cursor:
         cursor.execute(
             f"SELECT {_SCHEDULE_COLUMNS} FROM metrics_executions ORDER BY create_time, model_id"
         )
-        return [_public_schedule(row) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    return from_json(monitoring_pb2.ListSchedulesResponse, {"schedules": rows})
 
 
 def _redbeat(operation):
@@ -184,7 +178,9 @@ def _check_labels(values: Any, name: str) -> list[str | int | float]:
     return values
 
 
-def result_insert(*, model_id: Any, y_true: Any, y_pred: Any) -> dict[str, Any]:
+def result_insert(
+    *, model_id: Any, y_true: Any, y_pred: Any
+) -> monitoring_pb2.CreateResultResponse:
     """Store one batch of true and predicted labels for a model."""
     model_uuid = parse_uuid(model_id, "model_id")
     y_true, y_pred = _check_labels(y_true, "y_true"), _check_labels(y_pred, "y_pred")
@@ -199,12 +195,10 @@ def result_insert(*, model_id: Any, y_true: Any, y_pred: Any) -> dict[str, Any]:
             (model_uuid, json.dumps(y_true), json.dumps(y_pred)),
         )
         row = cursor.fetchone()
-    return {
-        "id": row["id"],
-        "model_id": str(model_uuid),
-        "samples": len(y_true),
-        "timestamp": row["timestamp"].astimezone(datetime.UTC).isoformat(),
-    }
+    return from_json(
+        monitoring_pb2.CreateResultResponse,
+        {**row, "model_id": model_uuid, "samples": len(y_true)},
+    )
 
 
 def _redis() -> redis.Redis:
@@ -259,7 +253,7 @@ def compute_accuracy(*, model_id: str) -> dict[str, Any]:
     return outcome
 
 
-def accuracy_get(*, model_id: Any) -> dict[str, Any]:
+def accuracy_get(*, model_id: Any) -> monitoring_pb2.GetAccuracyResponse:
     """The latest accuracy the periodic task computed for a model."""
     model_uuid = parse_uuid(model_id, "model_id")
     try:
@@ -271,4 +265,4 @@ def accuracy_get(*, model_id: Any) -> dict[str, Any]:
             f"No accuracy has been computed for model {model_uuid} yet: it is computed on the "
             "model's schedule (POST /api/schedules/) from its newest results row."
         )
-    return json.loads(stored)
+    return from_json(monitoring_pb2.GetAccuracyResponse, json.loads(stored))

@@ -2,6 +2,8 @@
 prediction, training (and jobs), models (versions, evaluations, metric records) and info.
 MonitoringService's functions are algorithm.monitoring's.
 
-The gRPC servicers and the Flask shim both call these and only translate: requests in,
-dicts out, ServiceError subclasses to their status codes.
+They answer with the algorithm.v1 messages (built with common.messages.from_json), except
+predictions, which stay plain dicts on the hot path. The gRPC servicers return those
+messages; the Flask shim writes them out with common.messages.as_json; ServiceError
+subclasses become each side's status codes.
 """

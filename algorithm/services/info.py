@@ -7,9 +7,11 @@ from typing import Any
 from algorithm import db
 from algorithm.errors import Unavailable
 from algorithm.model_cache import model_server
-from algorithm.services.models import public_model
+from algorithm.services.models import model_message
 from algorithm.services.prediction import texts_predicted
+from algorithm.v1 import info_pb2
 from common import settings as common_settings
+from common.messages import from_json
 
 
 def health() -> dict[str, Any]:
@@ -22,7 +24,7 @@ def health() -> dict[str, Any]:
     }
 
 
-def get_info() -> dict[str, Any]:
+def get_info() -> info_pb2.GetInfoResponse:
     """Build, uptime, the active model's record, and how many models and data rows exist."""
     store = model_server.store
     manifests = store.list_manifests()
@@ -38,15 +40,20 @@ def get_info() -> dict[str, Any]:
             data_rows = cursor.fetchone()["rows"]
     except Unavailable:
         data_rows = None
-    return {
-        "version": common_settings.VERSION,
-        "build_time": common_settings.BUILD_TIME,
-        "git_revision": common_settings.GIT_REVISION,
-        "uptime_seconds": round(time.time() - common_settings.STARTED_AT, 3),
-        "active_model": public_model(active, active_id) if active else None,
-        "model_refused": model_server.last_refusal,
-        "model_count": len(manifests),
-        "data_rows": data_rows,
-        "replica": socket.gethostname(),
-        "texts_predicted": texts_predicted(),
-    }
+    described = from_json(
+        info_pb2.GetInfoResponse,
+        {
+            "version": common_settings.VERSION,
+            "build_time": common_settings.BUILD_TIME,
+            "git_revision": common_settings.GIT_REVISION,
+            "uptime_seconds": round(time.time() - common_settings.STARTED_AT, 3),
+            "model_refused": model_server.last_refusal,
+            "model_count": len(manifests),
+            "data_rows": data_rows,
+            "replica": socket.gethostname(),
+            "texts_predicted": texts_predicted(),
+        },
+    )
+    if active:
+        described.active_model.CopyFrom(model_message(active, active_id))
+    return described

@@ -8,32 +8,29 @@ from algorithm import metric_records, monitoring
 from algorithm.errors import InvalidArgument, check_no_nul, parse_uuid
 from algorithm.model_cache import model_server
 from algorithm.services.prediction import check_text
-from algorithm.services.training import enqueue, iso, public_job
+from algorithm.services.training import enqueue, job_message
 from algorithm.store import parse_model_id
+from algorithm.v1 import models_pb2
 from common import limits
+from common.messages import from_json
 
 logger = logging.getLogger(__name__)
 
 
-def public_model(manifest: dict[str, Any], active_id: str | None) -> dict[str, Any]:
-    return {
-        "model_id": manifest["model_id"],
-        "algorithm": manifest["algorithm"],
-        "parameters": manifest["parameters"],
-        "labels": manifest["labels"],
-        "row_count": manifest["row_count"],
-        "data_snapshot": manifest.get("data_snapshot") or {},
-        "metrics": manifest["metrics"],
-        "create_time": manifest["created_time"],
-        "training_seconds": manifest.get("training_seconds", 0.0),
-        "library_versions": manifest["library_versions"],
-        "active": manifest["model_id"] == active_id,
-        "job_id": manifest.get("job_id"),
-    }
+def model_message(manifest: dict[str, Any], active_id: str | None) -> models_pb2.Model:
+    return from_json(
+        models_pb2.Model,
+        {
+            **manifest,
+            "data_snapshot": manifest.get("data_snapshot") or {},
+            "create_time": manifest["created_time"],
+            "active": manifest["model_id"] == active_id,
+        },
+    )
 
 
-def list_models(*, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
-    """One page of model versions, newest first: {"models", "next_page_token", "total_size"}."""
+def list_models(*, page_size: int = 0, page_token: str = "") -> models_pb2.ListModelsResponse:
+    """One page of model versions, newest first."""
     if not isinstance(page_size, int) or not 0 <= page_size <= limits.MAX_PAGE_SIZE:
         raise InvalidArgument(f"page_size must be between 0 and {limits.MAX_PAGE_SIZE}.")
     try:
@@ -50,35 +47,35 @@ def list_models(*, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
     active_id = store.active_id()
     page = manifests[offset : offset + size]
     more = offset + size < len(manifests)
-    return {
-        "models": [public_model(manifest, active_id) for manifest in page],
-        "next_page_token": str(offset + size) if more else "",
-        "total_size": len(manifests),
-    }
+    return models_pb2.ListModelsResponse(
+        models=[model_message(manifest, active_id) for manifest in page],
+        next_page_token=str(offset + size) if more else "",
+        total_size=len(manifests),
+    )
 
 
-def get_model(*, model_id: str) -> dict[str, Any]:
+def get_model(*, model_id: str) -> models_pb2.Model:
     store = model_server.store
-    return public_model(store.read_manifest(parse_model_id(model_id)), store.active_id())
+    return model_message(store.read_manifest(parse_model_id(model_id)), store.active_id())
 
 
-def activate_model(*, model_id: str) -> dict[str, Any]:
+def activate_model(*, model_id: str) -> models_pb2.Model:
     """Make a version the default for predictions; serving processes switch within a second."""
     store = model_server.store
     store.activate(model_id)
     return get_model(model_id=model_id)
 
 
-def delete_model(*, model_id: str) -> dict[str, Any]:
+def delete_model(*, model_id: str) -> models_pb2.DeleteModelResponse:
     """Delete a version's files and its metric records; the active version is refused."""
     model_id = parse_model_id(model_id)
     model_server.store.delete(model_id)
     metric_records.metric_records_delete_for_model(model_id)
     monitoring.schedule_delete(model_id=model_id, missing_ok=True)
-    return {"model_id": model_id}
+    return models_pb2.DeleteModelResponse(model_id=model_id)
 
 
-def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
+def evaluate_model(*, model_id: str, rows: Any = None) -> models_pb2.EvaluateModelResponse:
     """Queue an evaluation on the data table, or on the given [(text, label)] rows."""
     manifest = model_server.store.read_manifest(parse_model_id(model_id))
     if rows is not None:
@@ -88,7 +85,9 @@ def evaluate_model(*, model_id: str, rows: Any = None) -> dict[str, Any]:
     )
     enqueue("evaluate", job)
     logger.info("Queued evaluation job %s of model %s", job["id"], manifest["model_id"])
-    return {"job": public_job(job), "metric_record": _public_metric_record(record)}
+    return models_pb2.EvaluateModelResponse(
+        job=job_message(job), metric_record=_metric_record_message(record)
+    )
 
 
 def _check_rows(rows: Any) -> list[tuple[str, str]]:
@@ -117,34 +116,25 @@ def _check_label(label: Any, index: int) -> str:
     return label
 
 
-def _public_metric_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "metric_id": str(row["id"]),
-        "model_id": str(row["model_id"]),
-        "job_id": str(row["job_id"]),
-        "state": row["state"],
-        "source": row["source"],
-        "row_count": row["row_count"],
-        "metrics": row["metrics"],
-        "error": row["error"],
-        "create_time": iso(row["create_time"]),
-        "end_time": iso(row["end_time"]),
-    }
+def _metric_record_message(row: dict[str, Any]) -> models_pb2.MetricRecord:
+    return from_json(models_pb2.MetricRecord, {**row, "metric_id": row["id"]})
 
 
-def get_metric_record(*, metric_id: str) -> dict[str, Any]:
-    return _public_metric_record(metric_records.metric_record_get(metric_id))
+def get_metric_record(*, metric_id: str) -> models_pb2.MetricRecord:
+    return _metric_record_message(metric_records.metric_record_get(metric_id))
 
 
-def list_metric_records(*, model_id: str) -> list[dict[str, Any]]:
+def list_metric_records(*, model_id: str) -> models_pb2.ListMetricRecordsResponse:
     model_id = parse_model_id(model_id)
     records = metric_records.metric_record_list(model_id)
     if not records:
         # An unknown model is a NotFound, not an empty list.
         model_server.store.read_manifest(model_id)
-    return [_public_metric_record(record) for record in records]
+    return models_pb2.ListMetricRecordsResponse(
+        metric_records=[_metric_record_message(record) for record in records]
+    )
 
 
-def delete_metric_record(*, metric_id: str) -> dict[str, Any]:
+def delete_metric_record(*, metric_id: str) -> models_pb2.DeleteMetricRecordResponse:
     metric_records.metric_record_delete(metric_id)
-    return {"metric_id": str(parse_uuid(metric_id, "metric_id"))}
+    return models_pb2.DeleteMetricRecordResponse(metric_id=str(parse_uuid(metric_id, "metric_id")))

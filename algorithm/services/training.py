@@ -1,6 +1,5 @@
 """TrainingService: queue training jobs, read jobs, list the algorithms."""
 
-import datetime
 import logging
 from typing import Any
 
@@ -8,6 +7,8 @@ from algorithm import jobs, ml
 from algorithm.errors import InvalidArgument, Unavailable, parse_uuid
 from algorithm.model_cache import model_server
 from algorithm.store import parse_model_id
+from algorithm.v1 import training_pb2
+from common.messages import from_json
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def train(
     parameters: dict[str, Any] | None = None,
     request_id: str = "",
     base_model_id: str = "",
-) -> dict[str, Any]:
+) -> training_pb2.Job:
     """Queue a training job and return it; training happens in a worker, never here.
 
     With base_model_id it retrains: that version's algorithm and parameters, overridden by
@@ -42,7 +43,7 @@ def train(
     if created:
         enqueue("train", job)
         logger.info("Queued training job %s (%s, %s)", job["id"], algorithm, resolved)
-    return public_job(job)
+    return job_message(job)
 
 
 def enqueue(task: str, job: dict[str, Any]) -> None:
@@ -60,44 +61,37 @@ def enqueue(task: str, job: dict[str, Any]) -> None:
         ) from error
 
 
-def get_job(*, job_id: str) -> dict[str, Any]:
-    return public_job(jobs.job_get(job_id))
+def get_job(*, job_id: str) -> training_pb2.Job:
+    return job_message(jobs.job_get(job_id))
 
 
-def public_job(row: dict[str, Any]) -> dict[str, Any]:
-    """A job row as callers see it: ids as strings, times in ISO 8601."""
-    job = {"job_id": str(row["id"])}
-    job.update((key, value) for key, value in row.items() if key != "id")
-    job["model_id"] = str(row["model_id"]) if row["model_id"] else None
-    job["metric_id"] = str(row["metric_id"]) if row["metric_id"] else None
-    for key in ("create_time", "start_time", "end_time"):
-        job[key] = iso(row[key])
-    return job
+def job_message(row: dict[str, Any]) -> training_pb2.Job:
+    return from_json(training_pb2.Job, {**row, "job_id": row["id"]})
 
 
-def iso(value: datetime.datetime | None) -> str | None:
-    return value.astimezone(datetime.UTC).isoformat() if value else None
-
-
-def list_algorithms() -> list[dict[str, Any]]:
-    return [
+def list_algorithms() -> training_pb2.ListAlgorithmsResponse:
+    algorithms = sorted(ml.ALGORITHMS.values(), key=lambda a: a.name != ml.DEFAULT_ALGORITHM)
+    return from_json(
+        training_pb2.ListAlgorithmsResponse,
         {
-            "name": algorithm.name,
-            "description": algorithm.description,
-            "is_default": algorithm.name == ml.DEFAULT_ALGORITHM,
-            "parameters": [
+            "algorithms": [
                 {
-                    "name": parameter.name,
-                    "type": parameter.type_name,
-                    "description": parameter.description,
-                    "default": parameter.default,
-                    "minimum": parameter.minimum,
-                    "maximum": parameter.maximum,
+                    "name": algorithm.name,
+                    "description": algorithm.description,
+                    "is_default": algorithm.name == ml.DEFAULT_ALGORITHM,
+                    "parameters": [
+                        {
+                            "name": parameter.name,
+                            "type": parameter.type_name,
+                            "description": parameter.description,
+                            "default": parameter.default,
+                            "minimum": parameter.minimum,
+                            "maximum": parameter.maximum,
+                        }
+                        for parameter in algorithm.parameters
+                    ],
                 }
-                for parameter in algorithm.parameters
-            ],
-        }
-        for algorithm in sorted(
-            ml.ALGORITHMS.values(), key=lambda a: a.name != ml.DEFAULT_ALGORITHM
-        )
-    ]
+                for algorithm in algorithms
+            ]
+        },
+    )

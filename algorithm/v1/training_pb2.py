@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61lgorithm/v1/training.proto\x12\x0c\x61lgorithm.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"y\n\x0cTrainRequest\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12+\n\nparameters\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rbase_model_id\x18\x04 \x01(\t\"/\n\rTrainResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.algorithm.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"0\n\x0eGetJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.algorithm.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x10WatchJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.algorithm.v1.Job\"\x17\n\x15ListAlgorithmsRequest\"E\n\x16ListAlgorithmsResponse\x12+\n\nalgorithms\x18\x01 \x03(\x0b\x32\x17.algorithm.v1.Algorithm\"\xec\x03\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.algorithm.v1.JobKind\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.algorithm.v1.JobState\x12%\n\x05stage\x18\x04 \x01(\x0e\x32\x16.algorithm.v1.JobStage\x12\x10\n\x08progress\x18\x05 \x01(\x01\x12\x11\n\trows_read\x18\x06 \x01(\x03\x12\x12\n\nrows_total\x18\x07 \x01(\x03\x12\x11\n\talgorithm\x18\x08 \x01(\t\x12+\n\nparameters\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08model_id\x18\n \x01(\t\x12&\n\x07metrics\x18\x0b \x01(\x0b\x32\x15.algorithm.v1.Metrics\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmetric_id\x18\x10 \x01(\t\"\x92\x02\n\x07Metrics\x12\x10\n\x08\x61\x63\x63uracy\x18\x01 \x01(\x01\x12\x10\n\x08macro_f1\x18\x02 \x01(\x01\x12\x36\n\tper_label\x18\x03 \x03(\x0b\x32#.algorithm.v1.Metrics.PerLabelEntry\x12\x12\n\ntrain_rows\x18\x04 \x01(\x03\x12\x11\n\ttest_rows\x18\x05 \x01(\x03\x12\x37\n\x10\x63onfusion_matrix\x18\x06 \x01(\x0b\x32\x1d.algorithm.v1.ConfusionMatrix\x1aK\n\rPerLabelEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.algorithm.v1.LabelMetrics:\x02\x38\x01\"Q\n\x0f\x43onfusionMatrix\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12.\n\x04rows\x18\x02 \x03(\x0b\x32 .algorithm.v1.ConfusionMatrixRow\"$\n\x12\x43onfusionMatrixRow\x12\x0e\n\x06\x63ounts\x18\x01 \x03(\x03\"N\n\x0cLabelMetrics\x12\x11\n\tprecision\x18\x01 \x01(\x01\x12\x0e\n\x06recall\x18\x02 \x01(\x01\x12\n\n\x02\x66\x31\x18\x03 \x01(\x01\x12\x0f\n\x07support\x18\x04 \x01(\x03\"x\n\tAlgorithm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nis_default\x18\x03 \x01(\x08\x12\x34\n\nparameters\x18\x04 \x03(\x0b\x32 .algorithm.v1.AlgorithmParameter\"\x96\x01\n\x12\x41lgorithmParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0f\n\x07minimum\x18\x05 \x01(\x01\x12\x0f\n\x07maximum\x18\x06 \x01(\x01*N\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_KIND_TRAIN\x10\x01\x12\x15\n\x11JOB_KIND_EVALUATE\x10\x02*\x81\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04*\x84\x01\n\x08JobStage\x12\x19\n\x15JOB_STAGE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STAGE_LOADING\x10\x01\x12\x16\n\x12JOB_STAGE_TRAINING\x10\x02\x12\x18\n\x14JOB_STAGE_EVALUATING\x10\x03\x12\x14\n\x10JOB_STAGE_SAVING\x10\x04\x32\xc2\x02\n\x0fTrainingService\x12@\n\x05Train\x12\x1a.algorithm.v1.TrainRequest\x1a\x1b.algorithm.v1.TrainResponse\x12\x43\n\x06GetJob\x12\x1b.algorithm.v1.GetJobRequest\x1a\x1c.algorithm.v1.GetJobResponse\x12K\n\x08WatchJob\x12\x1d.algorithm.v1.WatchJobRequest\x1a\x1e.algorithm.v1.WatchJobResponse0\x01\x12[\n\x0eListAlgorithms\x12#.algorithm.v1.ListAlgorithmsRequest\x1a$.algorithm.v1.ListAlgorithmsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61lgorithm/v1/training.proto\x12\x0c\x61lgorithm.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"y\n\x0cTrainRequest\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12+\n\nparameters\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rbase_model_id\x18\x04 \x01(\t\"/\n\rTrainResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.algorithm.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"0\n\x0eGetJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.algorithm.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x10WatchJobResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.algorithm.v1.Job\"\x17\n\x15ListAlgorithmsRequest\"E\n\x16ListAlgorithmsResponse\x12+\n\nalgorithms\x18\x01 \x03(\x0b\x32\x17.algorithm.v1.Algorithm\"\xa0\x04\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.algorithm.v1.JobKind\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.algorithm.v1.JobState\x12%\n\x05stage\x18\x04 \x01(\x0e\x32\x16.algorithm.v1.JobStage\x12\x10\n\x08progress\x18\x05 \x01(\x01\x12\x11\n\trows_read\x18\x06 \x01(\x03\x12\x12\n\nrows_total\x18\x07 \x01(\x03\x12\x11\n\talgorithm\x18\x08 \x01(\t\x12+\n\nparameters\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\x08model_id\x18\n \x01(\tH\x00\x88\x01\x01\x12&\n\x07metrics\x18\x0b \x01(\x0b\x32\x15.algorithm.v1.Metrics\x12\x12\n\x05\x65rror\x18\x0c \x01(\tH\x01\x88\x01\x01\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tmetric_id\x18\x10 \x01(\tH\x02\x88\x01\x01\x42\x0b\n\t_model_idB\x08\n\x06_errorB\x0c\n\n_metric_id\"\xb9\x02\n\x07Metrics\x12\x10\n\x08\x61\x63\x63uracy\x18\x01 \x01(\x01\x12\x10\n\x08macro_f1\x18\x02 \x01(\x01\x12\x36\n\tper_label\x18\x03 \x03(\x0b\x32#.algorithm.v1.Metrics.PerLabelEntry\x12\x17\n\ntrain_rows\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\ttest_rows\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x37\n\x10\x63onfusion_matrix\x18\x06 \x01(\x0b\x32\x1d.algorithm.v1.ConfusionMatrix\x1aK\n\rPerLabelEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.algorithm.v1.LabelMetrics:\x02\x38\x01\x42\r\n\x0b_train_rowsB\x0c\n\n_test_rows\"Q\n\x0f\x43onfusionMatrix\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12.\n\x04rows\x18\x02 \x03(\x0b\x32 .algorithm.v1.ConfusionMatrixRow\"$\n\x12\x43onfusionMatrixRow\x12\x0e\n\x06\x63ounts\x18\x01 \x03(\x03\"N\n\x0cLabelMetrics\x12\x11\n\tprecision\x18\x01 \x01(\x01\x12\x0e\n\x06recall\x18\x02 \x01(\x01\x12\n\n\x02\x66\x31\x18\x03 \x01(\x01\x12\x0f\n\x07support\x18\x04 \x01(\x03\"x\n\tAlgorithm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nis_default\x18\x03 \x01(\x08\x12\x34\n\nparameters\x18\x04 \x03(\x0b\x32 .algorithm.v1.AlgorithmParameter\"\x9f\x01\n\x12\x41lgorithmParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x36\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07\x64\x65\x66\x61ult\x12\x0f\n\x07minimum\x18\x05 \x01(\x01\x12\x0f\n\x07maximum\x18\x06 \x01(\x01*N\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_KIND_TRAIN\x10\x01\x12\x15\n\x11JOB_KIND_EVALUATE\x10\x02*\x81\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04*\x84\x01\n\x08JobStage\x12\x19\n\x15JOB_STAGE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STAGE_LOADING\x10\x01\x12\x16\n\x12JOB_STAGE_TRAINING\x10\x02\x12\x18\n\x14JOB_STAGE_EVALUATING\x10\x03\x12\x14\n\x10JOB_STAGE_SAVING\x10\x04\x32\xc2\x02\n\x0fTrainingService\x12@\n\x05Train\x12\x1a.algorithm.v1.TrainRequest\x1a\x1b.algorithm.v1.TrainResponse\x12\x43\n\x06GetJob\x12\x1b.algorithm.v1.GetJobRequest\x1a\x1c.algorithm.v1.GetJobResponse\x12K\n\x08WatchJob\x12\x1d.algorithm.v1.WatchJobRequest\x1a\x1e.algorithm.v1.WatchJobResponse0\x01\x12[\n\x0eListAlgorithms\x12#.algorithm.v1.ListAlgorithmsRequest\x1a$.algorithm.v1.ListAlgorithmsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_METRICS_PERLABELENTRY']._loaded_options = None
   _globals['_METRICS_PERLABELENTRY']._serialized_options = b'8\001'
-  _globals['_JOBKIND']._serialized_start=1794
-  _globals['_JOBKIND']._serialized_end=1872
-  _globals['_JOBSTATE']._serialized_start=1875
-  _globals['_JOBSTATE']._serialized_end=2004
-  _globals['_JOBSTAGE']._serialized_start=2007
-  _globals['_JOBSTAGE']._serialized_end=2139
+  _globals['_JOBKIND']._serialized_start=1894
+  _globals['_JOBKIND']._serialized_end=1972
+  _globals['_JOBSTATE']._serialized_start=1975
+  _globals['_JOBSTATE']._serialized_end=2104
+  _globals['_JOBSTAGE']._serialized_start=2107
+  _globals['_JOBSTAGE']._serialized_end=2239
   _globals['_TRAINREQUEST']._serialized_start=108
   _globals['_TRAINREQUEST']._serialized_end=229
   _globals['_TRAINRESPONSE']._serialized_start=231
@@ -58,21 +58,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTALGORITHMSRESPONSE']._serialized_start=475
   _globals['_LISTALGORITHMSRESPONSE']._serialized_end=544
   _globals['_JOB']._serialized_start=547
-  _globals['_JOB']._serialized_end=1039
-  _globals['_METRICS']._serialized_start=1042
-  _globals['_METRICS']._serialized_end=1316
-  _globals['_METRICS_PERLABELENTRY']._serialized_start=1241
-  _globals['_METRICS_PERLABELENTRY']._serialized_end=1316
-  _globals['_CONFUSIONMATRIX']._serialized_start=1318
-  _globals['_CONFUSIONMATRIX']._serialized_end=1399
-  _globals['_CONFUSIONMATRIXROW']._serialized_start=1401
-  _globals['_CONFUSIONMATRIXROW']._serialized_end=1437
-  _globals['_LABELMETRICS']._serialized_start=1439
-  _globals['_LABELMETRICS']._serialized_end=1517
-  _globals['_ALGORITHM']._serialized_start=1519
-  _globals['_ALGORITHM']._serialized_end=1639
-  _globals['_ALGORITHMPARAMETER']._serialized_start=1642
-  _globals['_ALGORITHMPARAMETER']._serialized_end=1792
-  _globals['_TRAININGSERVICE']._serialized_start=2142
-  _globals['_TRAININGSERVICE']._serialized_end=2464
+  _globals['_JOB']._serialized_end=1091
+  _globals['_METRICS']._serialized_start=1094
+  _globals['_METRICS']._serialized_end=1407
+  _globals['_METRICS_PERLABELENTRY']._serialized_start=1303
+  _globals['_METRICS_PERLABELENTRY']._serialized_end=1378
+  _globals['_CONFUSIONMATRIX']._serialized_start=1409
+  _globals['_CONFUSIONMATRIX']._serialized_end=1490
+  _globals['_CONFUSIONMATRIXROW']._serialized_start=1492
+  _globals['_CONFUSIONMATRIXROW']._serialized_end=1528
+  _globals['_LABELMETRICS']._serialized_start=1530
+  _globals['_LABELMETRICS']._serialized_end=1608
+  _globals['_ALGORITHM']._serialized_start=1610
+  _globals['_ALGORITHM']._serialized_end=1730
+  _globals['_ALGORITHMPARAMETER']._serialized_start=1733
+  _globals['_ALGORITHMPARAMETER']._serialized_end=1892
+  _globals['_TRAININGSERVICE']._serialized_start=2242
+  _globals['_TRAININGSERVICE']._serialized_end=2564
 # @@protoc_insertion_point(module_scope)

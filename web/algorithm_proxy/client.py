@@ -4,7 +4,6 @@ Both transports return the same plain dicts and raise AlgorithmError with the HT
 the API should answer. Every call has a deadline: a down service is a quick 503, never a hang.
 """
 
-import datetime
 import json
 import os
 import threading
@@ -13,7 +12,6 @@ from typing import Any
 import grpc
 import requests
 from django.conf import settings
-from google.protobuf import json_format
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -32,6 +30,7 @@ from algorithm.v1 import (
 from common import limits
 from common.coalescing import PredictionCoalescer
 from common.logs import correlation_id
+from common.messages import as_json
 from common.wire import REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
 
 PREDICT_DEADLINE_SECONDS = 5.0
@@ -182,12 +181,7 @@ class GrpcTransport(_Transport):
             prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id),
             PREDICT_DEADLINE_SECONDS,
         )
-        return {
-            "predictions": [
-                {"label": p.label, "scores": dict(p.scores)} for p in response.predictions
-            ],
-            "model_id": response.model_id,
-        }
+        return as_json(response)
 
     def train(
         self,
@@ -204,39 +198,21 @@ class GrpcTransport(_Transport):
         if parameters is not None:
             request.parameters.update(parameters)
         response = self._call(training.Train, request, CONTROL_DEADLINE_SECONDS)
-        return _job_dict(response.job)
+        return as_json(response.job)
 
     def get_job(self, *, job_id: str) -> dict[str, Any]:
         _, training = self._stubs()
         response = self._call(
             training.GetJob, training_pb2.GetJobRequest(job_id=job_id), CONTROL_DEADLINE_SECONDS
         )
-        return _job_dict(response.job)
+        return as_json(response.job)
 
     def list_algorithms(self) -> list[dict[str, Any]]:
         _, training = self._stubs()
         response = self._call(
             training.ListAlgorithms, training_pb2.ListAlgorithmsRequest(), CONTROL_DEADLINE_SECONDS
         )
-        return [
-            {
-                "name": a.name,
-                "description": a.description,
-                "is_default": a.is_default,
-                "parameters": [
-                    {
-                        "name": p.name,
-                        "type": p.type,
-                        "description": p.description,
-                        "default": _number(json_format.MessageToDict(p.default_value)),
-                        "minimum": _number(p.minimum),
-                        "maximum": _number(p.maximum),
-                    }
-                    for p in a.parameters
-                ],
-            }
-            for a in response.algorithms
-        ]
+        return [as_json(algorithm) for algorithm in response.algorithms]
 
     def _model_call(self, name: str, request) -> Any:
         self._stubs()
@@ -246,21 +222,17 @@ class GrpcTransport(_Transport):
         reply = self._model_call(
             "ListModels", models_pb2.ListModelsRequest(page_size=page_size, page_token=page_token)
         )
-        return {
-            "models": [_model_dict(model) for model in reply.models],
-            "next_page_token": reply.next_page_token,
-            "total_size": reply.total_size,
-        }
+        return as_json(reply)
 
     def get_model(self, *, model_id: str) -> dict[str, Any]:
         reply = self._model_call("GetModel", models_pb2.GetModelRequest(model_id=model_id))
-        return _model_dict(reply.model)
+        return as_json(reply.model)
 
     def activate_model(self, *, model_id: str) -> dict[str, Any]:
         reply = self._model_call(
             "ActivateModel", models_pb2.ActivateModelRequest(model_id=model_id)
         )
-        return _model_dict(reply.model)
+        return as_json(reply.model)
 
     def delete_model(self, *, model_id: str) -> None:
         self._model_call("DeleteModel", models_pb2.DeleteModelRequest(model_id=model_id))
@@ -271,19 +243,19 @@ class GrpcTransport(_Transport):
             rows=[models_pb2.LabelledText(text=r["text"], label=r["label"]) for r in rows or ()],
         )
         reply = self._model_call("EvaluateModel", request)
-        return _metric_record_dict(reply.metric_record)
+        return as_json(reply.metric_record)
 
     def get_metric_record(self, *, metric_id: str) -> dict[str, Any]:
         reply = self._model_call(
             "GetMetricRecord", models_pb2.GetMetricRecordRequest(metric_id=metric_id)
         )
-        return _metric_record_dict(reply.metric_record)
+        return as_json(reply.metric_record)
 
     def list_metric_records(self, *, model_id: str) -> list[dict[str, Any]]:
         reply = self._model_call(
             "ListMetricRecords", models_pb2.ListMetricRecordsRequest(model_id=model_id)
         )
-        return [_metric_record_dict(record) for record in reply.metric_records]
+        return [as_json(record) for record in reply.metric_records]
 
     def delete_metric_record(self, *, metric_id: str) -> None:
         self._model_call(
@@ -292,21 +264,9 @@ class GrpcTransport(_Transport):
 
     def get_info(self) -> dict[str, Any]:
         self._stubs()
-        reply = self._call(self._info.GetInfo, info_pb2.GetInfoRequest(), CONTROL_DEADLINE_SECONDS)
-        return {
-            "version": reply.version,
-            "build_time": reply.build_time,
-            "git_revision": reply.git_revision,
-            "uptime_seconds": reply.uptime_seconds,
-            "active_model": _model_dict(reply.active_model)
-            if reply.HasField("active_model")
-            else None,
-            "model_refused": reply.model_refused or None,
-            "model_count": reply.model_count,
-            "data_rows": reply.data_rows if reply.HasField("data_rows") else None,
-            "replica": reply.replica,
-            "texts_predicted": reply.texts_predicted,
-        }
+        return as_json(
+            self._call(self._info.GetInfo, info_pb2.GetInfoRequest(), CONTROL_DEADLINE_SECONDS)
+        )
 
     def _monitoring_call(self, name: str, request) -> Any:
         self._stubs()
@@ -317,17 +277,17 @@ class GrpcTransport(_Transport):
             "SetSchedule",
             monitoring_pb2.SetScheduleRequest(model_id=model_id, cron_expression=cron_expression),
         )
-        return _schedule_dict(reply.schedule)
+        return as_json(reply.schedule)
 
     def get_schedule(self, *, model_id: str) -> dict[str, Any]:
         reply = self._monitoring_call(
             "GetSchedule", monitoring_pb2.GetScheduleRequest(model_id=model_id)
         )
-        return _schedule_dict(reply.schedule)
+        return as_json(reply.schedule)
 
     def list_schedules(self) -> list[dict[str, Any]]:
         reply = self._monitoring_call("ListSchedules", monitoring_pb2.ListSchedulesRequest())
-        return [_schedule_dict(schedule) for schedule in reply.schedules]
+        return [as_json(schedule) for schedule in reply.schedules]
 
     def delete_schedule(self, *, model_id: str) -> None:
         self._monitoring_call(
@@ -338,129 +298,14 @@ class GrpcTransport(_Transport):
         request = monitoring_pb2.CreateResultRequest(model_id=model_id)
         request.y_true.extend(y_true)
         request.y_pred.extend(y_pred)
-        reply = self._monitoring_call("CreateResult", request)
-        return {
-            "id": reply.id,
-            "model_id": reply.model_id,
-            "samples": reply.samples,
-            "timestamp": _time(reply, "timestamp"),
-        }
+        return as_json(self._monitoring_call("CreateResult", request))
 
     def get_accuracy(self, *, model_id: str) -> dict[str, Any]:
-        reply = self._monitoring_call(
-            "GetAccuracy", monitoring_pb2.GetAccuracyRequest(model_id=model_id)
+        return as_json(
+            self._monitoring_call(
+                "GetAccuracy", monitoring_pb2.GetAccuracyRequest(model_id=model_id)
+            )
         )
-        return {
-            "model_id": reply.model_id,
-            "accuracy": reply.accuracy if reply.HasField("accuracy") else None,
-            "samples": reply.samples,
-            "result_id": reply.result_id or None,
-            "result_timestamp": _time(reply, "result_time"),
-            "computed_time": _time(reply, "compute_time"),
-            "error": reply.error or None,
-        }
-
-
-def _schedule_dict(schedule: monitoring_pb2.Schedule) -> dict[str, Any]:
-    return {
-        "model_id": schedule.model_id,
-        "cron_expression": schedule.cron_expression,
-        "create_time": _time(schedule, "create_time"),
-        "update_time": _time(schedule, "update_time"),
-    }
-
-
-def _number(value: float) -> float | int:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _time(message, field: str) -> str | None:
-    if not message.HasField(field):
-        return None
-    return getattr(message, field).ToDatetime(tzinfo=datetime.UTC).isoformat()
-
-
-def _metrics_dict(message, field: str = "metrics") -> dict[str, Any] | None:
-    if not message.HasField(field):
-        return None
-    metrics = getattr(message, field)
-    result = {
-        "accuracy": metrics.accuracy,
-        "macro_f1": metrics.macro_f1,
-        "per_label": {
-            label: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
-            for label, m in metrics.per_label.items()
-        },
-    }
-    if metrics.train_rows or metrics.test_rows:
-        result.update(train_rows=metrics.train_rows, test_rows=metrics.test_rows)
-    if metrics.HasField("confusion_matrix"):
-        result["confusion_matrix"] = {
-            "labels": list(metrics.confusion_matrix.labels),
-            "rows": [list(row.counts) for row in metrics.confusion_matrix.rows],
-        }
-    return result
-
-
-def _struct_dict(struct) -> dict[str, Any]:
-    return {key: _number(value) for key, value in json_format.MessageToDict(struct).items()}
-
-
-def _model_dict(model: models_pb2.Model) -> dict[str, Any]:
-    return {
-        "model_id": model.model_id,
-        "algorithm": model.algorithm,
-        "parameters": _struct_dict(model.parameters),
-        "labels": list(model.labels),
-        "row_count": model.row_count,
-        "data_snapshot": _struct_dict(model.data_snapshot),
-        "metrics": _metrics_dict(model),
-        "create_time": _time(model, "create_time"),
-        "training_seconds": model.training_seconds,
-        "library_versions": dict(model.library_versions),
-        "active": model.active,
-        "job_id": model.job_id or None,
-    }
-
-
-def _metric_record_dict(record: models_pb2.MetricRecord) -> dict[str, Any]:
-    return {
-        "metric_id": record.metric_id,
-        "model_id": record.model_id,
-        "job_id": record.job_id,
-        "state": training_pb2.JobState.Name(record.state).removeprefix("JOB_STATE_").lower(),
-        "source": models_pb2.EvaluationSource.Name(record.source)
-        .removeprefix("EVALUATION_SOURCE_")
-        .lower(),
-        "row_count": record.row_count,
-        "metrics": _metrics_dict(record),
-        "error": record.error or None,
-        "create_time": _time(record, "create_time"),
-        "end_time": _time(record, "end_time"),
-    }
-
-
-def _job_dict(job: training_pb2.Job) -> dict[str, Any]:
-    """A Job message in the same shape the Flask shim answers with."""
-    stage = training_pb2.JobStage.Name(job.stage).removeprefix("JOB_STAGE_").lower()
-    return {
-        "job_id": job.job_id,
-        "kind": training_pb2.JobKind.Name(job.kind).removeprefix("JOB_KIND_").lower(),
-        "state": training_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower(),
-        "stage": None if stage == "unspecified" else stage,
-        "progress": job.progress,
-        "rows_read": job.rows_read,
-        "rows_total": job.rows_total,
-        "algorithm": job.algorithm,
-        "parameters": _struct_dict(job.parameters),
-        "model_id": job.model_id or None,
-        "metric_id": job.metric_id or None,
-        "metrics": _metrics_dict(job),
-        "error": job.error or None,
-        "create_time": _time(job, "create_time"),
-        "start_time": _time(job, "start_time"),
-        "end_time": _time(job, "end_time"),
-    }
 
 
 class HttpTransport(_Transport):

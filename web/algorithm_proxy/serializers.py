@@ -75,9 +75,9 @@ class MetricsSerializer(serializers.Serializer):
     accuracy = serializers.FloatField()
     macro_f1 = serializers.FloatField()
     per_label = serializers.DictField(child=LabelMetricsSerializer())
-    train_rows = serializers.IntegerField(required=False, help_text="Training metrics only.")
-    test_rows = serializers.IntegerField(required=False, help_text="Training metrics only.")
-    confusion_matrix = ConfusionMatrixSerializer(required=False, help_text="Evaluations only.")
+    train_rows = serializers.IntegerField(allow_null=True, help_text="Training metrics only.")
+    test_rows = serializers.IntegerField(allow_null=True, help_text="Training metrics only.")
+    confusion_matrix = ConfusionMatrixSerializer(allow_null=True, help_text="Evaluations only.")
 
 
 class JobSerializer(serializers.Serializer):
