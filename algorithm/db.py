@@ -1,6 +1,7 @@
 """PostgreSQL access for the algorithm service and the worker: psycopg2, plain SQL, no ORM."""
 
 import contextlib
+import logging
 import os
 import threading
 import urllib.parse
@@ -14,6 +15,8 @@ from psycopg2 import sql
 from algorithm import settings
 from algorithm.errors import Unavailable
 from common import settings as common_settings
+
+logger = logging.getLogger(__name__)
 
 psycopg2.extras.register_uuid()
 
@@ -76,6 +79,12 @@ def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:
     return _pool
 
 
+def _unavailable(error: Exception) -> Unavailable:
+    # The driver's text names hosts, addresses and users: the log has it, callers do not.
+    logger.warning("The database is unavailable: %s", str(error).strip())
+    return Unavailable("The database is unavailable; try again shortly.")
+
+
 @contextlib.contextmanager
 def transaction() -> Iterator[psycopg2.extensions.cursor]:
     """A pooled connection's cursor in one transaction; a broken connection is dropped."""
@@ -83,13 +92,13 @@ def transaction() -> Iterator[psycopg2.extensions.cursor]:
         pool = _get_pool()
         conn = pool.getconn()
     except (psycopg2.OperationalError, psycopg2.pool.PoolError) as error:
-        raise Unavailable(f"The database is unavailable: {error}".strip()) from error
+        raise _unavailable(error) from error
     broken = False
     try:
         with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
             yield cursor
     except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
         broken = True
-        raise Unavailable(f"The database is unavailable: {error}".strip()) from error
+        raise _unavailable(error) from error
     finally:
         pool.putconn(conn, close=broken or bool(conn.closed))

@@ -40,7 +40,8 @@ class ModelServer:
             # Only until the first version is served: waits for a load under way, if any.
             self.refresh()
         if self.active is None:
-            self.store.require_active_id()
+            if self.last_refusal is None:
+                self.store.require_active_id()
             raise FailedPrecondition(
                 f"The active model could not be loaded ({self.last_refusal}); "
                 "activate another version or train a new one."
@@ -50,8 +51,17 @@ class ModelServer:
     def refresh(self) -> None:
         """Swap in the version ACTIVE names, if it changed and passes its checks."""
         with self._refresh_lock:
-            active_id = self.store.active_id()
             current = self.active
+            try:
+                active_id = self.store.read_active_id()
+            except ModelIntegrityError as error:
+                if self.last_refusal != str(error):
+                    logger.error(
+                        "%s Still serving %s", error, current.model_id if current else "no model"
+                    )
+                self.last_refusal = str(error)
+                self._refused_id = None
+                return
             if current is not None and current.model_id == active_id:
                 # ACTIVE points back at what is served (a rollback): nothing is refused now.
                 self.last_refusal = self._refused_id = None

@@ -41,6 +41,9 @@ MODEL_FILE = "model.pickle"
 VECTORIZER_FILE = "vectorizer.pickle"
 MANIFEST_FILE = "manifest.json"
 ACTIVE_FILE = "ACTIVE"
+# A model id and a newline, with room for a carriage return or spaces.
+ACTIVE_MAX_BYTES = 64
+_BAD_POINTER = "The ACTIVE pointer does not name a model version: it must hold one model id."
 
 
 class VersionExists(FileExistsError):
@@ -87,9 +90,9 @@ def _sha256(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-def _read_regular_file(path: pathlib.Path) -> bytes:
-    """A file's bytes, refusing a symbolic link (O_NOFOLLOW: no window between check and read)
-    or anything but a regular file."""
+def _read_regular_file(path: pathlib.Path, limit: int = -1) -> bytes:
+    """A file's bytes (at most limit of them), refusing a symbolic link (O_NOFOLLOW: no window
+    between check and read) or anything but a regular file."""
     try:
         # O_NONBLOCK: opening a FIFO put in a pickle's place must fail the check, not hang.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -101,7 +104,7 @@ def _read_regular_file(path: pathlib.Path) -> bytes:
         os.close(fd)
         raise ModelIntegrityError(f"{path.name} is not a regular file")
     with os.fdopen(fd, "rb") as stream:
-        return stream.read()
+        return stream.read(limit)
 
 
 def _write_durably(path: pathlib.Path, data: bytes) -> None:
@@ -219,6 +222,14 @@ class ModelStore:
     def load(self, model_id: str) -> LoadedModel:
         """Verify a version's folder, manifest, library versions and checksums, then unpickle it."""
         model_id = parse_model_id(model_id)
+        manifest, data = self._verified(model_id)
+        # Only now, with both checksums signed at training time matching: these are the very
+        # files the worker wrote.
+        objects = {name: pickle.loads(blob) for name, blob in data.items()}
+        return LoadedModel(model_id, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
+
+    def _verified(self, model_id: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """A version's manifest and pickled bytes, once every check a load makes has passed."""
         folder = self.path(model_id)
         manifest = self.read_manifest(model_id)
         recorded = manifest.get("library_versions") or {}
@@ -239,16 +250,15 @@ class ModelStore:
                 raise ModelIntegrityError(f"{error} in {model_id}") from None
             if hashlib.sha256(data[name]).hexdigest() != manifest["files"].get(name):
                 raise ModelIntegrityError(f"checksum of {name} of {model_id} does not match")
-        # Only now, with both checksums signed at training time matching: these are the very
-        # files the worker wrote.
-        objects = {name: pickle.loads(blob) for name, blob in data.items()}
-        return LoadedModel(model_id, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
+        return manifest, data
 
     def activate(self, model_id: str) -> None:
-        """Point ACTIVE at a version with one atomic rename, once its signature checks out."""
+        """Point ACTIVE at a version with one atomic rename, once it passes every check a
+        serving process makes before loading it: a version they would refuse is never made
+        active."""
         model_id = parse_model_id(model_id)
         try:
-            self.read_manifest(model_id)
+            self._verified(model_id)
         except ModelIntegrityError as error:
             raise FailedPrecondition(
                 f"Model {model_id} failed its integrity checks and cannot be activated: {error}."
@@ -260,10 +270,33 @@ class ModelStore:
         _fsync_dir(self.root)
 
     def active_id(self) -> str | None:
+        """The version ACTIVE names; None if there is none, or if the pointer is bad (serving
+        processes say why: see read_active_id)."""
         try:
-            return (self.root / ACTIVE_FILE).read_text().strip() or None
+            return self.read_active_id()
+        except ModelIntegrityError:
+            return None
+
+    def read_active_id(self) -> str | None:
+        """The version ACTIVE names, or None before the first activation.
+
+        Whoever can write the model volume controls the pointer, so it is opened without
+        following links or blocking, at most ACTIVE_MAX_BYTES of it are read, and what it
+        holds is never quoted in an error: pointed at /proc/self/environ, it would be the
+        service's secrets.
+        """
+        try:
+            data = _read_regular_file(self.root / ACTIVE_FILE, ACTIVE_MAX_BYTES + 1)
         except FileNotFoundError:
             return None
+        except (ModelIntegrityError, OSError):
+            raise ModelIntegrityError(_BAD_POINTER) from None
+        try:
+            if len(data) > ACTIVE_MAX_BYTES:
+                raise ValueError
+            return str(uuid.UUID(data.decode("ascii").strip()))
+        except ValueError:
+            raise ModelIntegrityError(_BAD_POINTER) from None
 
     def require_active_id(self) -> str:
         model_id = self.active_id()

@@ -1,10 +1,14 @@
 """Ways a model version's files get damaged or replaced, for the loader's refusal tests."""
 
+import hashlib
+import hmac
 import json
 import os
 import pathlib
 import pickle
 import shutil
+
+from common import settings as common_settings
 
 
 class WritesMarker:
@@ -54,3 +58,16 @@ def point_active_at(root: pathlib.Path, model_id: str) -> None:
     staging = root / ".ACTIVE-test"
     staging.write_text(f"{model_id}\n")
     os.replace(staging, root / "ACTIVE")
+
+
+def resign(folder: pathlib.Path, change) -> None:
+    """Change a version's manifest and sign it again with the deployment's key: what a worker
+    running other library versions would have written."""
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    unsigned = {key: value for key, value in manifest.items() if key != "signature"}
+    payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
+    key = common_settings.MODEL_SIGNING_KEY.encode()
+    manifest["signature"] = hmac.new(key, payload, hashlib.sha256).hexdigest()
+    path.write_text(json.dumps(manifest, indent=2))

@@ -104,8 +104,8 @@ def test_a_tampered_version_is_refused_and_the_previous_one_keeps_serving(
     good, tampered = publish(), publish()
     store.activate(good)
     assert server.get().model_id == good
-    _tamper(store, tampered)
     store.activate(tampered)
+    _tamper(store, tampered)  # damaged on the volume after its activation
     wait_until(
         lambda: server.last_refusal is not None, timeout=5, what="the refusal being recorded"
     )
@@ -122,8 +122,8 @@ def test_refresh_refuses_a_tampered_active_version_without_raising(store, publis
     store.activate(good)
     server.refresh()
     assert server.active.model_id == good
-    _tamper(store, tampered)
     store.activate(tampered)
+    _tamper(store, tampered)  # damaged on the volume after its activation
     server.refresh()  # must refuse quietly: the watcher treats an exception as a failed refresh
     assert server.active.model_id == good
     assert server.last_refusal is not None
@@ -135,8 +135,8 @@ def test_a_refusal_is_cleared_once_a_good_version_is_activated(store, publish, m
     good, tampered, fixed = publish(), publish(), publish()
     store.activate(good)
     assert server.get().model_id == good
-    _tamper(store, tampered)
     store.activate(tampered)
+    _tamper(store, tampered)  # damaged on the volume after its activation
     store.activate(fixed)
     wait_until(lambda: _serving(server, fixed), timeout=5, what="serving the fixed version")
     assert server.last_refusal is None

@@ -21,7 +21,7 @@ def test_a_refused_active_version_is_logged_with_its_reason(store, publish, serv
     server.refresh()
     with (store.root / tampered / "model.pickle").open("ab") as stream:
         stream.write(b"x")
-    store.activate(tampered)
+    tampering.point_active_at(store.root, tampered)
     caplog.clear()
 
     with caplog.at_level(logging.ERROR, logger="algorithm.model_cache"):
@@ -41,7 +41,7 @@ def test_rolling_back_to_the_served_version_clears_the_refusal(store, publish, s
     store.activate(good)
     server.refresh()
     (store.root / tampered / "vectorizer.pickle").write_bytes(b"not a pickle")
-    store.activate(tampered)
+    tampering.point_active_at(store.root, tampered)
     server.refresh()
     assert tampered in server.last_refusal
 
@@ -84,4 +84,6 @@ def test_an_active_pointer_that_is_no_model_id_is_refused(store, publish, server
     server.refresh()
 
     assert server.get().model_id == good
-    assert server.last_refusal == f"model_id must be a UUID, got {pointer!r}."
+    assert server.last_refusal == (
+        "The ACTIVE pointer does not name a model version: it must hold one model id."
+    )
