@@ -136,3 +136,21 @@ def test_retrain_makes_a_new_version_with_the_same_algorithm(
     assert done["state"] == "succeeded"
     assert done["model_id"] != served_model_id
     assert web_client.get(f"/api/models/{done['model_id']}/").json()["job_id"] == job["job_id"]
+
+
+def test_activating_a_version_that_would_be_refused_is_a_409(
+    web_client, algorithm_services, turkish_rows
+):
+    damaged = algorithm_services.publish_model(turkish_rows, activate=False)
+    active_before = algorithm_services.store.active_id()
+    with (algorithm_services.store.root / damaged / "model.pickle").open("ab") as stream:
+        stream.write(b"x")
+
+    response = web_client.post(f"/api/models/{damaged}/activate/")
+
+    assert response.status_code == 409
+    assert response.json()["message"] == (
+        f"Model {damaged} failed its integrity checks and cannot be activated: "
+        f"checksum of model.pickle of {damaged} does not match."
+    )
+    assert algorithm_services.store.active_id() == active_before
