@@ -20,19 +20,24 @@ RUN /opt/uv/bin/uv sync --locked --no-dev
 FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 textclf \
     && useradd --uid 10001 --gid 10001 --create-home textclf \
-    && mkdir -p /models /logs \
-    && chown textclf:textclf /models /logs
+    && mkdir -p /models /logs /secrets \
+    && chown textclf:textclf /models /logs /secrets \
+    && chmod 700 /secrets
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # The generated gRPC code is committed (and checked against protos/ by the tests).
 COPY --chown=10001:10001 . .
 ARG BUILD_TIME=unknown
 ARG GIT_REVISION=unknown
+# SECRETS_DIR is where generated secrets are kept (a path, not a secret).
+# hadolint ignore=DL3064
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MODEL_DIR=/models \
     LOG_DIR=/logs \
+    SECRETS_DIR=/secrets \
+    LISTEN_ADDRESS=0.0.0.0 \
     BUILD_TIME=$BUILD_TIME \
     GIT_REVISION=$GIT_REVISION
 LABEL org.opencontainers.image.title="textclf" \

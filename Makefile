@@ -95,11 +95,14 @@ run: install protos ## Start the whole stack as local processes (Ctrl-C stops it
 	@exec $(PY) scripts/with_services.py --data-dir var/services $(MAKE) serve
 
 serve: export PATH := $(abspath $(VENV))/bin:$(PATH)
-serve: export API_TOKEN ?= dev-token-change-me
 serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to that)
+	@$(PY) -m common.credentials
 	@$(PY) -m web.manage release
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
 	@exec honcho start
 
-.PHONY: help install protos lint test test-fast bench chaos compose-test images-offline up run serve \
+token: ## Print the API token of `make run` (generated at its first start unless API_TOKEN is set)
+	@$(PY) -m common.credentials show API_TOKEN
+
+.PHONY: help install protos lint test test-fast bench chaos compose-test images-offline up run serve token \
 	docker-compose-installed docker-installed wrk-installed

@@ -39,6 +39,7 @@ from algorithm import ml, settings
 from algorithm.errors import InvalidArgument, NotFound
 from algorithm.local_classifier import TextClassifier
 from algorithm.store import ModelIntegrityError, ModelStore, parse_model_id
+from common.credentials import MissingSecret
 from common.datafiles import DataImportError, RowError, check_row, format_from_name, read_rows
 
 EXIT_OK = 0
@@ -380,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_NO_MODEL, error.message)
     except ModelIntegrityError as error:
         return _fail(EXIT_INTEGRITY, f"the model failed its integrity checks: {error}.")
+    except MissingSecret as error:
+        # No default key: one anybody knows would let anybody sign a model this loads.
+        return _fail(EXIT_USAGE, str(error))
     return EXIT_OK
 
 

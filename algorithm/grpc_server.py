@@ -257,7 +257,9 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
 
 def main() -> None:
     configure_logging("algorithm-grpc")
-    server, port = create_server(f"[::]:{common_settings.ALGORITHM_GRPC_PORT}")
+    server, port = create_server(
+        f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_GRPC_PORT}"
+    )
     server.start()
     model_server.start()
     logger.info("gRPC server listening on port %s", port)

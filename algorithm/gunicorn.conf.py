@@ -3,9 +3,10 @@
 import os
 
 from algorithm.model_cache import model_server
+from common import settings as common_settings
 from common.logs import configure_logging
 
-bind = f"0.0.0.0:{os.environ.get('ALGORITHM_HTTP_PORT') or 5000}"
+bind = f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_HTTP_PORT}"
 workers = int(os.environ.get("ALGORITHM_HTTP_WORKERS") or 2)
 threads = int(os.environ.get("ALGORITHM_HTTP_THREADS") or 4)
 timeout = 60

@@ -108,6 +108,7 @@ def running_stack() -> Iterator[Stack]:
             else:
                 env.pop(name, None)
         env["API_TOKEN"] = API_TOKEN
+        env["SECRETS_DIR"] = str(workdir / "secrets")
         # One token drives thousands of requests a second: far past the default budgets, and
         # a 429 is not what is measured. The counter still runs, on every path alike.
         env["THROTTLE_RATE_PREDICT"] = env["THROTTLE_RATE_WRITE"] = "1000000/s"
@@ -120,6 +121,7 @@ def running_stack() -> Iterator[Stack]:
         }
         stack = Stack(env, workdir, ports)
         try:
+            stack.run("python -m common.credentials")
             stack.run("python -m web.manage release")
             stack.start("algorithm_grpc", support.procfile_command("algorithm_grpc"), ports["grpc"])
             stack.start("algorithm_http", support.procfile_command("algorithm_http"), ports["http"])

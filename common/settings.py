@@ -32,10 +32,11 @@ REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "")
 LOG_DIR = env_path("LOG_DIR", "var/log")
 
-# Signs every model manifest; a manifest whose signature does not match is never loaded.
-# The default suits local development only: set your own in any shared deployment (web's
-# `check --deploy` warns while it is the default).
-MODEL_SIGNING_KEY = env("MODEL_SIGNING_KEY", "textclf-development-signing-key")
+# Where the secrets not given in the environment are generated and kept (common.credentials).
+SECRETS_DIR = env_path("SECRETS_DIR", "var/secrets")
+# The address every server listens on. Only loopback by default, so `make run` exposes
+# nothing; the image sets 0.0.0.0, since a container's network is its own.
+LISTEN_ADDRESS = env("LISTEN_ADDRESS", "127.0.0.1")
 
 ALGORITHM_GRPC_PORT = env_int("ALGORITHM_GRPC_PORT", 50051)
 ALGORITHM_HTTP_PORT = env_int("ALGORITHM_HTTP_PORT", 5000)
@@ -45,3 +46,15 @@ VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["
 BUILD_TIME = env("BUILD_TIME", "unknown")
 GIT_REVISION = env("GIT_REVISION", "unknown")
 STARTED_AT = time.time()
+
+
+def __getattr__(name: str) -> str:
+    # Secrets are read on first use, not at import: the command that generates them imports
+    # this module too. MODEL_SIGNING_KEY signs every model manifest; a manifest whose
+    # signature does not match is never loaded.
+    if name == "MODEL_SIGNING_KEY":
+        from common.credentials import secret
+
+        globals()[name] = value = secret(name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Smoke test a live deployment: every REST method, in the order a user meets them.
 
-    python scripts/smoke.py --url http://localhost:8000 --token dev-token-change-me
+    python scripts/smoke.py --url http://localhost:8000 --token "$(make -s token)"
 
 Prints one line per step and stops with exit code 1 at the first step that fails (2 for
 bad arguments). It adds data and model versions to the deployment it runs against, and

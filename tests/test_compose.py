@@ -35,12 +35,17 @@ def test_compose_runs_every_process_that_make_run_runs():
 
 def test_migrations_run_once_with_the_same_release_step_as_make_run():
     migrate = SERVICES["migrate"]
-    assert migrate["command"] == ["python", "-m", "web.manage", "release"]
+    assert migrate["command"] == [
+        "sh",
+        "-c",
+        "python -m common.credentials && exec python -m web.manage release",
+    ]
+    assert migrate["volumes"] == ["secrets:/secrets"]
     assert migrate["restart"] == "no"
     # The image's check is web's: a one-shot step that has exited would read as unhealthy.
     assert migrate["healthcheck"] == {"disable": True}
     makefile = (support.REPO_ROOT / "Makefile").read_text()
-    assert "$(PY) -m web.manage release" in makefile
+    assert "\t@$(PY) -m common.credentials\n\t@$(PY) -m web.manage release\n" in makefile
     for name in ("web", "algorithm", "algorithm_celery"):
         assert SERVICES[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
@@ -90,7 +95,7 @@ def test_the_algorithm_check_covers_grpc_health_and_the_flask_shim():
 
 def test_only_web_publishes_a_port():
     published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
-    assert published == {"web": ["0.0.0.0:${WEB_PORT:-8000}:8000"]}
+    assert published == {"web": ["${WEB_BIND_ADDRESS:-127.0.0.1}:${WEB_PORT:-8000}:8000"]}
     assert re.search(
         r"^\s*bind = .*WEB_PORT", (support.REPO_ROOT / "web/gunicorn.conf.py").read_text(), re.M
     )
@@ -103,11 +108,14 @@ def test_dependencies_wait_for_health():
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_restart_policies_and_no_secret_values_beyond_overridable_defaults(name):
+def test_restart_policies_and_no_secret_with_a_default(name):
     service = SERVICES[name]
     assert service["restart"] == "unless-stopped"
     for key in ("MODEL_SIGNING_KEY", "API_TOKEN", "DJANGO_SECRET_KEY"):
-        assert service["environment"][key].startswith(f"${{{key}:-"), key
+        # Empty unless given: the first start generates it into the secrets volume.
+        assert service["environment"][key] == f"${{{key}:-}}", key
+    assert service["environment"]["SECRETS_DIR"] == "/secrets"
+    assert "secrets:/secrets:ro" in service["volumes"]
 
 
 def test_env_example_names_only_variables_compose_reads():

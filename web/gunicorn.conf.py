@@ -3,11 +3,13 @@
 import multiprocessing
 import os
 
+from common.settings import LISTEN_ADDRESS
+
 wsgi_app = "web.config.wsgi:application"
-bind = f"0.0.0.0:{os.environ.get('WEB_PORT', '8000')}"
+bind = f"{LISTEN_ADDRESS}:{os.environ.get('WEB_PORT', '8000')}"
 
 # One process per core, each with threads: predictions that arrive together in a process
-# share one call to the algorithm service (web/algorithm_proxy/coalescing.py), which sync
+# share one call to the algorithm service (common/coalescing.py), which sync
 # workers, one request each, could never do. Every thread may hold a database connection,
 # so workers * threads must stay below PostgreSQL's max_connections.
 worker_class = "gthread"

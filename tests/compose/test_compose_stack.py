@@ -3,6 +3,7 @@
 The tests run in file order on one stack (see conftest.py), each step printing its time.
 """
 
+import socket
 import subprocess
 import sys
 import threading
@@ -97,6 +98,13 @@ def test_up_builds_and_starts_every_service_healthy(stack):
     assert state["State"]["ExitCode"] == 0
     # A one-shot step has no health check to fail once it has exited.
     assert "Health" not in state["State"]
+    # No secret was given: the first start generated them, and printed the API token once.
+    token = stack.read_generated_token()
+    shown = stack.compose(
+        "exec", "-T", "web", "python", "-m", "common.credentials", "show", "API_TOKEN"
+    )
+    assert shown.strip() == token
+    assert stack.api("GET", "/models/").status_code == 200
     info = stack.api("GET", "/info/").json()
     assert (info["build_time"], info["git_revision"]) == (
         stack.env["BUILD_TIME"],
@@ -126,8 +134,17 @@ def test_only_web_is_published(stack):
             if bound:
                 published[service] = bound
     assert set(published) == {"web"}
-    assert [host["HostPort"] for host in published["web"]["8000/tcp"]] == [str(stack.port)]
+    assert [(host["HostIp"], host["HostPort"]) for host in published["web"]["8000/tcp"]] == [
+        ("127.0.0.1", str(stack.port))
+    ]
     assert requests.get(f"{stack.url}/api/health/", timeout=5).status_code == 200
+    # The host's own address on its network: nothing answers there.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # picks the outgoing address; sends nothing
+        address = probe.getsockname()[0]
+    assert address != "127.0.0.1"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{address}:{stack.port}/api/health/", timeout=5)
 
 
 def test_down_and_up_keep_the_rows_and_the_active_model(stack):

@@ -54,15 +54,6 @@ def test_ensure_api_token_replaces_the_token_when_api_token_changes(settings):
     assert list(Token.objects.values_list("user__username", "key")) == [("service", "new-token")]
 
 
-def test_ensure_api_token_without_api_token_does_nothing(settings, django_user_model):
-    settings.API_TOKEN = None
-
-    output = run("ensure_api_token")
-
-    assert output == "API_TOKEN is not set; no service token to ensure.\n"
-    assert django_user_model.objects.count() == 0
-
-
 @pytest.mark.parametrize("bad", ["x" * 41, "has space", "ünïcode"])
 def test_ensure_api_token_refuses_an_unusable_token(settings, bad):
     settings.API_TOKEN = bad

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from common import settings as common_settings
+from common.credentials import MissingSecret
 from common.logs import correlated
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,8 @@ ENV_NAMES = [
     "DJANGO_DEBUG",
     "DJANGO_ALLOWED_HOSTS",
     "API_TOKEN",
+    "SECRETS_DIR",
+    "LISTEN_ADDRESS",
 ]
 
 
@@ -42,6 +45,7 @@ def load_settings(monkeypatch, tmp_path):
         for name in ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+        monkeypatch.setenv("SECRETS_DIR", str(tmp_path / "secrets"))
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         # What web shares with the other services is read by common.settings.
@@ -54,6 +58,9 @@ def load_settings(monkeypatch, tmp_path):
 
 
 def test_settings_defaults(load_settings, tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "API_TOKEN").write_text("generated-token\n")
+    (tmp_path / "secrets" / "DJANGO_SECRET_KEY").write_text("generated-key\n")
     loaded = load_settings()
 
     database = loaded["DATABASES"]["default"]
@@ -72,8 +79,7 @@ def test_settings_defaults(load_settings, tmp_path):
     assert loaded["ALGORITHM_TRANSPORT"] == "grpc"
     assert loaded["DEBUG"] is False
     assert loaded["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
-    assert loaded["API_TOKEN"] is None
-    assert loaded["SECRET_KEY"].startswith("django-insecure-")
+    assert (loaded["API_TOKEN"], loaded["SECRET_KEY"]) == ("generated-token", "generated-key")
     assert loaded["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 4 * 1024 * 1024
 
 
@@ -111,15 +117,27 @@ def test_settings_read_the_environment(load_settings, tmp_path):
     assert loaded["API_TOKEN"] == "tok"
 
 
+def test_a_secret_neither_given_nor_generated_stops_the_start(load_settings, tmp_path):
+    with pytest.raises(MissingSecret) as error:
+        load_settings()
+
+    secrets_dir = tmp_path / "secrets"
+    assert str(error.value) == (
+        f"DJANGO_SECRET_KEY is not set and {secrets_dir / 'DJANGO_SECRET_KEY'} does not exist: "
+        "set DJANGO_SECRET_KEY, or run `python -m common.credentials` (make run and compose's "
+        "release step do) to generate it."
+    )
+
+
 def test_relative_log_dir_is_under_the_repository_root(load_settings):
-    loaded = load_settings(LOG_DIR="var/log")
+    loaded = load_settings(LOG_DIR="var/log", DJANGO_SECRET_KEY="k", API_TOKEN="t")
 
     assert loaded["LOG_DIR"] == REPO_ROOT / "var" / "log"
 
 
 def test_unknown_algorithm_transport_is_improperly_configured(load_settings):
     with pytest.raises(ImproperlyConfigured) as error:
-        load_settings(ALGORITHM_TRANSPORT="carrier-pigeon")
+        load_settings(ALGORITHM_TRANSPORT="carrier-pigeon", DJANGO_SECRET_KEY="k", API_TOKEN="t")
 
     assert str(error.value) == "ALGORITHM_TRANSPORT must be 'grpc' or 'http', not 'carrier-pigeon'."
 
@@ -177,7 +195,8 @@ def test_gunicorn_config_defaults(monkeypatch):
 
     config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
 
-    assert config["bind"] == "0.0.0.0:8000"
+    # Loopback only, unless LISTEN_ADDRESS says otherwise (the image says 0.0.0.0).
+    assert config["bind"] == "127.0.0.1:8000"
     assert config["workers"] == multiprocessing.cpu_count()
     assert (config["worker_class"], config["threads"]) == ("gthread", 16)
     assert config["wsgi_app"] == "web.config.wsgi:application"
@@ -190,7 +209,7 @@ def test_gunicorn_config_reads_port_and_workers(monkeypatch):
 
     config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
 
-    assert (config["bind"], config["workers"]) == ("0.0.0.0:9123", 3)
+    assert (config["bind"], config["workers"]) == ("127.0.0.1:9123", 3)
 
 
 def test_gunicorn_loads_the_wsgi_app_with_its_config():

@@ -4,8 +4,6 @@ development defaults or the placeholders committed with the repository."""
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning, register
 
-from common import settings as common_settings
-
 # Every committed value of these says so on its face (tests/web/test_secrets.py sees to it).
 _PLACEHOLDER_MARKS = ("change-me", "development", "insecure")
 
@@ -13,9 +11,8 @@ _PLACEHOLDER_MARKS = ("change-me", "development", "insecure")
 @register(deploy=True)
 def secrets_are_set(app_configs=None, **kwargs) -> list[CheckMessage]:
     values = {
-        "API_TOKEN": settings.API_TOKEN or "",
+        "API_TOKEN": settings.API_TOKEN,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "MODEL_SIGNING_KEY": common_settings.MODEL_SIGNING_KEY,
     }
     unset = [
         name for name, value in values.items() if any(mark in value for mark in _PLACEHOLDER_MARKS)

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from common import settings as common_settings
+from common.credentials import secret
 from common.logs import logging_config
 from common.settings import env
 
@@ -30,14 +31,14 @@ def _env_list(name: str, default: str) -> list[str]:
 
 DEBUG = _env_bool("DJANGO_DEBUG", default=False)
 
-# The default carries Django's "django-insecure-" prefix, so `check --deploy`
-# flags any deployment that forgot to set its own key.
-SECRET_KEY = env("DJANGO_SECRET_KEY", "django-insecure-local-development-only")
+# Secrets have no default: each is given in the environment or generated at the first start
+# (common/credentials.py).
+SECRET_KEY = secret("DJANGO_SECRET_KEY")
 
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
-# When set, `ensure_api_token` gives the service user exactly this token.
-API_TOKEN = env("API_TOKEN", "") or None
+# `ensure_api_token` gives the service user exactly this token.
+API_TOKEN = secret("API_TOKEN")
 
 REDIS_URL = common_settings.REDIS_URL
 REDIS_KEY_PREFIX = common_settings.REDIS_KEY_PREFIX

@@ -8,14 +8,11 @@ from web.accounts.services import SERVICE_USERNAME, TokenError, token_ensure
 
 class Command(BaseCommand):
     help = (
-        f"Give the '{SERVICE_USERNAME}' user exactly the token in API_TOKEN, when it is set. "
+        f"Give the '{SERVICE_USERNAME}' user exactly the token in API_TOKEN (given or generated). "
         "Safe to run at every start."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if settings.API_TOKEN is None:
-            self.stdout.write("API_TOKEN is not set; no service token to ensure.")
-            return
         try:
             token_ensure(username=SERVICE_USERNAME, key=settings.API_TOKEN)
         except TokenError as error:

@@ -1,0 +1,16 @@
+"""Web's settings for the test run, with the deployment's secrets generated as `make run`
+generates them, in a folder of the tests' own: every process the tests start inherits it
+through SECRETS_DIR. pytest-django imports this before any conftest."""
+
+import os
+import pathlib
+
+os.environ.setdefault(
+    "SECRETS_DIR", str(pathlib.Path(__file__).resolve().parent.parent / "var" / "test-secrets")
+)
+
+from common import credentials
+
+credentials.ensure_secrets()
+
+from web.config.settings import *  # noqa: E402, F403
