@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from algorithm import monitoring, settings
 from algorithm.errors import ServiceError
 from algorithm.model_cache import model_server
+from algorithm.service_auth import CredentialInterceptor, ServiceCredential
 from algorithm.services import info, models, prediction, training
 from algorithm.v1 import (
     info_pb2,
@@ -228,6 +229,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.GRPC_THREADS),
+        interceptors=[CredentialInterceptor(ServiceCredential())],
         options=[
             ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from algorithm import monitoring
 from algorithm.errors import InvalidArgument, ServiceError
+from algorithm.service_auth import REFUSAL, ServiceCredential
 from algorithm.services import info, prediction, training
 from common.logs import clean_id, correlation_id
 from common.messages import as_json
@@ -19,6 +20,11 @@ from common.messages import as_json
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 32 << 20
+
+_credential = ServiceCredential()
+# Like the gRPC server, the shim answers only callers holding the service's credential; its
+# health check stays open.
+OPEN_PATHS = frozenset({"/health"})
 
 app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -39,9 +45,14 @@ def _json_body(*, required: bool) -> dict[str, Any]:
 
 
 @app.before_request
-def _correlate() -> None:
+def _correlate_and_authenticate():
     # Each request sets it afresh: gunicorn threads are reused.
     correlation_id.set(clean_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex[:16])
+    if request.path not in OPEN_PATHS and not _credential.admits(
+        request.headers.get("Authorization")
+    ):
+        return jsonify(message=REFUSAL, extra={}), 401, {"WWW-Authenticate": "Bearer"}
+    return None
 
 
 @app.errorhandler(ServiceError)

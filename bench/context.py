@@ -9,6 +9,7 @@ from typing import Any
 from bench import load
 from bench.sizes import Sizes
 from bench.stack import API_TOKEN, Stack
+from tests import support
 
 # A typical SMS: what one prediction is asked about.
 SAMPLE_TEXT = (
@@ -29,8 +30,11 @@ class Context:
     results: dict[str, Any] = field(default_factory=dict)
 
     def http(self, server: str, path: str, body: dict, concurrency: int, seconds: float) -> dict:
-        token = "" if server in ("http", "mlflow") else API_TOKEN
-        return load.wrk(self.stack.url(server, path), body, concurrency, seconds, token)
+        authorization = {
+            "http": support.service_authorization(),  # the shim wants the service credential
+            "mlflow": "",
+        }.get(server, f"Token {API_TOKEN}")
+        return load.wrk(self.stack.url(server, path), body, concurrency, seconds, authorization)
 
     def grpc(self, server: str, method: str, request: dict, concurrency: int, seconds: float):
         return load.grpc(self.stack.grpc_target(server), method, request, concurrency, seconds)

@@ -14,6 +14,8 @@ from google.protobuf import json_format
 
 from algorithm.v1 import prediction_pb2
 from bench.load import figure_from_latencies
+from common.wire import AUTHORIZATION_METADATA
+from tests import support
 
 METHODS = {
     "Predict": (
@@ -45,7 +47,8 @@ async def _load(target: str, method: str, request: dict, concurrency: int, secon
             request_serializer=request_type.SerializeToString,
             response_deserializer=response_type.FromString,
         )
-        await call(message, timeout=DEADLINE_SECONDS)  # connect, and check the call works
+        metadata = ((AUTHORIZATION_METADATA, support.service_authorization()),)
+        await call(message, timeout=DEADLINE_SECONDS, metadata=metadata)  # connect, and check
         latencies: list[float] = []
         errors = 0
         end = time.perf_counter() + seconds
@@ -54,7 +57,7 @@ async def _load(target: str, method: str, request: dict, concurrency: int, secon
             nonlocal errors
             while (start := time.perf_counter()) < end:
                 try:
-                    await call(message, timeout=DEADLINE_SECONDS)
+                    await call(message, timeout=DEADLINE_SECONDS, metadata=metadata)
                 except grpc.aio.AioRpcError:
                     errors += 1
                 else:

@@ -41,7 +41,7 @@ def _read_mark(output: str, what: str) -> dict:
     raise RuntimeError(f"{what} printed no figures:\n{output[-2000:]}")
 
 
-def wrk(url: str, body: dict, concurrency: int, seconds: float, token: str = "") -> dict:
+def wrk(url: str, body: dict, concurrency: int, seconds: float, authorization: str = "") -> dict:
     """One wrk run: `concurrency` connections, each sending the next request on an answer."""
     threads = min(concurrency, 2)
     command = [
@@ -55,7 +55,7 @@ def wrk(url: str, body: dict, concurrency: int, seconds: float, token: str = "")
         str(WRK_SCRIPT),
         url,
         "--",
-        token,
+        authorization,
         json.dumps(body),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)

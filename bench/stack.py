@@ -108,7 +108,10 @@ def running_stack() -> Iterator[Stack]:
             else:
                 env.pop(name, None)
         env["API_TOKEN"] = API_TOKEN
-        env["SECRETS_DIR"] = str(workdir / "secrets")
+        # This process and the load generators it starts call the services too: they read
+        # the service's credential from the same place.
+        os.environ.setdefault("SECRETS_DIR", str(workdir / "secrets"))
+        env["SECRETS_DIR"] = os.environ["SECRETS_DIR"]
         # One token drives thousands of requests a second: far past the default budgets, and
         # a 429 is not what is measured. The counter still runs, on every path alike.
         env["THROTTLE_RATE_PREDICT"] = env["THROTTLE_RATE_WRITE"] = "1000000/s"

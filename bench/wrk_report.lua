@@ -1,13 +1,13 @@
--- wrk script: POST the JSON body given after `--` with the token (if any), and print the
--- run's figures as one JSON line that bench/load.py reads.
--- Usage: wrk ... -s bench/wrk_report.lua URL -- TOKEN BODY
+-- wrk script: POST the JSON body given after `--` with the Authorization header (if any),
+-- and print the run's figures as one JSON line that bench/load.py reads.
+-- Usage: wrk ... -s bench/wrk_report.lua URL -- AUTHORIZATION BODY
 
 function init(args)
   wrk.method = "POST"
   wrk.body = args[2]
   wrk.headers["Content-Type"] = "application/json"
   if args[1] ~= "" then
-    wrk.headers["Authorization"] = "Token " .. args[1]
+    wrk.headers["Authorization"] = args[1]
   end
 end
 

@@ -15,7 +15,12 @@ from common import settings
 from common.settings import env
 
 # Every secret the services read. An explicit environment value always wins.
-NAMES = ("API_TOKEN", "DJANGO_SECRET_KEY", "MODEL_SIGNING_KEY")
+NAMES = (
+    "API_TOKEN",
+    "DJANGO_SECRET_KEY",
+    "MODEL_SIGNING_KEY",
+    "ALGORITHM_SERVICE_TOKEN",
+)
 
 
 class MissingSecret(RuntimeError):

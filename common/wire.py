@@ -9,3 +9,10 @@ SERVICE_ERROR_METADATA = ("x-textclf-service-error", "1")
 # gRPC's server pushback: a negative delay tells a client's retry policy not to try again.
 # The service's own answers (busy, bad argument, no model) would be the same on a retry.
 NO_RETRY_METADATA = ("grpc-retry-pushback-ms", "-1")
+# Every call to the algorithm service but its health check carries its credential, as
+# `authorization: Bearer <ALGORITHM_SERVICE_TOKEN>` (gRPC metadata, or the shim's header).
+AUTHORIZATION_METADATA = "authorization"
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"

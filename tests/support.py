@@ -13,8 +13,13 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import grpc
 import psycopg2
 import redis
+import requests
+
+from common import credentials
+from common.wire import AUTHORIZATION_METADATA, bearer
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
@@ -173,3 +178,43 @@ def run_checked(command: str, env: dict[str, str]) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
+
+
+class _ServiceCredential(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds the algorithm service's credential to every call, as web does."""
+
+    def _with_credential(self, details):
+        metadata = [*(details.metadata or ()), (AUTHORIZATION_METADATA, service_authorization())]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_credential(details), request)
+
+    intercept_unary_stream = intercept_unary_unary
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._with_credential(details), requests)
+
+    intercept_stream_stream = intercept_stream_unary
+
+
+def service_authorization() -> str:
+    """The value of the authorization header the algorithm service wants."""
+    return bearer(credentials.secret("ALGORITHM_SERVICE_TOKEN"))
+
+
+def service_channel(target: str, **kwargs: Any) -> grpc.Channel:
+    """A channel to the algorithm service whose calls carry its credential."""
+    return grpc.intercept_channel(grpc.insecure_channel(target, **kwargs), _ServiceCredential())
+
+
+def shim_session() -> requests.Session:
+    """A session whose requests to the Flask shim carry the service's credential."""
+    session = requests.Session()
+    session.headers["Authorization"] = service_authorization()
+    return session

@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 
-import grpc
-
 from algorithm import ml
 from algorithm.v1 import training_pb2, training_pb2_grpc
 from bench import data
@@ -41,7 +39,7 @@ def _child(ctx: Context, *arguments: str) -> dict:
 
 def _train_call_ms(ctx: Context) -> float:
     """Median latency of the Train call: it queues a job and must answer at once."""
-    with grpc.insecure_channel(ctx.stack.grpc_target()) as channel:
+    with support.service_channel(ctx.stack.grpc_target()) as channel:
         stub = training_pb2_grpc.TrainingServiceStub(channel)
         timings = []
         for _ in range(TRAIN_CALLS):

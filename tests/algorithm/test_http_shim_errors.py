@@ -4,6 +4,7 @@ names the request id to quote."""
 import logging
 
 from algorithm import http_shim
+from tests import support
 
 
 def test_an_unexpected_error_is_a_json_500_with_the_request_id(monkeypatch, caplog):
@@ -13,7 +14,11 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(monkeypatch, capl
     monkeypatch.setattr(http_shim.prediction, "predict", explode)
     client = http_shim.app.test_client()
     with caplog.at_level(logging.ERROR, logger="algorithm.http_shim"):
-        response = client.post("/predict", json={"text": "hi"}, headers={"X-Request-ID": "req-7"})
+        response = client.post(
+            "/predict",
+            json={"text": "hi"},
+            headers={"X-Request-ID": "req-7", "Authorization": support.service_authorization()},
+        )
     assert response.status_code == 500
     assert response.get_json() == {
         "message": "Internal error; the server log has the details.",

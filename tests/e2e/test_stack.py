@@ -76,7 +76,7 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def stubs(stack):
-    channel = grpc.insecure_channel(stack["grpc"])
+    channel = support.service_channel(stack["grpc"])
     yield (
         prediction_pb2_grpc.PredictionServiceStub(channel),
         training_pb2_grpc.TrainingServiceStub(channel),
@@ -104,7 +104,9 @@ def test_user_loads_data_trains_and_predicts_over_every_interface(stack, stubs):
     response = requests.post(f"{web}/api/predict/", json={"text": "hi"}, headers=headers, timeout=5)
     assert response.status_code == 409
     assert "No model has been trained yet" in response.json()["message"]
-    response = requests.post(f"{stack['shim']}/predict", json={"text": "hi"}, timeout=5)
+    response = support.shim_session().post(
+        f"{stack['shim']}/predict", json={"text": "hi"}, timeout=5
+    )
     assert response.status_code == 409
     with pytest.raises(grpc.RpcError) as raised:
         prediction_stub.Predict(prediction_pb2.PredictRequest(text="hi"), timeout=5)
@@ -147,7 +149,11 @@ def test_user_loads_data_trains_and_predicts_over_every_interface(stack, stubs):
                 "the new model being served",
             )
             answers.append(response)
-        shim = requests.post(f"{stack['shim']}/predict", json={"text": text}, timeout=5).json()
+        shim = (
+            support.shim_session()
+            .post(f"{stack['shim']}/predict", json={"text": text}, timeout=5)
+            .json()
+        )
         answers.append(shim)
         reply = prediction_stub.Predict(prediction_pb2.PredictRequest(text=text), timeout=5)
         answers.append(
@@ -200,8 +206,12 @@ def _predict_rest(base: str, headers: dict, text: str, expected_model: str) -> d
 
 def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
     grpcurl = str(support.VENV_BIN / "grpcurl")
+    credential = f"authorization: {support.service_authorization()}"
     listed = subprocess.run(
-        [grpcurl, "-plaintext", stack["grpc"], "list"], capture_output=True, text=True, timeout=30
+        [grpcurl, "-plaintext", "-H", credential, stack["grpc"], "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert listed.returncode == 0, listed.stderr
     assert set(listed.stdout.split()) >= {
@@ -213,6 +223,8 @@ def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
         [
             grpcurl,
             "-plaintext",
+            "-H",
+            credential,
             "-d",
             '{"text": "free entry to win a prize"}',
             stack["grpc"],
@@ -226,12 +238,48 @@ def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
     answer = json.loads(called.stdout)
     assert set(answer) == {"label", "scores", "model_id"}
     health = subprocess.run(
-        [grpcurl, "-plaintext", stack["grpc"], "grpc.health.v1.Health/Check"],
+        # grpcurl asks reflection for the method first, and reflection wants the credential;
+        # probes that call Health directly need none (tests/algorithm/test_service_auth.py).
+        [grpcurl, "-plaintext", "-H", credential, stack["grpc"], "grpc.health.v1.Health/Check"],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert json.loads(health.stdout) == {"status": "SERVING"}
+
+
+def test_without_the_credential_only_health_answers(stack):
+    grpcurl = str(support.VENV_BIN / "grpcurl")
+    for flags, args in (
+        ([], ["list"]),
+        (["-d", '{"text": "hi"}'], ["algorithm.v1.PredictionService/Predict"]),
+    ):
+        refused = subprocess.run(
+            [grpcurl, "-plaintext", *flags, stack["grpc"], *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert refused.returncode != 0
+        assert "Unauthenticated" in refused.stderr, refused.stderr
+        assert "ALGORITHM_SERVICE_TOKEN" in refused.stderr
+    wrong = subprocess.run(
+        [grpcurl, "-plaintext", "-H", "authorization: Bearer guess", stack["grpc"], "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "Unauthenticated" in wrong.stderr, wrong.stderr
+    for headers in ({}, {"Authorization": "Bearer guess"}):
+        response = requests.post(
+            f"{stack['shim']}/predict", json={"text": "hi"}, headers=headers, timeout=5
+        )
+        assert response.status_code == 401
+        assert response.json()["message"] == (
+            "This service needs its credential: send the header "
+            "'authorization: Bearer <ALGORITHM_SERVICE_TOKEN>'."
+        )
+    assert requests.get(f"{stack['shim']}/health", timeout=5).status_code == 200
 
 
 def test_smoke_script_drives_every_rest_method_against_the_stack(stack):

@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 
-import grpc
 import psycopg2
 import psycopg2.extras
 import pytest
@@ -96,7 +95,7 @@ class Stack:
         self.headers = {"Authorization": f"Token {env['API_TOKEN']}"}
         self.processes: dict[str, Process] = {}
         self._starts = 0
-        self.channel = grpc.insecure_channel(
+        self.channel = support.service_channel(
             env["ALGORITHM_GRPC_TARGET"], options=[("grpc.max_reconnect_backoff_ms", 1000)]
         )
         self.training = training_pb2_grpc.TrainingServiceStub(self.channel)

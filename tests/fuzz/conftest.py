@@ -9,9 +9,7 @@ tests' services: their jobs would queue in front of those tests' jobs.
 import concurrent.futures
 import uuid
 
-import grpc
 import pytest
-import requests
 
 from tests import support
 
@@ -63,11 +61,11 @@ def fuzz_stack(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fuzz_channel(fuzz_stack):
-    with grpc.insecure_channel(fuzz_stack.grpc_target) as channel:
+    with support.service_channel(fuzz_stack.grpc_target) as channel:
         yield channel
 
 
 @pytest.fixture(scope="session")
 def fuzz_http():
-    with requests.Session() as session:
+    with support.shim_session() as session:
         yield session

@@ -17,6 +17,7 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+from tests import support
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def grpc_channel():
     """The gRPC servicers in this process: the checks below fail before any database call."""
     server, port = grpc_server.create_server("127.0.0.1:0")
     server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with support.service_channel(f"127.0.0.1:{port}") as channel:
         yield channel
     server.stop(grace=None)
 
@@ -154,7 +155,12 @@ def test_json_nested_too_deeply_to_parse_is_a_400(api_client, path):
 @pytest.mark.parametrize("path", ["/predict", "/train", "/schedule"])
 def test_the_flask_shim_answers_400_for_json_nested_too_deeply(path):
     body = "[" * 100_000 + "]" * 100_000
-    response = http_shim.app.test_client().post(path, data=body, content_type="application/json")
+    response = http_shim.app.test_client().post(
+        path,
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": support.service_authorization()},
+    )
     assert response.status_code == 400
     assert response.get_json() == {
         "message": "The body is JSON nested too deeply to read.",
@@ -164,7 +170,11 @@ def test_the_flask_shim_answers_400_for_json_nested_too_deeply(path):
 
 def test_an_integer_beyond_a_double_is_an_invalid_parameter_for_the_flask_shim():
     # float() raised OverflowError on it: a 500.
-    response = http_shim.app.test_client().post("/train", json={"parameters": {"C": 10**400}})
+    response = http_shim.app.test_client().post(
+        "/train",
+        json={"parameters": {"C": 10**400}},
+        headers={"Authorization": support.service_authorization()},
+    )
     assert response.status_code == 400
     assert response.get_json()["message"] == (
         "Parameter 'C' must be between 0.0001 and 10000.0, got a number beyond the range of "

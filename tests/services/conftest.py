@@ -7,7 +7,6 @@ prefix, started with the very commands `make run` uses.
 import pathlib
 import uuid
 
-import grpc
 import psycopg2
 import pytest
 
@@ -23,6 +22,7 @@ class AlgorithmServices:
         self.env = env
         self.grpc_target = env["ALGORITHM_GRPC_TARGET"]
         self.http_url = env["ALGORITHM_HTTP_URL"]
+        self.shim = support.shim_session()
         self.store = ModelStore(env["MODEL_DIR"])
 
     def replace_data(self, rows: list[tuple[str, str]]) -> None:
@@ -140,7 +140,7 @@ def channel_without_redis(algorithm_services, tmp_path_factory):
     )
     try:
         server.wait_for_port(port)
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with support.service_channel(f"127.0.0.1:{port}") as channel:
             yield channel
     finally:
         server.stop()
@@ -148,7 +148,7 @@ def channel_without_redis(algorithm_services, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def grpc_channel(algorithm_services):
-    channel = grpc.insecure_channel(algorithm_services.grpc_target)
+    channel = support.service_channel(algorithm_services.grpc_target)
     yield channel
     channel.close()
 

@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-import requests
 
 from tests import support
 
@@ -13,14 +12,14 @@ pytestmark = pytest.mark.slow
 def test_predict_one_text_and_a_list(algorithm_services, served_model_id):
     url = f"{algorithm_services.http_url}/predict"
     body = {"text": "You have WON a guaranteed cash prize, call now", "model_id": served_model_id}
-    response = requests.post(url, json=body, timeout=5)
+    response = algorithm_services.shim.post(url, json=body, timeout=5)
     assert response.status_code == 200
     one = response.json()
     assert set(one) == {"label", "scores", "model_id"}
     assert (one["label"], one["model_id"]) == ("spam", served_model_id)
 
     body = {"texts": ["see you tomorrow", body["text"]], "model_id": served_model_id}
-    response = requests.post(url, json=body, timeout=5)
+    response = algorithm_services.shim.post(url, json=body, timeout=5)
     assert response.status_code == 200
     batch = response.json()
     assert batch["model_id"] == served_model_id
@@ -55,7 +54,7 @@ def test_predict_one_text_and_a_list(algorithm_services, served_model_id):
     ],
 )
 def test_predict_rejects_bad_bodies(algorithm_services, data, headers, status, message):
-    response = requests.post(
+    response = algorithm_services.shim.post(
         f"{algorithm_services.http_url}/predict", data=data, headers=headers, timeout=5
     )
     assert response.status_code == status
@@ -63,7 +62,7 @@ def test_predict_rejects_bad_bodies(algorithm_services, data, headers, status, m
 
 
 def test_oversized_body_is_413_with_json(algorithm_services):
-    response = requests.post(
+    response = algorithm_services.shim.post(
         f"{algorithm_services.http_url}/predict",
         data=b'{"text": "' + b"a" * (33 << 20) + b'"}',
         headers={"Content-Type": "application/json"},
@@ -75,14 +74,16 @@ def test_oversized_body_is_413_with_json(algorithm_services):
 
 def test_train_takes_no_input_and_answers_202_with_the_job(algorithm_services, sms_rows):
     algorithm_services.replace_data(sms_rows)
-    response = requests.post(f"{algorithm_services.http_url}/train", timeout=5)
+    response = algorithm_services.shim.post(f"{algorithm_services.http_url}/train", timeout=5)
     assert response.status_code == 202
     job = response.json()
     assert job["state"] == "queued"
     job_url = f"{algorithm_services.http_url}/jobs/{job['job_id']}"
     final = support.wait_until(
         lambda: (
-            (j := requests.get(job_url, timeout=5).json())["state"] in ("succeeded", "failed") and j
+            (j := algorithm_services.shim.get(job_url, timeout=5).json())["state"]
+            in ("succeeded", "failed")
+            and j
         ),
         120,
         "the job ending",
@@ -95,24 +96,28 @@ def test_train_takes_no_input_and_answers_202_with_the_job(algorithm_services, s
 
 def test_jobs_unknown_is_404_and_malformed_is_400(algorithm_services):
     missing = str(uuid.uuid4())
-    response = requests.get(f"{algorithm_services.http_url}/jobs/{missing}", timeout=5)
+    response = algorithm_services.shim.get(
+        f"{algorithm_services.http_url}/jobs/{missing}", timeout=5
+    )
     assert (response.status_code, response.json()) == (
         404,
         {"message": f"Job {missing} does not exist.", "extra": {}},
     )
-    response = requests.get(f"{algorithm_services.http_url}/jobs/xyz", timeout=5)
+    response = algorithm_services.shim.get(f"{algorithm_services.http_url}/jobs/xyz", timeout=5)
     assert response.status_code == 400
 
 
 def test_unknown_path_is_a_json_404(algorithm_services):
-    response = requests.get(f"{algorithm_services.http_url}/nope", timeout=5)
+    response = algorithm_services.shim.get(f"{algorithm_services.http_url}/nope", timeout=5)
     assert response.status_code == 404
     assert set(response.json()) == {"message", "extra"}
 
 
 def test_health_names_the_served_model(algorithm_services, active_model_id):
     def served():
-        body = requests.get(f"{algorithm_services.http_url}/health", timeout=5).json()
+        body = algorithm_services.shim.get(
+            f"{algorithm_services.http_url}/health", timeout=5
+        ).json()
         return body if body["model_id"] == active_model_id else None
 
     body = support.wait_until(served, 2, "the active model being served")

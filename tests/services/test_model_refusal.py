@@ -5,7 +5,6 @@ import pathlib
 
 import grpc
 import pytest
-import requests
 
 from algorithm.v1 import info_pb2, info_pb2_grpc, prediction_pb2
 from tests import support, tampering
@@ -18,7 +17,9 @@ def planted_model_id(algorithm_services, active_model_id, grpc_channel, tmp_path
     """A version whose model.pickle writes tmp_path/marker when unpickled, made active."""
     support.wait_until(
         lambda: (
-            requests.get(f"{algorithm_services.http_url}/health", timeout=5).json()["model_id"]
+            algorithm_services.shim.get(f"{algorithm_services.http_url}/health", timeout=5).json()[
+                "model_id"
+            ]
             == active_model_id
         ),
         5,
@@ -29,7 +30,8 @@ def planted_model_id(algorithm_services, active_model_id, grpc_channel, tmp_path
         activate=False,
     )
     tampering.plant_code(algorithm_services.store.root / model_id, marker=tmp_path / "marker")
-    algorithm_services.store.activate(model_id)  # the manifest is intact: only the load can tell
+    # Activation itself refuses it now: someone who can write the volume points ACTIVE at it.
+    tampering.point_active_at(algorithm_services.store.root, model_id)
     yield model_id
     algorithm_services.store.activate(active_model_id)
     info = info_pb2_grpc.InfoServiceStub(grpc_channel)
@@ -69,7 +71,9 @@ def test_a_planted_version_is_refused_and_the_previous_one_keeps_serving(
         assert (reply.model_id, reply.label) == (active_model_id, "spam")
 
     def shim_health():
-        body = requests.get(f"{algorithm_services.http_url}/health", timeout=5).json()
+        body = algorithm_services.shim.get(
+            f"{algorithm_services.http_url}/health", timeout=5
+        ).json()
         return body if body["model_refused"] else None
 
     assert support.wait_until(shim_health, 5, "the shim's /health reporting the refusal") == {

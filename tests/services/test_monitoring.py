@@ -9,7 +9,6 @@ import grpc
 import psycopg2
 import pytest
 import redis
-import requests
 
 from algorithm.v1 import monitoring_pb2, monitoring_pb2_grpc, training_pb2
 from tests import support
@@ -149,7 +148,7 @@ def test_a_second_schedule_replaces_the_first_in_the_table_and_the_scheduler(
 
 def test_the_flask_shim_speaks_the_cyclic_metric_services_shapes(algorithm_services):
     model_id = str(uuid.uuid4())
-    response = requests.post(
+    response = algorithm_services.shim.post(
         f"{algorithm_services.http_url}/schedule",
         json={"model_id": model_id, "cron_expression": "*/10 * * * *"},
         timeout=10,
@@ -158,10 +157,12 @@ def test_the_flask_shim_speaks_the_cyclic_metric_services_shapes(algorithm_servi
     assert response.json()["cron_expression"] == "*/10 * * * *"
     assert redbeat_definition(algorithm_services, model_id)["schedule"]["minute"] == "*/10"
     for body in ({"model_id": "x", "cron_expression": "* * * * *"}, {"model_id": model_id}):
-        response = requests.post(f"{algorithm_services.http_url}/schedule", json=body, timeout=10)
+        response = algorithm_services.shim.post(
+            f"{algorithm_services.http_url}/schedule", json=body, timeout=10
+        )
         assert response.status_code == 400
         assert response.json()["message"]
-    response = requests.post(
+    response = algorithm_services.shim.post(
         f"{algorithm_services.http_url}/schedule",
         data="{oops",
         timeout=10,
@@ -171,7 +172,9 @@ def test_the_flask_shim_speaks_the_cyclic_metric_services_shapes(algorithm_servi
         400,
         "The body must be a JSON object.",
     )
-    missing = requests.get(f"{algorithm_services.http_url}/results/{uuid.uuid4()}", timeout=10)
+    missing = algorithm_services.shim.get(
+        f"{algorithm_services.http_url}/results/{uuid.uuid4()}", timeout=10
+    )
     assert missing.status_code == 404
 
 
@@ -189,7 +192,9 @@ def test_the_documented_test_data_gives_the_documented_accuracies(
             (model_id,),
         )
         assert body["result_id"] == newest[0][0]
-        shim = requests.get(f"{algorithm_services.http_url}/results/{model_id}", timeout=10).json()
+        shim = algorithm_services.shim.get(
+            f"{algorithm_services.http_url}/results/{model_id}", timeout=10
+        ).json()
         assert (shim["accuracy"], shim["result_id"]) == (accuracy, body["result_id"])
         reply = monitoring_stub.GetAccuracy(
             monitoring_pb2.GetAccuracyRequest(model_id=model_id), timeout=5

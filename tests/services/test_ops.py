@@ -3,7 +3,6 @@
 import re
 import socket
 
-import grpc
 import pytest
 from rest_framework.test import APIClient
 
@@ -118,7 +117,7 @@ def test_log_and_info_need_a_token(db):
 
 
 def test_grpc_info_is_served_with_reflection(algorithm_services):
-    channel = grpc.insecure_channel(algorithm_services.grpc_target)
+    channel = support.service_channel(algorithm_services.grpc_target)
     reply = info_pb2_grpc.InfoServiceStub(channel).GetInfo(info_pb2.GetInfoRequest(), timeout=5)
     assert reply.version == "0.1.0"
     channel.close()

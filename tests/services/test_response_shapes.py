@@ -2,7 +2,6 @@
 field added to a .proto file shows on every interface with no other edit."""
 
 import pytest
-import requests
 from google.protobuf.descriptor import Descriptor
 
 from algorithm.v1 import info_pb2, models_pb2, monitoring_pb2, training_pb2
@@ -56,7 +55,9 @@ def test_rest_and_the_shim_answer_with_the_fields_of_the_messages(
     job = support.wait_until(ended, 120, "the evaluation job ending", interval=0.2)
     assert job["state"] == "succeeded"
     assert_shape(job, training_pb2.Job.DESCRIPTOR, "job")
-    shim_job = requests.get(f"{algorithm_services.http_url}/jobs/{job['job_id']}", timeout=10)
+    shim_job = algorithm_services.shim.get(
+        f"{algorithm_services.http_url}/jobs/{job['job_id']}", timeout=10
+    )
     assert shim_job.json() == job
 
     record = web_client.get(f"/api/metrics/{queued['metric_id']}/").json()
@@ -72,7 +73,9 @@ def test_rest_and_the_shim_answer_with_the_fields_of_the_messages(
     algorithms = web_client.get("/api/algorithms/").json()
     for index, algorithm in enumerate(algorithms):
         assert_shape(algorithm, training_pb2.Algorithm.DESCRIPTOR, f"algorithms[{index}]")
-    shim_algorithms = requests.get(f"{algorithm_services.http_url}/algorithms", timeout=10)
+    shim_algorithms = algorithm_services.shim.get(
+        f"{algorithm_services.http_url}/algorithms", timeout=10
+    )
     assert shim_algorithms.json() == algorithms
 
     described = web_client.get("/api/info/").json()["algorithm"]

@@ -46,6 +46,7 @@ def load_settings(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
         monkeypatch.setenv("SECRETS_DIR", str(tmp_path / "secrets"))
+        monkeypatch.setenv("ALGORITHM_SERVICE_TOKEN", "service-token")
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         # What web shares with the other services is read by common.settings.

@@ -31,7 +31,12 @@ from common import limits
 from common.coalescing import PredictionCoalescer
 from common.logs import correlation_id
 from common.messages import as_json
-from common.wire import REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
+from common.wire import (
+    AUTHORIZATION_METADATA,
+    REQUEST_ID_METADATA,
+    SERVICE_ERROR_METADATA,
+    bearer,
+)
 
 PREDICT_DEADLINE_SECONDS = 5.0
 # Concurrent predictions in one web process share calls of up to this many texts, with at
@@ -83,6 +88,9 @@ _GRPC_TO_HTTP = {
     grpc.StatusCode.DEADLINE_EXCEEDED: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 _UNREACHABLE = "The algorithm service is unavailable; try again shortly."
+# Web's credential was refused: a deployment fault (ALGORITHM_SERVICE_TOKEN differs between
+# web and the algorithm service), not the client's.
+_CREDENTIAL_REFUSED = "The algorithm service refused web's credential; see the server logs."
 _BUSY = "The algorithm service is busy; try again shortly."
 
 
@@ -98,6 +106,7 @@ class _Transport:
     """What both transports share: single predictions go out coalesced into batches."""
 
     def __init__(self):
+        self._authorization = bearer(settings.ALGORITHM_SERVICE_TOKEN)
         self._coalescer = PredictionCoalescer(
             lambda texts, model_id: self.predict_batch(texts=texts, model_id=model_id),
             max_batch=COALESCE_MAX_BATCH,
@@ -156,10 +165,17 @@ class GrpcTransport(_Transport):
     def _call(self, method, request, timeout: float):
         try:
             return method(
-                request, timeout=timeout, metadata=((REQUEST_ID_METADATA, correlation_id.get()),)
+                request,
+                timeout=timeout,
+                metadata=(
+                    (REQUEST_ID_METADATA, correlation_id.get()),
+                    (AUTHORIZATION_METADATA, self._authorization),
+                ),
             )
         except grpc.RpcError as error:
             code = error.code()
+            if code == grpc.StatusCode.UNAUTHENTICATED:
+                raise AlgorithmError(status.HTTP_502_BAD_GATEWAY, _CREDENTIAL_REFUSED) from error
             refused = SERVICE_ERROR_METADATA in (error.trailing_metadata() or ())
             if (
                 code
@@ -325,7 +341,10 @@ class HttpTransport(_Transport):
                 method,
                 f"{self.base_url}{path}",
                 timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, timeout),
-                headers={"X-Request-ID": correlation_id.get()},
+                headers={
+                    "X-Request-ID": correlation_id.get(),
+                    "Authorization": self._authorization,
+                },
                 **kwargs,
             )
         except requests.RequestException as error:
@@ -335,6 +354,8 @@ class HttpTransport(_Transport):
         except ValueError:
             body = None
         if response.status_code >= 400:
+            if response.status_code == status.HTTP_401_UNAUTHORIZED:
+                raise AlgorithmError(status.HTTP_502_BAD_GATEWAY, _CREDENTIAL_REFUSED)
             if response.status_code >= 500 and response.status_code != 503:
                 raise AlgorithmError(
                     status.HTTP_502_BAD_GATEWAY, "The algorithm service failed; see its log."

@@ -39,6 +39,8 @@ ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 # `ensure_api_token` gives the service user exactly this token.
 API_TOKEN = secret("API_TOKEN")
+# Web's credential for the algorithm service, which refuses calls without it.
+ALGORITHM_SERVICE_TOKEN = secret("ALGORITHM_SERVICE_TOKEN")
 
 REDIS_URL = common_settings.REDIS_URL
 REDIS_KEY_PREFIX = common_settings.REDIS_KEY_PREFIX
