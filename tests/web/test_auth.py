@@ -86,3 +86,36 @@ def test_a_deleted_token_stops_working_once_its_cache_time_passes(
     assert anonymous_client.get("/api/data/").status_code == 200
     time.sleep(0.35)
     assert anonymous_client.get("/api/data/").status_code == 401
+
+
+def test_a_token_revoked_before_a_database_outage_works_at_most_the_grace_time(
+    anonymous_client, django_user_model, settings, monkeypatch
+):
+    # The worst case docs/operations.md states: checked just before its revocation, then
+    # the database goes away. The outage is the driver's error, raised where DRF reads tokens.
+    from django.db import OperationalError
+    from rest_framework.authentication import TokenAuthentication as DrfTokenAuthentication
+
+    from web.accounts import authentication
+
+    settings.API_TOKEN_CACHE_SECONDS = 10
+    settings.API_TOKEN_OUTAGE_GRACE_SECONDS = 300
+    clock = [1_000.0]
+    monkeypatch.setattr(authentication, "_clock", lambda: clock[0])
+    token = Token.objects.create(user=django_user_model.objects.create_user(username="eve"))
+    anonymous_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert anonymous_client.get("/api/algorithms/").status_code != 401
+    token.delete()
+
+    def outage(self, key):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(DrfTokenAuthentication, "authenticate_credentials", outage)
+    clock[0] += 299
+    assert anonymous_client.get("/api/health/").status_code == 200
+    authenticated = anonymous_client.get("/api/log/?lines=1")
+    assert authenticated.status_code == 200
+    clock[0] += 2
+    refused = anonymous_client.get("/api/log/?lines=1")
+    assert refused.status_code == 503
+    assert refused.json()["message"] == "The database is unavailable; try again shortly."

@@ -34,6 +34,8 @@ ENV_NAMES = [
     "API_TOKEN",
     "SECRETS_DIR",
     "LISTEN_ADDRESS",
+    "API_TOKEN_CACHE_SECONDS",
+    "API_TOKEN_OUTAGE_GRACE_SECONDS",
 ]
 
 
@@ -127,6 +129,35 @@ def test_a_secret_neither_given_nor_generated_stops_the_start(load_settings, tmp
         f"DJANGO_SECRET_KEY is not set and {secrets_dir / 'DJANGO_SECRET_KEY'} does not exist: "
         "set DJANGO_SECRET_KEY, or run `python -m common.credentials` (make run and compose's "
         "release step do) to generate it."
+    )
+
+
+@pytest.mark.parametrize(
+    "name, value, maximum",
+    [
+        ("API_TOKEN_CACHE_SECONDS", "inf", "60"),
+        ("API_TOKEN_CACHE_SECONDS", "61", "60"),
+        ("API_TOKEN_CACHE_SECONDS", "nan", "60"),
+        ("API_TOKEN_CACHE_SECONDS", "-1", "60"),
+        ("API_TOKEN_OUTAGE_GRACE_SECONDS", "1e9", "3600"),
+        ("API_TOKEN_OUTAGE_GRACE_SECONDS", "a while", "3600"),
+    ],
+)
+def test_token_times_are_bounded(load_settings, name, value, maximum):
+    with pytest.raises(ImproperlyConfigured) as error:
+        load_settings(**{name: value, "DJANGO_SECRET_KEY": "k", "API_TOKEN": "t"})
+
+    assert str(error.value) == (
+        f"{name} must be a number of seconds from 0 to {maximum}, not {value!r}."
+    )
+
+
+def test_token_times_default_to_ten_seconds_and_five_minutes(load_settings):
+    loaded = load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t")
+
+    assert (loaded["API_TOKEN_CACHE_SECONDS"], loaded["API_TOKEN_OUTAGE_GRACE_SECONDS"]) == (
+        10,
+        300,
     )
 
 

@@ -4,7 +4,8 @@ DRF's TokenAuthentication reads the token table on every request. Predictions ne
 database, so each process trusts a token it has checked for API_TOKEN_CACHE_SECONDS
 without asking again (a deleted or rotated token keeps working in a process for at most
 that long), and while the database cannot be reached it goes on accepting the tokens it
-checked in the last OUTAGE_GRACE_SECONDS, so predictions outlive a PostgreSQL outage.
+checked in the last API_TOKEN_OUTAGE_GRACE_SECONDS, so predictions outlive a PostgreSQL
+outage. Both times are bounded where the settings are read (web/config/settings.py).
 """
 
 import hashlib
@@ -16,8 +17,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from rest_framework import authentication, exceptions
 
-OUTAGE_GRACE_SECONDS = 10 * 60
 REMEMBER_MOST = 10_000
+_clock = time.monotonic
 
 # sha256(token) -> (monotonic time of the last check, (user, token)); oldest first.
 _checked: OrderedDict[str, tuple[float, tuple]] = OrderedDict()
@@ -27,14 +28,14 @@ _lock = threading.Lock()
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple:
         digest = hashlib.sha256(key.encode()).hexdigest()
-        now = time.monotonic()
+        now = _clock()
         checked_at, credentials = _checked.get(digest, (float("-inf"), None))
         if credentials is not None and now - checked_at < settings.API_TOKEN_CACHE_SECONDS:
             return credentials
         try:
             credentials = super().authenticate_credentials(key)
         except (OperationalError, InterfaceError):
-            if credentials is None or now - checked_at > OUTAGE_GRACE_SECONDS:
+            if credentials is None or now - checked_at > settings.API_TOKEN_OUTAGE_GRACE_SECONDS:
                 raise
             return credentials
         except exceptions.AuthenticationFailed:

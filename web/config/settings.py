@@ -136,9 +136,27 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
-# How long a web process trusts a token it has checked, so requests skip the database;
-# a deleted or rotated token stops working within this time (web/accounts/authentication.py).
-API_TOKEN_CACHE_SECONDS = float(env("API_TOKEN_CACHE_SECONDS", "10"))
+
+def _env_seconds(name: str, default: float, maximum: float) -> float:
+    raw = env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= maximum:  # NaN and the infinities fail this too
+        raise ImproperlyConfigured(
+            f"{name} must be a number of seconds from 0 to {maximum:g}, not {raw!r}."
+        )
+    return value
+
+
+# How long a web process trusts a token it has checked, so requests skip the database; a
+# deleted or rotated token stops working within this time (web/accounts/authentication.py).
+API_TOKEN_CACHE_SECONDS = _env_seconds("API_TOKEN_CACHE_SECONDS", 10, maximum=60)
+# While the database cannot be reached, a process keeps accepting a token it checked within
+# this long, so predictions outlive an outage. A token revoked just before an outage works
+# for at most this long in a process that had checked it: the bound on that window.
+API_TOKEN_OUTAGE_GRACE_SECONDS = _env_seconds("API_TOKEN_OUTAGE_GRACE_SECONDS", 300, maximum=3600)
 
 _RATE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
 
