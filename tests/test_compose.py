@@ -146,7 +146,7 @@ def test_the_image_runs_as_a_non_root_user_with_a_health_check():
     assert re.search(r"^HEALTHCHECK ", dockerfile, re.M)
     assert "uv sync --locked --no-dev" in dockerfile
     ignored = (support.REPO_ROOT / ".dockerignore").read_text().split()
-    assert {".venv", "var", ".git", "**/__pycache__"} <= set(ignored)
+    assert {".venv", "var", ".git", "**/__pycache__", "tests", "bench"} <= set(ignored)
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
