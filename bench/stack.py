@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from common import settings as common_settings
 from tests import support
 
 API_TOKEN = "bench-token"
@@ -109,9 +110,10 @@ def running_stack() -> Iterator[Stack]:
                 env.pop(name, None)
         env["API_TOKEN"] = API_TOKEN
         # This process and the load generators it starts call the services too: they read
-        # the service's credential from the same place.
-        os.environ.setdefault("SECRETS_DIR", str(workdir / "secrets"))
-        env["SECRETS_DIR"] = os.environ["SECRETS_DIR"]
+        # the service's credential from the same place as the services.
+        secrets_dir = os.environ.get("SECRETS_DIR") or str(workdir / "secrets")
+        os.environ["SECRETS_DIR"] = env["SECRETS_DIR"] = secrets_dir
+        common_settings.SECRETS_DIR = pathlib.Path(secrets_dir)
         # One token drives thousands of requests a second: far past the default budgets, and
         # a 429 is not what is measured. The counter still runs, on every path alike.
         env["THROTTLE_RATE_PREDICT"] = env["THROTTLE_RATE_WRITE"] = "1000000/s"
