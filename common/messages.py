@@ -69,9 +69,10 @@ def _field_writer(field: FieldDescriptor) -> Callable[[Message], Any]:
     name = field.name
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         write_value = _value_writer(field.message_type.fields_by_name["value"])
+        if write_value is None:  # scalar values (prediction scores): copied as they are
+            return lambda message: dict(getattr(message, name))
         return lambda message: {
-            key: write_value(item) if write_value else item
-            for key, item in getattr(message, name).items()
+            key: write_value(item) for key, item in getattr(message, name).items()
         }
     write = _value_writer(field)
     if field.is_repeated:
@@ -136,7 +137,7 @@ def _prepared_value(value: Any, field: FieldDescriptor) -> Any:
         return value
     full_name = field.message_type.full_name
     if full_name == _TIMESTAMP and isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+        return value.astimezone(datetime.UTC).isoformat()
     if full_name == _TIMESTAMP or full_name in _STRUCT_TYPES:
         return value
     if (only := _only_repeated_field(field.message_type)) is not None and isinstance(value, list):
