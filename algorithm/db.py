@@ -8,6 +8,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
 from psycopg2 import sql
@@ -73,10 +74,14 @@ def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:
                     common_settings.DATABASE_URL,
                     connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
                     application_name="textclf-algorithm",
-                    options=f"-c statement_timeout={settings.DB_STATEMENT_TIMEOUT_MS}",
+                    options=f"-c statement_timeout={_statement_timeout_ms()}",
                 )
                 _pool_pid = os.getpid()
     return _pool
+
+
+def _statement_timeout_ms() -> int:
+    return round(common_settings.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000)
 
 
 def _unavailable(error: Exception) -> Unavailable:
@@ -97,6 +102,14 @@ def transaction() -> Iterator[psycopg2.extensions.cursor]:
     try:
         with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
             yield cursor
+    except psycopg2.errors.QueryCanceled as error:
+        # The connection is sound; only this statement ran past the bound.
+        logger.warning("A query ran past the statement timeout: %s", str(error).strip())
+        raise Unavailable(
+            "The database did not finish the query within "
+            f"{common_settings.DATABASE_STATEMENT_TIMEOUT_SECONDS:g} s "
+            "(DATABASE_STATEMENT_TIMEOUT_SECONDS); try again shortly."
+        ) from error
     except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
         broken = True
         raise _unavailable(error) from error

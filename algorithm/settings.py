@@ -15,9 +15,8 @@ ACTIVE_MODEL_POLL_SECONDS = float(env("ACTIVE_MODEL_POLL_SECONDS", "0.25"))
 # Model versions kept loaded besides the active one, for predictions that name a version.
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4)
 
-# Database work in a request must fail fast, never hang.
+# Database work in a request must fail fast, never hang (statements: common.settings).
 DB_CONNECT_TIMEOUT_SECONDS = 3
-DB_STATEMENT_TIMEOUT_MS = 5_000
 # A running job's worker touches the job's row several times within this; a row left
 # untouched for longer belongs to a worker that died, and the job is queued again.
 JOB_LEASE_SECONDS = float(env("JOB_LEASE_SECONDS", "60"))

@@ -19,6 +19,18 @@ def env_int(name: str, default: int) -> int:
     return int(env(name, str(default)))
 
 
+def env_seconds(name: str, default: float, maximum: float) -> float:
+    """A number of seconds from 0 to `maximum`; anything else is refused at start-up."""
+    raw = env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= maximum:  # NaN and the infinities fail this too
+        raise ValueError(f"{name} must be a number of seconds from 0 to {maximum:g}, not {raw!r}.")
+    return value
+
+
 def env_path(name: str, default: str) -> pathlib.Path:
     """A path; a relative one is taken from the repository's root, where `make run` runs."""
     path = pathlib.Path(env(name, default))
@@ -31,6 +43,10 @@ REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 # several deployments (or test runs) can share one Redis server.
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "")
 LOG_DIR = env_path("LOG_DIR", "var/log")
+# The longest one SQL statement may run for a request (web's views, the algorithm service's
+# calls), so that a search over a large table answers an error instead of holding a worker
+# and a connection. Imports (web) have their own, larger bound; training reads have none.
+DATABASE_STATEMENT_TIMEOUT_SECONDS = env_seconds("DATABASE_STATEMENT_TIMEOUT_SECONDS", 5, 300)
 
 # Where the secrets not given in the environment are generated and kept (common.credentials).
 SECRETS_DIR = env_path("SECRETS_DIR", "var/secrets")

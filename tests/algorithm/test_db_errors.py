@@ -2,6 +2,7 @@
 driver's text goes to the log only."""
 
 import logging
+import urllib.parse
 
 import pytest
 
@@ -27,4 +28,24 @@ def test_an_unreachable_database_is_a_generic_unavailable(monkeypatch, caplog):
 
     assert raised.value.message == "The database is unavailable; try again shortly."
     assert f"port {port} failed" in caplog.text
+    monkeypatch.setattr(db, "_pool", None)
+
+
+def test_a_query_past_the_statement_timeout_is_unavailable_naming_the_bound(monkeypatch):
+    server = urllib.parse.urlsplit(common_settings.DATABASE_URL)._replace(path="/postgres")
+    monkeypatch.setattr(common_settings, "DATABASE_URL", urllib.parse.urlunsplit(server))
+    monkeypatch.setattr(common_settings, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(db, "_pool", None)
+
+    with pytest.raises(Unavailable) as raised, db.transaction() as cursor:
+        cursor.execute("SELECT pg_sleep(5)")
+
+    assert raised.value.message == (
+        "The database did not finish the query within 0.2 s "
+        "(DATABASE_STATEMENT_TIMEOUT_SECONDS); try again shortly."
+    )
+    # The connection went back to the pool sound, and answers the next call.
+    with db.transaction() as cursor:
+        cursor.execute("SELECT 1 AS one")
+        assert cursor.fetchone() == {"one": 1}
     monkeypatch.setattr(db, "_pool", None)

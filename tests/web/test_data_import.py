@@ -659,7 +659,7 @@ class GeneratedTsv:
 def test_import_streams_the_file_instead_of_holding_it_in_memory():
     tracemalloc.start()
     try:
-        report = data_import(stream=GeneratedTsv(1_000), format="tsv")
+        report = data_import(stream=GeneratedTsv(1_000), format="tsv", statement_timeout_seconds=0)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

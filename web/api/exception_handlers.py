@@ -8,6 +8,7 @@ fourth item of a bulk request.
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg2
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
@@ -17,7 +18,21 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from web.api.exceptions import DatabaseUnavailable, PayloadTooLarge, error_body
+from web.api.exceptions import (
+    DatabaseUnavailable,
+    PayloadTooLarge,
+    QueryTimedOut,
+    error_body,
+    statement_timed_out,
+)
+
+# Django's wrapped errors, and a raw psycopg2 cursor's (the import's COPY).
+DATABASE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -30,8 +45,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    elif isinstance(exc, OperationalError | InterfaceError):
-        # The connection is gone (or a statement timed out): the request may be retried.
+    elif statement_timed_out(exc):
+        exc = QueryTimedOut()
+    elif isinstance(exc, DATABASE_ERRORS):
+        # The connection is gone: the request may be retried.
         exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)

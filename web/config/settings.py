@@ -15,7 +15,7 @@ from redis.retry import Retry
 from common import settings as common_settings
 from common.credentials import secret
 from common.logs import logging_config
-from common.settings import env
+from common.settings import env, env_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +102,18 @@ DATABASES = {
 # Without a connect timeout, libpq waits on an unreachable host for minutes and the
 # health check (and every request) hangs with it; a URL's own value still wins.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+# Each statement of a request is bounded (DATABASE_STATEMENT_TIMEOUT_SECONDS), so a search
+# over a large table answers 503 instead of holding a worker; imports set their own bound.
+DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+    filter(
+        None,
+        [
+            DATABASES["default"]["OPTIONS"].get("options"),
+            "-c statement_timeout="
+            f"{round(common_settings.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000)}",
+        ],
+    )
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -128,6 +140,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 # Django spools an upload to, never held in memory, so their limit is separate and larger;
 # it is sized to import well within gunicorn's timeout (about 20,000 rows a second).
 DATA_IMPORT_MAX_BYTES = 64 * 1024 * 1024
+# An import's statements may run this long (the rest of a request: the common bound); under
+# gunicorn's 120 s timeout, so the import fails with a message before its worker is killed.
+DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS = env_seconds(
+    "DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS", 100, maximum=110
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -137,26 +154,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 
-def _env_seconds(name: str, default: float, maximum: float) -> float:
-    raw = env(name, str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= maximum:  # NaN and the infinities fail this too
-        raise ImproperlyConfigured(
-            f"{name} must be a number of seconds from 0 to {maximum:g}, not {raw!r}."
-        )
-    return value
-
-
 # How long a web process trusts a token it has checked, so requests skip the database; a
 # deleted or rotated token stops working within this time (web/accounts/authentication.py).
-API_TOKEN_CACHE_SECONDS = _env_seconds("API_TOKEN_CACHE_SECONDS", 10, maximum=60)
+API_TOKEN_CACHE_SECONDS = env_seconds("API_TOKEN_CACHE_SECONDS", 10, maximum=60)
 # While the database cannot be reached, a process keeps accepting a token it checked within
 # this long, so predictions outlive an outage. A token revoked just before an outage works
 # for at most this long in a process that had checked it: the bound on that window.
-API_TOKEN_OUTAGE_GRACE_SECONDS = _env_seconds("API_TOKEN_OUTAGE_GRACE_SECONDS", 300, maximum=3600)
+API_TOKEN_OUTAGE_GRACE_SECONDS = env_seconds("API_TOKEN_OUTAGE_GRACE_SECONDS", 300, maximum=3600)
 
 _RATE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
 

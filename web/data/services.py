@@ -87,17 +87,28 @@ class DataImportInvalid(Exception):
 
 
 def data_import(
-    *, stream: BinaryIO, format: DataImportFormat, skip_invalid: bool = False
+    *,
+    stream: BinaryIO,
+    format: DataImportFormat,
+    statement_timeout_seconds: float,
+    skip_invalid: bool = False,
 ) -> DataImportReport:
     """Insert every row of a CSV, TSV or JSON-lines file, in one transaction.
 
     Rows follow the JSON API's rules. If any row is invalid nothing is inserted and
     DataImportInvalid reports the problems, unless `skip_invalid`, which inserts the valid
-    rows (at least one). A file that cannot be read at all raises DataImportError.
+    rows (at least one). A file that cannot be read at all raises DataImportError. The
+    insert may run for `statement_timeout_seconds` (0: no bound), whatever the connection's
+    own bound is.
     """
     report = DataImportReport()
     rows = _valid_rows(read_rows(stream=stream, format=format), report)
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [f"{round(statement_timeout_seconds * 1000)}"],
+            )
         report.rows_inserted = _copy_into_data(
             rows if skip_invalid else takewhile(lambda _: not report.rows_invalid, rows)
         )

@@ -2,6 +2,7 @@ import io
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.db import OperationalError
 from django.db.models import QuerySet
 from django.utils.http import parse_header_parameters
 from drf_spectacular.types import OpenApiTypes
@@ -11,6 +12,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from psycopg2.errors import QueryCanceled
 from rest_framework import exceptions, status, viewsets
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -26,7 +28,7 @@ from common.datafiles import (
     format_from_media_type,
     format_from_name,
 )
-from web.api.exceptions import error_body
+from web.api.exceptions import QueryTimedOut, error_body, statement_timed_out
 from web.api.schema import ErrorSerializer, error_responses
 from web.data.models import Data
 from web.data.selectors import data_list
@@ -202,12 +204,25 @@ class DataImportView(APIView):
             raise DataImportTooLarge(limit)
         try:
             stream, format, skip_invalid = _import_request(request)
-            report = data_import(stream=stream, format=format, skip_invalid=skip_invalid)
+            report = data_import(
+                stream=stream,
+                format=format,
+                skip_invalid=skip_invalid,
+                statement_timeout_seconds=settings.DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS,
+            )
         except DataImportError as error:
             extra = {} if error.line is None else {"line": error.line}
             return Response(error_body(error.message, extra), status=status.HTTP_400_BAD_REQUEST)
         except DataImportInvalid as error:
             return Response(_invalid_body(error), status=status.HTTP_400_BAD_REQUEST)
+        except (OperationalError, QueryCanceled) as error:
+            if statement_timed_out(error):
+                raise QueryTimedOut(
+                    settings.DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS,
+                    "DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS",
+                    "nothing was imported; import the file in smaller parts",
+                ) from error
+            raise
         return Response(DataImportResultSerializer(report).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 
 class Command(BaseCommand):
@@ -19,5 +20,9 @@ class Command(BaseCommand):
         schema = subprocess.run([sys.executable, "-m", "algorithm.sql_schema"], check=False)
         if schema.returncode:
             raise CommandError("The algorithm service's SQL files could not be applied.")
+        # Migrations are not requests: the statement bound of web's connections would stop a
+        # long one (an index on a large data table) halfway.
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
         call_command("migrate", interactive=False, verbosity=options["verbosity"])
         call_command("ensure_api_token")

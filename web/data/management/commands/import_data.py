@@ -48,7 +48,13 @@ class Command(BaseCommand):
             )
         try:
             with path.open("rb") as stream:
-                report = data_import(stream=stream, format=format, skip_invalid=skip_invalid)
+                # An operator's import is not a request: it may take as long as it needs.
+                report = data_import(
+                    stream=stream,
+                    format=format,
+                    skip_invalid=skip_invalid,
+                    statement_timeout_seconds=0,
+                )
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from error
         except DataImportError as error:
