@@ -1,5 +1,5 @@
-"""Per-client budgets on writes and predictions: 429 with Retry-After once spent, reads never
-throttled, one budget per token, counted in Redis, and open when Redis is down."""
+"""Per-client budgets on reads, writes and predictions: 429 with Retry-After once spent, health
+never throttled, one budget per token, counted in Redis, and open when Redis is down."""
 
 import logging
 import runpy
@@ -24,13 +24,13 @@ ROW = {"text": "See you at lunch", "label": "ham"}
 
 @pytest.fixture
 def rates(settings, monkeypatch):
-    """Low budgets: three writes and two predictions a day per client (a window this long
-    cannot roll over in the middle of a test)."""
+    """Low budgets: three writes, two predictions and five reads a day per client (a window
+    this long cannot roll over in the middle of a test)."""
     monkeypatch.setattr(ClientRateThrottle, "skip_until", 0.0)
     monkeypatch.setattr(ClientRateThrottle, "leases", _Leases())
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"write": "3/day", "predict": "2/day"},
+        "DEFAULT_THROTTLE_RATES": {"write": "3/day", "predict": "2/day", "read": "5/day"},
     }
 
 
@@ -64,13 +64,17 @@ def test_the_write_after_the_budget_is_429_with_retry_after(rates, api_client):
     assert Data.objects.count() == 3
 
 
-def test_reads_are_never_throttled(rates, api_client):
+def test_reads_have_their_own_budget_and_health_none(rates, api_client, anonymous_client):
     for _ in range(3):
         api_client.post("/api/data/", ROW)
     _throttled(api_client.post("/api/data/", ROW))
 
-    for _ in range(10):
+    for _ in range(5):
         assert api_client.get("/api/data/").status_code == 200
+    _throttled(api_client.get("/api/data/"))
+    _throttled(api_client.get("/api/schedules/"))
+    for _ in range(10):
+        assert anonymous_client.get("/api/health/").status_code in {200, 503}
 
 
 def test_predictions_have_their_own_budget(rates, api_client):
@@ -186,11 +190,21 @@ def test_rates_come_from_the_environment(monkeypatch, tmp_path):
     path = str(support.REPO_ROOT / "web" / "config" / "settings.py")
     monkeypatch.delenv("THROTTLE_RATE_PREDICT", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_WRITE", raising=False)
-    assert runpy.run_path(path)["THROTTLE_RATES"] == {"predict": "60000/min", "write": "6000/min"}
+    monkeypatch.delenv("THROTTLE_RATE_READ", raising=False)
+    assert runpy.run_path(path)["THROTTLE_RATES"] == {
+        "predict": "60000/min",
+        "write": "6000/min",
+        "read": "12000/min",
+    }
 
     monkeypatch.setenv("THROTTLE_RATE_PREDICT", "off")
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "10/s")
-    assert runpy.run_path(path)["THROTTLE_RATES"] == {"predict": None, "write": "10/s"}
+    monkeypatch.setenv("THROTTLE_RATE_READ", "100/hour")
+    assert runpy.run_path(path)["THROTTLE_RATES"] == {
+        "predict": None,
+        "write": "10/s",
+        "read": "100/hour",
+    }
 
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "lots")
     with pytest.raises(ImproperlyConfigured) as caught:
@@ -201,7 +215,7 @@ def test_rates_come_from_the_environment(monkeypatch, tmp_path):
     )
 
 
-def test_the_schema_documents_429_on_writes_and_predictions_only(anonymous_client):
+def test_the_schema_documents_429_on_every_call_but_health(anonymous_client):
     schema = anonymous_client.get("/api/schema/?format=json").json()
     paths = schema["paths"]
     assert set(schema["components"]["schemas"]["Error"]["properties"]) == {"message", "extra"}
@@ -212,4 +226,5 @@ def test_the_schema_documents_429_on_writes_and_predictions_only(anonymous_clien
         "$ref": "#/components/schemas/Error"
     }
     assert "429" in paths["/api/data/{id}/"]["delete"]["responses"]
-    assert "429" not in paths["/api/data/"]["get"]["responses"]
+    assert "429" in paths["/api/data/"]["get"]["responses"]
+    assert "429" not in paths["/api/health/"]["get"]["responses"]

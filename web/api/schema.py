@@ -47,17 +47,17 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     }
 
 
-_THROTTLED_METHODS = ("post", "put", "patch", "delete")
+_THROTTLED_METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def document_throttling(result: dict, **_: object) -> dict:
-    """drf-spectacular postprocessing hook: every write and prediction can answer 429."""
+    """drf-spectacular postprocessing hook: every authenticated call can answer 429."""
     for operations in result.get("paths", {}).values():
         for method in _THROTTLED_METHODS:
-            if method in operations:
+            if method in operations and operations[method].get("security") != [{}]:
                 operations[method]["responses"]["429"] = {
-                    "description": "This client's budget of writes (or of predictions) for "
-                    "the current period is spent; retry after the given seconds.",
+                    "description": "This client's budget of reads, writes or predictions "
+                    "for the current period is spent; retry after the given seconds.",
                     "headers": {
                         "Retry-After": {
                             "schema": {"type": "integer"},

@@ -1,4 +1,4 @@
-"""Per-client request budgets on writes and predictions, counted in Redis (Django's cache) so
+"""Per-client request budgets on reads, writes and predictions, counted in Redis (Django's cache) so
 that every gunicorn worker and every web replica spends the same budget."""
 
 import logging
@@ -13,7 +13,8 @@ from rest_framework.throttling import SimpleRateThrottle
 
 logger = logging.getLogger(__name__)
 
-# The URL names whose requests spend the `predict` budget; every other write spends `write`.
+# The URL names whose requests spend the `predict` budget; every other write spends `write`
+# and every read (GET, HEAD, OPTIONS) `read`.
 PREDICT_URL_NAMES = frozenset({"predict"})
 
 
@@ -68,8 +69,8 @@ class _Leases:
 class ClientRateThrottle(SimpleRateThrottle):
     """A fixed-window counter per client (the token's user) and scope.
 
-    Scope `predict` for predictions, `write` for every other unsafe method; reads are never
-    throttled. The counter is one atomic increment per lease of requests (see _Leases), where
+    Scope `predict` for predictions, `write` for every other unsafe method, `read` for the
+    rest. The counter is one atomic increment per lease of requests (see _Leases), where
     DRF's own throttles move the list of every request time in the window through the cache on
     each call.
 
@@ -88,10 +89,11 @@ class ClientRateThrottle(SimpleRateThrottle):
         self.wait_seconds: float | None = None
 
     def allow_request(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return True
         match = request.resolver_match
-        self.scope = "predict" if match and match.url_name in PREDICT_URL_NAMES else "write"
+        if match and match.url_name in PREDICT_URL_NAMES:
+            self.scope = "predict"
+        else:
+            self.scope = "read" if request.method in SAFE_METHODS else "write"
         # Read per request, not at import like DRF's THROTTLE_RATES, so settings can change.
         self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
         if self.rate is None or time.monotonic() < ClientRateThrottle.skip_until:

@@ -180,6 +180,7 @@ def _env_rate(name: str, default: str) -> str | None:
 
 # Requests per client (token). Generous: a limit against runaway clients, not a quota.
 THROTTLE_RATES = {
+    "read": _env_rate("THROTTLE_RATE_READ", "12000/min"),
     "predict": _env_rate("THROTTLE_RATE_PREDICT", "60000/min"),
     "write": _env_rate("THROTTLE_RATE_WRITE", "6000/min"),
 }
