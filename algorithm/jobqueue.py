@@ -7,6 +7,7 @@ never pay for Celery's import.
 """
 
 from celery import Celery
+from celery.schedules import crontab
 
 from algorithm import settings
 from common import settings as common_settings
@@ -15,6 +16,11 @@ from common import settings as common_settings
 TRAIN_TASK = "worker.tasks.train"
 EVALUATE_TASK = "worker.tasks.evaluate"
 COMPUTE_ACCURACY_TASK = "worker.tasks.compute_accuracy"
+PURGE_EXPIRED_TASK = "worker.tasks.purge_expired"
+# Monitoring ticks have a queue and a worker of their own (the Procfile's algorithm_monitor),
+# so however many schedules fire, a training job never waits behind them. Training and
+# evaluations stay on Celery's default queue, where jobs queued before this split still are.
+MONITORING_QUEUE = "monitoring"
 
 # Longest a job may run. The broker redelivers an unacknowledged task only after a longer
 # visibility timeout; a job whose worker died is sent again much sooner by the jobs table's
@@ -42,6 +48,10 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_time_limit=JOB_TIME_LIMIT_SECONDS,
     task_soft_time_limit=JOB_TIME_LIMIT_SECONDS - 60,
+    task_routes={
+        COMPUTE_ACCURACY_TASK: {"queue": MONITORING_QUEUE},
+        PURGE_EXPIRED_TASK: {"queue": MONITORING_QUEUE},
+    },
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
     # Schedules live in Redis through RedBeat, so they survive restarts and any number of
     # scheduler processes agree on one lock holder.
@@ -55,6 +65,10 @@ app.conf.update(
     redbeat_key_prefix=f"{common_settings.REDIS_KEY_PREFIX}redbeat:",
     redbeat_lock_key=f"{common_settings.REDIS_KEY_PREFIX}redbeat::lock",
     beat_max_loop_interval=5,
+    # Retention (algorithm/retention.py), daily at a quiet hour.
+    beat_schedule={
+        "purge-expired": {"task": PURGE_EXPIRED_TASK, "schedule": crontab(minute=30, hour=3)}
+    },
 )
 
 

@@ -4,6 +4,7 @@ into Redis. Plain SQL through psycopg2, always with parameters."""
 
 import contextlib
 import datetime
+import itertools
 import json
 import logging
 import math
@@ -15,7 +16,14 @@ import redis
 from sklearn.metrics import accuracy_score
 
 from algorithm import db
-from algorithm.errors import InvalidArgument, NotFound, Unavailable, check_no_nul, parse_uuid
+from algorithm.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    check_no_nul,
+    parse_uuid,
+)
 from algorithm.v1 import monitoring_pb2
 from common import limits
 from common import settings as common_settings
@@ -33,7 +41,8 @@ _SCHEDULE_COLUMNS = "model_id, cron_expression, create_time, update_time"
 
 
 def parse_cron(expression: Any) -> "crontab":
-    """A five-field cron expression (minute hour day-of-month month day-of-week)."""
+    """A five-field cron expression (minute hour day-of-month month day-of-week) that fires
+    at most once every SCHEDULE_MIN_INTERVAL_MINUTES."""
     if not isinstance(expression, str) or not expression.strip():
         raise InvalidArgument("cron_expression must be a string such as '*/5 * * * *'.")
     fields = expression.split()
@@ -44,10 +53,50 @@ def parse_cron(expression: Any) -> "crontab":
         )
     from celery.schedules import crontab
 
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
     try:
-        return crontab(*fields)
+        # By name: crontab's positional order is not cron's (day of week comes third).
+        schedule = crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+        )
     except ValueError as error:
         raise InvalidArgument(f"cron_expression {expression!r} is not valid: {error}.") from None
+    gap = shortest_gap_minutes(schedule)
+    if gap < limits.SCHEDULE_MIN_INTERVAL_MINUTES:
+        raise InvalidArgument(
+            f"cron_expression {expression!r} fires {gap} minute{'s' if gap > 1 else ''} apart; "
+            f"schedules may fire at most every {limits.SCHEDULE_MIN_INTERVAL_MINUTES} minutes "
+            f"(for example '*/{limits.SCHEDULE_MIN_INTERVAL_MINUTES} * * * *')."
+        )
+    return schedule
+
+
+_DAY_MINUTES = 24 * 60
+_ONE_DAY = datetime.timedelta(days=1)
+# Four years hold every pattern of months, weekdays and leap days a cron expression can match.
+_CALENDAR = [datetime.date(2024, 1, 1) + datetime.timedelta(days=n) for n in range(4 * 366)]
+
+
+def shortest_gap_minutes(schedule: "crontab") -> int:
+    """The shortest time between two ticks of a schedule, in minutes (a day at most)."""
+    times = sorted(hour * 60 + minute for hour in schedule.hour for minute in schedule.minute)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    if any(_fires_on(schedule, day) and _fires_on(schedule, day + _ONE_DAY) for day in _CALENDAR):
+        gaps.append(times[0] + _DAY_MINUTES - times[-1])
+    return min(gaps, default=_DAY_MINUTES)
+
+
+def _fires_on(schedule: "crontab", day: datetime.date) -> bool:
+    # Celery matches day of month and day of week both (0 is Sunday), not either as cron does.
+    return (
+        day.month in schedule.month_of_year
+        and day.day in schedule.day_of_month
+        and day.isoweekday() % 7 in schedule.day_of_week
+    )
 
 
 def _entry_name(model_id: uuid.UUID) -> str:
@@ -77,10 +126,18 @@ def schedule_upsert(*, model_id: Any, cron_expression: Any) -> monitoring_pb2.Sc
     schedule = parse_cron(cron_expression)
     expression = " ".join(cron_expression.split())
     entry = RedBeatSchedulerEntry(
-        _entry_name(model_uuid), COMPUTE_ACCURACY_TASK, schedule, args=[str(model_uuid)], app=app
+        _entry_name(model_uuid),
+        COMPUTE_ACCURACY_TASK,
+        schedule,
+        args=[str(model_uuid)],
+        # A tick the monitoring worker could not take before the next one is due is dropped,
+        # so a stopped worker finds one tick per schedule waiting, not a backlog.
+        options={"expires": shortest_gap_minutes(schedule) * 60},
+        app=app,
     )
     previous = _redbeat(lambda: _load_entry(app, model_uuid))
     with _restored_on_failure(previous, entry), db.transaction() as cursor:
+        _check_room_for_schedule(cursor, model_uuid)
         cursor.execute(
             f"""
                 INSERT INTO metrics_executions (model_id, cron_expression) VALUES (%s, %s)
@@ -95,6 +152,19 @@ def schedule_upsert(*, model_id: Any, cron_expression: Any) -> monitoring_pb2.Sc
         _redbeat(entry.save)
     logger.info("Scheduled accuracy of model %s at %r", model_uuid, expression)
     return from_json(monitoring_pb2.Schedule, row)
+
+
+def _check_room_for_schedule(cursor, model_uuid: uuid.UUID) -> None:
+    # One writer at a time, so two new schedules at once cannot both take the last place.
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('metrics_executions'))")
+    cursor.execute(
+        "SELECT count(*) AS n FROM metrics_executions WHERE model_id <> %s", (model_uuid,)
+    )
+    if cursor.fetchone()["n"] >= limits.MAX_SCHEDULES:
+        raise FailedPrecondition(
+            f"There are already {limits.MAX_SCHEDULES} schedules, the most this deployment "
+            "allows (MAX_SCHEDULES): delete one first (DELETE /api/schedules/{model_id}/)."
+        )
 
 
 def schedule_delete(*, model_id: Any, missing_ok: bool = False) -> None:

@@ -20,5 +20,9 @@ DB_CONNECT_TIMEOUT_SECONDS = 3
 # A running job's worker touches the job's row several times within this; a row left
 # untouched for longer belongs to a worker that died, and the job is queued again.
 JOB_LEASE_SECONDS = float(env("JOB_LEASE_SECONDS", "60"))
+# Days a finished job, and a posted results row, are kept; 0 keeps them forever. What is still
+# in use is kept whatever its age (algorithm/retention.py).
+JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 90)
+RESULT_RETENTION_DAYS = env_int("RESULT_RETENTION_DAYS", 90)
 # Times a job may be taken by a worker before a dying worker fails it instead.
 JOB_MAX_ATTEMPTS = 3

@@ -16,6 +16,10 @@ MAX_RESULT_LABELS = 100_000
 MAX_EVALUATION_ROWS = 100_000
 # One gRPC message, either way.
 MAX_MESSAGE_BYTES = 16 << 20
+# Monitoring schedules in the deployment, and the shortest time a schedule may leave between
+# two ticks: together they bound the monitoring queue at MAX_SCHEDULES ticks per interval.
+MAX_SCHEDULES = env_int("MAX_SCHEDULES", 1_000)
+SCHEDULE_MIN_INTERVAL_MINUTES = env_int("SCHEDULE_MIN_INTERVAL_MINUTES", 5)
 # Model versions per page: the default and the most a caller may ask for.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1_000

@@ -110,6 +110,8 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
         "WEB_WORKERS": "2",
         "ALGORITHM_HTTP_WORKERS": "1",
         "WORKER_CONCURRENCY": "1",
+        # Tests wait for real ticks of '* * * * *'.
+        "SCHEDULE_MIN_INTERVAL_MINUTES": "1",
     }
     try:
         yield env

@@ -1,6 +1,7 @@
 """Container health checks for the Celery processes.
 
-``python -m worker.healthcheck worker``: the worker on this host answers a ping.
+``python -m worker.healthcheck worker``: the training and the monitoring worker on this host
+both answer a ping.
 ``python -m worker.healthcheck scheduler``: a RedBeat scheduler holds its lock in Redis.
 """
 
@@ -15,11 +16,14 @@ from common import settings as common_settings
 TIMEOUT_SECONDS = 3
 
 
+# The node names the Procfile's algorithm_celery and algorithm_monitor give their workers.
+WORKER_NODES = ("celery", "monitor")
+
+
 def worker_answers() -> bool:
-    replies = app.control.ping(
-        destination=[f"celery@{socket.gethostname()}"], timeout=TIMEOUT_SECONDS
-    )
-    return bool(replies)
+    nodes = [f"{node}@{socket.gethostname()}" for node in WORKER_NODES]
+    replies = app.control.ping(destination=nodes, timeout=TIMEOUT_SECONDS)
+    return len(replies) == len(nodes)
 
 
 def scheduler_holds_lock() -> bool:

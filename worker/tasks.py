@@ -2,8 +2,15 @@
 
 from algorithm import db
 from algorithm.evaluation import run_evaluation_job
-from algorithm.jobqueue import COMPUTE_ACCURACY_TASK, EVALUATE_TASK, TRAIN_TASK, app
+from algorithm.jobqueue import (
+    COMPUTE_ACCURACY_TASK,
+    EVALUATE_TASK,
+    PURGE_EXPIRED_TASK,
+    TRAIN_TASK,
+    app,
+)
 from algorithm.monitoring import compute_accuracy as compute_model_accuracy
+from algorithm.retention import purge_expired as purge_expired_rows
 from algorithm.training import run_training_job
 from common.logs import correlated
 
@@ -34,3 +41,10 @@ def compute_accuracy(model_id: str) -> None:
     """Fired by the RedBeat scheduler on the model's cron schedule."""
     with correlated(f"monitor:{model_id}"):
         compute_model_accuracy(model_id=model_id)
+
+
+@app.task(name=PURGE_EXPIRED_TASK)
+def purge_expired() -> None:
+    """Fired daily by the scheduler (algorithm.jobqueue's beat_schedule)."""
+    with correlated("retention"):
+        purge_expired_rows()

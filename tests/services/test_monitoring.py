@@ -134,8 +134,15 @@ def test_a_second_schedule_replaces_the_first_in_the_table_and_the_scheduler(
     )
     assert rows == [("0 3 * * 1",)]
     definition = redbeat_definition(algorithm_services, model_id)
-    assert (definition["schedule"]["minute"], definition["schedule"]["hour"]) == ("0", "3")
+    # Mondays at 03:00 all year: the fields keep cron's order, not crontab's positional one.
+    assert {key: definition["schedule"][key] for key in ("minute", "hour", "day_of_week")} == {
+        "minute": "0",
+        "hour": "3",
+        "day_of_week": "1",
+    }
+    assert definition["schedule"]["month_of_year"] == "*"
     assert definition["task"] == "worker.tasks.compute_accuracy"
+    assert definition["options"] == {"expires": 24 * 60 * 60}
     assert definition["args"] == [model_id]
     listed = web_client.get("/api/schedules/").json()
     assert [s for s in listed if s["model_id"] == model_id] == [second.json()]
@@ -144,6 +151,29 @@ def test_a_second_schedule_replaces_the_first_in_the_table_and_the_scheduler(
     assert web_client.get(f"/api/schedules/{model_id}/").status_code == 404
     assert redbeat_definition(algorithm_services, model_id) is None
     assert web_client.delete(f"/api/schedules/{model_id}/").status_code == 404
+
+
+def test_new_schedules_stop_at_max_schedules_and_replacing_one_still_works(algorithm_services):
+    upsert = (
+        "python -c 'from algorithm.errors import FailedPrecondition\n"
+        "from algorithm.monitoring import schedule_upsert\n"
+        'try: schedule_upsert(model_id="{model_id}", cron_expression="0 4 * * *")\n'
+        "except FailedPrecondition as error: raise SystemExit(error.message)'"
+    )
+    existing = str(uuid.uuid4())
+    support.run_checked(upsert.format(model_id=existing), algorithm_services.env)
+    count = sql(algorithm_services, "SELECT count(*) FROM metrics_executions")
+    full = {**algorithm_services.env, "MAX_SCHEDULES": str(count[0][0])}
+
+    support.run_checked(upsert.format(model_id=existing), full)
+    with pytest.raises(RuntimeError) as refused:
+        support.run_checked(upsert.format(model_id=uuid.uuid4()), full)
+
+    assert (
+        f"There are already {count[0][0]} schedules, the most this deployment allows "
+        "(MAX_SCHEDULES): delete one first (DELETE /api/schedules/{model_id}/)."
+    ) in str(refused.value)
+    assert sql(algorithm_services, "SELECT count(*) FROM metrics_executions") == count
 
 
 def test_the_flask_shim_speaks_the_cyclic_metric_services_shapes(algorithm_services):

@@ -1,7 +1,7 @@
 """Scheduled monitoring under real RedBeat ticks (S5): schedules survive a restart of the
 scheduler and of Redis, and two scheduler processes never fire one tick twice.
 
-Each test runs the Procfile's `scheduler` and `algorithm_celery` commands against its own
+Each test runs the Procfile's `scheduler` and `algorithm_monitor` commands against its own
 database and Redis key prefix and waits for a real tick of ``* * * * *``, so each takes up
 to a minute and a bit.
 """
@@ -226,7 +226,7 @@ def test_a_schedule_survives_a_restart_of_the_scheduler_and_of_redis(tmp_path):
             conn.close()
 
         worker = start(
-            stack, "algorithm_celery", support.procfile_command("algorithm_celery"), env, tmp_path
+            stack, "algorithm_monitor", support.procfile_command("algorithm_monitor"), env, tmp_path
         )
         second = start(stack, "scheduler-2", support.procfile_command("scheduler"), env, tmp_path)
         wait_for_ready_worker(worker)
@@ -268,9 +268,14 @@ def test_two_schedulers_fire_each_tick_once(tmp_path):
         beat = support.procfile_command("scheduler")
         schedulers = [start(stack, f"scheduler-{n}", beat, env, tmp_path) for n in (1, 2)]
         worker = start(
+            stack, "algorithm_monitor", support.procfile_command("algorithm_monitor"), env, tmp_path
+        )
+        # The training worker runs beside it and never sees a tick: they have their own queue.
+        trainer = start(
             stack, "algorithm_celery", support.procfile_command("algorithm_celery"), env, tmp_path
         )
         wait_for_ready_worker(worker)
+        wait_for_ready_worker(trainer)
         wait_for_lock(schedulers, 30)
         # The other one started too, and waits for the lock: it is not merely slow to start.
         support.wait_until(
@@ -322,6 +327,7 @@ def test_two_schedulers_fire_each_tick_once(tmp_path):
             "the worker running the sent ticks",
         )
         assert worker_counts(worker) == {"received": len(sent), "succeeded": len(sent)}
+        assert worker_counts(trainer) == {"received": 0, "succeeded": 0}
         outcome = stored_accuracy(env, MODEL_2)
         assert outcome is not None
         assert (outcome["accuracy"], outcome["samples"], outcome["error"]) == (
