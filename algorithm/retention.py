@@ -22,62 +22,55 @@ logger = logging.getLogger(__name__)
 # Rows per DELETE: each batch is its own short transaction, well within the statement bound.
 BATCH_ROWS = 5_000
 
-_DELETE_EXPIRED_JOBS = """
-DELETE FROM jobs WHERE id IN (
-    SELECT id FROM jobs
-    WHERE state IN ('succeeded', 'failed')
-        AND end_time < now() - make_interval(days => %(days)s)
-        AND NOT EXISTS (SELECT 1 FROM metric_records WHERE metric_records.job_id = jobs.id)
-        AND (model_id IS NULL OR NOT model_id = ANY(%(kept_models)s::uuid[]))
-    LIMIT %(batch)s
-)
-"""
-
-_DELETE_EXPIRED_EVALUATION_ROWS = """
-DELETE FROM evaluation_rows WHERE (metric_id, position) IN (
-    SELECT evaluation_rows.metric_id, evaluation_rows.position
-    FROM evaluation_rows
-    JOIN metric_records ON metric_records.id = evaluation_rows.metric_id
-    JOIN jobs ON jobs.id = metric_records.job_id
-    WHERE jobs.state IN ('succeeded', 'failed')
-        AND jobs.end_time < now() - make_interval(days => %(days)s)
-    LIMIT %(batch)s
-)
-"""
-
-_DELETE_EXPIRED_RESULTS = """
-DELETE FROM results WHERE id IN (
-    SELECT id FROM results
-    WHERE timestamp < now() - make_interval(days => %(days)s)
-        AND id <> (
-            SELECT newest.id FROM results AS newest
-            WHERE newest.model_id = results.model_id
-            ORDER BY newest.timestamp DESC, newest.id DESC
-            LIMIT 1
+# One DELETE per table, each of at most %(batch)s rows older than %(days)s days.
+_DELETE_EXPIRED = {
+    "jobs": """
+        DELETE FROM jobs WHERE id IN (
+            SELECT id FROM jobs
+            WHERE state IN ('succeeded', 'failed')
+                AND end_time < now() - make_interval(days => %(days)s)
+                AND NOT EXISTS (SELECT 1 FROM metric_records WHERE job_id = jobs.id)
+                AND (model_id IS NULL OR NOT model_id = ANY(%(kept_models)s::uuid[]))
+            LIMIT %(batch)s
         )
-    LIMIT %(batch)s
-)
-"""
+    """,
+    "evaluation_rows": """
+        DELETE FROM evaluation_rows WHERE (metric_id, position) IN (
+            SELECT evaluation_rows.metric_id, evaluation_rows.position
+            FROM evaluation_rows
+            JOIN metric_records ON metric_records.id = evaluation_rows.metric_id
+            JOIN jobs ON jobs.id = metric_records.job_id
+            WHERE jobs.state IN ('succeeded', 'failed')
+                AND jobs.end_time < now() - make_interval(days => %(days)s)
+            LIMIT %(batch)s
+        )
+    """,
+    "results": """
+        DELETE FROM results WHERE id IN (
+            SELECT id FROM results
+            WHERE timestamp < now() - make_interval(days => %(days)s)
+                AND id <> (
+                    SELECT newest.id FROM results AS newest
+                    WHERE newest.model_id = results.model_id
+                    ORDER BY newest.timestamp DESC, newest.id DESC
+                    LIMIT 1
+                )
+            LIMIT %(batch)s
+        )
+    """,
+}
 
 
 def purge_expired() -> dict[str, int]:
     """Delete what is past its retention; the rows deleted, per table."""
-    deleted = {"jobs": 0, "evaluation_rows": 0, "results": 0}
+    deleted = dict.fromkeys(_DELETE_EXPIRED, 0)
     if settings.JOB_RETENTION_DAYS:
         kept_models = [manifest["model_id"] for manifest in ModelStore().list_manifests()]
-        deleted["evaluation_rows"] = _delete_in_batches(
-            _DELETE_EXPIRED_EVALUATION_ROWS,
-            {"days": settings.JOB_RETENTION_DAYS},
-        )
-        deleted["jobs"] = _delete_in_batches(
-            _DELETE_EXPIRED_JOBS,
-            {"days": settings.JOB_RETENTION_DAYS, "kept_models": kept_models},
-        )
+        days = settings.JOB_RETENTION_DAYS
+        deleted["evaluation_rows"] = _delete_in_batches("evaluation_rows", {"days": days})
+        deleted["jobs"] = _delete_in_batches("jobs", {"days": days, "kept_models": kept_models})
     if settings.RESULT_RETENTION_DAYS:
-        deleted["results"] = _delete_in_batches(
-            _DELETE_EXPIRED_RESULTS,
-            {"days": settings.RESULT_RETENTION_DAYS},
-        )
+        deleted["results"] = _delete_in_batches("results", {"days": settings.RESULT_RETENTION_DAYS})
     logger.info(
         "Retention deleted %(jobs)d jobs, %(evaluation_rows)d evaluation rows and "
         "%(results)d results rows",
@@ -86,11 +79,11 @@ def purge_expired() -> dict[str, int]:
     return deleted
 
 
-def _delete_in_batches(statement: str, params: dict) -> int:
+def _delete_in_batches(table: str, params: dict) -> int:
     total = 0
     while True:
         with db.transaction() as cursor:
-            cursor.execute(statement, {**params, "batch": BATCH_ROWS})
+            cursor.execute(_DELETE_EXPIRED[table], {**params, "batch": BATCH_ROWS})
             total += cursor.rowcount
         if cursor.rowcount < BATCH_ROWS:
             return total

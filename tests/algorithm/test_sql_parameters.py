@@ -26,6 +26,8 @@ def _allowed_query(node: ast.expr, where: str) -> bool:
         return isinstance(node.value, str)
     if isinstance(node, ast.Name):  # a module constant holding a query
         return node.id.lstrip("_").isupper()
+    if isinstance(node, ast.Subscript):  # one of a module constant's queries
+        return isinstance(node.value, ast.Name) and node.value.id.lstrip("_").isupper()
     if isinstance(node, ast.JoinedStr):  # an f-string: only constants (column lists) in it
         return all(
             isinstance(part, ast.Constant)
