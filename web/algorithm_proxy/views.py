@@ -2,6 +2,7 @@
 validated here, answered by the algorithm service."""
 
 import time
+from typing import ClassVar
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -12,6 +13,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from common import settings as common_settings
+from web.accounts.scopes import Scope
 from web.algorithm_proxy import serializers
 from web.algorithm_proxy.client import AlgorithmError, algorithm_client
 from web.api.schema import error_responses, uuid_in_path
@@ -51,6 +53,8 @@ class JobDetailView(APIView):
 
 
 class PredictView(APIView):
+    required_scope: ClassVar = {"POST": Scope.PREDICT}
+
     @extend_schema(
         request=serializers.PredictRequestSerializer,
         responses={
@@ -114,6 +118,9 @@ class ModelListView(APIView):
 
 @uuid_in_path("model_id")
 class ModelDetailView(APIView):
+    # A deleted version cannot be brought back, unlike everything else write does.
+    required_scope: ClassVar = {"DELETE": Scope.ADMIN}
+
     @extend_schema(
         responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 503)},
         summary="A model version's record",

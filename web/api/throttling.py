@@ -11,10 +11,9 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-logger = logging.getLogger(__name__)
+from web.accounts.scopes import Scope, required_scope
 
-# The URL names whose requests spend the `predict` budget; every other write spends `write`.
-PREDICT_URL_NAMES = frozenset({"predict"})
+logger = logging.getLogger(__name__)
 
 
 class _Leases:
@@ -90,8 +89,10 @@ class ClientRateThrottle(SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        match = request.resolver_match
-        self.scope = "predict" if match and match.url_name in PREDICT_URL_NAMES else "write"
+        # Requests that need the predict scope spend the `predict` budget, every other write
+        # spends `write`.
+        predicts = required_scope(view, request.method) == Scope.PREDICT
+        self.scope = "predict" if predicts else "write"
         # Read per request, not at import like DRF's THROTTLE_RATES, so settings can change.
         self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
         if self.rate is None or time.monotonic() < ClientRateThrottle.skip_until:
