@@ -90,7 +90,8 @@ def token_revoke(*, token_id: int) -> ApiToken:
 @transaction.atomic
 def token_ensure(*, username: str, key: str) -> ApiToken:
     """Make `key` the one working token of `username`, with the admin scope and no expiry,
-    creating the user, and revoking the token an earlier key made."""
+    creating the user, and revoking the token an earlier key made. Raises TokenError for a
+    key the header cannot carry, or one of another user."""
     if not _TOKEN_KEY.fullmatch(key):
         raise TokenError("A token must be 1 to 40 printable ASCII characters without spaces.")
     user = user_get_or_create(username=username)
@@ -101,19 +102,16 @@ def token_ensure(*, username: str, key: str) -> ApiToken:
     token = ApiToken.objects.filter(digest=digest).first()
     if token is not None and token.user_id != user.pk:
         raise TokenError("That token already belongs to another user.")
-    if token is not None and token.revoked_at is not None:
-        raise TokenError(
-            f"That token was revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC: choose a new one."
-        )
-    now = timezone.now()
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).exclude(digest=digest).update(
-        revoked_at=now
+        revoked_at=timezone.now()
     )
     if token is None:
         return ApiToken.objects.create(
             user=user, name=SERVICE_TOKEN_NAME, digest=digest, scopes=[Scope.ADMIN]
         )
-    if token.scopes != [Scope.ADMIN] or token.expires_at is not None:
-        token.scopes, token.expires_at = [Scope.ADMIN], None
-        token.save(update_fields=["scopes", "expires_at"])
+    # API_TOKEN decides, even when it names a key an earlier change of it revoked (a
+    # deployment rolled back to its previous settings): the service's own scripts use it.
+    if token.scopes != [Scope.ADMIN] or token.expires_at or token.revoked_at:
+        token.scopes, token.expires_at, token.revoked_at = [Scope.ADMIN], None, None
+        token.save(update_fields=["scopes", "expires_at", "revoked_at"])
     return token

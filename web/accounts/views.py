@@ -54,7 +54,12 @@ class TokenListView(generics.ListAPIView):
             )
         except TokenError as error:
             raise exceptions.ValidationError({"user": [str(error)]}) from error
-        return Response({**TokenSerializer(token).data, "key": key}, status=status.HTTP_201_CREATED)
+        return Response(
+            {**TokenSerializer(token).data, "key": key},
+            status=status.HTTP_201_CREATED,
+            # No cache or proxy on the way may keep the one copy of the key.
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class TokenDetailView(APIView):
