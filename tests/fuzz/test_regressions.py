@@ -204,3 +204,16 @@ def test_a_number_beyond_a_double_is_a_400_not_a_500(api_client, path, body, fie
     assert response.json()["extra"]["fields"] == {
         field: ["Numbers must fit a double (at most about 1.8e308)."]
     }
+
+
+def test_a_batch_prediction_is_documented_as_a_list(openapi):
+    # {"texts": [...]} answers a list, which the schema described as one prediction object.
+    ok = openapi["paths"]["/api/predict/"]["post"]["responses"]["200"]
+    schema = ok["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/PredictionOneOrMany"}
+    assert openapi["components"]["schemas"]["PredictionOneOrMany"] == {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Prediction"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+        ]
+    }

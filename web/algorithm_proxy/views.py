@@ -5,7 +5,7 @@ import time
 from typing import ClassVar
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -52,13 +52,22 @@ class JobDetailView(APIView):
         return Response(algorithm_client().get_job(job_id=job_id))
 
 
+# "text" answers one prediction, "texts" a list of them.
+_OneOrManyPredictions = PolymorphicProxySerializer(
+    component_name="PredictionOneOrMany",
+    serializers=[serializers.PredictionSerializer, serializers.PredictionSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
 class PredictView(APIView):
     required_scope: ClassVar = {"POST": Scope.PREDICT}
 
     @extend_schema(
         request=serializers.PredictRequestSerializer,
         responses={
-            200: serializers.PredictionSerializer,
+            200: _OneOrManyPredictions,
             **error_responses(400, 401, 404, 409, 413, 503),
         },
         summary="Classify one text, or a list of texts",
