@@ -154,7 +154,8 @@ def _env_seconds(name: str, default: float, maximum: float) -> float:
 API_TOKEN_CACHE_SECONDS = _env_seconds("API_TOKEN_CACHE_SECONDS", 10, maximum=60)
 # While the database cannot be reached, a process keeps accepting a token it checked within
 # this long, so predictions outlive an outage. A token revoked just before an outage works
-# for at most this long in a process that had checked it: the bound on that window.
+# in a process that had checked it for at most this long (or API_TOKEN_CACHE_SECONDS, if
+# longer) after that check: the bound on that window (docs/security.md).
 API_TOKEN_OUTAGE_GRACE_SECONDS = _env_seconds("API_TOKEN_OUTAGE_GRACE_SECONDS", 300, maximum=3600)
 
 _RATE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
