@@ -23,3 +23,5 @@ SCHEDULE_MIN_INTERVAL_MINUTES = env_int("SCHEDULE_MIN_INTERVAL_MINUTES", 5)
 # Model versions per page: the default and the most a caller may ask for.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1_000
+# An API token's name (max_length in web's ApiToken model and its migration).
+MAX_TOKEN_NAME_CHARS = 100

@@ -2,9 +2,9 @@
 
 import os
 import uuid
+from collections.abc import Callable
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
@@ -40,12 +40,24 @@ def anonymous_client() -> APIClient:
 
 
 @pytest.fixture
-def api_client(db, django_user_model) -> APIClient:
-    """A REST client holding a real token of a fresh user."""
-    user = django_user_model.objects.create_user(username="alice")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+def token_client(db) -> Callable[..., APIClient]:
+    """Makes REST clients, each holding a real token with the scopes given, of a user
+    (created if new)."""
+    from web.accounts.services import token_create
+
+    def make(*scopes: str, username: str = "alice", **options) -> APIClient:
+        _, key = token_create(username=username, scopes=scopes, **options)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client(token_client) -> APIClient:
+    """A REST client holding a real admin token of a fresh user: it may call everything."""
+    return token_client("admin")
 
 
 # Folders whose tests start a stack, servers or containers, and modules whose tests each

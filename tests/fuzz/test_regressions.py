@@ -30,7 +30,7 @@ def openapi(api_client):
 def test_the_model_list_documents_its_404_past_the_last_page(openapi):
     # GET /api/models/?page=2 with a single page of models answers 404 "There is no page 2."
     responses = openapi["paths"]["/api/models/"]["get"]["responses"]
-    assert set(responses) == {"200", "400", "401", "404", "503"}
+    assert set(responses) == {"200", "400", "401", "403", "404", "503"}
 
 
 def test_the_ids_in_paths_are_documented_as_uuids(openapi):
@@ -41,10 +41,13 @@ def test_the_ids_in_paths_are_documented_as_uuids(openapi):
         for path, operations in openapi["paths"].items()
         for method, operation in operations.items()
         for parameter in operation.get("parameters", [])
-        if parameter["in"] == "path" and parameter["name"] != "id"
+        if parameter["in"] == "path"
     }
+    # Data rows and tokens are numbered; everything the algorithm service keeps has a UUID.
+    numbered = {key: ids.pop(key) for key in list(ids) if key[2] in ("id", "token_id")}
     assert len(ids) == 12
     assert {key for key, schema in ids.items() if schema.get("format") != "uuid"} == set()
+    assert {schema["type"] for schema in numbered.values()} == {"integer"}
 
 
 @pytest.mark.parametrize(
@@ -200,4 +203,17 @@ def test_a_number_beyond_a_double_is_a_400_not_a_500(api_client, path, body, fie
     assert response.status_code == 400
     assert response.json()["extra"]["fields"] == {
         field: ["Numbers must fit a double (at most about 1.8e308)."]
+    }
+
+
+def test_a_batch_prediction_is_documented_as_a_list(openapi):
+    # {"texts": [...]} answers a list, which the schema described as one prediction object.
+    ok = openapi["paths"]["/api/predict/"]["post"]["responses"]["200"]
+    schema = ok["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/PredictionOneOrMany"}
+    assert openapi["components"]["schemas"]["PredictionOneOrMany"] == {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Prediction"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+        ]
     }

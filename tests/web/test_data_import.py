@@ -808,7 +808,7 @@ def test_schema_documents_the_import(anonymous_client):
         "description": "The CSV, TSV or JSON-lines file.",
     }
     assert {p["name"] for p in operation["parameters"]} == {"format", "skip_invalid"}
-    assert set(operation["responses"]) == {"201", "400", "401", "413", "429"}
+    assert set(operation["responses"]) == {"201", "400", "401", "403", "413", "429"}
     result = schema["components"]["schemas"]["DataImportResult"]
     assert set(result["properties"]) == {"rows_read", "rows_inserted", "rows_skipped", "errors"}
     error_extra = schema["components"]["schemas"]["DataImportErrorExtra"]

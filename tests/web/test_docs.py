@@ -36,7 +36,11 @@ def test_schema_documents_data_paths_and_token_auth(schema):
         "type": "apiKey",
         "in": "header",
         "name": "Authorization",
-        "description": 'Token-based authentication with required prefix "Token"',
+        "description": "`Authorization: Token <key>`. A token holds one or more scopes: "
+        "`read`: read data, jobs, models, records, schedules and info; `predict`: ask for "
+        "predictions; `write`: change data, train, evaluate, activate; implies read; `admin`: "
+        "tokens, logs, deleting models; implies every scope. Each operation names the scope it "
+        "needs; a token without it gets a 403.",
     }
 
 

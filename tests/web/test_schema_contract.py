@@ -1,5 +1,7 @@
 """The OpenAPI schema documents every endpoint of the contract, with its bodies."""
 
+import re
+
 import pytest
 
 CONTRACT = {
@@ -24,6 +26,8 @@ CONTRACT = {
     "/api/info/": {"get"},
     "/api/log/": {"get"},
     "/api/health/": {"get"},
+    "/api/tokens/": {"get", "post"},
+    "/api/tokens/{token_id}/": {"get", "delete"},
 }
 BODYLESS_POSTS = {"/api/models/{model_id}/activate/"}
 
@@ -60,3 +64,8 @@ def test_each_operation_documents_its_bodies_and_errors(schema, path):
             assert operation.get("requestBody", {}).get("content"), f"{method} {path}: no body"
         if path != "/api/health/":
             assert "401" in responses, f"{method} {path} does not document 401"
+            assert "403" in responses, f"{method} {path} does not document 403"
+            assert re.search(
+                r"Needs a token with the `(read|predict|write|admin)` scope",
+                operation["description"],
+            ), f"{method} {path} does not name its scope"

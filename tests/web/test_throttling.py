@@ -10,10 +10,10 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests import support
+from web.accounts.models import ApiToken
 from web.api.throttling import ClientRateThrottle, _Leases
 from web.data.models import Data
 
@@ -35,12 +35,9 @@ def rates(settings, monkeypatch):
 
 
 @pytest.fixture
-def make_client(django_user_model):
+def make_client(token_client):
     def make(username: str) -> APIClient:
-        user = django_user_model.objects.create_user(username=username)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-        return client
+        return token_client("admin", username=username)
 
     return make
 
@@ -100,7 +97,7 @@ def test_each_token_has_its_own_budget(rates, make_client):
 
 
 def test_the_counter_lives_in_redis_under_this_deployments_prefix(rates, api_client):
-    user_id = Token.objects.get().user_id
+    user_id = ApiToken.objects.get().user_id
     for _ in range(2):
         api_client.post("/api/data/", ROW)
 
@@ -132,14 +129,14 @@ def test_a_busy_client_costs_one_redis_increment_per_lease_of_requests(rates, se
     for _ in range(10):
         assert api_client.post("/api/predict/", {}).status_code == 400
 
-    assert _predict_counter(Token.objects.get().user_id) == 64
+    assert _predict_counter(ApiToken.objects.get().user_id) == 64
 
 
 def test_processes_sharing_a_budget_never_get_more_than_it_together(
     rates, settings, monkeypatch, api_client
 ):
     _set_predict_budget(settings, "3000/day")  # leases of 3
-    user_id = Token.objects.get().user_id
+    user_id = ApiToken.objects.get().user_id
     assert api_client.post("/api/predict/", {}).status_code == 400
     # Other processes have leased all but the last 5 requests of the budget.
     client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])

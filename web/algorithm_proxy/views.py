@@ -2,9 +2,10 @@
 validated here, answered by the algorithm service."""
 
 import time
+from typing import ClassVar
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from common import settings as common_settings
+from web.accounts.scopes import Scope
 from web.algorithm_proxy import serializers
 from web.algorithm_proxy.client import AlgorithmError, algorithm_client
 from web.api.schema import error_responses, uuid_in_path
@@ -50,11 +52,22 @@ class JobDetailView(APIView):
         return Response(algorithm_client().get_job(job_id=job_id))
 
 
+# "text" answers one prediction, "texts" a list of them.
+_OneOrManyPredictions = PolymorphicProxySerializer(
+    component_name="PredictionOneOrMany",
+    serializers=[serializers.PredictionSerializer, serializers.PredictionSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
 class PredictView(APIView):
+    required_scope: ClassVar = {"POST": Scope.PREDICT}
+
     @extend_schema(
         request=serializers.PredictRequestSerializer,
         responses={
-            200: serializers.PredictionSerializer,
+            200: _OneOrManyPredictions,
             **error_responses(400, 401, 404, 409, 413, 503),
         },
         summary="Classify one text, or a list of texts",
@@ -114,6 +127,9 @@ class ModelListView(APIView):
 
 @uuid_in_path("model_id")
 class ModelDetailView(APIView):
+    # A deleted version cannot be brought back, unlike everything else write does.
+    required_scope: ClassVar = {"DELETE": Scope.ADMIN}
+
     @extend_schema(
         responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 503)},
         summary="A model version's record",

@@ -62,7 +62,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # The Retry-After header DRF set stays; the body says the same for clients reading JSON.
         response.data = error_body(str(exc.detail), {"retry_after_seconds": exc.wait})
     elif isinstance(response.data, dict) and isinstance(response.data.get("detail"), str):
-        response.data = error_body(response.data["detail"])
+        response.data = error_body(response.data["detail"], getattr(exc, "extra", None))
     else:
         response.data = error_body(str(exc.default_detail))
     return response

@@ -1,8 +1,15 @@
-"""OpenAPI descriptions of the API's error shape, for `extend_schema(responses=...)`."""
+"""OpenAPI descriptions of the API's error shape, for `extend_schema(responses=...)`, and of
+the token scope each operation needs."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+
+from web.accounts.permissions import HasRequiredScope
+from web.accounts.scopes import Scope, required_scope
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -28,7 +35,8 @@ class ValidationErrorSerializer(serializers.Serializer):
 
 _DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, or fields that fail validation.",
-    401: "Missing or invalid token.",
+    401: "Missing, unknown, revoked or expired token.",
+    403: "The token lacks the scope this operation needs; the message names it.",
     404: "No such object, or no such page.",
     409: "The request conflicts with the current state.",
     413: "Request body over DATA_UPLOAD_MAX_MEMORY_SIZE (4 MiB).",
@@ -74,3 +82,39 @@ def document_throttling(result: dict, **_: object) -> dict:
 def uuid_in_path(name: str):
     """Class decorator: the view's path parameter `name` is a UUID (anything else is a 400)."""
     return extend_schema(parameters=[OpenApiParameter(name, OpenApiTypes.UUID, "path")])
+
+
+class ScopedAutoSchema(AutoSchema):
+    """Every operation that needs a token says which scope, and documents the 403 a token
+    without it gets."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None or not any(
+            issubclass(permission, HasRequiredScope) for permission in self.view.permission_classes
+        ):
+            return operation
+        scope = required_scope(self.view, self.method)
+        needs = f"Needs a token with the `{scope}` scope (or one that implies it)."
+        description = operation.get("description")
+        operation["description"] = f"{description}\n\n{needs}" if description else needs
+        operation["responses"]["403"] = {
+            "description": _DESCRIPTIONS[403],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        return operation
+
+
+class ScopedTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "web.accounts.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        scopes = "; ".join(f"`{scope.value}`: {scope.label}" for scope in Scope)
+        return {
+            **build_bearer_security_scheme_object(
+                header_name="Authorization", token_prefix=self.target.keyword
+            ),
+            "description": "`Authorization: Token <key>`. A token holds one or more scopes: "
+            f"{scopes}. Each operation names the scope it needs; a token without it gets a 403.",
+        }

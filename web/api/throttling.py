@@ -11,11 +11,9 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-logger = logging.getLogger(__name__)
+from web.accounts.scopes import Scope, required_scope
 
-# The URL names whose requests spend the `predict` budget; every other write spends `write`
-# and every read (GET, HEAD, OPTIONS) `read`.
-PREDICT_URL_NAMES = frozenset({"predict"})
+logger = logging.getLogger(__name__)
 
 
 class _Leases:
@@ -89,8 +87,9 @@ class ClientRateThrottle(SimpleRateThrottle):
         self.wait_seconds: float | None = None
 
     def allow_request(self, request, view) -> bool:
-        match = request.resolver_match
-        if match and match.url_name in PREDICT_URL_NAMES:
+        # Requests that need the predict scope spend the `predict` budget, every other write
+        # spends `write`, every read (GET, HEAD, OPTIONS) `read`.
+        if required_scope(view, request.method) == Scope.PREDICT:
             self.scope = "predict"
         else:
             self.scope = "read" if request.method in SAFE_METHODS else "write"

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.accounts.scopes import Scope
 from web.api.exceptions import PayloadTooLarge, error_body
 from web.api.schema import error_responses
 from web.api.selectors import SERVICES, health_checks, log_tail
@@ -70,6 +71,9 @@ _LogRecordsSerializer = inline_serializer(
 
 
 class LogView(APIView):
+    # Log lines name hosts, users' texts in error messages and the services' internals.
+    required_scope = Scope.ADMIN
+
     @extend_schema(
         summary="The newest log lines of every service",
         parameters=[LogQuerySerializer],

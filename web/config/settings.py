@@ -37,7 +37,7 @@ SECRET_KEY = secret("DJANGO_SECRET_KEY")
 
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
-# `ensure_api_token` gives the service user exactly this token.
+# `ensure_api_token` gives the service user exactly this token, with the admin scope.
 API_TOKEN = secret("API_TOKEN")
 # Web's credential for the algorithm service, which refuses calls without it.
 ALGORITHM_SERVICE_TOKEN = secret("ALGORITHM_SERVICE_TOKEN")
@@ -65,7 +65,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "web.accounts",
@@ -155,11 +154,12 @@ STATIC_URL = "static/"
 
 
 # How long a web process trusts a token it has checked, so requests skip the database; a
-# deleted or rotated token stops working within this time (web/accounts/authentication.py).
+# revoked token stops working within this time (web/accounts/authentication.py).
 API_TOKEN_CACHE_SECONDS = env_seconds("API_TOKEN_CACHE_SECONDS", 10, maximum=60)
 # While the database cannot be reached, a process keeps accepting a token it checked within
 # this long, so predictions outlive an outage. A token revoked just before an outage works
-# for at most this long in a process that had checked it: the bound on that window.
+# in a process that had checked it for at most this long (or API_TOKEN_CACHE_SECONDS, if
+# longer) after that check: the bound on that window (docs/security.md).
 API_TOKEN_OUTAGE_GRACE_SECONDS = env_seconds("API_TOKEN_OUTAGE_GRACE_SECONDS", 300, maximum=3600)
 
 _RATE = re.compile(r"^\d+/(s|sec|m|min|h|hour|d|day)$")
@@ -187,13 +187,14 @@ THROTTLE_RATES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["web.accounts.authentication.TokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A token, with the scope the view needs (web/accounts/scopes.py).
+    "DEFAULT_PERMISSION_CLASSES": ["web.accounts.permissions.HasRequiredScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["web.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "web.api.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["web.api.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "web.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handlers.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -202,7 +203,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "textclf API",
     "DESCRIPTION": (
         "Manage labelled training data, train text classifiers and ask for predictions. "
-        "Send `Authorization: Token <key>` on every call except health, schema and docs. "
+        "Send `Authorization: Token <key>` on every call except health, schema and docs; "
+        "each operation names the token scope it needs (`read`, `predict`, `write` or "
+        "`admin`). "
         'Every error answers `{"message": ..., "extra": {...}}`; validation errors list '
         "their fields under `extra.fields`."
     ),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("web.data.urls")),
     path("api/", include("web.algorithm_proxy.urls")),
+    path("api/", include("web.accounts.urls")),
     # gunicorn serves no static files and the only ones are the few Swagger UI
     # assets, so they are served from the installed apps rather than adding a
     # static-file server to the stack.
