@@ -43,6 +43,19 @@ docker-installed:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends docker.io docker-compose debootstrap >/dev/null; fi
 
+# Debian's prometheus brings promtool (the tests check every metrics endpoint with it) and the
+# server; its recommends (a node exporter on port 9100) stay out and its service is never
+# started: a policy-rc.d that refuses it is in place while apt-get runs, unless one already is.
+promtool-installed:
+	@command -v promtool >/dev/null || { \
+		echo "Installing Debian's prometheus (promtool and the server, not started)"; \
+		own_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+			own_policy=1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends prometheus >/dev/null; status=$$?; \
+		if [ -n "$$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; }
+
 # Debian's wrk is the closed-loop HTTP load generator the benchmarks drive.
 wrk-installed:
 	@command -v wrk >/dev/null || { \
@@ -66,7 +79,7 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	@$(VENV)/bin/zizmor --offline --min-severity medium .github/workflows/
 
-test: install protos $(VENV)/.bench-installed wrk-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
+test: install protos $(VENV)/.bench-installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install protos ## The quick loop (under a minute): every test that starts no stack, worker, container or process
@@ -105,4 +118,4 @@ token: ## Print the API token of `make run` (generated at its first start unless
 	@$(PY) -m common.credentials show API_TOKEN
 
 .PHONY: help install protos lint test test-fast bench chaos compose-test images-offline up run serve token \
-	docker-compose-installed docker-installed wrk-installed
+	docker-compose-installed docker-installed wrk-installed promtool-installed

@@ -16,8 +16,10 @@ from google.protobuf import struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from algorithm import metrics as algorithm_metrics
 from algorithm import monitoring, settings
 from algorithm.errors import ServiceError
+from algorithm.metrics import MetricsInterceptor
 from algorithm.model_cache import model_server
 from algorithm.service_auth import CredentialInterceptor, ServiceCredential
 from algorithm.services import info, models, prediction, training
@@ -33,7 +35,7 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
-from common import limits
+from common import limits, metrics
 from common import settings as common_settings
 from common.logs import clean_id, configure_logging, correlated
 from common.wire import NO_RETRY_METADATA, REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
@@ -229,7 +231,8 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.GRPC_THREADS),
-        interceptors=[CredentialInterceptor(ServiceCredential())],
+        # Metrics first: calls refused for want of the credential are counted too.
+        interceptors=[MetricsInterceptor(), CredentialInterceptor(ServiceCredential())],
         options=[
             ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
@@ -264,6 +267,10 @@ def main() -> None:
     )
     server.start()
     model_server.start()
+    keep_loaded, versions = algorithm_metrics.collectors(
+        model_server.loaded_ids, model_server.active_id
+    )
+    metrics.serve_if_first(versions, keep=keep_loaded)
     logger.info("gRPC server listening on port %s", port)
     stopped = threading.Event()
 

@@ -3,6 +3,7 @@
 import os
 
 from algorithm.model_cache import model_server
+from common import metrics
 from common import settings as common_settings
 from common.logs import configure_logging
 
@@ -21,6 +22,10 @@ def post_fork(_server, _worker):
     # Threads do not survive a fork: each worker watches for new model versions itself,
     # and loads the active one before its first request.
     model_server.start()
+
+
+def child_exit(_server, worker):
+    metrics.process_exited(worker.pid)
 
 
 # One fixed control-socket path per user would clash with web's gunicorn; nothing uses it.

@@ -4,16 +4,18 @@ Served by gunicorn: ``gunicorn -c algorithm/gunicorn.conf.py algorithm.http_shim
 """
 
 import logging
+import time
 import uuid
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from algorithm import monitoring
 from algorithm.errors import InvalidArgument, ServiceError
 from algorithm.service_auth import REFUSAL, ServiceCredential
 from algorithm.services import info, prediction, training
+from common import metrics
 from common.logs import clean_id, correlation_id
 from common.messages import as_json
 
@@ -46,6 +48,7 @@ def _json_body(*, required: bool) -> dict[str, Any]:
 
 @app.before_request
 def _correlate_and_authenticate():
+    g.started = time.perf_counter()
     # Each request sets it afresh: gunicorn threads are reused.
     correlation_id.set(clean_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex[:16])
     if request.path not in OPEN_PATHS and not _credential.admits(
@@ -53,6 +56,17 @@ def _correlate_and_authenticate():
     ):
         return jsonify(message=REFUSAL, extra={}), 401, {"WWW-Authenticate": "Bearer"}
     return None
+
+
+@app.after_request
+def _count(response):
+    metrics.record_http_request(
+        request.url_rule.rule if request.url_rule else metrics.UNMATCHED_ROUTE,
+        request.method,
+        response.status_code,
+        time.perf_counter() - g.started,
+    )
+    return response
 
 
 @app.errorhandler(ServiceError)

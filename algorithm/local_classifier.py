@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from algorithm import evaluation, ml
-from algorithm.errors import InvalidArgument, NotFound
+from algorithm.errors import NotFound
 from algorithm.store import (
-    ACTIVE_FILE,
     LoadedModel,
     ModelIntegrityError,
     ModelStore,
-    parse_model_id,
 )
 
 # Warmup classifies this: any text goes through the whole pipeline.
@@ -108,15 +106,13 @@ class TextClassifier:
             return self.store.load(model_id)
         except OSError as error:
             # The manifest was read, so the version exists: its pickles are missing or broken.
-            raise ModelIntegrityError(f"files of {model_id} are unreadable: {error}") from error
+            raise ModelIntegrityError(
+                f"files of {model_id} are unreadable: {error}", "missing_file"
+            ) from error
 
     def _active_id(self) -> str:
-        active_id = self.store.active_id()
+        # A bad pointer raises ModelIntegrityError, which never quotes what it holds.
+        active_id = self.store.read_active_id()
         if active_id is None:
             raise NotFound(f"No model has been trained yet in {self.store.root}: train one first.")
-        try:
-            return parse_model_id(active_id)
-        except InvalidArgument:
-            raise ModelIntegrityError(
-                f"{self.store.root / ACTIVE_FILE} names {active_id[:100]!r}, not a model id"
-            ) from None
+        return active_id

@@ -13,6 +13,7 @@ import time
 
 from algorithm import settings
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
+from algorithm.metrics import MODEL_LOAD_SECONDS, MODEL_LOADS, MODEL_REFUSALS
 from algorithm.store import LoadedModel, ModelIntegrityError, ModelStore, parse_model_id
 
 logger = logging.getLogger(__name__)
@@ -89,18 +90,31 @@ class ModelServer:
             if model_id in self._cache:
                 self._cache.move_to_end(model_id)
                 return self._cache[model_id]
+        started = time.perf_counter()
         try:
             loaded = self.store.load(model_id)
         except ModelIntegrityError as error:
             logger.error("Refused to load model %s: %s", model_id, error)
+            MODEL_LOADS.labels("refused").inc()
+            MODEL_REFUSALS.labels(error.check).inc()
             raise FailedPrecondition(
                 f"Model {model_id} failed its integrity checks and will not be loaded: {error}."
             ) from error
+        MODEL_LOADS.labels("loaded").inc()
+        MODEL_LOAD_SECONDS.observe(time.perf_counter() - started)
         with self._lock:
             self._cache[model_id] = loaded
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return loaded
+
+    def loaded_ids(self) -> set[str]:
+        with self._lock:
+            return set(self._cache)
+
+    def active_id(self) -> str | None:
+        active = self.active
+        return active.model_id if active else None
 
     def start(self) -> None:
         """Start watching ACTIVE in this process (idempotent)."""

@@ -51,7 +51,14 @@ class VersionExists(FileExistsError):
 
 
 class ModelIntegrityError(Exception):
-    """A version's files do not match its signed manifest: it must not be loaded."""
+    """A version's files do not match its signed manifest: it must not be loaded.
+
+    `check` names the check that failed, in a word (metrics count refusals by it).
+    """
+
+    def __init__(self, message: str, check: str):
+        super().__init__(message)
+        self.check = check
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,11 @@ def _read_regular_file(path: pathlib.Path, limit: int = -1) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise ModelIntegrityError(f"{path.name} is a symbolic link") from None
+            raise ModelIntegrityError(f"{path.name} is a symbolic link", "file_type") from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ModelIntegrityError(f"{path.name} is not a regular file")
+        raise ModelIntegrityError(f"{path.name} is not a regular file", "file_type")
     with os.fdopen(fd, "rb") as stream:
         return stream.read(limit)
 
@@ -170,23 +177,32 @@ class ModelStore:
         """A version's manifest, once its folder, its signature and its id check out."""
         folder = self.path(model_id)
         if folder.is_symlink():
-            raise ModelIntegrityError(f"the folder of {folder.name} is a symbolic link")
+            raise ModelIntegrityError(
+                f"the folder of {folder.name} is a symbolic link", "file_type"
+            )
         try:
             manifest = json.loads(_read_regular_file(folder / MANIFEST_FILE))
         except FileNotFoundError:
             raise NotFound(f"Model {model_id} does not exist.") from None
         except (OSError, ValueError) as error:
-            raise ModelIntegrityError(f"manifest of {model_id} is unreadable: {error}") from None
+            raise ModelIntegrityError(
+                f"manifest of {model_id} is unreadable: {error}", "manifest"
+            ) from None
         except ModelIntegrityError as error:
-            raise ModelIntegrityError(f"manifest of {model_id}: {error}") from None
+            raise ModelIntegrityError(f"manifest of {model_id}: {error}", error.check) from None
         if not isinstance(manifest, dict):
-            raise ModelIntegrityError(f"manifest of {model_id} is unreadable: not a JSON object")
+            raise ModelIntegrityError(
+                f"manifest of {model_id} is unreadable: not a JSON object", "manifest"
+            )
         if not hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest)):
-            raise ModelIntegrityError(f"manifest signature of {model_id} does not match")
+            raise ModelIntegrityError(
+                f"manifest signature of {model_id} does not match", "signature"
+            )
         if manifest.get("model_id") != folder.name:
             # A whole version copied under another id: signed, but not this version.
             raise ModelIntegrityError(
-                f"the manifest in folder {folder.name} belongs to model {manifest.get('model_id')}"
+                f"the manifest in folder {folder.name} belongs to model {manifest.get('model_id')}",
+                "manifest",
             )
         return manifest
 
@@ -238,18 +254,23 @@ class ModelStore:
             if recorded.get(library) != running[library]:
                 raise ModelIntegrityError(
                     f"{model_id} was trained with {library} {recorded.get(library)}, this "
-                    f"process runs {running[library]}; retrain it"
+                    f"process runs {running[library]}; retrain it",
+                    "library_versions",
                 )
         data = {}
         for name in (MODEL_FILE, VECTORIZER_FILE):
             try:
                 data[name] = _read_regular_file(folder / name)
             except FileNotFoundError:
-                raise ModelIntegrityError(f"{name} of {model_id} is missing") from None
+                raise ModelIntegrityError(
+                    f"{name} of {model_id} is missing", "missing_file"
+                ) from None
             except ModelIntegrityError as error:
-                raise ModelIntegrityError(f"{error} in {model_id}") from None
+                raise ModelIntegrityError(f"{error} in {model_id}", error.check) from None
             if hashlib.sha256(data[name]).hexdigest() != manifest["files"].get(name):
-                raise ModelIntegrityError(f"checksum of {name} of {model_id} does not match")
+                raise ModelIntegrityError(
+                    f"checksum of {name} of {model_id} does not match", "checksum"
+                )
         return manifest, data
 
     def activate(self, model_id: str) -> None:
@@ -290,13 +311,13 @@ class ModelStore:
         except FileNotFoundError:
             return None
         except (ModelIntegrityError, OSError):
-            raise ModelIntegrityError(_BAD_POINTER) from None
+            raise ModelIntegrityError(_BAD_POINTER, "active_pointer") from None
         try:
             if len(data) > ACTIVE_MAX_BYTES:
                 raise ValueError
             return str(uuid.UUID(data.decode("ascii").strip()))
         except ValueError:
-            raise ModelIntegrityError(_BAD_POINTER) from None
+            raise ModelIntegrityError(_BAD_POINTER, "active_pointer") from None
 
     def require_active_id(self) -> str:
         model_id = self.active_id()

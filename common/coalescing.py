@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.metrics import COALESCED_BATCH_TEXTS
+
 SendBatch = Callable[[list[str], str], dict[str, Any]]
 
 
@@ -136,6 +138,7 @@ class PredictionCoalescer:
                     waiting.wakeup.set()
 
     def _call(self, batch: list[_Pending]) -> list[dict[str, Any] | Exception]:
+        COALESCED_BATCH_TEXTS.observe(len(batch))
         texts = [pending.text for pending in batch]
         try:
             reply = self._send_batch(texts, batch[0].model_id)

@@ -56,6 +56,13 @@ LISTEN_ADDRESS = env("LISTEN_ADDRESS", "127.0.0.1")
 
 ALGORITHM_GRPC_PORT = env_int("ALGORITHM_GRPC_PORT", 50051)
 ALGORITHM_HTTP_PORT = env_int("ALGORITHM_HTTP_PORT", 5000)
+# Prometheus metrics, each service's at /metrics on a port of its own (common/metrics.py),
+# never published outside; the samples of each process tree are kept in METRICS_DIR.
+WEB_METRICS_PORT = env_int("WEB_METRICS_PORT", 9511)
+ALGORITHM_METRICS_PORT = env_int("ALGORITHM_METRICS_PORT", 9512)
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9513)
+SCHEDULER_METRICS_PORT = env_int("SCHEDULER_METRICS_PORT", 9514)
+METRICS_DIR = env_path("METRICS_DIR", "var/metrics")
 
 VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
 # Set by the image build (docker build --build-arg ...); "unknown" outside an image.

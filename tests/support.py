@@ -92,7 +92,13 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
     and log folders and free ports, with web pointed at that algorithm service. The
     database and the Redis keys are removed after."""
     run = f"{name}_{os.environ['TEST_RUN_ID']}"
-    ports = {name: free_port() for name in ("web", "grpc", "http")}
+    metrics = (
+        "WEB_METRICS_PORT",
+        "ALGORITHM_METRICS_PORT",
+        "WORKER_METRICS_PORT",
+        "SCHEDULER_METRICS_PORT",
+    )
+    ports = {name: free_port() for name in ("web", "grpc", "http", *metrics)}
     # pytest-django's settings variable would switch on Celery's Django integration in the
     # worker and the scheduler, which the real deployment never does.
     inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
@@ -107,6 +113,8 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
         "ALGORITHM_HTTP_PORT": str(ports["http"]),
         "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{ports['grpc']}",
         "ALGORITHM_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
+        "METRICS_DIR": str(workdir / "metrics"),
+        **{name: str(ports[name]) for name in metrics},
         "WEB_WORKERS": "2",
         "ALGORITHM_HTTP_WORKERS": "1",
         "WORKER_CONCURRENCY": "1",

@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 
+from common import metrics
 from common.settings import LISTEN_ADDRESS
 
 wsgi_app = "web.config.wsgi:application"
@@ -31,3 +32,11 @@ errorlog = "-"
 # gunicorn's control socket lives at one fixed path per user: two servers on a host (web and
 # the Flask shim under `make run`) would fight over it, and nothing here uses it.
 control_socket_disable = True
+
+
+def when_ready(_server):
+    metrics.serve_if_first()
+
+
+def child_exit(_server, worker):
+    metrics.process_exited(worker.pid)

@@ -13,6 +13,7 @@ from algorithm.monitoring import compute_accuracy as compute_model_accuracy
 from algorithm.retention import purge_expired as purge_expired_rows
 from algorithm.training import run_training_job
 from common.logs import correlated
+from worker.metrics import MONITORING_TICKS, job_recorded
 
 # A job that cannot be taken because the database is away is tried again later; a job that
 # loses the database once taken is sent again by worker.recovery.
@@ -26,13 +27,13 @@ _RETRY_WHILE_DATABASE_AWAY = {
 
 @app.task(name=TRAIN_TASK, **_RETRY_WHILE_DATABASE_AWAY)
 def train(job_id: str) -> None:
-    with correlated(job_id):
+    with correlated(job_id), job_recorded(job_id):
         run_training_job(job_id)
 
 
 @app.task(name=EVALUATE_TASK, **_RETRY_WHILE_DATABASE_AWAY)
 def evaluate(job_id: str) -> None:
-    with correlated(job_id):
+    with correlated(job_id), job_recorded(job_id):
         run_evaluation_job(job_id)
 
 
@@ -40,7 +41,12 @@ def evaluate(job_id: str) -> None:
 def compute_accuracy(model_id: str) -> None:
     """Fired by the RedBeat scheduler on the model's cron schedule."""
     with correlated(f"monitor:{model_id}"):
-        compute_model_accuracy(model_id=model_id)
+        try:
+            outcome = compute_model_accuracy(model_id=model_id)
+        except Exception:
+            MONITORING_TICKS.labels("failed").inc()
+            raise
+        MONITORING_TICKS.labels("error" if outcome["error"] else "scored").inc()
 
 
 @app.task(name=PURGE_EXPIRED_TASK)

@@ -5,6 +5,7 @@ from typing import Any
 
 from algorithm import ml
 from algorithm.errors import InvalidArgument, Unavailable, check_no_nul
+from algorithm.metrics import PREDICTION_BATCH_TEXTS, PREDICTIONS
 from algorithm.model_cache import model_server
 from common import limits
 from common.coalescing import PredictionCoalescer
@@ -43,6 +44,8 @@ def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
     model = model_server.get(model_id)
     predictions = ml.predict(model.vectorizer, model.classifier, texts)
     _texts_predicted.add(len(texts))
+    PREDICTIONS.labels(model.model_id).inc(len(texts))
+    PREDICTION_BATCH_TEXTS.observe(len(texts))
     return {
         "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
         "model_id": model.model_id,

@@ -39,7 +39,14 @@ def stack(tmp_path_factory):
                 services[0].wait_for_port(port, timeout=120)
             # The original flow, web -> Flask shim, as a second web process on the same stack.
             http_web_port = support.free_port()
-            http_env = {**env, "ALGORITHM_TRANSPORT": "http", "WEB_PORT": str(http_web_port)}
+            http_env = {
+                **env,
+                "ALGORITHM_TRANSPORT": "http",
+                "WEB_PORT": str(http_web_port),
+                # Its metrics apart from the first web's, which `make run` serves.
+                "WEB_METRICS_PORT": str(support.free_port()),
+                "METRICS_DIR": str(workdir / "metrics-web-http"),
+            }
             services.append(
                 support.Service("web-http", support.procfile_command("web"), http_env, workdir)
             )
@@ -59,6 +66,10 @@ def stack(tmp_path_factory):
                 "models": pathlib.Path(env["MODEL_DIR"]),
                 "token": env["API_TOKEN"],
                 "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
+                "metrics": {
+                    service: f"http://127.0.0.1:{env[f'{service.upper()}_METRICS_PORT']}/metrics"
+                    for service in ("web", "algorithm", "worker", "scheduler")
+                },
             }
         finally:
             for service in reversed(services):
@@ -370,3 +381,46 @@ def test_rest_rollback_under_concurrent_predictions_fails_no_request(stack):
             thread.join()
     assert failures == []
     assert {first, second} <= answered_by
+
+
+def _metrics(url: str) -> str:
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, url
+    check = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=response.text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert check.returncode == 0, f"{url}:\n{check.stdout}{check.stderr}"
+    return response.text
+
+
+def test_every_service_serves_metrics_that_promtool_accepts(stack):
+    headers = stack["headers"]
+    predicted = requests.post(
+        f"{stack['web']}/api/predict/", json={"text": SAMPLE_TEXTS[0]}, headers=headers, timeout=10
+    )
+    assert predicted.status_code == 200, predicted.text
+    version = predicted.json()["model_id"]
+
+    web = _metrics(stack["metrics"]["web"])
+    algorithm = _metrics(stack["metrics"]["algorithm"])
+    worker = _metrics(stack["metrics"]["worker"])
+    _metrics(stack["metrics"]["scheduler"])
+
+    # By route template, never by path: one series for every data id.
+    assert 'textclf_http_requests_total{method="POST",route="api/predict/",status="200"}' in web
+    assert "textclf_coalesced_batch_texts_bucket" in web
+    assert (
+        'grpc_server_handled_total{grpc_code="OK",grpc_method="PredictBatch",'
+        'grpc_service="algorithm.v1.PredictionService",grpc_type="unary"}'
+    ) in algorithm
+    assert f'textclf_predictions_total{{model_version="{version}"}}' in algorithm
+    active = f'textclf_model_version_info{{model_version="{version}",state="active"}} 1.0'
+    assert active in algorithm
+    assert 'textclf_model_loads_total{outcome="loaded"}' in algorithm
+    assert 'textclf_jobs_total{kind="train",state="succeeded"}' in worker
+    assert 'textclf_queue_tasks{queue="celery"} 0.0' in worker

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import requests
 from django.conf import settings
+from prometheus_client import Counter
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -88,6 +89,12 @@ _GRPC_TO_HTTP = {
     grpc.StatusCode.DEADLINE_EXCEEDED: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 _UNREACHABLE = "The algorithm service is unavailable; try again shortly."
+
+CALL_ERRORS = Counter(
+    "textclf_web_algorithm_call_errors",
+    "Calls to the algorithm service that failed, by transport and gRPC code (or HTTP status).",
+    ["transport", "code"],
+)
 # Web's credential was refused: a deployment fault (ALGORITHM_SERVICE_TOKEN differs between
 # web and the algorithm service), not the client's.
 _CREDENTIAL_REFUSED = "The algorithm service refused web's credential; see the server logs."
@@ -174,6 +181,7 @@ class GrpcTransport(_Transport):
             )
         except grpc.RpcError as error:
             code = error.code()
+            CALL_ERRORS.labels("grpc", code.name).inc()
             if code == grpc.StatusCode.UNAUTHENTICATED:
                 raise AlgorithmError(status.HTTP_502_BAD_GATEWAY, _CREDENTIAL_REFUSED) from error
             refused = SERVICE_ERROR_METADATA in (error.trailing_metadata() or ())
@@ -348,12 +356,14 @@ class HttpTransport(_Transport):
                 **kwargs,
             )
         except requests.RequestException as error:
+            CALL_ERRORS.labels("http", "unreachable").inc()
             raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code >= 400:
+            CALL_ERRORS.labels("http", str(response.status_code)).inc()
             if response.status_code == status.HTTP_401_UNAUTHORIZED:
                 raise AlgorithmError(status.HTTP_502_BAD_GATEWAY, _CREDENTIAL_REFUSED)
             if response.status_code >= 500 and response.status_code != 503:

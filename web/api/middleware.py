@@ -1,9 +1,11 @@
+import time
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 
+from common import metrics
 from common.logs import clean_id, correlated
 from web.api.exceptions import error_body
 
@@ -43,3 +45,27 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class MetricsMiddleware:
+    """Count every request and time it, by route template (never the path itself, so the
+    label values stay as few as the routes), method and status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = request.resolver_match
+        metrics.record_http_request(
+            match.route if match else metrics.UNMATCHED_ROUTE,
+            request.method if request.method in _METHODS else "other",
+            response.status_code,
+            time.perf_counter() - started,
+        )
+        return response
+
+
+# Methods a client may send are any token: anything else is counted as "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
