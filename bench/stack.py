@@ -138,6 +138,9 @@ def running_stack() -> Iterator[Stack]:
                 ports["bench_web"],
                 WEB_PORT=str(ports["bench_web"]),
                 DJANGO_SETTINGS_MODULE="bench.web_settings",
+                # A second web: its metrics apart from the first one's.
+                METRICS_DIR=str(workdir / "metrics-bench-web"),
+                WEB_METRICS_PORT=str(support.free_port()),
             )
             stack.start(
                 "bench_grpc",

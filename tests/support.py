@@ -92,13 +92,7 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
     and log folders and free ports, with web pointed at that algorithm service. The
     database and the Redis keys are removed after."""
     run = f"{name}_{os.environ['TEST_RUN_ID']}"
-    metrics = (
-        "WEB_METRICS_PORT",
-        "ALGORITHM_METRICS_PORT",
-        "WORKER_METRICS_PORT",
-        "SCHEDULER_METRICS_PORT",
-    )
-    ports = {name: free_port() for name in ("web", "grpc", "http", *metrics)}
+    ports = {name: free_port() for name in ("web", "grpc", "http", *METRICS_PORTS)}
     # pytest-django's settings variable would switch on Celery's Django integration in the
     # worker and the scheduler, which the real deployment never does.
     inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
@@ -114,7 +108,7 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
         "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{ports['grpc']}",
         "ALGORITHM_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
         "METRICS_DIR": str(workdir / "metrics"),
-        **{name: str(ports[name]) for name in metrics},
+        **{name: str(ports[name]) for name in METRICS_PORTS},
         "WEB_WORKERS": "2",
         "ALGORITHM_HTTP_WORKERS": "1",
         "WORKER_CONCURRENCY": "1",
@@ -126,6 +120,24 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
     finally:
         drop_database(f"textclf_{run}")
         delete_redis_keys(env["REDIS_KEY_PREFIX"])
+
+
+METRICS_PORTS = (
+    "WEB_METRICS_PORT",
+    "ALGORITHM_METRICS_PORT",
+    "WORKER_METRICS_PORT",
+    "SCHEDULER_METRICS_PORT",
+)
+
+
+def metrics_apart(env: dict[str, str], folder: pathlib.Path) -> dict[str, str]:
+    """The environment for a second process of a tree the stack already runs: its metrics in
+    a folder and on ports of its own (one tree's folder is made afresh at each start)."""
+    return {
+        **env,
+        "METRICS_DIR": str(folder),
+        **{name: str(free_port()) for name in METRICS_PORTS},
+    }
 
 
 def procfile_command(name: str) -> str:

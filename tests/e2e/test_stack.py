@@ -40,12 +40,9 @@ def stack(tmp_path_factory):
             # The original flow, web -> Flask shim, as a second web process on the same stack.
             http_web_port = support.free_port()
             http_env = {
-                **env,
+                **support.metrics_apart(env, workdir / "metrics-web-http"),
                 "ALGORITHM_TRANSPORT": "http",
                 "WEB_PORT": str(http_web_port),
-                # Its metrics apart from the first web's, which `make run` serves.
-                "WEB_METRICS_PORT": str(support.free_port()),
-                "METRICS_DIR": str(workdir / "metrics-web-http"),
             }
             services.append(
                 support.Service("web-http", support.procfile_command("web"), http_env, workdir)

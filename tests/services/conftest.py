@@ -127,8 +127,9 @@ def active_model_id(algorithm_services, served_model_id, prediction_stub) -> str
 def channel_without_redis(algorithm_services, tmp_path_factory):
     """A channel to a second gRPC server of the same deployment whose Redis is down."""
     port = support.free_port()
+    workdir = tmp_path_factory.mktemp("grpc-no-redis")
     env = {
-        **algorithm_services.env,
+        **support.metrics_apart(algorithm_services.env, workdir / "metrics"),
         "ALGORITHM_GRPC_PORT": str(port),
         "REDIS_URL": f"redis://127.0.0.1:{support.free_port()}/0",
     }
@@ -136,7 +137,7 @@ def channel_without_redis(algorithm_services, tmp_path_factory):
         "grpc-no-redis",
         support.procfile_command("algorithm_grpc"),
         env,
-        tmp_path_factory.mktemp("grpc-no-redis"),
+        workdir,
     )
     try:
         server.wait_for_port(port)

@@ -266,7 +266,11 @@ def test_two_schedulers_fire_each_tick_once(tmp_path):
         env = stack.enter_context(support.isolated_env("mondup", tmp_path))
         prepare(env)
         beat = support.procfile_command("scheduler")
-        schedulers = [start(stack, f"scheduler-{n}", beat, env, tmp_path) for n in (1, 2)]
+        apart = support.metrics_apart(env, tmp_path / "metrics-2")
+        schedulers = [
+            start(stack, "scheduler-1", beat, env, tmp_path),
+            start(stack, "scheduler-2", beat, apart, tmp_path),
+        ]
         worker = start(
             stack, "algorithm_monitor", support.procfile_command("algorithm_monitor"), env, tmp_path
         )
