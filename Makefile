@@ -67,7 +67,7 @@ install: $(VENV)/.installed $(NODE_TOOLS)/.installed ## Create .venv with the lo
 protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into algorithm/v1/
 	@$(PY) -m protos.generate
 
-lint: install docker-compose-installed ## Lint the code, the protos, the images, compose and CI files
+lint: install docker-compose-installed promtool-installed ## Lint the code, the protos, the images, compose and CI files
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache 2>&1 | grep -v "too many dots"
@@ -78,6 +78,8 @@ lint: install docker-compose-installed ## Lint the code, the protos, the images,
 	@$(NODE_TOOLS)/node_modules/.bin/dclint docker-compose.yml
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	@$(VENV)/bin/zizmor --offline --min-severity medium .github/workflows/
+	@cd deploy/prometheus && promtool check config --lint=all prometheus.yml >/dev/null \
+		&& promtool check rules rules.yml >/dev/null
 
 test: install protos $(VENV)/.bench-installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
