@@ -53,8 +53,9 @@ WATCH_POLL_SECONDS = 0.25
 MAX_WATCHERS = max(1, settings.GRPC_THREADS // 4)
 _watch_slots = threading.BoundedSemaphore(MAX_WATCHERS)
 _FINAL_JOB_STATES = (training_pb2.JOB_STATE_SUCCEEDED, training_pb2.JOB_STATE_FAILED)
+PREDICTION_SERVICE = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
 SERVICE_NAMES = (
-    prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+    PREDICTION_SERVICE,
     training_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name,
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     info_pb2.DESCRIPTOR.services_by_name["InfoService"].full_name,
@@ -227,6 +228,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _HealthStatuses:
+    """grpc.health.v1 as orchestrators and web read it. The overall service ("") is SERVING
+    once the process has settled on the active version (start-up gating uses it: a fresh
+    stack with no model must start), PredictionService only while a version answers."""
+
+    def __init__(self, servicer: health.HealthServicer):
+        self._servicer = servicer
+        self._statuses: dict[str, int] = {}
+
+    def update(self) -> None:
+        ready, predicting = model_server.ready(), model_server.predicting()
+        for name in ("", *SERVICE_NAMES):
+            serving = predicting if name == PREDICTION_SERVICE else ready
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if serving
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            # Only changes: each set() also answers every Watch call.
+            if self._statuses.get(name) != status:
+                self._statuses[name] = status
+                self._servicer.set(name, status)
+
+
 def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
@@ -245,8 +270,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(), server)
     monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(), server)
     health_servicer = health.HealthServicer()
-    for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    model_server.on_refresh(_HealthStatuses(health_servicer).update)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (

@@ -140,4 +140,5 @@ def list_algorithms():
 
 @app.get("/health")
 def health():
-    return jsonify(info.health())
+    state = info.health()
+    return jsonify(state), 200 if state["status"] == "ok" else 503

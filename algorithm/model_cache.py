@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from algorithm import settings
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -31,6 +32,9 @@ class ModelServer:
         self._cache: collections.OrderedDict[str, LoadedModel] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._watcher_pid: int | None = None
+        # Set once this process has settled on the version ACTIVE named at its start.
+        self._settled = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
 
     def get(self, model_id: str = "") -> LoadedModel:
         """The model that answers a prediction: the named version, or the active one."""
@@ -108,6 +112,21 @@ class ModelServer:
                 self._cache.popitem(last=False)
         return loaded
 
+    def ready(self) -> bool:
+        """Whether this process has settled on the active version: loaded it, or refused it
+        (then it answers with the version it had, if any). False while a first load is under
+        way, so that a new replica takes no traffic before it can answer."""
+        return self._settled.is_set()
+
+    def predicting(self) -> bool:
+        """Whether a version is loaded and answers predictions that name none."""
+        return self.ready() and self.active is not None
+
+    def on_refresh(self, listener: Callable[[], None]) -> None:
+        """Call `listener` now and after every look at ACTIVE (its thread: the watcher's)."""
+        self._listeners.append(listener)
+        listener()
+
     def loaded_ids(self) -> set[str]:
         with self._lock:
             return set(self._cache)
@@ -131,8 +150,11 @@ class ModelServer:
         while True:
             try:
                 self.refresh()
+                self._settled.set()
             except Exception:
                 logger.exception("Active model refresh failed; retrying")
+            for listener in self._listeners:
+                listener()
             time.sleep(self.poll_seconds)
 
 

@@ -15,10 +15,11 @@ from common.messages import from_json
 
 
 def health() -> dict[str, Any]:
-    """Serving state: which model answers, and why a newer one was refused, if it was."""
+    """Serving state: whether the process has settled on the active version (as the gRPC
+    server's overall health), which model answers, and why a newer one was refused."""
     active = model_server.active
     return {
-        "status": "ok",
+        "status": "ok" if model_server.ready() else "loading",
         "model_id": active.model_id if active else None,
         "model_refused": model_server.last_refusal,
     }

@@ -62,7 +62,7 @@ def test_valid_token_is_accepted(api_client):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/api/health/", "/api/schema/", "/api/docs/"])
+@pytest.mark.parametrize("path", ["/api/health/live/", "/api/schema/", "/api/docs/"])
 def test_health_schema_and_docs_are_open(anonymous_client, path):
     response = anonymous_client.get(path)
 
@@ -173,7 +173,7 @@ def test_a_token_revoked_before_a_database_outage_works_at_most_the_grace_time(
 
     outage()
     clock[0] += 300
-    assert client.get("/api/health/").status_code == 200
+    assert client.get("/api/health/live/").status_code == 200
     assert client.get("/api/log/?lines=1").status_code == 200
     clock[0] += 0.01
     refused = client.get("/api/log/?lines=1")

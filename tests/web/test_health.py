@@ -1,4 +1,6 @@
-"""/api/health/: 200 when the database answers, a fast 503 naming it when it does not."""
+"""Liveness (/api/health/live/: the process answers, whatever else is down) and readiness
+(/api/health/: a fast 503 naming what does not answer). Readiness with everything up, and
+the prediction status: tests/services/test_readiness.py, against the real services."""
 
 import socket
 import time
@@ -6,22 +8,16 @@ import time
 import pytest
 from django.db import connections
 
-
-@pytest.mark.django_db
-def test_health_with_database_up_returns_200(anonymous_client):
-    response = anonymous_client.get("/api/health/")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+from tests import support
 
 
 @pytest.mark.django_db
-def test_health_ignores_a_bad_token(anonymous_client):
+def test_liveness_answers_and_ignores_a_bad_token(anonymous_client):
     anonymous_client.credentials(HTTP_AUTHORIZATION="Token stale")
 
-    response = anonymous_client.get("/api/health/")
+    response = anonymous_client.get("/api/health/live/")
 
-    assert response.status_code == 200
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 @pytest.fixture
@@ -43,13 +39,20 @@ def database_down(closed_port, monkeypatch, django_db_blocker):
         connection.close()
 
 
-def test_health_with_database_down_returns_503_quickly(anonymous_client, database_down):
+def test_readiness_with_database_down_returns_503_quickly(
+    anonymous_client, database_down, settings
+):
+    settings.ALGORITHM_GRPC_TARGET = f"127.0.0.1:{support.free_port()}"
     started = time.monotonic()
     response = anonymous_client.get("/api/health/")
 
     assert time.monotonic() - started < 5
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "checks": {"database": "error"}}
+    assert response.json()["checks"]["database"] == "error"
+
+
+def test_liveness_with_database_down_still_answers(anonymous_client, database_down):
+    assert anonymous_client.get("/api/health/live/").status_code == 200
 
 
 def test_database_connections_have_a_connect_timeout(settings):

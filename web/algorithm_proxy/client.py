@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import requests
 from django.conf import settings
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import Counter
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -46,6 +47,8 @@ PREDICT_DEADLINE_SECONDS = 5.0
 COALESCE_MAX_BATCH = 64
 COALESCE_MAX_IN_FLIGHT = 1
 CONTROL_DEADLINE_SECONDS = 5.0
+# A readiness probe must answer well within its own caller's timeout (3 s in compose).
+HEALTH_DEADLINE_SECONDS = 1.0
 HTTP_CONNECT_TIMEOUT_SECONDS = 1.0
 
 # Round robin spreads calls over every address the service's name resolves to, so more
@@ -78,6 +81,7 @@ _SERVICE_CONFIG = json.dumps(
 # gRPC waits at least 30 s between two resolutions of a name by default, which would add to
 # the time a new replica waits for its first call.
 _DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS = 5
+_PREDICTION_SERVICE = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 _GRPC_TO_HTTP = {
     grpc.StatusCode.INVALID_ARGUMENT: status.HTTP_400_BAD_REQUEST,
@@ -166,6 +170,7 @@ class GrpcTransport(_Transport):
                     self._models = models_pb2_grpc.ModelServiceStub(channel)
                     self._info = info_pb2_grpc.InfoServiceStub(channel)
                     self._monitoring = monitoring_pb2_grpc.MonitoringServiceStub(channel)
+                    self._health = health_pb2_grpc.HealthStub(channel)
                     self._pid = os.getpid()
         return self._prediction, self._training
 
@@ -197,6 +202,21 @@ class GrpcTransport(_Transport):
                 raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
             http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
             raise AlgorithmError(http_status, error.details() or code.name) from error
+
+    def readiness(self) -> dict[str, bool]:
+        """grpc.health.v1: the overall service (settled on the active version) and
+        PredictionService (a version answers)."""
+        self._stubs()
+        states = {}
+        for key, service in (("ready", ""), ("predicting", _PREDICTION_SERVICE)):
+            try:
+                reply = self._health.Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=HEALTH_DEADLINE_SECONDS
+                )
+            except grpc.RpcError:
+                reply = health_pb2.HealthCheckResponse()
+            states[key] = reply.status == health_pb2.HealthCheckResponse.SERVING
+        return states
 
     def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
         prediction, _ = self._stubs()
@@ -396,6 +416,20 @@ class HttpTransport(_Transport):
     def list_algorithms(self) -> list[dict[str, Any]]:
         return self._request("GET", "/algorithms", CONTROL_DEADLINE_SECONDS)
 
+    def readiness(self) -> dict[str, bool]:
+        """The shim's /health: 200 once settled on the active version, naming the model that
+        answers."""
+        try:
+            response = requests.get(
+                f"{self.base_url}/health",
+                timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, HEALTH_DEADLINE_SECONDS),
+            )
+            body = response.json()
+        except (requests.RequestException, ValueError):
+            return {"ready": False, "predicting": False}
+        ready = response.status_code == status.HTTP_200_OK
+        return {"ready": ready, "predicting": ready and body.get("model_id") is not None}
+
 
 _transports: dict[tuple[str, str], GrpcTransport | HttpTransport] = {}
 
@@ -421,7 +455,9 @@ class AlgorithmClient:
     those endpoints. Views never pick a transport.
     """
 
-    ORIGINAL_FLOW = frozenset({"train", "get_job", "predict", "predict_batch", "list_algorithms"})
+    ORIGINAL_FLOW = frozenset(
+        {"train", "get_job", "predict", "predict_batch", "list_algorithms", "readiness"}
+    )
 
     def __getattr__(self, name: str) -> Any:
         kind = settings.ALGORITHM_TRANSPORT if name in self.ORIGINAL_FLOW else "grpc"

@@ -10,42 +10,67 @@ from rest_framework.views import APIView
 from web.accounts.scopes import Scope
 from web.api.exceptions import PayloadTooLarge, error_body
 from web.api.schema import error_responses
-from web.api.selectors import SERVICES, health_checks, log_tail
+from web.api.selectors import SERVICES, log_tail, readiness
 
-_HealthSerializer = inline_serializer(
-    "Health",
+_CHECK = serializers.ChoiceField(choices=["ok", "error"])
+_ReadinessSerializer = inline_serializer(
+    "Readiness",
     {
-        "status": serializers.ChoiceField(choices=["ok", "error"]),
-        "checks": serializers.DictField(child=serializers.ChoiceField(choices=["ok", "error"])),
+        "status": _CHECK,
+        "checks": serializers.DictField(
+            child=_CHECK, help_text="database, redis and algorithm: each must be ok."
+        ),
+        "predictions": serializers.ChoiceField(
+            choices=["ok", "error"],
+            help_text="Whether a model version answers predictions; not part of `status`: a "
+            "fresh deployment is ready before its first model is trained.",
+        ),
     },
 )
 
 
-class HealthView(APIView):
-    # Open to load balancers and compose health checks, which hold no token;
-    # no authentication either, so a stale token header cannot turn it into a 401.
+class _Probe(APIView):
+    # Open to load balancers, orchestrators and health checks, which hold no token; no
+    # authentication either, so a stale token header cannot turn one into a 401; and no
+    # budget: probes come from a few addresses, often.
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    # Probes come from a few addresses, often: a budget per address would fail them.
     throttle_classes = ()
 
+
+class HealthView(_Probe):
     @extend_schema(
-        summary="Health of web and the services it depends on",
+        summary="Readiness: web and everything it needs answer",
+        description="200 when the database, Redis and the algorithm service (settled on its "
+        "active model version) all answer; 503 naming the one that does not. Whether "
+        "predictions can be answered is reported apart, in `predictions`.",
         responses={
-            200: OpenApiResponse(_HealthSerializer, description="Everything answers."),
-            503: OpenApiResponse(_HealthSerializer, description="A check failed."),
+            200: OpenApiResponse(_ReadinessSerializer, description="Ready."),
+            503: OpenApiResponse(_ReadinessSerializer, description="A check failed."),
         },
     )
     def get(self, request: Request) -> Response:
-        checks = health_checks()
-        healthy = all(checks.values())
+        checks, predicting = readiness()
+        ready = all(checks.values())
         return Response(
             {
-                "status": "ok" if healthy else "error",
+                "status": "ok" if ready else "error",
                 "checks": {name: "ok" if ok else "error" for name, ok in checks.items()},
+                "predictions": "ok" if predicting else "error",
             },
-            status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+            status=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+
+class LivenessView(_Probe):
+    @extend_schema(
+        summary="Liveness: the web process answers",
+        description="Checks nothing else, so an outage of the database or the algorithm "
+        "service never restarts web; /api/health/ is readiness.",
+        responses={200: inline_serializer("Liveness", {"status": serializers.ChoiceField(["ok"])})},
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
 
 
 class LogQuerySerializer(serializers.Serializer):

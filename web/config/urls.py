@@ -5,10 +5,11 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from web.api.views import HealthView, LogView
+from web.api.views import HealthView, LivenessView, LogView
 
 urlpatterns = [
     path("api/health/", HealthView.as_view(), name="health"),
+    path("api/health/live/", LivenessView.as_view(), name="liveness"),
     path("api/log/", LogView.as_view(), name="log"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
