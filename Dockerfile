@@ -18,15 +18,21 @@ COPY . .
 RUN /opt/uv/bin/uv sync --locked --no-dev
 
 FROM ${PYTHON_IMAGE}
+# The volumes' mount points, owned by the runtime user so that a fresh volume is too:
+# /secrets (each container's own secrets) and, for compose's secrets step, one folder per
+# container that it fills (see docker-compose.yml).
 RUN groupadd --gid 10001 textclf \
     && useradd --uid 10001 --gid 10001 --create-home textclf \
-    && mkdir -p /models /logs /secrets \
-    && chown textclf:textclf /models /logs /secrets \
-    && chmod 700 /secrets
+    && install -d -o textclf -g textclf -m 0755 /models /logs \
+    && install -d -o textclf -g textclf -m 0700 /secrets \
+    && install -d -o textclf -g textclf -m 0750 /secrets-for \
+        /secrets-for/web /secrets-for/algorithm /secrets-for/worker /secrets-for/scheduler \
+        /secrets-for/db /secrets-for/redis
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
+# Owned by root, read-only to the runtime user: a process of the app cannot change its code.
 # The generated gRPC code is committed (and checked against protos/ by the tests).
-COPY --chown=10001:10001 . .
+COPY . .
 ARG BUILD_TIME=unknown
 ARG GIT_REVISION=unknown
 # SECRETS_DIR is where generated secrets are kept (a path, not a secret).
