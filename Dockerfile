@@ -1,7 +1,7 @@
 # One image for every service; docker-compose.yml picks each one's command.
 # Any Python 3.11 image on Debian bookworm will do: deploy/images/ builds one from Debian's
 # packages for hosts that reach no registry.
-ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv \

@@ -201,13 +201,13 @@ def test_env_example_names_only_variables_compose_reads():
 def test_base_images_are_named_by_variables_that_default_to_the_official_ones():
     # So a host without a registry runs on the images deploy/images/ builds, and no one else
     # changes anything.
-    assert SERVICES["db"]["image"] == "${POSTGRES_IMAGE:-postgres:15.10-bookworm}"
-    assert SERVICES["redis"]["image"] == "${REDIS_IMAGE:-redis:7.2.7-bookworm}"
+    assert SERVICES["db"]["image"] == "${POSTGRES_IMAGE:-postgres:15.19-bookworm}"
+    assert SERVICES["redis"]["image"] == "${REDIS_IMAGE:-redis:7.2.11-bookworm}"
     for name in ("secrets", "migrate", *APP_SERVICES):
         args = SERVICES[name]["build"]["args"]
-        assert args["PYTHON_IMAGE"] == "${PYTHON_IMAGE:-python:3.11.7-slim-bookworm}"
+        assert args["PYTHON_IMAGE"] == "${PYTHON_IMAGE:-python:3.11.14-slim-bookworm}"
     dockerfile = (support.REPO_ROOT / "Dockerfile").read_text()
-    assert "ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm" in dockerfile
+    assert "ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm" in dockerfile
     assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["${PYTHON_IMAGE}"] * 2
 
 

@@ -18,9 +18,9 @@ from common import credentials
 from tests import support
 
 OFFICIAL_IMAGES = {
-    "PYTHON_IMAGE": "python:3.11.7-slim-bookworm",
-    "POSTGRES_IMAGE": "postgres:15.10-bookworm",
-    "REDIS_IMAGE": "redis:7.2.7-bookworm",
+    "PYTHON_IMAGE": "python:3.11.14-slim-bookworm",
+    "POSTGRES_IMAGE": "postgres:15.19-bookworm",
+    "REDIS_IMAGE": "redis:7.2.11-bookworm",
 }
 OFFLINE_IMAGES = {
     "PYTHON_IMAGE": "textclf-base/python:3.11",
