@@ -175,6 +175,25 @@ def test_each_container_holds_only_its_own_secrets(stack):
     assert mounted[migrate]["/secrets"] == mounted[web]["/secrets"]
 
 
+def test_no_password_or_key_is_in_any_log(stack):
+    # The API token is printed once, by design; nothing else secret ever is.
+    holders = {
+        "web": LONG_RUNNING_SECRETS["web"] - {"API_TOKEN"},
+        "algorithm": {"MODEL_SIGNING_KEY"},
+        "db": {"POSTGRES_PASSWORD"},
+    }
+    kept = {
+        name: stack.run_in(service, "cat", f"/secrets/{name}").stdout.strip()
+        for service, names in holders.items()
+        for name in names
+    }
+    assert all(len(value) == 40 for value in kept.values()), kept.keys()
+    # What docker keeps of stdout, and the log files on the `logs` volume.
+    logs = stack.compose("logs", "--no-color", timeout=120)
+    logs += stack.run_in("web", "sh", "-c", "cat /logs/*").stdout
+    assert [name for name, value in kept.items() if value in logs] == []
+
+
 def test_every_container_is_read_only_unprivileged_and_bounded(stack):
     for service in LONG_RUNNING:
         for container in stack.containers(service):
