@@ -30,7 +30,11 @@ NAMES = (
 # database's superuser, the application's database role, Redis's default user. Read only when
 # present (common.settings puts them into DATABASE_URL and REDIS_URL), and generated only when
 # asked for by name, since `make run`'s local servers take no password.
-SERVER_NAMES = ("POSTGRES_PASSWORD", "DATABASE_PASSWORD", "REDIS_PASSWORD")
+SERVER_NAMES = (
+    "POSTGRES_PASSWORD",
+    "DATABASE_PASSWORD",
+    "REDIS_PASSWORD",
+)
 
 
 def _redis_acl(password: str) -> str:
