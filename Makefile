@@ -73,7 +73,7 @@ lint: install docker-compose-installed promtool-installed ## Lint the code, the 
 	@$(VENV)/bin/lint-imports --no-cache 2>&1 | grep -v "too many dots"
 	@cd protos && ../$(NODE_TOOLS)/node_modules/.bin/buf lint
 	@$(VENV)/bin/hadolint Dockerfile deploy/images/*/Dockerfile
-	@$(VENV)/bin/shellcheck deploy/images/build.sh deploy/images/*/docker-entrypoint.sh
+	@$(VENV)/bin/shellcheck deploy/images/build.sh deploy/images/*/docker-entrypoint.sh deploy/db/*.sh
 	@docker-compose config -q
 	@$(NODE_TOOLS)/node_modules/.bin/dclint docker-compose.yml
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

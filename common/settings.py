@@ -7,6 +7,7 @@ import os
 import pathlib
 import time
 import tomllib
+import urllib.parse
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -37,8 +38,39 @@ def env_path(name: str, default: str) -> pathlib.Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-DATABASE_URL = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/textclf")
-REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Where the secrets not given in the environment are generated and kept (common.credentials).
+SECRETS_DIR = env_path("SECRETS_DIR", "var/secrets")
+
+
+def optional_secret(name: str) -> str:
+    """The secret's value, the environment's or the one kept in SECRETS_DIR; "" if neither.
+    (common.credentials generates them, and has `secret`, which refuses to start without.)"""
+    value = env(name, "")
+    if value:
+        return value
+    try:
+        return (SECRETS_DIR / name).read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def with_password(url: str, secret_name: str) -> str:
+    """`url` with the password kept as `secret_name` (compose's generated ones), unless the URL
+    names a password itself or no such secret exists (`make run`'s local servers)."""
+    parts = urllib.parse.urlsplit(url)
+    password = parts.password is None and optional_secret(secret_name)
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{urllib.parse.quote(password, safe='')}@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+DATABASE_URL = with_password(
+    env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/textclf"), "DATABASE_PASSWORD"
+)
+REDIS_URL = with_password(env("REDIS_URL", "redis://127.0.0.1:6379/0"), "REDIS_PASSWORD")
 # Prepended to every Redis key the services write (queues, schedules, throttle counters), so
 # several deployments (or test runs) can share one Redis server.
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "")
@@ -48,8 +80,6 @@ LOG_DIR = env_path("LOG_DIR", "var/log")
 # and a connection. Imports (web) have their own, larger bound; training reads have none.
 DATABASE_STATEMENT_TIMEOUT_SECONDS = env_seconds("DATABASE_STATEMENT_TIMEOUT_SECONDS", 5, 300)
 
-# Where the secrets not given in the environment are generated and kept (common.credentials).
-SECRETS_DIR = env_path("SECRETS_DIR", "var/secrets")
 # The address every server listens on. Only loopback by default, so `make run` exposes
 # nothing; the image sets 0.0.0.0, since a container's network is its own.
 LISTEN_ADDRESS = env("LISTEN_ADDRESS", "127.0.0.1")

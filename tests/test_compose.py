@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 
+from common import credentials
 from tests import support
 
 COMPOSE = yaml.safe_load((support.REPO_ROOT / "docker-compose.yml").read_text())
@@ -17,7 +18,7 @@ PROCFILE = dict(
 
 
 def test_the_services_of_the_contract_are_all_there():
-    assert set(SERVICES) == {"db", "redis", "migrate", *APP_SERVICES}
+    assert set(SERVICES) == {"secrets", "db", "redis", "migrate", *APP_SERVICES}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -35,12 +36,9 @@ def test_compose_runs_every_process_that_make_run_runs():
 
 def test_migrations_run_once_with_the_same_release_step_as_make_run():
     migrate = SERVICES["migrate"]
-    assert migrate["command"] == [
-        "sh",
-        "-c",
-        "python -m common.credentials && exec python -m web.manage release",
-    ]
-    assert migrate["volumes"] == ["secrets:/secrets"]
+    assert migrate["command"] == ["python", "-m", "web.manage", "release"]
+    # web's secrets: the release step runs web's settings.
+    assert migrate["volumes"] == ["secrets_web:/secrets:ro"]
     assert migrate["restart"] == "no"
     # The image's check is web's: a one-shot step that has exited would read as unhealthy.
     assert migrate["healthcheck"] == {"disable": True}
@@ -69,11 +67,12 @@ def test_logs_live_on_a_volume_every_app_service_writes_to():
 
 
 def test_database_and_redis_keep_their_data_on_named_volumes():
-    assert SERVICES["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"]
-    assert SERVICES["redis"]["volumes"] == ["redisdata:/data"]
+    assert "pgdata:/var/lib/postgresql/data" in SERVICES["db"]["volumes"]
+    assert "redisdata:/data" in SERVICES["redis"]["volumes"]
     command = SERVICES["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert command[command.index("--maxmemory") + 1] == "${REDIS_MAXMEMORY:-256mb}"
     assert {"pgdata", "redisdata"} <= set(COMPOSE["volumes"])
 
 
@@ -108,14 +107,86 @@ def test_dependencies_wait_for_health():
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_restart_policies_and_no_secret_with_a_default(name):
+def test_restart_policies_and_no_secret_in_the_environment(name):
     service = SERVICES[name]
     assert service["restart"] == "unless-stopped"
-    for key in ("MODEL_SIGNING_KEY", "API_TOKEN", "DJANGO_SECRET_KEY"):
-        # Empty unless given: the first start generates it into the secrets volume.
-        assert service["environment"][key] == f"${{{key}:-}}", key
+    assert not set(service["environment"]) & {*credentials.NAMES, *credentials.SERVER_NAMES}
     assert service["environment"]["SECRETS_DIR"] == "/secrets"
-    assert "secrets:/secrets:ro" in service["volumes"]
+
+
+def test_no_secret_has_a_default_only_the_secrets_step_reads_them_from_the_environment():
+    environment = SERVICES["secrets"]["environment"]
+    for key in (*credentials.NAMES, *credentials.SERVER_NAMES):
+        # Empty unless given: the first start generates it into the secrets volume.
+        assert environment[key] == f"${{{key}:-}}", key
+    text = (support.REPO_ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"(PASSWORD|KEY|TOKEN)[A-Z_]*:-[^}]", text)
+    assert "secrets:/secrets" in SERVICES["secrets"]["volumes"]
+
+
+# What each container holds in /secrets: only what it uses (docs/security.md).
+SECRETS_OF = {
+    "web": {
+        "API_TOKEN",
+        "DJANGO_SECRET_KEY",
+        "ALGORITHM_SERVICE_TOKEN",
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
+    },
+    "migrate": {
+        "API_TOKEN",
+        "DJANGO_SECRET_KEY",
+        "ALGORITHM_SERVICE_TOKEN",
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
+    },
+    "algorithm": {
+        "MODEL_SIGNING_KEY",
+        "ALGORITHM_SERVICE_TOKEN",
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
+    },
+    "algorithm_celery": {"MODEL_SIGNING_KEY", "DATABASE_PASSWORD", "REDIS_PASSWORD"},
+    "scheduler": {"REDIS_PASSWORD"},
+    "db": {"POSTGRES_PASSWORD", "DATABASE_PASSWORD"},
+    "redis": {"REDIS_PASSWORD", "redis-users.acl"},
+}
+
+
+def test_each_container_mounts_only_the_folder_of_its_own_secrets():
+    shared = {}
+    step = SERVICES["secrets"]
+    mounts = dict(reversed(volume.split(":")[:2]) for volume in step["volumes"])
+    for argument in step["command"][4:]:
+        folder, _, names = argument.partition(":")
+        shared[mounts[folder]] = set(names.split(","))
+    for name, expected in SECRETS_OF.items():
+        (volume,) = [v.split(":")[0] for v in SERVICES[name]["volumes"] if ":/secrets:" in v]
+        assert shared[volume] == expected, name
+        assert f"{volume}:/secrets:ro" in SERVICES[name]["volumes"]
+    assert set(SERVICES) - set(SECRETS_OF) == {"secrets"}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_container_is_locked_down(name):
+    service = SERVICES[name]
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    assert "cap_add" not in service
+    assert service["security_opt"] == ["no-new-privileges:true"]
+    assert service["mem_limit"] and service["pids_limit"]
+    assert service.get("user", "10001") != "0"
+    expected = ["public", "internal"] if name == "web" else ["internal"]
+    assert service["networks"] == expected
+    assert COMPOSE["networks"]["internal"] == {"internal": True}
+
+
+def test_the_app_role_is_made_by_the_database_init_script_without_superuser_rights():
+    assert "./deploy/db:/docker-entrypoint-initdb.d:ro" in SERVICES["db"]["volumes"]
+    assert SERVICES["db"]["environment"]["POSTGRES_USER"] == "postgres"
+    assert SERVICES["web"]["environment"]["DATABASE_URL"] == "postgres://textclf@db:5432/textclf"
+    script = (support.REPO_ROOT / "deploy/db/10-app-role.sh").read_text()
+    assert "CREATE ROLE textclf LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
 
 
 def test_env_example_names_only_variables_compose_reads():
@@ -130,19 +201,21 @@ def test_env_example_names_only_variables_compose_reads():
 def test_base_images_are_named_by_variables_that_default_to_the_official_ones():
     # So a host without a registry runs on the images deploy/images/ builds, and no one else
     # changes anything.
-    assert SERVICES["db"]["image"] == "${POSTGRES_IMAGE:-postgres:15.10-bookworm}"
-    assert SERVICES["redis"]["image"] == "${REDIS_IMAGE:-redis:7.2.7-bookworm}"
-    for name in ("migrate", *APP_SERVICES):
+    assert SERVICES["db"]["image"] == "${POSTGRES_IMAGE:-postgres:15.19-bookworm}"
+    assert SERVICES["redis"]["image"] == "${REDIS_IMAGE:-redis:7.2.11-bookworm}"
+    for name in ("secrets", "migrate", *APP_SERVICES):
         args = SERVICES[name]["build"]["args"]
-        assert args["PYTHON_IMAGE"] == "${PYTHON_IMAGE:-python:3.11.7-slim-bookworm}"
+        assert args["PYTHON_IMAGE"] == "${PYTHON_IMAGE:-python:3.11.14-slim-bookworm}"
     dockerfile = (support.REPO_ROOT / "Dockerfile").read_text()
-    assert "ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm" in dockerfile
+    assert "ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm" in dockerfile
     assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["${PYTHON_IMAGE}"] * 2
 
 
 def test_the_image_runs_as_a_non_root_user_with_a_health_check():
     dockerfile = (support.REPO_ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER 10001", dockerfile, re.M)
+    # The code belongs to root: the runtime user can read it, not change it.
+    assert re.search(r"^COPY \. \.$", dockerfile, re.M)
     assert re.search(r"^HEALTHCHECK ", dockerfile, re.M)
     assert "uv sync --locked --no-dev" in dockerfile
     ignored = (support.REPO_ROOT / ".dockerignore").read_text().split()

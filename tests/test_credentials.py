@@ -1,6 +1,7 @@
 """Secrets not given in the environment are generated once per deployment, kept where only
 the service's user can read them, and the API token is shown once, with how to read it again."""
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -15,7 +16,7 @@ from tests.support import REPO_ROOT
 @pytest.fixture
 def secrets_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "SECRETS_DIR", tmp_path / "secrets")
-    for name in credentials.NAMES:
+    for name in (*credentials.NAMES, *credentials.SERVER_NAMES):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "secrets"
 
@@ -64,3 +65,84 @@ def test_the_token_is_printed_when_made_and_read_again_on_demand(tmp_path):
     ]
     assert run() == ""
     assert run("show", "API_TOKEN") == f"{token}\n"
+
+
+def test_server_passwords_are_generated_only_when_asked_for(secrets_dir):
+    # make run's local PostgreSQL and Redis take no password: none may be made for them.
+    credentials.ensure_secrets()
+    assert sorted(path.name for path in secrets_dir.iterdir()) == sorted(credentials.NAMES)
+    assert credentials.optional_secret("REDIS_PASSWORD") == ""
+
+
+def test_each_folder_gets_exactly_its_secrets_and_nothing_left_from_before(secrets_dir, tmp_path):
+    web, redis = tmp_path / "web", tmp_path / "redis"
+    web.mkdir()
+    redis.mkdir()
+    (web / "MODEL_SIGNING_KEY").write_text("taken off web's list\n")
+
+    assert (
+        credentials.main(
+            ["share", f"{web}:API_TOKEN,REDIS_PASSWORD", f"{redis}:REDIS_PASSWORD,redis-users.acl"]
+        )
+        == 0
+    )
+
+    assert sorted(path.name for path in web.iterdir()) == ["API_TOKEN", "REDIS_PASSWORD"]
+    assert sorted(path.name for path in secrets_dir.iterdir()) == ["API_TOKEN", "REDIS_PASSWORD"]
+    password = credentials.secret("REDIS_PASSWORD")
+    assert (web / "REDIS_PASSWORD").read_text() == f"{password}\n"
+    assert (web / "API_TOKEN").read_text() == f"{credentials.secret('API_TOKEN')}\n"
+    # Redis's ACL file holds the password's hash, never the password.
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    acl = (redis / "redis-users.acl").read_text()
+    assert acl == f"user default on #{digest} ~* &* +@all\n"
+    assert password not in acl
+    for path in (*web.iterdir(), *redis.iterdir()):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o440
+    assert stat.S_IMODE(web.stat().st_mode) == 0o750
+
+
+def test_sharing_again_copies_the_current_value_over_the_old_one(
+    secrets_dir, tmp_path, monkeypatch
+):
+    folder = tmp_path / "db"
+    folder.mkdir()
+    credentials.main(["share", f"{folder}:DATABASE_PASSWORD"])
+    monkeypatch.setenv("DATABASE_PASSWORD", "given-later")
+
+    credentials.main(["share", f"{folder}:DATABASE_PASSWORD"])
+
+    assert (folder / "DATABASE_PASSWORD").read_text() == "given-later\n"
+
+
+@pytest.mark.parametrize("argument", ["no-colon", "/x:", "/x:NOT_A_SECRET", ":API_TOKEN"], ids=repr)
+def test_a_share_that_names_no_folder_or_an_unknown_secret_is_refused(secrets_dir, argument):
+    assert credentials.main(["share", argument]) == 2
+    assert not secrets_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "kept", "expected"),
+    [
+        (
+            "postgres://textclf@db:5432/textclf",
+            "p@ss/w:rd",
+            "postgres://textclf:p%40ss%2Fw%3Ard@db:5432/textclf",
+        ),
+        ("redis://redis:6379/0", "s3cret", "redis://:s3cret@redis:6379/0"),
+        # A password in the URL is an explicit choice: it wins.
+        ("redis://:given@redis:6379/0", "s3cret", "redis://:given@redis:6379/0"),
+        # No secret kept (make run's local servers): the URL as it is.
+        (
+            "postgres://postgres@127.0.0.1:5432/textclf",
+            "",
+            "postgres://postgres@127.0.0.1:5432/textclf",
+        ),
+    ],
+)
+def test_a_url_without_a_password_gets_the_kept_one(secrets_dir, url, kept, expected):
+    if kept:
+        secrets_dir.mkdir()
+        (secrets_dir / "SOME_PASSWORD").write_text(f"{kept}\n")
+
+    assert settings.with_password(url, "SOME_PASSWORD") == expected

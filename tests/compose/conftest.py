@@ -14,12 +14,13 @@ from contextlib import contextmanager
 import pytest
 import requests
 
+from common import credentials
 from tests import support
 
 OFFICIAL_IMAGES = {
-    "PYTHON_IMAGE": "python:3.11.7-slim-bookworm",
-    "POSTGRES_IMAGE": "postgres:15.10-bookworm",
-    "REDIS_IMAGE": "redis:7.2.7-bookworm",
+    "PYTHON_IMAGE": "python:3.11.14-slim-bookworm",
+    "POSTGRES_IMAGE": "postgres:15.19-bookworm",
+    "REDIS_IMAGE": "redis:7.2.11-bookworm",
 }
 OFFLINE_IMAGES = {
     "PYTHON_IMAGE": "textclf-base/python:3.11",
@@ -80,12 +81,10 @@ class Stack:
         revision = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=support.REPO_ROOT
         ).stdout.strip()
-        # No secret is given: a fresh stack must generate its own.
-        inherited = {
-            name: value
-            for name, value in os.environ.items()
-            if name not in ("API_TOKEN", "DJANGO_SECRET_KEY", "MODEL_SIGNING_KEY", "SECRETS_DIR")
-        }
+        # No secret is given, the database's and Redis's passwords neither: a fresh stack
+        # must generate its own.
+        given = {*credentials.NAMES, *credentials.SERVER_NAMES, "SECRETS_DIR"}
+        inherited = {name: value for name, value in os.environ.items() if name not in given}
         self.env = {
             **inherited,
             **base_images,
@@ -97,7 +96,6 @@ class Stack:
             "BUILD_TIME": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "GIT_REVISION": revision or "unknown",
             "WEB_PORT": str(self.port),
-            "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
             # The load below is the test's, not a client's to be throttled.
             "THROTTLE_RATE_WRITE": "off",
             "THROTTLE_RATE_PREDICT": "off",
@@ -108,10 +106,11 @@ class Stack:
         self.session = requests.Session()
 
     def read_generated_token(self) -> str:
-        """The API token the first start generated and printed, once, in migrate's log."""
+        """The API token the first start generated and printed, once, in the secrets step's
+        log."""
         printed = [
             line.rpartition(" ")[2]
-            for line in self.compose("logs", "--no-color", "migrate").splitlines()
+            for line in self.compose("logs", "--no-color", "secrets").splitlines()
             if "The API token is " in line
         ]
         assert len(printed) == 1, printed
@@ -134,6 +133,15 @@ class Stack:
                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
         return result.stdout
+
+    def run_in(self, service: str, *command: str) -> subprocess.CompletedProcess:
+        """`command` in the service's (first) container, as its own user; whatever it exits."""
+        return subprocess.run(
+            ["docker", "exec", self.containers(service)[0], *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def containers(self, service: str) -> list[str]:
         return self.compose("ps", "-q", service).split()

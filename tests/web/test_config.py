@@ -129,7 +129,7 @@ def test_a_secret_neither_given_nor_generated_stops_the_start(load_settings, tmp
     assert str(error.value) == (
         f"DJANGO_SECRET_KEY is not set and {secrets_dir / 'DJANGO_SECRET_KEY'} does not exist: "
         "set DJANGO_SECRET_KEY, or run `python -m common.credentials` (make run and compose's "
-        "release step do) to generate it."
+        "secrets step do) to generate it."
     )
 
 
