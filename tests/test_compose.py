@@ -17,8 +17,27 @@ PROCFILE = dict(
 )
 
 
+# Started only by `docker compose --profile monitoring up`.
+OPTIONAL = {"prometheus"}
+
+
 def test_the_services_of_the_contract_are_all_there():
-    assert set(SERVICES) == {"secrets", "db", "redis", "migrate", *APP_SERVICES}
+    assert set(SERVICES) == {"secrets", "db", "redis", "migrate", *APP_SERVICES, *OPTIONAL}
+    assert {name for name, service in SERVICES.items() if "profiles" in service} == OPTIONAL
+
+
+def test_the_monitoring_profile_scrapes_with_the_committed_configuration():
+    prometheus = SERVICES["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    scrape = yaml.safe_load((support.REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        config["names"][0]: config["port"]
+        for job in scrape["scrape_configs"]
+        for config in job["dns_sd_configs"]
+    }
+    assert targets == {"web": 9511, "algorithm": 9512, "algorithm_celery": 9513, "scheduler": 9514}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -92,9 +111,12 @@ def test_the_algorithm_check_covers_grpc_health_and_the_flask_shim():
     assert "health_pb2_grpc.HealthStub" in source and "/health" in source
 
 
-def test_only_web_publishes_a_port():
+def test_only_web_publishes_a_port_and_prometheus_when_asked_for():
     published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
-    assert published == {"web": ["${WEB_BIND_ADDRESS:-127.0.0.1}:${WEB_PORT:-8000}:8000"]}
+    assert published == {
+        "web": ["${WEB_BIND_ADDRESS:-127.0.0.1}:${WEB_PORT:-8000}:8000"],
+        "prometheus": ["${PROMETHEUS_BIND_ADDRESS:-127.0.0.1}:${PROMETHEUS_PORT:-9090}:9090"],
+    }
     assert re.search(
         r"^\s*bind = .*WEB_PORT", (support.REPO_ROOT / "web/gunicorn.conf.py").read_text(), re.M
     )
@@ -164,7 +186,7 @@ def test_each_container_mounts_only_the_folder_of_its_own_secrets():
         (volume,) = [v.split(":")[0] for v in SERVICES[name]["volumes"] if ":/secrets:" in v]
         assert shared[volume] == expected, name
         assert f"{volume}:/secrets:ro" in SERVICES[name]["volumes"]
-    assert set(SERVICES) - set(SECRETS_OF) == {"secrets"}
+    assert set(SERVICES) - set(SECRETS_OF) == {"secrets", *OPTIONAL}
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -176,7 +198,8 @@ def test_every_container_is_locked_down(name):
     assert service["security_opt"] == ["no-new-privileges:true"]
     assert service["mem_limit"] and service["pids_limit"]
     assert service.get("user", "10001") != "0"
-    expected = ["public", "internal"] if name == "web" else ["internal"]
+    # Web, and Prometheus for its UI: the only ones on the network that publishes a port.
+    expected = ["public", "internal"] if name in {"web", *OPTIONAL} else ["internal"]
     assert service["networks"] == expected
     assert COMPOSE["networks"]["internal"] == {"internal": True}
 
