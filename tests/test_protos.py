@@ -3,14 +3,16 @@
 import subprocess
 
 from common import limits
-from protos.generate import PROTO_ROOT, REPO_ROOT, generate
+from protos.generate import GENERATED_DIRS, PROTO_ROOT, REPO_ROOT, generate
 
 BUF = REPO_ROOT / ".venv" / "node" / "node_modules" / ".bin" / "buf"
 
 
 def test_generated_code_matches_the_proto_files(tmp_path):
     fresh = generate(tmp_path)
-    committed = sorted((REPO_ROOT / "algorithm" / "v1").glob("*_pb2*.py*"))
+    committed = sorted(
+        path for folder in GENERATED_DIRS for path in (REPO_ROOT / folder).glob("*_pb2*.py*")
+    )
     assert [path.name for path in committed] == [path.name for path in fresh]
     for new, old in zip(fresh, committed, strict=True):
         assert new.read_bytes() == old.read_bytes(), f"{old.name} is stale: run `make protos`"
