@@ -3,6 +3,7 @@
 
 import json
 import struct
+import subprocess
 import uuid
 
 import grpc
@@ -12,6 +13,7 @@ import pytest
 from algorithm.inference import grpc_predict_v2_pb2 as oip
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_grpc
 from algorithm.v1 import prediction_pb2
+from tests import support
 
 TEXTS = ["Congratulations, you won a free cruise, call now", "see you at dinner", "ok"]
 
@@ -270,3 +272,34 @@ def test_liveness_and_readiness_are_open_and_the_rest_needs_the_credential(
         error = rpc_error(call, request)
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED
         assert "ALGORITHM_SERVICE_TOKEN" in error.details()
+
+
+def test_grpcurl_lists_the_service_through_reflection(algorithm_services):
+    listed = subprocess.run(
+        [
+            str(support.VENV_BIN / "grpcurl"),
+            "-plaintext",
+            "-H",
+            f"authorization: {support.service_authorization()}",
+            algorithm_services.grpc_target,
+            "list",
+            "inference.GRPCInferenceService",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(listed.stdout.split()) == [
+        f"inference.GRPCInferenceService.{name}"
+        for name in sorted(
+            (
+                "ServerLive",
+                "ServerReady",
+                "ModelReady",
+                "ServerMetadata",
+                "ModelMetadata",
+                "ModelInfer",
+            )
+        )
+    ]
