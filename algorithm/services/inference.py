@@ -94,10 +94,10 @@ def model_infer(
     the outputs wanted, all of them when empty. The answer's outputs are {"name",
     "datatype", "shape", "data"}, data flattened row-major.
     """
-    model = _model(model_name, model_version)
+    model_id = _version(model_name, model_version)
     wanted = _wanted_outputs(outputs)
     texts = _texts(inputs)
-    result = prediction.predict_batch(texts=texts, model_id=model.model_id, field=INPUT)
+    result = prediction.predict_batch(texts=texts, model_id=model_id, field=INPUT)
     # The scores' order is the class order of the version that answered.
     classes = list(result["predictions"][0]["scores"])
     tensors = {
@@ -151,6 +151,15 @@ def _model(name: str, version: str) -> LoadedModel:
             f"Model '{name}' has no version '{version}'; its versions are model ids "
             "(ListModels, GET /api/models/)."
         ) from None
+
+
+def _version(name: str, version: str) -> str:
+    """The model id to predict with: a named version's, once it is known to exist, or "" for
+    the active version (which the model cache holds, whatever versions were named since)."""
+    if version:
+        return _model(name, version).model_id
+    _check_name(name)
+    return ""
 
 
 def _wanted_outputs(outputs: list[str] | None) -> list[str]:
