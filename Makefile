@@ -9,6 +9,9 @@ UV_VERSION := 0.13.9
 BUF_VERSION := 1.75.0
 DCLINT_VERSION := 3.1.0
 NODE_TOOLS := $(VENV)/node
+# tritonclient, the standard inference client, in an environment of its own: it pins protobuf
+# below 7, which the project's lock cannot take (tests/inference_client/requirements.txt).
+TRITON_VENV := .venv-tritonclient
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,6 +24,12 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	@VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv sync --quiet --locked --inexact --active --group bench
+	@touch $@
+
+$(TRITON_VENV)/.installed: tests/inference_client/requirements.txt
+	@test -x $(TRITON_VENV)/bin/python || python3 -m venv $(TRITON_VENV)
+	@$(TRITON_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
+		-r tests/inference_client/requirements.txt
 	@touch $@
 
 $(NODE_TOOLS)/.installed: Makefile
@@ -64,7 +73,9 @@ wrk-installed:
 
 install: $(VENV)/.installed $(NODE_TOOLS)/.installed ## Create .venv with the locked dependencies and the lint tools
 
-protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into algorithm/v1/
+tritonclient: $(TRITON_VENV)/.installed ## Create .venv-tritonclient, the pinned standard inference client the tests drive
+
+protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into algorithm/v1/ and algorithm/inference/
 	@$(PY) -m protos.generate
 
 lint: install docker-compose-installed promtool-installed ## Lint the code, the protos, the images, compose and CI files
@@ -81,7 +92,7 @@ lint: install docker-compose-installed promtool-installed ## Lint the code, the 
 	@cd deploy/prometheus && promtool check config --lint=all prometheus.yml >/dev/null \
 		&& promtool check rules rules.yml >/dev/null
 
-test: install protos $(VENV)/.bench-installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
+test: install protos $(VENV)/.bench-installed $(TRITON_VENV)/.installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install protos ## The quick loop (under a minute): every test that starts no stack, worker, container or process
@@ -119,5 +130,5 @@ serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to th
 token: ## Print the API token of `make run` (generated at its first start unless API_TOKEN is set)
 	@$(PY) -m common.credentials show API_TOKEN
 
-.PHONY: help install protos lint test test-fast bench chaos compose-test images-offline up run serve token \
+.PHONY: help install tritonclient protos lint test test-fast bench chaos compose-test images-offline up run serve token \
 	docker-compose-installed docker-installed wrk-installed promtool-installed

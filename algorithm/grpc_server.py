@@ -18,11 +18,13 @@ from grpc_reflection.v1alpha import reflection
 
 from algorithm import metrics as algorithm_metrics
 from algorithm import monitoring, settings
-from algorithm.errors import ServiceError
+from algorithm.errors import InvalidArgument, ServiceError
+from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
+from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from algorithm.metrics import MetricsInterceptor
 from algorithm.model_cache import model_server
 from algorithm.service_auth import CredentialInterceptor, ServiceCredential
-from algorithm.services import info, models, prediction, training
+from algorithm.services import inference, info, models, prediction, training
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -38,6 +40,7 @@ from algorithm.v1 import (
 from common import limits, metrics
 from common import settings as common_settings
 from common.logs import clean_id, configure_logging, correlated
+from common.messages import from_json
 from common.wire import NO_RETRY_METADATA, REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ SERVICE_NAMES = (
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     info_pb2.DESCRIPTOR.services_by_name["InfoService"].full_name,
     monitoring_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name,
+    oip_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
 )
 
 
@@ -207,6 +211,78 @@ class MonitoringServicer(monitoring_pb2_grpc.MonitoringServiceServicer):
         return _call(context, monitoring.accuracy_get, model_id=request.model_id)
 
 
+class InferenceServicer(oip_pb2_grpc.GRPCInferenceServiceServicer):
+    """The Open Inference Protocol's calls, over algorithm.services.inference."""
+
+    def ServerLive(self, request, context):
+        return oip_pb2.ServerLiveResponse(live=_call(context, inference.server_live))
+
+    def ServerReady(self, request, context):
+        return oip_pb2.ServerReadyResponse(ready=_call(context, inference.server_ready))
+
+    def ModelReady(self, request, context):
+        ready = _call(context, inference.model_ready, name=request.name, version=request.version)
+        return oip_pb2.ModelReadyResponse(ready=ready)
+
+    def ServerMetadata(self, request, context):
+        return oip_pb2.ServerMetadataResponse(**_call(context, inference.server_metadata))
+
+    def ModelMetadata(self, request, context):
+        metadata = _call(
+            context, inference.model_metadata, name=request.name, version=request.version
+        )
+        return from_json(oip_pb2.ModelMetadataResponse, metadata)
+
+    def ModelInfer(self, request, context):
+        result = _call(context, _model_infer, request=request)
+        reply = oip_pb2.ModelInferResponse(
+            model_name=result["model_name"],
+            model_version=result["model_version"],
+            id=result["id"],
+            parameters={
+                key: oip_pb2.InferParameter(string_param=value)
+                for key, value in result["parameters"].items()
+            },
+        )
+        # Standard clients read outputs from raw_output_contents (tritonclient's as_numpy).
+        for tensor in result["outputs"]:
+            reply.outputs.add(
+                name=tensor["name"], datatype=tensor["datatype"], shape=tensor["shape"]
+            )
+            reply.raw_output_contents.append(inference.raw_contents(tensor))
+        return reply
+
+
+def _model_infer(*, request: oip_pb2.ModelInferRequest) -> dict[str, Any]:
+    """ModelInfer's tensors as plain values: raw_input_contents, if sent, holds every
+    input's elements, one entry per input, and then no input has contents of its own."""
+    raw = list(request.raw_input_contents)
+    if raw and (
+        len(raw) != len(request.inputs) or any(t.HasField("contents") for t in request.inputs)
+    ):
+        raise InvalidArgument(
+            "Send the inputs' elements either in raw_input_contents, one entry per input, "
+            "or in each input's contents, not both."
+        )
+    inputs = [
+        {
+            "name": tensor.name,
+            "datatype": tensor.datatype,
+            "shape": list(tensor.shape),
+            "data": list(tensor.contents.bytes_contents),
+            "raw": raw[index] if raw else None,
+        }
+        for index, tensor in enumerate(request.inputs)
+    ]
+    return inference.model_infer(
+        model_name=request.model_name,
+        model_version=request.model_version,
+        inputs=inputs,
+        outputs=[output.name for output in request.outputs],
+        request_id=request.id,
+    )
+
+
 def _labels(request, field: str) -> list | None:
     # Whole numbers come back as floats from a ListValue: 1.0 is the label 1.
     if not request.HasField(field):
@@ -269,6 +345,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
     info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(), server)
     monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(), server)
+    oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(), server)
     health_servicer = health.HealthServicer()
     model_server.on_refresh(_HealthStatuses(health_servicer).update)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

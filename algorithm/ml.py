@@ -342,6 +342,11 @@ def _check_trainable(counts: Mapping[str, int]) -> None:
         )
 
 
+def class_labels(classifier: Any) -> list[str]:
+    """The labels in the order of the classifier's probability columns."""
+    return [str(label) for label in classifier.classes_]
+
+
 def predict(vectorizer: Any, classifier: Any, texts: Sequence[str]) -> list[tuple[str, dict]]:
     """Return (label, scores) per text; the label is the arg-max of the scores."""
     # The checks scikit-learn makes on every call (finite values, parameter types) cost up
@@ -349,7 +354,7 @@ def predict(vectorizer: Any, classifier: Any, texts: Sequence[str]) -> list[tupl
     # the vectorizer's own output.
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         probabilities = classifier.predict_proba(vectorizer.transform(texts))
-    classes = [str(label) for label in classifier.classes_]
+    classes = class_labels(classifier)
     best = np.argmax(probabilities, axis=1)
     return [
         (classes[index], dict(zip(classes, row.tolist(), strict=True)))

@@ -1,6 +1,7 @@
 """Who may call the algorithm service: callers holding its credential, ALGORITHM_SERVICE_TOKEN
-(web, and operators with grpcurl). Only health checks are open, so that orchestrators can
-probe without a secret. Compared in constant time; never echoed."""
+(web, operators with grpcurl, inference clients). Only health checks are open, gRPC health
+and the Open Inference Protocol's liveness and readiness calls, so that orchestrators and
+inference clients can probe without a secret. Compared in constant time; never echoed."""
 
 import hmac
 from collections.abc import Callable
@@ -17,6 +18,10 @@ from common.wire import (
 )
 
 OPEN_GRPC_SERVICE = "/grpc.health.v1.Health/"
+OPEN_GRPC_METHODS = frozenset(
+    f"/inference.GRPCInferenceService/{name}"
+    for name in ("ServerLive", "ServerReady", "ModelReady")
+)
 REFUSAL = (
     "This service needs its credential: send the header "
     f"'{AUTHORIZATION_METADATA}: Bearer <ALGORITHM_SERVICE_TOKEN>'."
@@ -40,7 +45,8 @@ class CredentialInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation: Callable, handler_call_details: Any):
         handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_GRPC_SERVICE):
+        method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_GRPC_SERVICE) or method in OPEN_GRPC_METHODS:
             return handler
         for key, value in handler_call_details.invocation_metadata or ():
             if key == AUTHORIZATION_METADATA:

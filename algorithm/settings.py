@@ -15,6 +15,9 @@ ACTIVE_MODEL_POLL_SECONDS = float(env("ACTIVE_MODEL_POLL_SECONDS", "0.25"))
 # Model versions kept loaded besides the active one, for predictions that name a version.
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4)
 
+# The one model name the Open Inference Protocol serves (algorithm/services/inference.py).
+INFERENCE_MODEL_NAME = env("INFERENCE_MODEL_NAME", "textclf")
+
 # Database work in a request must fail fast, never hang (statements: common.settings).
 DB_CONNECT_TIMEOUT_SECONDS = 3
 # A running job's worker touches the job's row several times within this; a row left

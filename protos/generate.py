@@ -1,8 +1,10 @@
-"""Generate the Python gRPC code for the protos/algorithm/v1 contracts.
+"""Generate the Python gRPC code for the contracts under protos/algorithm/.
 
-The generated modules land in ``algorithm/v1/``: their import path must mirror the
-proto package ``algorithm.v1``, and that path is taken by the algorithm service's own
-package, which is where the contracts are served from anyway.
+The generated modules land beside the .proto files' paths, in ``algorithm/v1/`` and
+``algorithm/inference/``: a module's import path mirrors its file's path under protos/, and
+``algorithm.v1`` also mirrors its proto package. The Open Inference Protocol's package is
+``inference``; its code goes under algorithm/ all the same, because only the algorithm
+service serves it and a top-level ``inference`` package would pose as a service of its own.
 """
 
 import pathlib
@@ -12,7 +14,10 @@ from grpc_tools import protoc
 
 PROTO_ROOT = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = PROTO_ROOT.parent
-PROTO_FILES = sorted(PROTO_ROOT.glob("algorithm/v1/*.proto"))
+GENERATED_DIRS = ("algorithm/v1", "algorithm/inference")
+PROTO_FILES = sorted(
+    path for folder in GENERATED_DIRS for path in PROTO_ROOT.glob(f"{folder}/*.proto")
+)
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
@@ -32,11 +37,15 @@ def generate(out_dir: pathlib.Path) -> list[pathlib.Path]:
         raise RuntimeError("protoc failed; see the messages above")
     return sorted(
         path
-        for path in (out_dir / "algorithm" / "v1").iterdir()
+        for folder in GENERATED_DIRS
+        for path in (out_dir / folder).iterdir()
         if path.name.endswith(GENERATED_SUFFIXES)
     )
 
 
 if __name__ == "__main__":
     generated = generate(REPO_ROOT)
-    print(f"Generated {len(generated)} files into algorithm/v1/ from protos/", file=sys.stderr)
+    print(
+        f"Generated {len(generated)} files into {', '.join(GENERATED_DIRS)} from protos/",
+        file=sys.stderr,
+    )

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import json
 import os
 import pathlib
 import shlex
@@ -240,3 +241,23 @@ def shim_session() -> requests.Session:
     session = requests.Session()
     session.headers["Authorization"] = service_authorization()
     return session
+
+
+TRITON_PYTHON = REPO_ROOT / ".venv-tritonclient" / "bin" / "python"
+INFERENCE_CLIENT_DIR = REPO_ROOT / "tests" / "inference_client"
+
+
+def run_inference_client(script: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run a script of tests/inference_client/ in tritonclient's own environment, in its own
+    process (its proto and ours both define package `inference`); its JSON output."""
+    assert TRITON_PYTHON.exists(), "tritonclient's environment is missing: run `make tritonclient`"
+    result = subprocess.run(
+        [str(TRITON_PYTHON), str(INFERENCE_CLIENT_DIR / script), *args],
+        cwd=REPO_ROOT,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

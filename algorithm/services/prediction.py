@@ -32,15 +32,19 @@ def predict(*, text: Any, model_id: str = "") -> dict[str, Any]:
     return _single_predictions.predict(text=check_text(text), model_id=model_id)
 
 
-def predict_batch(*, texts: Any, model_id: str = "") -> dict[str, Any]:
-    """Classify many texts with one version: {"predictions": [{"label", "scores"}], "model_id"}."""
+def predict_batch(*, texts: Any, model_id: str = "", field: str = "texts") -> dict[str, Any]:
+    """Classify many texts with one version: {"predictions": [{"label", "scores"}], "model_id"}.
+
+    Each prediction's scores follow the model's class order. Messages name the texts by
+    field, the caller's name for them.
+    """
     if not isinstance(texts, list) or not texts:
-        raise InvalidArgument("texts must be a non-empty list of strings.")
+        raise InvalidArgument(f"{field} must be a non-empty list of strings.")
     if len(texts) > limits.MAX_BATCH_TEXTS:
         raise InvalidArgument(
-            f"texts has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
+            f"{field} has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
         )
-    texts = [check_text(text, f"texts[{index}]") for index, text in enumerate(texts)]
+    texts = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
     model = model_server.get(model_id)
     predictions = ml.predict(model.vectorizer, model.classifier, texts)
     _texts_predicted.add(len(texts))

@@ -1,6 +1,7 @@
 """The algorithm service answers only callers holding its credential: every gRPC method
-(reflection too) and every shim endpoint but the health checks refuses a call without it,
-or with a wrong one, before any of the service's code runs."""
+(reflection too) and every shim endpoint but the health checks (the inference protocol's
+liveness and readiness among them) refuses a call without it, or with a wrong one, before
+any of the service's code runs."""
 
 import grpc
 import pytest
@@ -8,6 +9,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from algorithm import grpc_server, http_shim
+from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
+from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from algorithm.v1 import info_pb2, info_pb2_grpc, prediction_pb2, prediction_pb2_grpc
 from tests import support
 
@@ -36,6 +39,12 @@ def test_calls_without_the_credential_are_unauthenticated(target, metadata):
             lambda: info_pb2_grpc.InfoServiceStub(channel).GetInfo(
                 info_pb2.GetInfoRequest(), metadata=metadata, timeout=5
             ),
+            lambda: oip_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(
+                oip_pb2.ModelInferRequest(model_name="textclf"), metadata=metadata, timeout=5
+            ),
+            lambda: oip_pb2_grpc.GRPCInferenceServiceStub(channel).ServerMetadata(
+                oip_pb2.ServerMetadataRequest(), metadata=metadata, timeout=5
+            ),
             lambda: list(
                 reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
                     iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
@@ -55,11 +64,15 @@ def test_health_needs_no_credential_and_the_rest_answers_with_it(target):
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=5
         )
+        live = oip_pb2_grpc.GRPCInferenceServiceStub(channel).ServerLive(
+            oip_pb2.ServerLiveRequest(), timeout=5
+        )
     # Answered (readiness itself: tests/services/test_readiness.py).
     assert reply.status in {
         health_pb2.HealthCheckResponse.SERVING,
         health_pb2.HealthCheckResponse.NOT_SERVING,
     }
+    assert live.live is True
     with support.service_channel(target) as channel:
         listed = list(
             reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
@@ -67,7 +80,7 @@ def test_health_needs_no_credential_and_the_rest_answers_with_it(target):
             )
         )
     names = {service.name for service in listed[0].list_services_response.service}
-    assert "algorithm.v1.PredictionService" in names
+    assert {"algorithm.v1.PredictionService", "inference.GRPCInferenceService"} <= names
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer guess"}], ids=["none", "wrong"])

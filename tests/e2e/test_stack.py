@@ -226,6 +226,7 @@ def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
         "algorithm.v1.PredictionService",
         "algorithm.v1.TrainingService",
         "grpc.health.v1.Health",
+        "inference.GRPCInferenceService",
     }
     called = subprocess.run(
         [
