@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from algorithm import monitoring
+from algorithm import inference_http, monitoring
 from algorithm.errors import InvalidArgument, ServiceError
 from algorithm.service_auth import REFUSAL, ServiceCredential
 from algorithm.services import info, prediction, training
@@ -32,6 +32,7 @@ app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 app.json.ensure_ascii = False
 app.json.sort_keys = False
+app.register_blueprint(inference_http.blueprint)
 
 
 def _json_body(*, required: bool) -> dict[str, Any]:
@@ -51,9 +52,8 @@ def _correlate_and_authenticate():
     g.started = time.perf_counter()
     # Each request sets it afresh: gunicorn threads are reused.
     correlation_id.set(clean_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex[:16])
-    if request.path not in OPEN_PATHS and not _credential.admits(
-        request.headers.get("Authorization")
-    ):
+    open_path = request.path in OPEN_PATHS or inference_http.OPEN_PATH.match(request.path)
+    if not open_path and not _credential.admits(request.headers.get("Authorization")):
         return jsonify(message=REFUSAL, extra={}), 401, {"WWW-Authenticate": "Bearer"}
     return None
 
