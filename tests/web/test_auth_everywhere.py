@@ -10,10 +10,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 pytestmark = pytest.mark.django_db
 
 OPEN = {"/api/health/", "/api/health/live/", "/api/schema/", "/api/docs/"}
+SAMPLE_ID = "0b0e7a4e-5d36-4f1e-9a43-9d4c1c1d2b11"
+# The inference protocol's probes (KServe V2), open like health; its other paths answer its
+# own error shape.
+INFERENCE_OPEN = {
+    "/v2/health/live",
+    "/v2/health/ready",
+    f"/v2/models/{SAMPLE_ID}/ready",
+    f"/v2/models/{SAMPLE_ID}/versions/{SAMPLE_ID}/ready",
+}
 # Swagger UI's own assets (web/config/urls.py serves them): public files, no data.
 STATIC = "/static/"
 METHODS = ("get", "post", "put", "patch", "delete", "options")
-SAMPLE_ID = "0b0e7a4e-5d36-4f1e-9a43-9d4c1c1d2b11"
 
 
 def _routes(patterns, prefix=""):
@@ -34,11 +42,13 @@ def _concrete(route: str) -> str:
 
 
 ROUTES = sorted({_concrete(route) for route in _routes(get_resolver().url_patterns)})
-PROTECTED = [path for path in ROUTES if path not in OPEN and not path.startswith(STATIC)]
+PROTECTED = [
+    path for path in ROUTES if path not in OPEN | INFERENCE_OPEN and not path.startswith(STATIC)
+]
 
 
 def test_the_walk_finds_every_route_of_the_contract():
-    assert set(ROUTES) >= OPEN
+    assert set(ROUTES) >= OPEN | INFERENCE_OPEN
     assert len(PROTECTED) >= 21
     assert {
         "/api/predict/",
@@ -56,10 +66,11 @@ def test_every_method_of_every_other_route_needs_a_token(anonymous_client, path)
     for method in METHODS:
         response = getattr(anonymous_client, method)(path)
         assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
-        assert response.json() == {
-            "message": "Authentication credentials were not provided.",
-            "extra": {},
-        }
+        refusal = "Authentication credentials were not provided."
+        expected = (
+            {"error": refusal} if path.startswith("/v2") else {"message": refusal, "extra": {}}
+        )
+        assert response.json() == expected
 
 
 @pytest.mark.parametrize("path", sorted(OPEN))
@@ -67,3 +78,12 @@ def test_health_schema_and_docs_answer_without_a_token(anonymous_client, path):
     # Readiness is 503 here, where no algorithm service runs: answered all the same.
     expected = {200, 503} if path == "/api/health/" else {200}
     assert anonymous_client.get(path).status_code in expected
+
+
+@pytest.mark.parametrize("path", sorted(INFERENCE_OPEN))
+def test_the_inference_protocols_probes_answer_without_a_token(anonymous_client, path):
+    # 503 here, where no shim runs: answered all the same, in the protocol's shape.
+    response = anonymous_client.get(path)
+
+    assert response.status_code in {200, 400, 503}
+    assert set(response.json()) <= {"live", "ready", "name", "error"}

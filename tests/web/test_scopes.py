@@ -34,6 +34,12 @@ SCOPES = {
     "/api/log/": {"GET": "admin"},
     "/api/tokens/": {"GET": "admin", "POST": "admin"},
     "/api/tokens/1/": {"GET": "admin", "DELETE": "admin"},
+    # The inference protocol's REST form: metadata and inference are predictions' business.
+    "/v2": {"GET": "predict"},
+    f"/v2/models/{ID}": {"GET": "predict"},
+    f"/v2/models/{ID}/versions/{ID}": {"GET": "predict"},
+    f"/v2/models/{ID}/infer": {"POST": "predict"},
+    f"/v2/models/{ID}/versions/{ID}/infer": {"POST": "predict"},
 }
 
 
@@ -69,6 +75,16 @@ def _refused(response, needed: str, held: list[str]) -> None:
 
 
 ROW = {"text": "See you at lunch", "label": "ham"}
+
+
+def test_the_inference_protocol_needs_the_predict_scope_and_answers_in_its_shape(token_client):
+    refused = token_client("read").post("/v2/models/textclf/infer", {"inputs": []})
+
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "This request needs a token with the 'predict' scope; this token has 'read'. "
+        "Ask an admin for a token with the 'predict' scope."
+    }
 
 
 def test_a_read_token_reads_but_cannot_predict_or_write(token_client):

@@ -360,12 +360,15 @@ class HttpTransport(_Transport):
         self.base_url = base_url.rstrip("/")
         self._local = threading.local()
 
-    def _request(self, method: str, path: str, timeout: float, **kwargs) -> Any:
+    def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+        return session
+
+    def _request(self, method: str, path: str, timeout: float, **kwargs) -> Any:
         try:
-            response = session.request(
+            response = self._session().request(
                 method,
                 f"{self.base_url}{path}",
                 timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, timeout),
@@ -416,6 +419,31 @@ class HttpTransport(_Transport):
     def list_algorithms(self) -> list[dict[str, Any]]:
         return self._request("GET", "/algorithms", CONTROL_DEADLINE_SECONDS)
 
+    def forward(self, method: str, path: str, body: bytes | None, timeout: float) -> tuple:
+        """Pass a request of the inference protocol's REST form to the shim, which speaks it;
+        its (status, JSON body). The protocol's errors are the shim's to word."""
+        try:
+            response = self._session().request(
+                method,
+                f"{self.base_url}{path}",
+                data=body,
+                timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, timeout),
+                headers={
+                    "X-Request-ID": correlation_id.get(),
+                    "Authorization": self._authorization,
+                    "Content-Type": "application/json",
+                },
+            )
+            answer = response.json()
+        except (requests.RequestException, ValueError):
+            CALL_ERRORS.labels("http", "unreachable").inc()
+            return status.HTTP_503_SERVICE_UNAVAILABLE, {"error": _UNREACHABLE}
+        if response.status_code == status.HTTP_401_UNAUTHORIZED:
+            return status.HTTP_502_BAD_GATEWAY, {"error": _CREDENTIAL_REFUSED}
+        if response.status_code >= 500 and response.status_code != 503:
+            return status.HTTP_502_BAD_GATEWAY, {"error": "The algorithm service failed."}
+        return response.status_code, answer
+
     def readiness(self) -> dict[str, bool]:
         """The shim's /health: 200 once settled on the active version, naming the model that
         answers."""
@@ -451,8 +479,9 @@ class AlgorithmClient:
     """The one way views reach the algorithm service.
 
     The original flow (train, jobs, predictions, algorithms) goes over the transport
-    ALGORITHM_TRANSPORT names; everything else over gRPC, since the Flask shim keeps only
-    those endpoints. Views never pick a transport.
+    ALGORITHM_TRANSPORT names; the inference protocol's REST form to the shim, which speaks
+    it; everything else over gRPC, since the Flask shim keeps only those endpoints. Views
+    never pick a transport.
     """
 
     ORIGINAL_FLOW = frozenset(
@@ -462,6 +491,12 @@ class AlgorithmClient:
     def __getattr__(self, name: str) -> Any:
         kind = settings.ALGORITHM_TRANSPORT if name in self.ORIGINAL_FLOW else "grpc"
         return getattr(_transport(kind), name)
+
+    def inference(self, method: str, path: str, body: bytes | None = None) -> tuple:
+        """A request of the inference protocol's REST form (path under /v2), answered by the
+        shim whatever ALGORITHM_TRANSPORT says: (status, JSON body)."""
+        timeout = PREDICT_DEADLINE_SECONDS if method == "POST" else CONTROL_DEADLINE_SECONDS
+        return _transport("http").forward(method, path, body, timeout)
 
     def retrain(self, *, model_id: str, **options: Any) -> dict[str, Any]:
         """Train with a version's algorithm and parameters: gRPC only."""

@@ -26,6 +26,9 @@ from web.api.exceptions import (
     statement_timed_out,
 )
 
+# The inference protocol's REST form (web/algorithm_proxy/inference_views.py).
+INFERENCE_PREFIX = "/v2"
+
 # Django's wrapped errors, and a raw psycopg2 cursor's (the import's COPY).
 DATABASE_ERRORS = (
     OperationalError,
@@ -65,6 +68,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = error_body(response.data["detail"], getattr(exc, "extra", None))
     else:
         response.data = error_body(str(exc.default_detail))
+    if context["request"].path.startswith(INFERENCE_PREFIX):
+        # The inference protocol's clients read its own error shape.
+        response.data = {"error": response.data["message"]}
     return response
 
 

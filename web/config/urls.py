@@ -5,7 +5,12 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from web.algorithm_proxy.inference_views import InferView, MetadataView, ProbeView
 from web.api.views import HealthView, LivenessView, LogView
+
+# The inference protocol's REST form, at the paths its standard clients call (KServe V2).
+_MODEL = "v2/models/<str:name>"
+_VERSION = f"{_MODEL}/versions/<str:version>"
 
 urlpatterns = [
     path("api/health/", HealthView.as_view(), name="health"),
@@ -16,6 +21,15 @@ urlpatterns = [
     path("api/", include("web.data.urls")),
     path("api/", include("web.algorithm_proxy.urls")),
     path("api/", include("web.accounts.urls")),
+    path("v2", MetadataView.as_view(), name="inference-server"),
+    path("v2/health/live", ProbeView.as_view(), name="inference-live"),
+    path("v2/health/ready", ProbeView.as_view(), name="inference-ready"),
+    path(_MODEL, MetadataView.as_view(), name="inference-model"),
+    path(_VERSION, MetadataView.as_view(), name="inference-version"),
+    path(f"{_MODEL}/ready", ProbeView.as_view(), name="inference-model-ready"),
+    path(f"{_VERSION}/ready", ProbeView.as_view(), name="inference-version-ready"),
+    path(f"{_MODEL}/infer", InferView.as_view(), name="inference-infer"),
+    path(f"{_VERSION}/infer", InferView.as_view(), name="inference-version-infer"),
     # gunicorn serves no static files and the only ones are the few Swagger UI
     # assets, so they are served from the installed apps rather than adding a
     # static-file server to the stack.
