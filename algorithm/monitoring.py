@@ -51,7 +51,7 @@ def parse_cron(expression: Any) -> "crontab":
             f"cron_expression must have 5 fields (minute hour day-of-month month "
             f"day-of-week), got {len(fields)} in {expression!r}."
         )
-    from celery.schedules import crontab
+    from celery.schedules import ParseException, crontab
 
     minute, hour, day_of_month, month_of_year, day_of_week = fields
     try:
@@ -63,8 +63,9 @@ def parse_cron(expression: Any) -> "crontab":
             month_of_year=month_of_year,
             day_of_week=day_of_week,
         )
-    except ValueError as error:
-        raise InvalidArgument(f"cron_expression {expression!r} is not valid: {error}.") from None
+    except (ValueError, ParseException) as error:
+        reason = str(error).rstrip(".")
+        raise InvalidArgument(f"cron_expression {expression!r} is not valid: {reason}.") from None
     gap = shortest_gap_minutes(schedule)
     if gap < limits.SCHEDULE_MIN_INTERVAL_MINUTES:
         raise InvalidArgument(

@@ -47,3 +47,19 @@ def test_a_schedule_more_frequent_than_the_minimum_is_refused_with_an_example(mo
         "5 minutes (for example '*/5 * * * *')."
     )
     assert parse_cron("*/5 * * * *").minute == set(range(0, 60, 5))
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        # Celery raises its own ParseException here, not a ValueError: the gRPC fuzzer found it.
+        ("* * * * -1", "negative numbers not supported"),
+        ("* * 0 * *", "Invalid beginning range: 0 < 1"),
+        ("* * * 13 *", "Invalid end range: 13 > 12"),
+    ],
+)
+def test_an_invalid_field_is_an_invalid_argument_that_says_why(expression, reason):
+    with pytest.raises(InvalidArgument) as refused:
+        parse_cron(expression)
+
+    assert refused.value.message == f"cron_expression {expression!r} is not valid: {reason}."

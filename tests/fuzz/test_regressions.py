@@ -30,7 +30,7 @@ def openapi(api_client):
 def test_the_model_list_documents_its_404_past_the_last_page(openapi):
     # GET /api/models/?page=2 with a single page of models answers 404 "There is no page 2."
     responses = openapi["paths"]["/api/models/"]["get"]["responses"]
-    assert set(responses) == {"200", "400", "401", "403", "404", "503"}
+    assert set(responses) == {"200", "400", "401", "403", "404", "429", "503"}
 
 
 def test_the_ids_in_paths_are_documented_as_uuids(openapi):

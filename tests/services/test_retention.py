@@ -30,12 +30,20 @@ def run_retention(env: dict[str, str], **settings: str) -> dict[str, int]:
     return json.loads(result.stdout)
 
 
-def test_retention_deletes_what_is_old_and_unused_and_keeps_the_rest(
-    algorithm_services, served_model_id
-):
+@pytest.fixture
+def env(algorithm_services, tmp_path):
+    """A database of its own, so that what retention deletes is only what this test made;
+    the model volume of the services, which hold a version (kept jobs name it)."""
+    with support.isolated_env("retention", tmp_path) as env:
+        env["MODEL_DIR"] = algorithm_services.env["MODEL_DIR"]
+        support.run_checked("python -m algorithm.sql_schema", env)
+        yield env
+
+
+def test_retention_deletes_what_is_old_and_unused_and_keeps_the_rest(env, served_model_id):
     ids = {name: str(uuid.uuid4()) for name in ("gone", "served", "evaluation", "young", "running")}
     metric_id, gone_model, model = (str(uuid.uuid4()) for _ in range(3))
-    conn = psycopg2.connect(algorithm_services.env["DATABASE_URL"])
+    conn = psycopg2.connect(env["DATABASE_URL"])
     try:
         with conn, conn.cursor() as cursor:
             for name, state, model_id, ended in [
@@ -72,14 +80,12 @@ def test_retention_deletes_what_is_old_and_unused_and_keeps_the_rest(
                 (gone_model,),
             )
 
-        assert run_retention(algorithm_services.env, JOB_RETENTION_DAYS="0") == {
+        assert run_retention(env, JOB_RETENTION_DAYS="0") == {
             "jobs": 0,
             "evaluation_rows": 0,
             "results": 2,
         }
-        deleted = run_retention(
-            algorithm_services.env, JOB_RETENTION_DAYS="30", RESULT_RETENTION_DAYS="30"
-        )
+        deleted = run_retention(env, JOB_RETENTION_DAYS="30", RESULT_RETENTION_DAYS="30")
 
         assert deleted == {"jobs": 1, "evaluation_rows": 2, "results": 0}
         with conn, conn.cursor() as cursor:

@@ -211,6 +211,9 @@ SPECTACULAR_SETTINGS = {
         "their fields under `extra.fields`."
     ),
     "VERSION": common_settings.VERSION,
+    # Spelled out: the inference protocol's /v2/ paths would make the common prefix "/",
+    # and every operation id would change.
+    "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_INCLUDE_SCHEMA": False,
     # The machine serving the docs may have no internet access: assets come from
     # drf-spectacular-sidecar through our own static files.
