@@ -32,7 +32,10 @@ class ProbeView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = ()
 
-    @extend_schema(responses={200: _PROBE, 400: _PROBE}, summary="Inference protocol probe")
+    @extend_schema(
+        responses={200: _PROBE, 400: _PROBE, **error_responses(404, 409, 503)},
+        summary="Inference protocol probe",
+    )
     def get(self, request: Request, **_path: str) -> Response:
         return _answer(request)
 
@@ -41,7 +44,7 @@ class MetadataView(APIView):
     required_scope: ClassVar = Scope.PREDICT
 
     @extend_schema(
-        responses={200: _JSON, **error_responses(401, 404, 503)},
+        responses={200: _JSON, **error_responses(401, 404, 409, 503)},
         summary="Inference protocol: server or model metadata",
     )
     def get(self, request: Request, **_path: str) -> Response:

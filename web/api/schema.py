@@ -79,6 +79,31 @@ def document_throttling(result: dict, **_: object) -> dict:
     return result
 
 
+INFERENCE_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string", "description": "What went wrong."}},
+    "required": ["error"],
+}
+
+
+def document_inference_errors(result: dict, **_: object) -> dict:
+    """drf-spectacular postprocessing hook: the inference protocol's paths (/v2) answer
+    errors in its own shape, `{"error": ...}`, whoever added the response."""
+    result.setdefault("components", {}).setdefault("schemas", {})["InferenceError"] = (
+        INFERENCE_ERROR
+    )
+    ours = {"#/components/schemas/Error", "#/components/schemas/ValidationError"}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/v2"):
+            continue
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {}).get("application/json", {})
+                if content.get("schema", {}).get("$ref") in ours:
+                    content["schema"] = {"$ref": "#/components/schemas/InferenceError"}
+    return result
+
+
 def uuid_in_path(name: str):
     """Class decorator: the view's path parameter `name` is a UUID (anything else is a 400)."""
     return extend_schema(parameters=[OpenApiParameter(name, OpenApiTypes.UUID, "path")])

@@ -223,6 +223,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "web.api.schema.document_throttling",
+        "web.api.schema.document_inference_errors",
     ],
 }
 
