@@ -30,6 +30,7 @@ SECTIONS = (
     ("latency", serving.latency),
     ("throughput", serving.throughput),
     ("batch", serving.batch),
+    ("inference_protocol", serving.inference_protocol),
     ("growth", growth.predict_latency),
     ("mlflow", mlflow_serve.run),
     ("hot_swap", hot_swap.run),

@@ -12,6 +12,7 @@ import time
 import grpc
 from google.protobuf import json_format
 
+from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.v1 import prediction_pb2
 from bench.load import figure_from_latencies
 from common.wire import AUTHORIZATION_METADATA
@@ -32,6 +33,12 @@ METHODS = {
         "/bench.v1.EmptyService/Predict",
         prediction_pb2.PredictRequest,
         prediction_pb2.PredictResponse,
+    ),
+    # The Open Inference Protocol's call, as standard clients make it.
+    "ModelInfer": (
+        "/inference.GRPCInferenceService/ModelInfer",
+        oip_pb2.ModelInferRequest,
+        oip_pb2.ModelInferResponse,
     ),
 }
 DEADLINE_SECONDS = 10

@@ -14,7 +14,17 @@ import pytest
 from common import credentials
 from tests import support
 
-SECTIONS = {"latency", "throughput", "batch", "growth", "mlflow", "hot_swap", "data", "naive"}
+SECTIONS = {
+    "latency",
+    "throughput",
+    "batch",
+    "inference_protocol",
+    "growth",
+    "mlflow",
+    "hot_swap",
+    "data",
+    "naive",
+}
 
 
 @pytest.mark.slow

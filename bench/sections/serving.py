@@ -1,5 +1,6 @@
 """Predictions one at a time against their floors, the same paths under load, and batches."""
 
+import base64
 from collections.abc import Callable
 
 from algorithm import ml
@@ -115,5 +116,54 @@ def batch(ctx: Context) -> tuple[dict, list[Target]]:
             "ms",
             "1/20 of a single Predict p50",
         )
+    ]
+    return figures, targets
+
+
+def model_infer_request(texts: list[str]) -> dict:
+    """A ModelInfer request as tritonclient sends one: the texts in raw_input_contents (the
+    protocol's BYTES encoding), in the JSON form of the message (bytes as base64)."""
+    raw = b"".join(len(text.encode()).to_bytes(4, "little") + text.encode() for text in texts)
+    return {
+        "model_name": "textclf",
+        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [len(texts)]}],
+        "raw_input_contents": [base64.b64encode(raw).decode()],
+    }
+
+
+def inference_protocol(ctx: Context) -> tuple[dict, list[Target]]:
+    """ModelInfer, the Open Inference Protocol's call, beside Predict and PredictBatch on the
+    same texts: what speaking the standard costs."""
+    largest = max(ctx.sizes.batch_sizes)
+    texts = [SAMPLE_TEXT] * largest
+    seconds = ctx.sizes.latency_seconds
+    calls = {
+        "predict": ("Predict", {"text": SAMPLE_TEXT}),
+        "model_infer": ("ModelInfer", model_infer_request([SAMPLE_TEXT])),
+        f"predict_batch_{largest}": ("PredictBatch", {"texts": texts}),
+        f"model_infer_{largest}": ("ModelInfer", model_infer_request(texts)),
+    }
+    figures = side_by_side(
+        {
+            name: (lambda m=method, r=request: ctx.grpc("grpc", m, r, 1, seconds))
+            for name, (method, request) in calls.items()
+        },
+        ctx.sizes.repetitions,
+    )
+    targets = [
+        at_most(
+            "ModelInfer p50, one text",
+            figures["model_infer"]["p50_ms"],
+            1.2 * figures["predict"]["p50_ms"],
+            "ms",
+            "1.2 x Predict p50",
+        ),
+        at_most(
+            f"ModelInfer p50, {largest} texts",
+            figures[f"model_infer_{largest}"]["p50_ms"],
+            1.2 * figures[f"predict_batch_{largest}"]["p50_ms"],
+            "ms",
+            f"1.2 x PredictBatch({largest}) p50",
+        ),
     ]
     return figures, targets
