@@ -125,7 +125,7 @@ serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to th
 	@$(PY) -m common.credentials
 	@$(PY) -m web.manage release
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
-	@exec honcho start
+	@$(PY) scripts/announce_ready.py & exec honcho start
 
 token: ## Print the API token of `make run` (generated at its first start unless API_TOKEN is set)
 	@$(PY) -m common.credentials show API_TOKEN

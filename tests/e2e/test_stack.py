@@ -48,9 +48,12 @@ def stack(tmp_path_factory):
                 support.Service("web-http", support.procfile_command("web"), http_env, workdir)
             )
             services[1].wait_for_port(http_web_port)
-            # Open ports are not readiness: wait until each service says it is healthy.
+            # Open ports are not readiness: `make run` says when its stack is ready (web's
+            # readiness check), and the second web and the shim answer their own.
+            support.wait_until(
+                lambda: "Ready: http://127.0.0.1:" in services[0].output(), 120, "make run ready"
+            )
             for url in (
-                f"http://127.0.0.1:{env['WEB_PORT']}/api/health/",
                 f"http://127.0.0.1:{http_web_port}/api/health/",
                 f"{env['ALGORITHM_HTTP_URL']}/health",
             ):
