@@ -13,13 +13,17 @@ TEXTS = [
 ]
 
 
-def test_tritonclient_gets_the_labels_and_probabilities_predict_gives(
-    algorithm_services, prediction_stub, active_model_id, served_model_id
-):
-    predictions = [
+def predictions_of(prediction_stub):
+    return [
         prediction_stub.Predict(prediction_pb2.PredictRequest(text=text), timeout=5)
         for text in TEXTS
     ]
+
+
+def test_tritonclient_gets_the_labels_and_probabilities_predict_gives(
+    algorithm_services, prediction_stub, active_model_id, served_model_id
+):
+    predictions = predictions_of(prediction_stub)
     seen = support.run_inference_client(
         "check_client.py",
         algorithm_services.grpc_target,
@@ -27,32 +31,10 @@ def test_tritonclient_gets_the_labels_and_probabilities_predict_gives(
         *TEXTS,
         env={"INFERENCE_AUTHORIZATION": support.service_authorization()},
     )
-    assert (seen["live"], seen["ready"], seen["model_ready"], seen["version_ready"]) == (
-        True,
-        True,
-        True,
-        True,
-    )
-    assert seen["server"]["name"] == "textclf"
-    assert seen["model"] == {
-        "name": "textclf",
-        "versions": [active_model_id],
-        "platform": "scikit-learn",
-        "inputs": [{"name": "text", "datatype": "BYTES", "shape": ["-1"]}],
-        "outputs": [
-            {"name": "label", "datatype": "BYTES", "shape": ["-1"]},
-            {"name": "probabilities", "datatype": "FP32", "shape": ["-1", "2"]},
-        ],
-    }
-    assert seen["model_version"] == active_model_id
-    assert seen["labels"] == [p.label for p in predictions] == ["spam", "ham", "spam"]
+
+    # The gRPC metadata's JSON writes int64 shapes as strings.
+    assert_client_saw(seen, predictions, active_model_id, served_model_id, dimension=str)
     assert seen["probabilities_dtype"] == "float32"
-    classes = seen["class_order"]
-    assert classes == ["ham", "spam"]
-    for row, prediction in zip(seen["probabilities"], predictions, strict=True):
-        assert row == pytest.approx([prediction.scores[label] for label in classes], abs=1e-6)
-    assert seen["pinned_version"] == served_model_id
-    assert seen["pinned_outputs"] == ["label"]
     assert seen["pinned_labels"] == seen["labels"]
     assert seen["errors"] == {
         "no_credential": "StatusCode.UNAUTHENTICATED",
@@ -65,10 +47,7 @@ def test_tritonclient_gets_the_labels_and_probabilities_predict_gives(
 def test_tritonclients_http_client_gets_the_same_from_the_shims_rest_form(
     algorithm_services, prediction_stub, active_model_id, served_model_id
 ):
-    predictions = [
-        prediction_stub.Predict(prediction_pb2.PredictRequest(text=text), timeout=5)
-        for text in TEXTS
-    ]
+    predictions = predictions_of(prediction_stub)
     seen = support.run_inference_client(
         "check_client_http.py",
         algorithm_services.http_url.removeprefix("http://"),
@@ -77,10 +56,17 @@ def test_tritonclients_http_client_gets_the_same_from_the_shims_rest_form(
         env={"INFERENCE_AUTHORIZATION": support.service_authorization()},
     )
 
-    assert_http_client_saw(seen, predictions, active_model_id, served_model_id, no_credential="401")
+    assert_client_saw(seen, predictions, active_model_id, served_model_id, dimension=int)
+    assert seen["errors"] == {
+        "no_credential": "401",
+        "unknown_model": "404",
+        "unknown_version": "404",
+        "wrong_datatype": "400",
+    }
 
 
-def assert_http_client_saw(seen, predictions, active_model_id, served_model_id, no_credential):
+def assert_client_saw(seen, predictions, active_model_id, served_model_id, dimension):
+    """What both transports must show: open probes, the metadata, and Predict's answers."""
     assert (seen["live"], seen["ready"], seen["model_ready"], seen["version_ready"]) == (
         True,
         True,
@@ -92,10 +78,10 @@ def assert_http_client_saw(seen, predictions, active_model_id, served_model_id, 
         "name": "textclf",
         "versions": [active_model_id],
         "platform": "scikit-learn",
-        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
+        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [dimension(-1)]}],
         "outputs": [
-            {"name": "label", "datatype": "BYTES", "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 2]},
+            {"name": "label", "datatype": "BYTES", "shape": [dimension(-1)]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [dimension(-1), dimension(2)]},
         ],
     }
     assert seen["model_version"] == active_model_id
@@ -106,9 +92,3 @@ def assert_http_client_saw(seen, predictions, active_model_id, served_model_id, 
         assert row == pytest.approx([prediction.scores[label] for label in classes], abs=1e-6)
     assert seen["pinned_version"] == served_model_id
     assert seen["pinned_outputs"] == ["label"]
-    assert seen["errors"] == {
-        "no_credential": no_credential,
-        "unknown_model": "404",
-        "unknown_version": "404",
-        "wrong_datatype": "400",
-    }
