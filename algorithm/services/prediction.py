@@ -1,6 +1,5 @@
 """PredictionService: classify texts with a loaded model version."""
 
-import threading
 from typing import Any
 
 from algorithm import ml
@@ -47,28 +46,12 @@ def predict_batch(*, texts: Any, model_id: str = "", field: str = "texts") -> di
     texts = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
     model = model_server.get(model_id)
     predictions = ml.predict(model.vectorizer, model.classifier, texts)
-    _texts_predicted.add(len(texts))
     PREDICTIONS.labels(model.model_id).inc(len(texts))
     PREDICTION_BATCH_TEXTS.observe(len(texts))
     return {
         "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
         "model_id": model.model_id,
     }
-
-
-class _Count:
-    """A count that threads add to without losing increments."""
-
-    def __init__(self):
-        self.value = 0
-        self._lock = threading.Lock()
-
-    def add(self, amount: int) -> None:
-        with self._lock:
-            self.value += amount
-
-
-_texts_predicted = _Count()
 
 
 _single_predictions = PredictionCoalescer(
@@ -82,5 +65,13 @@ _single_predictions = PredictionCoalescer(
 
 
 def texts_predicted() -> int:
-    """Texts this process has classified since it started."""
-    return _texts_predicted.value
+    """Texts this process has classified since it started: the sum of its prediction
+    counter over every version (collect() reads this process's own values)."""
+    return int(
+        sum(
+            sample.value
+            for metric in PREDICTIONS.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+    )

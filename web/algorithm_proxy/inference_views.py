@@ -6,7 +6,6 @@ from typing import ClassVar
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 from web.accounts.scopes import Scope
 from web.algorithm_proxy.client import algorithm_client
 from web.api.schema import error_responses
+from web.api.views import OpenProbe
 
 _JSON = OpenApiResponse(OpenApiTypes.OBJECT, description="As the protocol defines it.")
 _PROBE = OpenApiResponse(OpenApiTypes.OBJECT, description="200: true; 400: false.")
@@ -24,13 +24,8 @@ def _answer(request: Request, body: bytes | None = None) -> Response:
     return Response(answer, status=status_code)
 
 
-class ProbeView(APIView):
+class ProbeView(OpenProbe):
     """Server liveness and readiness, a model's readiness."""
-
-    # Open like every health check: orchestrators and clients probe without a token.
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-    throttle_classes = ()
 
     @extend_schema(
         responses={200: _PROBE, 400: _PROBE, **error_responses(404, 409, 503)},

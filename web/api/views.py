@@ -29,7 +29,7 @@ _ReadinessSerializer = inline_serializer(
 )
 
 
-class _Probe(APIView):
+class OpenProbe(APIView):
     # Open to load balancers, orchestrators and health checks, which hold no token; no
     # authentication either, so a stale token header cannot turn one into a 401; and no
     # budget: probes come from a few addresses, often.
@@ -38,7 +38,7 @@ class _Probe(APIView):
     throttle_classes = ()
 
 
-class HealthView(_Probe):
+class HealthView(OpenProbe):
     @extend_schema(
         summary="Readiness: web and everything it needs answer",
         description="200 when the database, Redis and the algorithm service (settled on its "
@@ -62,7 +62,7 @@ class HealthView(_Probe):
         )
 
 
-class LivenessView(_Probe):
+class LivenessView(OpenProbe):
     @extend_schema(
         summary="Liveness: the web process answers",
         description="Checks nothing else, so an outage of the database or the algorithm "
