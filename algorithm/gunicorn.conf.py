@@ -10,6 +10,9 @@ from common.logs import configure_logging
 bind = f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_HTTP_PORT}"
 workers = int(os.environ.get("ALGORITHM_HTTP_WORKERS") or 2)
 threads = int(os.environ.get("ALGORITHM_HTTP_THREADS") or 4)
+# A socket per worker (SO_REUSEPORT): the kernel spreads connections over the workers, where
+# on one shared socket a single worker could take a whole burst of keep-alive connections.
+reuse_port = True
 timeout = 60
 graceful_timeout = 10
 accesslog = "-"

@@ -134,7 +134,9 @@ def running_stack() -> Iterator[Stack]:
             stack.start_worker()
             stack.start(
                 "bench_web",
-                support.procfile_command("web"),
+                support.procfile_command("web").replace(
+                    "web.config.asgi:application", "bench.web_asgi:application"
+                ),
                 ports["bench_web"],
                 WEB_PORT=str(ports["bench_web"]),
                 DJANGO_SETTINGS_MODULE="bench.web_settings",

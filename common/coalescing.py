@@ -5,21 +5,80 @@ microseconds per text, and so does each call to the algorithm service: under loa
 and fuller batches. The web tier sends concurrent requests as one PredictBatch call; the
 algorithm service scores concurrent Predict calls with one scikit-learn call.
 
-Nothing waits for a batch to fill: the request thread that finds a free slot sends
-everything queued so far itself, so a lone request goes out at once, on its own thread,
-and a busy process fills each batch with what queued during the last one.
+Nothing waits for a batch to fill: a lone request goes out at once, and a busy process
+fills each batch with what queued during the last one. PredictionCoalescer serves threads
+(the request thread that finds a free slot sends everything queued so far itself);
+AsyncPredictionCoalescer serves one event loop (a task per call). Both pick their batches
+and read the replies through _Batches.
 """
 
+import asyncio
 import collections
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from common.metrics import COALESCED_BATCH_TEXTS
 
 SendBatch = Callable[[list[str], str], dict[str, Any]]
+SendBatchAsync = Callable[[list[str], str], Awaitable[dict[str, Any]]]
+Outcome = dict[str, Any] | Exception
+
+
+def answers(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """A PredictBatch reply's predictions, each naming the version that answered."""
+    return [{**prediction, "model_id": reply["model_id"]} for prediction in reply["predictions"]]
+
+
+class _Batches:
+    """The queue of predictions waiting for a call, and which of them go out together: the
+    oldest request whose model has a free call, and up to max_batch - 1 more for that model,
+    in order. Calls under way are counted per model, so a slow first load of one version
+    never holds up predictions for another. Not locked: each coalescer guards it its own way.
+    """
+
+    def __init__(self, max_batch: int, max_in_flight: int):
+        self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self.queue: list = []
+        self._in_flight: collections.Counter[str] = collections.Counter()
+
+    def take(self) -> list:
+        """The next batch, counted as under way; empty if every queued model's calls are
+        all taken."""
+        model_id = next(
+            (
+                pending.model_id
+                for pending in self.queue
+                if self._in_flight[pending.model_id] < self._max_in_flight
+            ),
+            None,
+        )
+        if model_id is None:
+            return []
+        batch, rest = [], []
+        for pending in self.queue:
+            if pending.model_id == model_id and len(batch) < self._max_batch:
+                batch.append(pending)
+            else:
+                rest.append(pending)
+        self.queue = rest
+        self._in_flight[model_id] += 1
+        return batch
+
+    def done(self, model_id: str) -> None:
+        self._in_flight[model_id] -= 1
+
+    def abandon(self, pending) -> None:
+        if pending in self.queue:
+            self.queue.remove(pending)
+
+    @staticmethod
+    def texts(batch: list) -> list[str]:
+        COALESCED_BATCH_TEXTS.observe(len(batch))
+        return [pending.text for pending in batch]
 
 
 @dataclass(eq=False)
@@ -48,37 +107,30 @@ class PredictionCoalescer:
         at a time, so each request gets its own verdict.
         """
         self._send_batch = send_batch
-        self._max_batch = max_batch
-        self._max_in_flight = max_in_flight
         self._timeout = timeout
         self._busy_error = busy_error
         self._is_per_text_error = is_per_text_error
         self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        # Calls under way per model: a slow first load of one version never holds up
-        # predictions for another.
-        self._in_flight: collections.Counter[str] = collections.Counter()
+        self._batches = _Batches(max_batch, max_in_flight)
 
     @property
     def queued(self) -> int:
         """Predictions waiting for a call."""
         with self._lock:
-            return len(self._queue)
+            return len(self._batches.queue)
 
     def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
         """One prediction, {"label", "scores", "model_id"}, sent alone or with others."""
         pending = _Pending(text, model_id)
         deadline = time.monotonic() + self._timeout
         with self._lock:
-            self._queue.append(pending)
+            self._batches.queue.append(pending)
         while True:
             with self._lock:
                 if pending.outcome is not None:
                     break
-                batch = self._take_batch()
-                if batch:
-                    self._in_flight[batch[0].model_id] += 1
-                else:
+                batch = self._batches.take()
+                if not batch:
                     pending.wakeup.clear()
             if batch:
                 self._send(batch)
@@ -92,35 +144,12 @@ class PredictionCoalescer:
             raise pending.outcome
         return pending.outcome
 
-    def _take_batch(self) -> list[_Pending]:
-        """The oldest request whose model has a free call, and up to max_batch - 1 more
-        for that model, in order; empty if every queued model's calls are all taken."""
-        model_id = next(
-            (
-                pending.model_id
-                for pending in self._queue
-                if self._in_flight[pending.model_id] < self._max_in_flight
-            ),
-            None,
-        )
-        if model_id is None:
-            return []
-        batch, rest = [], []
-        for pending in self._queue:
-            if pending.model_id == model_id and len(batch) < self._max_batch:
-                batch.append(pending)
-            else:
-                rest.append(pending)
-        self._queue = rest
-        return batch
-
     def _abandon(self, pending: _Pending) -> None:
         with self._lock:
-            if pending in self._queue:
-                self._queue.remove(pending)
+            self._batches.abandon(pending)
 
     def _send(self, batch: list[_Pending]) -> None:
-        outcomes: list[dict[str, Any] | Exception] = [self._busy_error()] * len(batch)
+        outcomes: list[Outcome] = [self._busy_error()] * len(batch)
         try:
             outcomes = self._call(batch)
         except Exception as error:
@@ -128,30 +157,103 @@ class PredictionCoalescer:
         finally:
             model_id = batch[0].model_id
             with self._lock:
-                self._in_flight[model_id] -= 1
+                self._batches.done(model_id)
                 for pending, outcome in zip(batch, outcomes, strict=True):
                     pending.outcome = outcome
                     pending.wakeup.set()
                 # The oldest request waiting for this model's call takes it over.
-                waiting = next((p for p in self._queue if p.model_id == model_id), None)
+                waiting = next((p for p in self._batches.queue if p.model_id == model_id), None)
                 if waiting is not None:
                     waiting.wakeup.set()
 
-    def _call(self, batch: list[_Pending]) -> list[dict[str, Any] | Exception]:
-        COALESCED_BATCH_TEXTS.observe(len(batch))
-        texts = [pending.text for pending in batch]
+    def _call(self, batch: list[_Pending]) -> list[Outcome]:
         try:
-            reply = self._send_batch(texts, batch[0].model_id)
+            reply = self._send_batch(_Batches.texts(batch), batch[0].model_id)
         except Exception as error:
             if len(batch) == 1 or not self._is_per_text_error(error):
                 raise
             return [self._single(pending) for pending in batch]
-        return [
-            {**prediction, "model_id": reply["model_id"]} for prediction in reply["predictions"]
-        ]
+        return answers(reply)
 
-    def _single(self, pending: _Pending) -> dict[str, Any] | Exception:
+    def _single(self, pending: _Pending) -> Outcome:
         try:
             return self._call([pending])[0]
+        except Exception as error:
+            return error
+
+
+@dataclass(eq=False)
+class _AsyncPending:
+    text: str
+    model_id: str
+    # Its result is the outcome, an answer or an exception, so that an abandoned request's
+    # error is never left unretrieved.
+    outcome: asyncio.Future
+
+
+class AsyncPredictionCoalescer:
+    """PredictionCoalescer's counterpart on one event loop: the same batches and per-text
+    verdicts, with a task per call instead of the sending thread."""
+
+    def __init__(
+        self,
+        send_batch: SendBatchAsync,
+        max_batch: int,
+        max_in_flight: int,
+        timeout: float,
+        busy_error: Callable[[], Exception],
+        is_per_text_error: Callable[[Exception], bool],
+    ):
+        self._send_batch = send_batch
+        self._timeout = timeout
+        self._busy_error = busy_error
+        self._is_per_text_error = is_per_text_error
+        self._batches = _Batches(max_batch, max_in_flight)
+        # Tasks under way, held so that none is collected before it ends.
+        self._calls: set[asyncio.Task] = set()
+
+    async def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+        pending = _AsyncPending(text, model_id, asyncio.get_running_loop().create_future())
+        self._batches.queue.append(pending)
+        self._dispatch()
+        try:
+            async with asyncio.timeout(self._timeout):
+                outcome = await pending.outcome
+        except TimeoutError:
+            self._batches.abandon(pending)
+            raise self._busy_error() from None
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _dispatch(self) -> None:
+        while batch := self._batches.take():
+            call = asyncio.create_task(self._send(batch))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+
+    async def _send(self, batch: list[_AsyncPending]) -> None:
+        try:
+            outcomes = await self._call(batch)
+        except Exception as error:
+            outcomes = [error] * len(batch)
+        self._batches.done(batch[0].model_id)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.outcome.done():  # not abandoned
+                pending.outcome.set_result(outcome)
+        self._dispatch()
+
+    async def _call(self, batch: list[_AsyncPending]) -> list[Outcome]:
+        try:
+            reply = await self._send_batch(_Batches.texts(batch), batch[0].model_id)
+        except Exception as error:
+            if len(batch) == 1 or not self._is_per_text_error(error):
+                raise
+            return [await self._single(pending) for pending in batch]
+        return answers(reply)
+
+    async def _single(self, pending: _AsyncPending) -> Outcome:
+        try:
+            return (await self._call([pending]))[0]
         except Exception as error:
             return error

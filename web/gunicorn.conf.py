@@ -6,16 +6,21 @@ import os
 from common import metrics
 from common.settings import LISTEN_ADDRESS
 
-wsgi_app = "web.config.wsgi:application"
+wsgi_app = "web.config.asgi:application"
 bind = f"{LISTEN_ADDRESS}:{os.environ.get('WEB_PORT', '8000')}"
 
-# One process per core, each with threads: predictions that arrive together in a process
-# share one call to the algorithm service (common/coalescing.py), which sync
-# workers, one request each, could never do. Every thread may hold a database connection,
-# so workers * threads must stay below PostgreSQL's max_connections.
-worker_class = "gthread"
+# One process per core, each an event loop (uvicorn, with uvloop and httptools): predictions
+# are answered on the loop, and those that arrive together in a process share one call to
+# the algorithm service (web/algorithm_proxy/predict_asgi.py). Every other request runs
+# Django on a pool of WEB_THREADS threads per process (web/config/asgi.py); each thread may
+# hold a database connection, so workers * threads must stay below PostgreSQL's
+# max_connections.
+worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("WEB_THREADS", 16))
+# Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new
+# connections over the workers; on one shared socket, whichever worker woke first took a
+# whole burst of keep-alive connections and kept them while the others idled.
+reuse_port = True
 
 # Above the longest call web makes to the algorithm service, so a slow upstream is
 # answered by web's own 503, not by gunicorn killing the worker; and above the longest

@@ -1,12 +1,13 @@
 """Concurrent predictions in one process share PredictBatch calls, each keeping its own answer."""
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from algorithm.errors import InvalidArgument, Unavailable
-from common.coalescing import PredictionCoalescer
+from common.coalescing import AsyncPredictionCoalescer, PredictionCoalescer
 from tests import support
 
 
@@ -161,3 +162,119 @@ def test_a_held_call_for_one_model_does_not_hold_up_another_model():
         assert not held.done()
         send.release.set()
         assert held.result(5)["model_id"] == "model-a"
+
+
+class AsyncRecorder:
+    """Recorder's counterpart on an event loop: holds the first call until released."""
+
+    def __init__(self, hold_first: bool = False, fail=None):
+        self.calls: list[tuple[list[str], str]] = []
+        self.release = asyncio.Event()
+        self.hold_first = hold_first
+        self.fail = fail or (lambda texts: None)
+
+    async def __call__(self, texts: list[str], model_id: str) -> dict:
+        self.calls.append((list(texts), model_id))
+        if self.hold_first and len(self.calls) == 1:
+            await self.release.wait()
+        if error := self.fail(texts):
+            raise error
+        return {
+            "predictions": [{"label": t.upper(), "scores": {t.upper(): 1.0}} for t in texts],
+            "model_id": model_id or "active",
+        }
+
+
+def on_event_loop(send, requests, max_batch=64, timeout=5, release_after=True):
+    """Each (text, model_id) predicted concurrently on one event loop, the first call held
+    until every request is queued: each answer, or the exception it raised."""
+
+    async def run():
+        subject = AsyncPredictionCoalescer(
+            send,
+            max_batch=max_batch,
+            max_in_flight=1,
+            timeout=timeout,
+            busy_error=lambda: Unavailable("Busy; try again shortly."),
+            is_per_text_error=lambda error: isinstance(error, InvalidArgument),
+        )
+        tasks = [asyncio.create_task(subject.predict(text=t, model_id=m)) for t, m in requests]
+        await asyncio.sleep(0.05)
+        if release_after:
+            send.release.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    return asyncio.run(run())
+
+
+def test_on_an_event_loop_a_lone_prediction_goes_out_at_once():
+    send = AsyncRecorder()
+
+    [answer] = on_event_loop(send, [("hi", "")])
+
+    assert answer == {"label": "HI", "scores": {"HI": 1.0}, "model_id": "active"}
+    assert send.calls == [(["hi"], "")]
+
+
+def test_on_an_event_loop_predictions_queued_behind_a_call_share_the_next_calls():
+    send = AsyncRecorder(hold_first=True)
+    texts = [f"text {i}" for i in range(7)]
+
+    answers = on_event_loop(send, [("first", ""), *((t, "") for t in texts)], max_batch=3)
+
+    assert [answer["label"] for answer in answers] == ["FIRST", *(t.upper() for t in texts)]
+    assert [len(texts) for texts, _ in send.calls] == [1, 3, 3, 1]
+
+
+def test_on_an_event_loop_models_never_share_a_call_nor_wait_for_each_other():
+    send = AsyncRecorder(hold_first=True)
+    requests = [("a0", "model-a"), ("b1", "model-b"), ("a2", "model-a"), ("b2", "model-b")]
+
+    answers = on_event_loop(send, requests)
+
+    assert [answer["model_id"] for answer in answers] == ["model-a", "model-b"] * 2
+    # model-b's first call went out while model-a's was held.
+    assert send.calls[1] == (["b1"], "model-b")
+    for texts, model_id in send.calls:
+        assert {t[0] for t in texts} == {model_id[-1]}
+
+
+def test_on_an_event_loop_a_bad_text_fails_only_its_own_request():
+    send = AsyncRecorder(
+        hold_first=True,
+        fail=lambda texts: (
+            InvalidArgument("texts[0] must not be empty.") if "bad" in texts else None
+        ),
+    )
+
+    first, good, bad = on_event_loop(send, [("first", ""), ("good", ""), ("bad", "")])
+
+    assert (first["label"], good["label"]) == ("FIRST", "GOOD")
+    assert isinstance(bad, InvalidArgument)
+
+
+def test_on_an_event_loop_a_request_that_cannot_get_a_call_in_time_gets_a_503():
+    send = AsyncRecorder(hold_first=True)
+
+    async def run():
+        subject = AsyncPredictionCoalescer(
+            send,
+            max_batch=64,
+            max_in_flight=1,
+            timeout=0.2,
+            busy_error=lambda: Unavailable("Busy; try again shortly."),
+            is_per_text_error=lambda error: False,
+        )
+        first = asyncio.create_task(subject.predict(text="first", model_id=""))
+        await asyncio.sleep(0.01)  # its call is out, and held
+        with pytest.raises(Unavailable, match="Busy"):
+            await subject.predict(text="late", model_id="")
+        send.release.set()
+        with pytest.raises(Unavailable, match="Busy"):  # it waited past its time too
+            await first
+        await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+
+    # The late request, abandoned, was never sent.
+    assert send.calls == [(["first"], "")]

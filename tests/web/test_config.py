@@ -233,8 +233,8 @@ def test_gunicorn_config_defaults(monkeypatch):
     # Loopback only, unless LISTEN_ADDRESS says otherwise (the image says 0.0.0.0).
     assert config["bind"] == "127.0.0.1:8000"
     assert config["workers"] == multiprocessing.cpu_count()
-    assert (config["worker_class"], config["threads"]) == ("gthread", 16)
-    assert config["wsgi_app"] == "web.config.wsgi:application"
+    assert (config["worker_class"], config["reuse_port"]) == ("uvicorn_worker.UvicornWorker", True)
+    assert config["wsgi_app"] == "web.config.asgi:application"
     assert (config["accesslog"], config["timeout"], config["preload_app"]) == ("-", 120, True)
 
 
@@ -247,19 +247,19 @@ def test_gunicorn_config_reads_port_and_workers(monkeypatch):
     assert (config["bind"], config["workers"]) == ("127.0.0.1:9123", 3)
 
 
-def test_gunicorn_loads_the_wsgi_app_with_its_config():
+def test_gunicorn_loads_the_asgi_app_with_its_config():
     result = run_python(
         "-m", "gunicorn", "--config", "web/gunicorn.conf.py", "--check-config", "--print-config"
     )
 
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^wsgi_app\s*=\s*web\.config\.wsgi:application$", result.stdout, re.M)
+    assert re.search(r"^wsgi_app\s*=\s*web\.config\.asgi:application$", result.stdout, re.M)
 
 
-def test_the_preloaded_wsgi_module_has_imported_every_view():
+def test_the_preloaded_asgi_module_has_imported_every_view():
     # gunicorn preloads it: workers fork with the views imported, so none imports on a request.
     result = run_python(
-        "-c", "import sys, web.config.wsgi; print('web.algorithm_proxy.views' in sys.modules)"
+        "-c", "import sys, web.config.asgi; print('web.algorithm_proxy.views' in sys.modules)"
     )
 
     assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr

@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from common.nonblocking import before_blocking
 from web.accounts.models import digest_of
 from web.accounts.selectors import token_by_digest
 
@@ -58,6 +59,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         now = _clock()
         checked = _checked.get(digest)
         if checked is None or now - checked.at >= settings.API_TOKEN_CACHE_SECONDS:
+            before_blocking()
             try:
                 checked = self._check(digest, now)
             except (OperationalError, InterfaceError):

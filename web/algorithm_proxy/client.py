@@ -30,7 +30,7 @@ from algorithm.v1 import (
     training_pb2_grpc,
 )
 from common import limits
-from common.coalescing import PredictionCoalescer
+from common.coalescing import AsyncPredictionCoalescer, PredictionCoalescer
 from common.logs import correlation_id
 from common.messages import as_json
 from common.wire import (
@@ -81,6 +81,13 @@ _SERVICE_CONFIG = json.dumps(
 # gRPC waits at least 30 s between two resolutions of a name by default, which would add to
 # the time a new replica waits for its first call.
 _DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS = 5
+_CHANNEL_OPTIONS = (
+    ("grpc.service_config", _SERVICE_CONFIG),
+    ("grpc.dns_min_time_between_resolutions_ms", _DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS * 1000),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
+)
 _PREDICTION_SERVICE = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 _GRPC_TO_HTTP = {
@@ -113,6 +120,51 @@ class AlgorithmError(APIException):
         self.status_code = status_code
 
 
+def _grpc_error(error: grpc.RpcError) -> AlgorithmError:
+    """What a failed call (of either gRPC API, blocking or grpc.aio) means to the API."""
+    code = error.code()
+    CALL_ERRORS.labels("grpc", code.name).inc()
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return AlgorithmError(status.HTTP_502_BAD_GATEWAY, _CREDENTIAL_REFUSED)
+    # tuple(): grpc.aio's Metadata matches keys alone with `in`.
+    refused = SERVICE_ERROR_METADATA in tuple(error.trailing_metadata() or ())
+    if (
+        code
+        in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.CANCELLED,
+        )
+        and not refused
+    ):
+        return AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE)
+    http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
+    return AlgorithmError(http_status, error.details() or code.name)
+
+
+def _coalescing() -> dict[str, Any]:
+    """How web's coalescers (blocking and asynchronous) batch and fail."""
+    return {
+        "max_batch": COALESCE_MAX_BATCH,
+        "max_in_flight": COALESCE_MAX_IN_FLIGHT,
+        # Room to queue behind the calls under way, each bounded by its own deadline.
+        "timeout": PREDICT_DEADLINE_SECONDS * 2,
+        "busy_error": lambda: AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _BUSY),
+        # What one text can cause (invalid, too long); the rest apply to the whole batch.
+        "is_per_text_error": lambda error: (
+            getattr(error, "status_code", None)
+            in (status.HTTP_400_BAD_REQUEST, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        ),
+    }
+
+
+def _metadata(authorization: str) -> tuple[tuple[str, str], ...]:
+    return (
+        (REQUEST_ID_METADATA, correlation_id.get()),
+        (AUTHORIZATION_METADATA, authorization),
+    )
+
+
 class _Transport:
     """What both transports share: single predictions go out coalesced into batches."""
 
@@ -120,16 +172,7 @@ class _Transport:
         self._authorization = bearer(settings.ALGORITHM_SERVICE_TOKEN)
         self._coalescer = PredictionCoalescer(
             lambda texts, model_id: self.predict_batch(texts=texts, model_id=model_id),
-            max_batch=COALESCE_MAX_BATCH,
-            max_in_flight=COALESCE_MAX_IN_FLIGHT,
-            # Room to queue behind the calls under way, each bounded by its own deadline.
-            timeout=PREDICT_DEADLINE_SECONDS * 2,
-            busy_error=lambda: AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _BUSY),
-            # What one text can cause (invalid, too long); the rest apply to the whole batch.
-            is_per_text_error=lambda error: (
-                getattr(error, "status_code", None)
-                in (status.HTTP_400_BAD_REQUEST, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-            ),
+            **_coalescing(),
         )
 
     def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
@@ -152,19 +195,7 @@ class GrpcTransport(_Transport):
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    channel = grpc.insecure_channel(
-                        self.target,
-                        options=[
-                            ("grpc.service_config", _SERVICE_CONFIG),
-                            (
-                                "grpc.dns_min_time_between_resolutions_ms",
-                                _DNS_MIN_SECONDS_BETWEEN_RESOLUTIONS * 1000,
-                            ),
-                            ("grpc.max_reconnect_backoff_ms", 1000),
-                            ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
-                            ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
-                        ],
-                    )
+                    channel = grpc.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
                     self._prediction = prediction_pb2_grpc.PredictionServiceStub(channel)
                     self._training = training_pb2_grpc.TrainingServiceStub(channel)
                     self._models = models_pb2_grpc.ModelServiceStub(channel)
@@ -176,32 +207,9 @@ class GrpcTransport(_Transport):
 
     def _call(self, method, request, timeout: float):
         try:
-            return method(
-                request,
-                timeout=timeout,
-                metadata=(
-                    (REQUEST_ID_METADATA, correlation_id.get()),
-                    (AUTHORIZATION_METADATA, self._authorization),
-                ),
-            )
+            return method(request, timeout=timeout, metadata=_metadata(self._authorization))
         except grpc.RpcError as error:
-            code = error.code()
-            CALL_ERRORS.labels("grpc", code.name).inc()
-            if code == grpc.StatusCode.UNAUTHENTICATED:
-                raise AlgorithmError(status.HTTP_502_BAD_GATEWAY, _CREDENTIAL_REFUSED) from error
-            refused = SERVICE_ERROR_METADATA in (error.trailing_metadata() or ())
-            if (
-                code
-                in (
-                    grpc.StatusCode.UNAVAILABLE,
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                    grpc.StatusCode.CANCELLED,
-                )
-                and not refused
-            ):
-                raise AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE) from error
-            http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
-            raise AlgorithmError(http_status, error.details() or code.name) from error
+            raise _grpc_error(error) from error
 
     def readiness(self) -> dict[str, bool]:
         """grpc.health.v1: the overall service (settled on the active version) and
@@ -457,6 +465,36 @@ class HttpTransport(_Transport):
             return {"ready": False, "predicting": False}
         ready = response.status_code == status.HTTP_200_OK
         return {"ready": ready, "predicting": ready and body.get("model_id") is not None}
+
+
+class AsyncPredictions:
+    """Predictions over grpc.aio for the endpoint served on the event loop
+    (web/algorithm_proxy/predict_asgi.py): the same channel settings, deadline, credential,
+    coalescing and errors as GrpcTransport, with calls that wait without a thread. Made inside
+    the worker's event loop, which its channel belongs to."""
+
+    def __init__(self, target: str):
+        self._authorization = bearer(settings.ALGORITHM_SERVICE_TOKEN)
+        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._prediction = prediction_pb2_grpc.PredictionServiceStub(self._channel)
+        self._coalescer = AsyncPredictionCoalescer(self.predict_batch, **_coalescing())
+
+    async def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+        return await self._coalescer.predict(text=text, model_id=model_id)
+
+    async def predict_batch(self, texts: list[str], model_id: str) -> dict[str, Any]:
+        try:
+            reply = await self._prediction.PredictBatch(
+                prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id),
+                timeout=PREDICT_DEADLINE_SECONDS,
+                metadata=_metadata(self._authorization),
+            )
+        except grpc.RpcError as error:
+            raise _grpc_error(error) from error
+        return as_json(reply)
+
+    async def close(self) -> None:
+        await self._channel.close()
 
 
 _transports: dict[tuple[str, str], GrpcTransport | HttpTransport] = {}

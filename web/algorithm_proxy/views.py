@@ -13,6 +13,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from common import settings as common_settings
+from common.coalescing import answers
 from web.accounts.scopes import Scope
 from web.algorithm_proxy import serializers
 from web.algorithm_proxy.client import AlgorithmError, algorithm_client
@@ -83,9 +84,7 @@ class PredictView(APIView):
         if "text" in params.validated_data:
             return Response(client.predict(text=params.validated_data["text"], model_id=model_id))
         batch = client.predict_batch(texts=params.validated_data["texts"], model_id=model_id)
-        return Response(
-            [{**prediction, "model_id": batch["model_id"]} for prediction in batch["predictions"]]
-        )
+        return Response(answers(batch))
 
 
 class AlgorithmListView(APIView):

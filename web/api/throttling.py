@@ -11,6 +11,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from common.nonblocking import before_blocking
 from web.accounts.scopes import Scope, required_scope
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class ClientRateThrottle(SimpleRateThrottle):
         if known is not None:
             return known
         lease = _Leases.size(self.num_requests)
+        before_blocking()
         try:
             leased = self._increment(key, lease)
         except RedisError as error:

@@ -135,14 +135,17 @@ def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     return JsonResponse(error_body("Not found."), status=status.HTTP_404_NOT_FOUND)
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def server_error_body(request_id: str | None) -> dict:
     # Django has already logged the traceback under this request id; the client learns
     # nothing internal, only the id to quote.
-    request_id = getattr(request, "request_id", None)
+    return error_body(
+        "Internal server error. It has been logged; please try again later.",
+        {"request_id": request_id} if request_id else None,
+    )
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
-        error_body(
-            "Internal server error. It has been logged; please try again later.",
-            {"request_id": request_id} if request_id else None,
-        ),
+        server_error_body(getattr(request, "request_id", None)),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

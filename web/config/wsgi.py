@@ -1,4 +1,4 @@
-"""WSGI entry point, served by gunicorn (see web/gunicorn.conf.py)."""
+"""WSGI entry point: Django for everything but predictions, behind web/config/asgi.py."""
 
 import os
 
