@@ -3,6 +3,7 @@
 # packages for hosts that reach no registry.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
+# checkov:skip=CKV_DOCKER_7: the base image is the ARG above, a pinned patch release; checkov reads the unexpanded ${PYTHON_IMAGE} as an untagged image.
 FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_PYTHON_DOWNLOADS=never

@@ -12,6 +12,12 @@ NODE_TOOLS := $(VENV)/node
 # tritonclient, the standard inference client, in an environment of its own: it pins protobuf
 # below 7, which the project's lock cannot take (tests/inference_client/requirements.txt).
 TRITON_VENV := .venv-tritonclient
+# checkov, which checks the Kubernetes manifests and the Dockerfile in `make lint`, in an
+# environment of its own: its hundred pinned dependencies are no part of the services
+# (scripts/checkov-requirements.txt).
+CHECKOV_VENV := .venv-checkov
+# The KEDA models (@kubernetes-models/keda) check the optional KEDA component's objects.
+KEDA_MODELS_VERSION := 2.0.0
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,9 +38,16 @@ $(TRITON_VENV)/.installed: tests/inference_client/requirements.txt
 		-r tests/inference_client/requirements.txt
 	@touch $@
 
+$(CHECKOV_VENV)/.installed: scripts/checkov-requirements.txt
+	@test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
+		-r scripts/checkov-requirements.txt
+	@touch $@
+
 $(NODE_TOOLS)/.installed: Makefile
 	@npm install --silent --no-save --no-audit --no-fund --prefix $(NODE_TOOLS) \
-		@bufbuild/buf@$(BUF_VERSION) dclint@$(DCLINT_VERSION)
+		@bufbuild/buf@$(BUF_VERSION) dclint@$(DCLINT_VERSION) \
+		@kubernetes-models/keda@$(KEDA_MODELS_VERSION)
 	@touch $@
 
 # Debian's docker-compose validates the compose file without a Docker engine.
@@ -78,7 +91,7 @@ tritonclient: $(TRITON_VENV)/.installed ## Create .venv-tritonclient, the pinned
 protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into algorithm/v1/ and algorithm/inference/
 	@$(PY) -m protos.generate
 
-lint: install docker-compose-installed promtool-installed ## Lint the code, the protos, the images, compose and CI files
+lint: install $(CHECKOV_VENV)/.installed docker-compose-installed promtool-installed ## Lint the code, the protos, the images, compose, Kubernetes and CI files
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache 2>&1 | grep -v "too many dots"
@@ -91,6 +104,9 @@ lint: install docker-compose-installed promtool-installed ## Lint the code, the 
 	@$(VENV)/bin/zizmor --offline --min-severity medium .github/workflows/
 	@cd deploy/prometheus && promtool check config --lint=all prometheus.yml >/dev/null \
 		&& promtool check rules rules.yml >/dev/null
+	@# kubectl kustomize, kubernetes-validate (strict), the KEDA models, checkov: see the script.
+	@$(PY) scripts/check_kubernetes.py --node-modules $(NODE_TOOLS)/node_modules \
+		--checkov $(CHECKOV_VENV)/bin/checkov
 
 test: install protos $(VENV)/.bench-installed $(TRITON_VENV)/.installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
