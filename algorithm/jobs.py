@@ -118,7 +118,8 @@ def job_touch(job_id: uuid.UUID) -> None:
 
 @contextlib.contextmanager
 def heartbeat(job_id: uuid.UUID) -> Iterator[None]:
-    """Touch a running job's row from a thread for as long as the body runs."""
+    """Touch a running job's row from a thread for as long as the body runs; if the process
+    is stopped meanwhile, end the lease (hand_back)."""
     stop = threading.Event()
 
     def beat() -> None:
@@ -132,9 +133,33 @@ def heartbeat(job_id: uuid.UUID) -> Iterator[None]:
     thread.start()
     try:
         yield
+    except SystemExit:
+        # A worker's pool process turns SIGTERM into SystemExit (billiard), which compose's
+        # stop and honcho send mid-job.
+        stop.set()
+        thread.join()
+        hand_back(job_id)
+        raise
     finally:
         stop.set()
         thread.join()
+
+
+def hand_back(job_id: uuid.UUID) -> None:
+    """End a running job's lease, for a worker that stops before it ends: another worker
+    takes it at once when Celery puts its task back on the queue (acks_late,
+    reject_on_worker_lost), or the next sweep queues it (requeue_orphaned)."""
+    try:
+        with db.transaction() as cursor:
+            cursor.execute(
+                "UPDATE jobs SET update_time = now() - make_interval(secs => %s)"
+                " WHERE id = %s AND state = 'running'",
+                (settings.JOB_LEASE_SECONDS + 1, job_id),
+            )
+    except db.LOST as error:
+        logger.warning("Stopping mid-job: job %s waits its lease out: %s", job_id, error)
+        return
+    logger.warning("Stopping mid-job: handed job %s back", job_id)
 
 
 def requeue_orphaned() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 
 import pytest
 import requests
@@ -384,3 +385,146 @@ def test_losing_or_stopping_a_replica_under_load_fails_no_prediction(stack):
     print(f"\n[compose] answers under load while losing replicas: {dict(load.answers)}", flush=True)
     assert load.total > 100
     assert not load.failures
+
+
+# Copies of the SMS data set in the table before the scale-down: a training then lasts long
+# enough for the worker's stop to land while it runs.
+SCALE_DOWN_DATA_COPIES = 8
+SCALE_DOWN_JOBS = 4
+STEADY_SECONDS = 10
+
+
+def _number(stack, container: str) -> int:
+    return int(stack.inspect(container)["Config"]["Labels"]["com.docker.compose.container-number"])
+
+
+def _steady_rate(stack, what: str) -> float:
+    with Load(stack) as load:
+        started = time.monotonic()
+        time.sleep(STEADY_SECONDS)
+    rate = load.total / (time.monotonic() - started)
+    print(f"\n[compose] predictions/s through web, {what}: {rate:.0f} {dict(load.answers)}")
+    assert not load.failures
+    return rate
+
+
+def test_scaling_replicas_and_workers_down_under_load_fails_no_request_and_loses_no_job(stack):
+    # Whatever the tests before left (one replica killed, one stopped), or a stack of one
+    # each when run alone.
+    with step("3 algorithm replicas and 2 workers, all healthy and serving"):
+        stack.compose(
+            "up",
+            "-d",
+            "--no-deps",
+            "--no-recreate",
+            "--scale",
+            "algorithm=3",
+            "--scale",
+            "algorithm_celery=2",
+            "algorithm",
+            "algorithm_celery",
+            timeout=300,
+        )
+        stack.wait_healthy(HEALTHY_SECONDS, services=("algorithm", "algorithm_celery"))
+        support.wait_until(
+            lambda: len(stack.replicas()) == 3, NEW_REPLICA_SERVES_SECONDS, "3 replicas serving", 1
+        )
+    workers = sorted(stack.containers("algorithm_celery"), key=lambda c: _number(stack, c))
+    assert len(workers) == 2
+    # Compose removes the highest-numbered containers when it scales down.
+    kept, leaving = workers
+    with step(f"import the SMS data set {SCALE_DOWN_DATA_COPIES} more times"):
+        data = (support.REPO_ROOT / "tests/data/sms_spam.tsv").read_bytes()
+        for _ in range(SCALE_DOWN_DATA_COPIES):
+            imported = stack.session.post(
+                f"{stack.url}/api/data/import/",
+                data=data,
+                headers={"Content-Type": "text/tab-separated-values"},
+                timeout=120,
+            )
+            assert imported.status_code == 201, imported.text[:500]
+    rates = {"3 replicas": _steady_rate(stack, "3 replicas, steady")}
+
+    # The leaving worker's output, followed until it stops: it is gone with the container.
+    follower = subprocess.Popen(
+        ["docker", "logs", "--follow", leaving],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    jobs = [stack.api("POST", "/train/", json={}).json()["job_id"] for _ in range(SCALE_DOWN_JOBS)]
+
+    def running_in_both():
+        running = [
+            job_id
+            for job_id in jobs
+            if stack.api("GET", f"/jobs/{job_id}/").json()["state"] == "running"
+        ]
+        return len(running) == 2 and running
+
+    with step("two of the trainings running, one in each worker"):
+        support.wait_until(running_in_both, JOB_SECONDS, "a training running in each worker", 0.5)
+    before = stack.replicas()
+    with Load(stack) as load:
+        time.sleep(3)
+        started = time.monotonic()
+        with step("scale algorithm from 3 to 1 and algorithm_celery from 2 to 1 (up returns)"):
+            stack.compose(
+                "up",
+                "-d",
+                "--no-deps",
+                "--no-recreate",
+                "--scale",
+                "algorithm=1",
+                "--scale",
+                "algorithm_celery=1",
+                "algorithm",
+                "algorithm_celery",
+                timeout=300,
+            )
+        scaled = time.monotonic() - started
+        time.sleep(5)
+        elapsed = time.monotonic() - started
+    rates["while scaling down"] = load.total / elapsed
+    after = stack.replicas()
+    assert stack.containers("algorithm_celery") == [kept]
+    rates["1 replica"] = _steady_rate(stack, "1 replica, steady")
+
+    with step("every training ended"):
+        ended = {job_id: _wait_for_job(stack, job_id) for job_id in jobs}
+    since_scale = time.monotonic() - started
+    logs = {
+        leaving: follower.communicate(timeout=60)[0],
+        kept: subprocess.run(
+            ["docker", "logs", kept], capture_output=True, text=True, timeout=60
+        ).stdout,
+    }
+    print(f"\n[compose] predictions per replica before: {before}, after: {after}", flush=True)
+    print(f"[compose] answers under load while scaling down: {dict(load.answers)}", flush=True)
+    print(
+        "[compose] predictions/s through web: "
+        + ", ".join(f"{what} {rate:.0f}" for what, rate in rates.items())
+    )
+    handed_back = [job_id for job_id in jobs if f"handed job {job_id} back" in logs[leaving]]
+    for job_id, job in ended.items():
+        finished_in = [
+            name
+            for name, container in (("kept", kept), ("leaving", leaving))
+            if f"Job {job_id} made model" in logs[container]
+        ]
+        seconds = (
+            datetime.fromisoformat(job["end_time"]) - datetime.fromisoformat(job["start_time"])
+        ).total_seconds()
+        print(
+            f"[compose] job {job_id}: {job['state']}, {job['rows_total']} rows, {seconds:.1f} s "
+            f"from its first start to its end ({job['rows_total'] / seconds:.0f} rows/s), "
+            f"finished by the {finished_in} worker"
+            + (", handed back by the leaving worker" if job_id in handed_back else ""),
+            flush=True,
+        )
+    print(f"[compose] scale command {scaled:.1f} s; every job ended {since_scale:.1f} s after it")
+    assert len(before) == 3 and len(after) == 1, (before, after)
+    assert load.total > 100
+    assert not load.failures
+    assert {job["state"] for job in ended.values()} == {"succeeded"}, ended
+    assert len(handed_back) == 1, handed_back

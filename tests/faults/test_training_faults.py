@@ -19,7 +19,7 @@ from algorithm.store import MANIFEST_FILE, MODEL_FILE, VECTORIZER_FILE, ModelSto
 from algorithm.training import model_id_for_job
 from algorithm.v1 import prediction_pb2
 from tests import support
-from tests.faults.conftest import seconds_since
+from tests.faults.conftest import LEASE_SECONDS, seconds_since
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +109,30 @@ def test_a_worker_killed_mid_training_is_replaced_and_the_job_succeeds(stack, sm
     assert job["state"] == "succeeded", job["error"]
     assert job["attempts"] == 2
     assert watcher.partial == []
+    assert_one_sound_version(stack, job, before)
+
+
+def test_a_worker_stopped_mid_training_hands_the_job_back_and_it_succeeds(stack, sms_rows):
+    # SIGTERM to the worker's process group, as honcho sends it when a container stops.
+    stack.replace_data(sms_rows * 8)
+    before = stack.versions()
+    job_id = stack.train()
+    stack.wait_for_stage(job_id, ("training",))
+    worker = stack.processes["algorithm_celery"]
+    stack.stop("algorithm_celery")
+    assert f"Stopping mid-job: handed job {job_id} back" in worker.output()
+    # Free for another worker at once, where a killed worker's job waits its lease out.
+    with stack.cursor() as cursor:
+        cursor.execute(
+            "SELECT state, update_time < now() - make_interval(secs => %s) AS free"
+            " FROM jobs WHERE id = %s",
+            (LEASE_SECONDS, job_id),
+        )
+        assert cursor.fetchone() == {"state": "running", "free": True}
+    stack.start("algorithm_celery")
+    job = stack.wait_for_end(job_id)
+    assert job["state"] == "succeeded", job["error"]
+    assert job["attempts"] == 2
     assert_one_sound_version(stack, job, before)
 
 
