@@ -98,7 +98,8 @@ class Stack:
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     """The real web, gRPC server, Flask shim and worker on their own database, Redis prefix
-    and model folder; beside them the bench web app (bare DRF and naive endpoints, same
+    and model folder; beside them the bench web app (bench/web_asgi.py: the empty
+    authenticated prediction endpoint, bare DRF and naive endpoints, same
     gunicorn configuration) and an empty gRPC service on the real server's settings."""
     os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="textclf-bench-"))

@@ -98,16 +98,14 @@ class PredictApp:
         self.path = path or reverse("predict")
         self.route = self.path.lstrip("/")
         self._headers = _static_headers()
+        # Read once: Django's lazy settings cost more per read than the rest of this check.
+        self._on = settings.ALGORITHM_TRANSPORT == "grpc" and not settings.USE_X_FORWARDED_HOST
+        self._allowed_hosts = settings.ALLOWED_HOSTS
         # Made on the worker's event loop, at its first prediction.
         self._predictions: AsyncPredictions | None = None
 
     def serves(self, scope: dict) -> bool:
-        if not (
-            scope["path"] == self.path
-            and scope["method"] == "POST"
-            and settings.ALGORITHM_TRANSPORT == "grpc"
-            and not settings.USE_X_FORWARDED_HOST
-        ):
+        if not (self._on and scope["path"] == self.path and scope["method"] == "POST"):
             return False
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"")
@@ -117,7 +115,7 @@ class PredictApp:
             length.isdigit()
             and b"transfer-encoding" not in headers
             and media_type == b"application/json"
-            and validate_host(domain, settings.ALLOWED_HOSTS)
+            and validate_host(domain, self._allowed_hosts)
         )
 
     async def __call__(self, scope: dict, receive, send) -> None:

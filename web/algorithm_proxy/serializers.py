@@ -42,6 +42,18 @@ class PredictRequestSerializer(serializers.Serializer):
     )
     model_id = StrictUUIDField(required=False, allow_null=True, default=None)
 
+    # Every prediction is validated here, and DRF deep-copies a serializer's declared fields
+    # for each instance: most of the cost of a prediction in web. These fields keep nothing of
+    # a request (no context, never partial), so all instances share the first one's.
+    _shared_fields = None
+
+    @property
+    def fields(self):
+        cls = type(self)
+        if cls._shared_fields is None:
+            cls._shared_fields = serializers.Serializer.fields.func(self)
+        return cls._shared_fields
+
     def validate(self, attrs):
         if ("text" in attrs) == ("texts" in attrs):
             raise serializers.ValidationError(
