@@ -80,8 +80,11 @@ def _train(
     return trained, rows.snapshot
 
 
-def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
-    """Train on the data table, publish the model version and make it active."""
+def run_training_job(
+    job_id: str, store: ModelStore | None = None, *, activate: bool = True
+) -> None:
+    """Train on the data table, publish the model version and (unless told not to) make it
+    active."""
     store = store or ModelStore()
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
@@ -89,10 +92,10 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
         logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
         return
     with jobs.heartbeat(job_uuid):
-        _run(job, model_id_for_job(job_uuid), store)
+        _run(job, model_id_for_job(job_uuid), store, activate)
 
 
-def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
+def _run(job: dict[str, Any], model_id: str, store: ModelStore, activate: bool) -> None:
     job_id, job_uuid = str(job["id"]), job["id"]
     started = time.monotonic()
     try:
@@ -135,7 +138,8 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
                     y_true=trained.hold_out_true[:sample],
                     y_pred=trained.hold_out_predicted[:sample],
                 )
-        store.activate(model_id)
+        if activate:
+            store.activate(model_id)
     except db.LOST:
         # The job stays running, untouched: once the database is back it is queued again
         # (jobs.requeue_orphaned) and retried from the start.
