@@ -259,7 +259,7 @@ def test_retrain_stale_retrains_a_model_of_other_library_versions_with_its_algor
     manifest["library_versions"]["scikit-learn"] = "1.3.2"
     manifest["signature"] = _sign(manifest)
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(ModelIntegrityError, match="trained with scikit-learn 1.3.2"):
+    with pytest.raises(ModelIntegrityError, match=r"trained with scikit-learn 1\.3\.2"):
         store.load(old)
 
     retrained = ops(env, "retrain-stale")
