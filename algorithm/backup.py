@@ -206,14 +206,13 @@ def _backup_models(path: pathlib.Path, store: ModelStore, summary: Summary) -> N
                 continue
             try:
                 manifest, pickles = store.verify(folder.name, libraries=False)
-                manifest_bytes = (folder / MANIFEST_FILE).read_bytes()
             except (ModelIntegrityError, NotFound, InvalidArgument, OSError) as error:
                 if folder.name == summary.active_id:
                     raise BackupError(f"the active model cannot be backed up: {error}") from None
                 summary.skipped.append(f"{folder.name} ({error})")
                 continue
-            # The manifest read again could be a re-signed one (a key rotation under way):
-            # either signature holds, and the checksums it names are the same.
+            # The manifest as verified (its signature covers its content, not its layout).
+            manifest_bytes = json.dumps(manifest, indent=2).encode()
             _add_file(archive, f"{manifest['model_id']}/{MANIFEST_FILE}", manifest_bytes)
             for name, data in pickles.items():
                 _add_file(archive, f"{manifest['model_id']}/{name}", data)
@@ -358,7 +357,7 @@ def _unpack_models(path: pathlib.Path, staging: pathlib.Path, summary: Summary) 
         if stale_libraries(manifest):
             summary.stale.append(folder.name)
     if active is not None and active not in summary.versions:
-        raise BackupError(f"the backup's ACTIVE pointer names no version it holds: {active!r}.")
+        raise BackupError("the backup's ACTIVE pointer names no version it holds.")
     summary.active_id = active
 
 

@@ -83,14 +83,31 @@ def run_resign(store: ModelStore, args: argparse.Namespace) -> None:
 
 def run_retrain_stale(store: ModelStore, args: argparse.Namespace) -> None:
     active_id = store.read_active_id()
+    manifests = store.list_manifests()
+    # A version kept beside its replacement stays for a rollback to the image that can load
+    # it; it is not retrained again.
+    replaced = {
+        manifest.get("retrained_from") for manifest in manifests if not stale_libraries(manifest)
+    }
     stale = [
         manifest
-        for manifest in store.list_manifests()
-        if stale_libraries(manifest) and (args.all or manifest["model_id"] == active_id)
+        for manifest in manifests
+        if stale_libraries(manifest)
+        and (
+            manifest["model_id"] == active_id or (args.all and manifest["model_id"] not in replaced)
+        )
     ]
     if not stale:
-        which = "No model version needs" if args.all else "The active model needs no"
-        print(f"{which} retraining: this image's libraries are those that pickled it.")
+        if active_id is None and not args.all:
+            print("No model is active yet: nothing to retrain.")
+        else:
+            print(
+                "No model version needs retraining: each was pickled with this image's "
+                "libraries, or was retrained already."
+                if args.all
+                else "The active model needs no retraining: this image's libraries are those "
+                "that pickled it."
+            )
         return
     # The active version last: the others never become active, even for a moment.
     stale.sort(key=lambda manifest: manifest["model_id"] == active_id)
@@ -111,7 +128,9 @@ def _retrain(store: ModelStore, manifest: dict[str, Any], *, activate: bool) -> 
     )
     # In this process, synchronously: done before the command returns, whether or not a
     # worker runs (a release step runs before any does).
-    training.run_training_job(str(job["id"]), store, activate=activate)
+    training.run_training_job(
+        str(job["id"]), store, activate=activate, manifest_extra={"retrained_from": old_id}
+    )
     job = jobs.job_get(job["id"])
     if job["state"] != "succeeded":
         raise OperationFailed(f"retraining model {old_id} failed: {job['error']}")

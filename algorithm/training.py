@@ -81,10 +81,14 @@ def _train(
 
 
 def run_training_job(
-    job_id: str, store: ModelStore | None = None, *, activate: bool = True
+    job_id: str,
+    store: ModelStore | None = None,
+    *,
+    activate: bool = True,
+    manifest_extra: dict[str, Any] | None = None,
 ) -> None:
-    """Train on the data table, publish the model version and (unless told not to) make it
-    active."""
+    """Train on the data table, publish the model version (manifest_extra added to its
+    manifest) and, unless told not to, make it active."""
     store = store or ModelStore()
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
@@ -92,10 +96,16 @@ def run_training_job(
         logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
         return
     with jobs.heartbeat(job_uuid):
-        _run(job, model_id_for_job(job_uuid), store, activate)
+        _run(job, model_id_for_job(job_uuid), store, activate, manifest_extra or {})
 
 
-def _run(job: dict[str, Any], model_id: str, store: ModelStore, activate: bool) -> None:
+def _run(
+    job: dict[str, Any],
+    model_id: str,
+    store: ModelStore,
+    activate: bool,
+    manifest_extra: dict[str, Any],
+) -> None:
     job_id, job_uuid = str(job["id"]), job["id"]
     started = time.monotonic()
     try:
@@ -123,6 +133,7 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore, activate: bool) 
                         "data_snapshot": snapshot,
                         "metrics": trained.metrics,
                         "training_seconds": round(time.monotonic() - started, 3),
+                        **manifest_extra,
                     },
                 )
             except VersionExists:

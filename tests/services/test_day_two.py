@@ -240,25 +240,29 @@ def test_a_backup_file_changed_afterwards_is_refused(populated, tmp_path):
     )
 
 
+def make_stale(store: ModelStore, model_id: str, library: str, version: str) -> None:
+    """Make a version look as an image with other library versions wrote it, signed."""
+    manifest_path = store.path(model_id) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["library_versions"][library] = version
+    manifest["signature"] = _sign(manifest)
+    manifest_path.write_text(json.dumps(manifest))
+
+
 def test_retrain_stale_retrains_a_model_of_other_library_versions_with_its_algorithm(
     deployment, sms_rows
 ):
     env = deployment
     insert_rows(env, sms_rows[:300])
     store = ModelStore(env["MODEL_DIR"])
+    texts, labels = [text for text, _ in sms_rows[:300]], [label for _, label in sms_rows[:300]]
+    kept = TextClassifier(store).train(texts, labels)["model_id"]
     parameters = ml.resolve_parameters("naive_bayes", {"alpha": 0.5})
     old = TextClassifier(store).train(
-        [text for text, _ in sms_rows[:300]],
-        [label for _, label in sms_rows[:300]],
-        algorithm="naive_bayes",
-        parameters=parameters,
+        texts, labels, algorithm="naive_bayes", parameters=parameters
     )["model_id"]
-    # As an image with an older scikit-learn would have written it, signed.
-    manifest_path = store.path(old) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["library_versions"]["scikit-learn"] = "1.3.2"
-    manifest["signature"] = _sign(manifest)
-    manifest_path.write_text(json.dumps(manifest))
+    make_stale(store, kept, "numpy", "1.26.4")
+    make_stale(store, old, "scikit-learn", "1.3.2")
     with pytest.raises(ModelIntegrityError, match=r"trained with scikit-learn 1\.3\.2"):
         store.load(old)
 
@@ -282,4 +286,23 @@ def test_retrain_stale_retrains_a_model_of_other_library_versions_with_its_algor
     assert (again.returncode, again.stdout) == (
         0,
         "The active model needs no retraining: this image's libraries are those that pickled it.\n",
+    )
+
+    # --all: every version kept, without making another one active.
+    everything = ops(env, "retrain-stale", "--all")
+
+    assert everything.returncode == 0, everything.stderr
+    assert store.read_active_id() == new
+    listed = {manifest["model_id"] for manifest in store.list_manifests()}
+    (replacement,) = listed - {kept, old, new}
+    assert everything.stdout == (
+        f"Model {kept} (numpy 1.26.4) retrained as {replacement} (linear_svm, C=1.0, "
+        "ngram_max=1) on 300 rows.\n"
+    )
+    assert store.load(replacement).manifest["algorithm"] == "linear_svm"
+    # The versions replaced stay, for a rollback to an image that loads them, once.
+    assert store.load(replacement).manifest["retrained_from"] == kept
+    assert ops(env, "retrain-stale", "--all").stdout == (
+        "No model version needs retraining: each was pickled with this image's libraries, or "
+        "was retrained already.\n"
     )
