@@ -76,8 +76,8 @@ def run_resign(store: ModelStore, args: argparse.Namespace) -> None:
     if failures:
         raise OperationFailed(
             f"{len(failures)} versions are signed by neither MODEL_SIGNING_KEY nor "
-            "MODEL_SIGNING_KEY_PREVIOUS: keep MODEL_SIGNING_KEY_PREVIOUS until they are "
-            "re-signed or deleted."
+            "MODEL_SIGNING_KEY_PREVIOUS; keep the previous key until they are re-signed or "
+            "deleted."
         )
 
 

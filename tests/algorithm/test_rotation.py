@@ -115,8 +115,8 @@ def test_resign_models_signs_what_the_previous_key_signed_and_names_what_neither
     )
     assert result.stderr == (
         "error: 1 versions are signed by neither MODEL_SIGNING_KEY nor "
-        "MODEL_SIGNING_KEY_PREVIOUS: keep MODEL_SIGNING_KEY_PREVIOUS until they are re-signed "
-        "or deleted.\n"
+        "MODEL_SIGNING_KEY_PREVIOUS; keep the previous key until they are re-signed or "
+        "deleted.\n"
     )
     signing_keys(NEW_KEY)
     assert [store.load(model_id).model_id for model_id in model_ids] == model_ids
