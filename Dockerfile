@@ -19,6 +19,12 @@ COPY . .
 RUN /opt/uv/bin/uv sync --locked --no-dev
 
 FROM ${PYTHON_IMAGE}
+# PostgreSQL's client of the server's major version: pg_dump and pg_restore, for
+# `python -m algorithm.ops backup` and `restore` (docs/operations.md, "Day two").
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
 # The volumes' mount points, owned by the runtime user so that a fresh volume is too:
 # /secrets (each container's own secrets) and, for compose's secrets step, one folder per
 # container that it fills (see docker-compose.yml).

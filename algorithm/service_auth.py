@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from common.credentials import secret
+from common.settings import optional_secret
 from common.wire import (
     AUTHORIZATION_METADATA,
     NO_RETRY_METADATA,
@@ -29,12 +30,21 @@ REFUSAL = (
 
 
 class ServiceCredential:
-    def __init__(self, token: str | None = None):
+    def __init__(self, token: str | None = None, previous: str | None = None):
         # Read at start: a server with no credential set or generated stops there.
-        self._expected = bearer(token or secret("ALGORITHM_SERVICE_TOKEN")).encode()
+        tokens = [token or secret("ALGORITHM_SERVICE_TOKEN")]
+        previous = (
+            optional_secret("ALGORITHM_SERVICE_TOKEN_PREVIOUS") if previous is None else previous
+        )
+        if previous:
+            tokens.append(previous)
+        self._accepted = [bearer(value).encode() for value in tokens]
 
     def admits(self, authorization: str | None) -> bool:
-        return hmac.compare_digest((authorization or "").encode(), self._expected)
+        given = (authorization or "").encode()
+        # Every credential compared, whichever matches: the time taken tells nothing.
+        matches = [hmac.compare_digest(given, expected) for expected in self._accepted]
+        return any(matches)
 
 
 class CredentialInterceptor(grpc.ServerInterceptor):

@@ -83,10 +83,33 @@ def parse_model_id(value: str) -> str:
     return str(parse_uuid(value, "model_id"))
 
 
-def _sign(manifest: dict[str, Any]) -> str:
+def _sign(manifest: dict[str, Any], signing_key: str = "") -> str:
     unsigned = {key: value for key, value in manifest.items() if key != "signature"}
     payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(common_settings.MODEL_SIGNING_KEY.encode(), payload, hashlib.sha256).hexdigest()
+    signing_key = signing_key or common_settings.MODEL_SIGNING_KEY
+    return hmac.new(signing_key.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def _signed_with_current_key(manifest: dict[str, Any]) -> bool:
+    return hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest))
+
+
+def _signature_matches(manifest: dict[str, Any]) -> bool:
+    """Signed with MODEL_SIGNING_KEY, or, while a rotation is under way, with
+    MODEL_SIGNING_KEY_PREVIOUS (docs/operations.md: rotating the signing key)."""
+    if _signed_with_current_key(manifest):
+        return True
+    previous = common_settings.MODEL_SIGNING_KEY_PREVIOUS
+    return bool(previous) and hmac.compare_digest(
+        str(manifest.get("signature", "")), _sign(manifest, previous)
+    )
+
+
+def stale_libraries(manifest: dict[str, Any]) -> list[str]:
+    """The pickled libraries whose version in the manifest is not this process's."""
+    recorded = manifest.get("library_versions") or {}
+    running = library_versions()
+    return [library for library in PICKLED_LIBRARIES if recorded.get(library) != running[library]]
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -194,7 +217,7 @@ class ModelStore:
             raise ModelIntegrityError(
                 f"manifest of {model_id} is unreadable: not a JSON object", "manifest"
             )
-        if not hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest)):
+        if not _signature_matches(manifest):
             raise ModelIntegrityError(
                 f"manifest signature of {model_id} does not match", "signature"
             )
@@ -238,25 +261,27 @@ class ModelStore:
     def load(self, model_id: str) -> LoadedModel:
         """Verify a version's folder, manifest, library versions and checksums, then unpickle it."""
         model_id = parse_model_id(model_id)
-        manifest, data = self._verified(model_id)
+        manifest, data = self.verify(model_id)
         # Only now, with both checksums signed at training time matching: these are the very
         # files the worker wrote.
         objects = {name: pickle.loads(blob) for name, blob in data.items()}
         return LoadedModel(model_id, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
 
-    def _verified(self, model_id: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-        """A version's manifest and pickled bytes, once every check a load makes has passed."""
+    def verify(
+        self, model_id: str, *, libraries: bool = True
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """A version's manifest and pickled bytes, once every check a load makes has passed
+        (without libraries=True's, the library versions, for a version kept but not loaded)."""
         folder = self.path(model_id)
         manifest = self.read_manifest(model_id)
-        recorded = manifest.get("library_versions") or {}
-        running = library_versions()
-        for library in PICKLED_LIBRARIES:
-            if recorded.get(library) != running[library]:
-                raise ModelIntegrityError(
-                    f"{model_id} was trained with {library} {recorded.get(library)}, this "
-                    f"process runs {running[library]}; retrain it",
-                    "library_versions",
-                )
+        for library in stale_libraries(manifest) if libraries else ():
+            recorded = (manifest.get("library_versions") or {}).get(library)
+            raise ModelIntegrityError(
+                f"{model_id} was trained with {library} {recorded}, this process runs "
+                f"{library_versions()[library]}; retrain it (python -m algorithm.ops "
+                "retrain-stale)",
+                "library_versions",
+            )
         data = {}
         for name in (MODEL_FILE, VECTORIZER_FILE):
             try:
@@ -273,17 +298,42 @@ class ModelStore:
                 )
         return manifest, data
 
+    def resign(self, model_id: str) -> bool:
+        """Sign a version's manifest with MODEL_SIGNING_KEY, if the previous key signed it;
+        whether it changed. The manifest is replaced by a rename, so a reader sees it signed
+        with one key or the other, both accepted while the rotation is under way."""
+        manifest = self.read_manifest(model_id)
+        if _signed_with_current_key(manifest):
+            return False
+        manifest["signature"] = _sign(manifest)
+        folder = self.path(model_id)
+        staging = folder / f".{MANIFEST_FILE}-{uuid.uuid4().hex}"
+        try:
+            _write_durably(staging, json.dumps(manifest, indent=2).encode())
+            staging.chmod(stat.S_IMODE((folder / MANIFEST_FILE).stat().st_mode))
+            os.replace(staging, folder / MANIFEST_FILE)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+        return True
+
     def activate(self, model_id: str) -> None:
         """Point ACTIVE at a version with one atomic rename, once it passes every check a
         serving process makes before loading it: a version they would refuse is never made
         active."""
         model_id = parse_model_id(model_id)
         try:
-            self._verified(model_id)
+            self.verify(model_id)
         except ModelIntegrityError as error:
             raise FailedPrecondition(
                 f"Model {model_id} failed its integrity checks and cannot be activated: {error}."
             ) from error
+        self.point_active(model_id)
+
+    def point_active(self, model_id: str) -> None:
+        """Make ACTIVE name a version with one atomic rename, checking nothing: for a restore,
+        which puts back the pointer a backup recorded (activate checks first)."""
         pointer = self.root / ACTIVE_FILE
         staging = pointer.with_name(f".{ACTIVE_FILE}-{uuid.uuid4().hex}")
         _write_durably(staging, f"{model_id}\n".encode())

@@ -80,8 +80,15 @@ def _train(
     return trained, rows.snapshot
 
 
-def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
-    """Train on the data table, publish the model version and make it active."""
+def run_training_job(
+    job_id: str,
+    store: ModelStore | None = None,
+    *,
+    activate: bool = True,
+    manifest_extra: dict[str, Any] | None = None,
+) -> None:
+    """Train on the data table, publish the model version (manifest_extra added to its
+    manifest) and, unless told not to, make it active."""
     store = store or ModelStore()
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
@@ -89,10 +96,16 @@ def run_training_job(job_id: str, store: ModelStore | None = None) -> None:
         logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
         return
     with jobs.heartbeat(job_uuid):
-        _run(job, model_id_for_job(job_uuid), store)
+        _run(job, model_id_for_job(job_uuid), store, activate, manifest_extra or {})
 
 
-def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
+def _run(
+    job: dict[str, Any],
+    model_id: str,
+    store: ModelStore,
+    activate: bool,
+    manifest_extra: dict[str, Any],
+) -> None:
     job_id, job_uuid = str(job["id"]), job["id"]
     started = time.monotonic()
     try:
@@ -120,6 +133,7 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
                         "data_snapshot": snapshot,
                         "metrics": trained.metrics,
                         "training_seconds": round(time.monotonic() - started, 3),
+                        **manifest_extra,
                     },
                 )
             except VersionExists:
@@ -135,7 +149,8 @@ def _run(job: dict[str, Any], model_id: str, store: ModelStore) -> None:
                     y_true=trained.hold_out_true[:sample],
                     y_pred=trained.hold_out_predicted[:sample],
                 )
-        store.activate(model_id)
+        if activate:
+            store.activate(model_id)
     except db.LOST:
         # The job stays running, untouched: once the database is back it is queued again
         # (jobs.requeue_orphaned) and retried from the start.

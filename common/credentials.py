@@ -26,6 +26,13 @@ NAMES = (
     "MODEL_SIGNING_KEY",
     "ALGORITHM_SERVICE_TOKEN",
 )
+# Set only while a secret is rotated (docs/operations.md), never generated: the value being
+# retired, still accepted beside the new one. Shared like the others when set; a container's
+# copy goes once it is unset.
+ROTATION_NAMES = (
+    "MODEL_SIGNING_KEY_PREVIOUS",
+    "ALGORITHM_SERVICE_TOKEN_PREVIOUS",
+)
 # The passwords of a deployment that runs its own PostgreSQL and Redis (compose): the
 # database's superuser, the application's database role, Redis's default user. Read only when
 # present (common.settings puts them into DATABASE_URL and REDIS_URL), and generated only when
@@ -101,15 +108,22 @@ def _write_replacing(path: pathlib.Path, text: str) -> None:
 
 
 def share(directory: pathlib.Path, names: list[str]) -> None:
-    """Make `directory` hold exactly `names` (secrets, or files of DERIVED), current values."""
+    """Make `directory` hold exactly `names` (secrets, or files of DERIVED), current values;
+    a name of ROTATION_NAMES only while it is set."""
     directory.chmod(0o750)
     for name in names:
-        if name in DERIVED:
+        if name in ROTATION_NAMES:
+            value = optional_secret(name)
+            text = f"{value}\n" if value else ""
+        elif name in DERIVED:
             source, render = DERIVED[name]
             text = render(secret(source))
         else:
             text = secret(name) + "\n"
-        _write_replacing(directory / name, text)
+        if text:
+            _write_replacing(directory / name, text)
+        else:
+            (directory / name).unlink(missing_ok=True)
     # A secret taken off a container's list leaves its folder at the next start.
     for stale in directory.iterdir():
         if stale.name not in names:
@@ -118,7 +132,7 @@ def share(directory: pathlib.Path, names: list[str]) -> None:
 
 def _parse_shares(arguments: list[str]) -> dict[str, list[str]]:
     shares = {}
-    known = (*NAMES, *SERVER_NAMES, *DERIVED)
+    known = (*NAMES, *ROTATION_NAMES, *SERVER_NAMES, *DERIVED)
     for argument in arguments:
         directory, _, listed = argument.partition(":")
         names = [name for name in listed.split(",") if name]

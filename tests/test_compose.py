@@ -22,7 +22,15 @@ OPTIONAL = {"prometheus"}
 
 
 def test_the_services_of_the_contract_are_all_there():
-    assert set(SERVICES) == {"secrets", "db", "redis", "migrate", *APP_SERVICES, *OPTIONAL}
+    assert set(SERVICES) == {
+        "secrets",
+        "db",
+        "redis",
+        "migrate",
+        "retrain-stale",
+        *APP_SERVICES,
+        *OPTIONAL,
+    }
     assert {name for name, service in SERVICES.items() if "profiles" in service} == OPTIONAL
 
 
@@ -68,6 +76,19 @@ def test_migrations_run_once_with_the_same_release_step_as_make_run():
             "condition": "service_completed_successfully"
         }
     assert migrate["depends_on"]["db"] == {"condition": "service_healthy"}
+
+
+def test_a_stale_active_model_is_retrained_before_algorithm_starts():
+    step = SERVICES["retrain-stale"]
+    assert step["command"] == ["python", "-m", "algorithm.ops", "retrain-stale"]
+    assert "models:/models" in step["volumes"]
+    assert (step["restart"], step["healthcheck"]) == ("no", {"disable": True})
+    assert step["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert SERVICES["algorithm"]["depends_on"]["retrain-stale"] == {
+        "condition": "service_completed_successfully"
+    }
+    makefile = (support.REPO_ROOT / "Makefile").read_text()
+    assert "\t@$(PY) -m web.manage release\n\t@$(PY) -m algorithm.ops retrain-stale\n" in makefile
 
 
 def test_the_model_volume_is_shared_by_algorithm_and_the_worker():
@@ -138,7 +159,7 @@ def test_restart_policies_and_no_secret_in_the_environment(name):
 
 def test_no_secret_has_a_default_only_the_secrets_step_reads_them_from_the_environment():
     environment = SERVICES["secrets"]["environment"]
-    for key in (*credentials.NAMES, *credentials.SERVER_NAMES):
+    for key in (*credentials.NAMES, *credentials.ROTATION_NAMES, *credentials.SERVER_NAMES):
         # Empty unless given: the first start generates it into the secrets volume.
         assert environment[key] == f"${{{key}:-}}", key
     text = (support.REPO_ROOT / "docker-compose.yml").read_text()
@@ -164,11 +185,25 @@ SECRETS_OF = {
     },
     "algorithm": {
         "MODEL_SIGNING_KEY",
+        "MODEL_SIGNING_KEY_PREVIOUS",
         "ALGORITHM_SERVICE_TOKEN",
+        "ALGORITHM_SERVICE_TOKEN_PREVIOUS",
         "DATABASE_PASSWORD",
         "REDIS_PASSWORD",
     },
-    "algorithm_celery": {"MODEL_SIGNING_KEY", "DATABASE_PASSWORD", "REDIS_PASSWORD"},
+    "algorithm_celery": {
+        "MODEL_SIGNING_KEY",
+        "MODEL_SIGNING_KEY_PREVIOUS",
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
+    },
+    # The worker's: it trains as the worker does.
+    "retrain-stale": {
+        "MODEL_SIGNING_KEY",
+        "MODEL_SIGNING_KEY_PREVIOUS",
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
+    },
     "scheduler": {"REDIS_PASSWORD"},
     "db": {"POSTGRES_PASSWORD", "DATABASE_PASSWORD"},
     "redis": {"REDIS_PASSWORD", "redis-users.acl"},

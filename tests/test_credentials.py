@@ -16,7 +16,7 @@ from tests.support import REPO_ROOT
 @pytest.fixture
 def secrets_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "SECRETS_DIR", tmp_path / "secrets")
-    for name in (*credentials.NAMES, *credentials.SERVER_NAMES):
+    for name in (*credentials.NAMES, *credentials.ROTATION_NAMES, *credentials.SERVER_NAMES):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "secrets"
 
@@ -113,6 +113,28 @@ def test_sharing_again_copies_the_current_value_over_the_old_one(
     credentials.main(["share", f"{folder}:DATABASE_PASSWORD"])
 
     assert (folder / "DATABASE_PASSWORD").read_text() == "given-later\n"
+
+
+def test_a_previous_value_is_shared_during_a_rotation_only_and_never_generated(
+    secrets_dir, tmp_path, monkeypatch
+):
+    folder = tmp_path / "algorithm"
+    folder.mkdir()
+    share = ["share", f"{folder}:ALGORITHM_SERVICE_TOKEN,ALGORITHM_SERVICE_TOKEN_PREVIOUS"]
+    credentials.main(share)
+    assert sorted(path.name for path in folder.iterdir()) == ["ALGORITHM_SERVICE_TOKEN"]
+    old = credentials.secret("ALGORITHM_SERVICE_TOKEN")
+
+    monkeypatch.setenv("ALGORITHM_SERVICE_TOKEN", "the-new-credential")
+    monkeypatch.setenv("ALGORITHM_SERVICE_TOKEN_PREVIOUS", old)
+    credentials.main(share)
+    assert (folder / "ALGORITHM_SERVICE_TOKEN").read_text() == "the-new-credential\n"
+    assert (folder / "ALGORITHM_SERVICE_TOKEN_PREVIOUS").read_text() == f"{old}\n"
+
+    monkeypatch.delenv("ALGORITHM_SERVICE_TOKEN_PREVIOUS")
+    credentials.main(share)
+    assert sorted(path.name for path in folder.iterdir()) == ["ALGORITHM_SERVICE_TOKEN"]
+    assert not (secrets_dir / "ALGORITHM_SERVICE_TOKEN_PREVIOUS").exists()
 
 
 @pytest.mark.parametrize("argument", ["no-colon", "/x:", "/x:NOT_A_SECRET", ":API_TOKEN"], ids=repr)

@@ -336,6 +336,6 @@ def test_a_manifest_claiming_another_scikit_learn_version_is_refused(store, publ
         store.load(model_id)
     assert str(caught.value) == (
         f"{model_id} was trained with scikit-learn 0.24.2, this process runs "
-        f"{sklearn.__version__}; retrain it"
+        f"{sklearn.__version__}; retrain it (python -m algorithm.ops retrain-stale)"
     )
     assert unpickled == []

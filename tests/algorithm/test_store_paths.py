@@ -95,7 +95,7 @@ def test_a_version_pickled_with_other_library_versions_is_refused(
         store.load(model_id)
     assert str(caught.value) == (
         f"{model_id} was trained with {library} 0.1, this process runs {running.__version__}; "
-        "retrain it"
+        "retrain it (python -m algorithm.ops retrain-stale)"
     )
     assert unpickled == []
 
