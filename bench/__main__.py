@@ -120,7 +120,8 @@ def main() -> int:
     report.write_json(args.out / "latest.json", document)
     report.draw(args.out / "latest.png", {"sizes": sizes.name, **ctx.results})
     print(f"\n{document['machine']['line']}; sizes {sizes.name}; {document['seconds']:.0f} s\n")
-    print(report.figures_table(ctx.results), "\n")
+    if "latency" in ctx.results:
+        print(report.figures_table(ctx.results), "\n")
     if "error" not in ctx.results.get("peers", {"error": "not run"}):
         print(report.peers_table(ctx.results["peers"]), "\n")
     print(report.targets_table(targets))
