@@ -38,7 +38,7 @@ $(TRITON_VENV)/.installed: tests/inference_client/requirements.txt
 
 .venv-%/.peer-installed: bench/peers/%-requirements.txt $(VENV)/.installed
 	@test -x .venv-$*/bin/python || $(VENV)/bin/uv venv --quiet --python python3 .venv-$*
-	@VIRTUAL_ENV=.venv-$* $(VENV)/bin/uv pip install --quiet --no-deps -r $<
+	@VIRTUAL_ENV=.venv-$* $(VENV)/bin/uv pip sync --quiet $<
 	@touch $@
 
 $(NODE_TOOLS)/.installed: Makefile
