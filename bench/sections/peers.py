@@ -159,7 +159,7 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     return figures, _targets(figures, max(ctx.sizes.concurrencies))
 
 
-def cpu_ms(cpu: dict[str, dict]) -> float:
+def _cpu_ms(cpu: dict[str, dict]) -> float:
     """CPU ms per request of a path, every process of every server it goes through."""
     return sum(server["total_ms"] for server in cpu.values())
 
@@ -189,8 +189,8 @@ def _targets(figures: dict, top: int) -> list[Target]:
     targets.append(
         at_most(
             f"REST vs KServe V1 CPU per request c{top}",
-            cpu_ms(cpu["rest_predict"]),
-            cpu_ms(cpu["kserve_v1"]),
+            _cpu_ms(cpu["rest_predict"]),
+            _cpu_ms(cpu["kserve_v1"]),
             "ms",
             "KServe V1 (web + gRPC server against its workers)",
         )
