@@ -18,6 +18,10 @@ TRITON_VENV := .venv-tritonclient
 CHECKOV_VENV := .venv-checkov
 # The KEDA models (@kubernetes-models/keda) check the optional KEDA component's objects.
 KEDA_MODELS_VERSION := 2.0.0
+# The serving peers the bench measures beside the project, each in an environment of its own
+# (neither fits the project's lock); both pin the lock's scikit-learn, numpy and scipy, so the
+# project's pickles load (bench/peers/*-requirements.in).
+PEERS := kserve bentoml
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +46,11 @@ $(CHECKOV_VENV)/.installed: scripts/checkov-requirements.txt
 	@test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
 		-r scripts/checkov-requirements.txt
+	@touch $@
+
+.venv-%/.peer-installed: bench/peers/%-requirements.txt $(VENV)/.installed
+	@test -x .venv-$*/bin/python || $(VENV)/bin/uv venv --quiet --python python3 .venv-$*
+	@VIRTUAL_ENV=.venv-$* $(VENV)/bin/uv pip sync --quiet $<
 	@touch $@
 
 $(NODE_TOOLS)/.installed: Makefile
@@ -88,6 +97,8 @@ install: $(VENV)/.installed $(NODE_TOOLS)/.installed ## Create .venv with the lo
 
 tritonclient: $(TRITON_VENV)/.installed ## Create .venv-tritonclient, the pinned standard inference client the tests drive
 
+peers: $(PEERS:%=.venv-%/.peer-installed) ## Create .venv-kserve and .venv-bentoml, the serving peers the bench measures
+
 protos: $(VENV)/.installed ## Generate the Python gRPC code from protos/ into algorithm/v1/ and algorithm/inference/
 	@$(PY) -m protos.generate
 
@@ -114,7 +125,7 @@ test: install protos $(VENV)/.bench-installed $(TRITON_VENV)/.installed wrk-inst
 test-fast: install protos ## The quick loop (under a minute): every test that starts no stack, worker, container or process
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m "not slow and not chaos and not compose" $(PYTEST_ARGS)
 
-bench: install protos $(VENV)/.bench-installed wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
+bench: install protos $(VENV)/.bench-installed peers wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
 	@$(PY) scripts/with_services.py $(PY) -m bench $(if $(FULL),--full) $(BENCH_ARGS)
 
 chaos: install protos ## Run the fault scenarios too long or too disruptive for every CI run
@@ -147,5 +158,5 @@ serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to th
 token: ## Print the API token of `make run` (generated at its first start unless API_TOKEN is set)
 	@$(PY) -m common.credentials show API_TOKEN
 
-.PHONY: help install tritonclient protos lint test test-fast bench chaos compose-test images-offline up run serve token \
+.PHONY: help install tritonclient peers protos lint test test-fast bench chaos compose-test images-offline up run serve token \
 	docker-compose-installed docker-installed wrk-installed promtool-installed

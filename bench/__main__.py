@@ -17,7 +17,7 @@ import traceback
 
 from bench import data, report
 from bench.context import SAMPLE_TEXT, Context
-from bench.sections import data_path, growth, hot_swap, mlflow_serve, naive, serving
+from bench.sections import data_path, growth, hot_swap, mlflow_serve, naive, peers, serving
 from bench.sizes import DEFAULT, FULL, SMOKE
 from bench.stack import running_stack
 from tests import support
@@ -33,6 +33,7 @@ SECTIONS = (
     ("inference_protocol", serving.inference_protocol),
     ("growth", growth.predict_latency),
     ("mlflow", mlflow_serve.run),
+    ("peers", peers.run),
     ("hot_swap", hot_swap.run),
     ("data", data_path.run),
     ("naive", naive.run),
@@ -59,9 +60,11 @@ def prepare(ctx: Context) -> None:
     support.wait_until(served, 30, "the SMS model being served")
 
 
-def run_sections(ctx: Context) -> tuple[list, list[str]]:
+def run_sections(ctx: Context, only: list[str]) -> tuple[list, list[str]]:
     targets, failed = [], []
     for name, section in SECTIONS:
+        if (only and name not in only) or (not only and name in ctx.sizes.skipped_sections):
+            continue
         started = time.monotonic()
         print(f"[bench] {name} ({section.__name__}) ...", flush=True)
         try:
@@ -82,6 +85,13 @@ def main() -> int:
     size.add_argument("--full", action="store_true", help="the large tables (1,000,000 rows)")
     size.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS_DIR, help="output folder")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        choices=sorted({name for name, _ in SECTIONS}),
+        help="run this section only (repeatable; throughput needs latency's figures)",
+    )
     args = parser.parse_args()
     sizes = FULL if args.full else SMOKE if args.smoke else DEFAULT
     os.environ.update(mlflow_serve.OFFLINE_ENV)
@@ -96,7 +106,7 @@ def main() -> int:
         ctx = Context(stack, sizes)
         prepare(ctx)
         print(f"[bench] stack up, SMS model trained in {time.monotonic() - started:.0f} s")
-        targets, failed = run_sections(ctx)
+        targets, failed = run_sections(ctx, args.only)
     document |= {
         "seconds": round(time.monotonic() - started, 1),
         "models": {
@@ -110,7 +120,10 @@ def main() -> int:
     report.write_json(args.out / "latest.json", document)
     report.draw(args.out / "latest.png", {"sizes": sizes.name, **ctx.results})
     print(f"\n{document['machine']['line']}; sizes {sizes.name}; {document['seconds']:.0f} s\n")
-    print(report.figures_table(ctx.results), "\n")
+    if "latency" in ctx.results:
+        print(report.figures_table(ctx.results), "\n")
+    if "error" not in ctx.results.get("peers", {"error": "not run"}):
+        print(report.peers_table(ctx.results["peers"]), "\n")
     print(report.targets_table(targets))
     if failed:
         print(f"\nSections that failed: {', '.join(failed)}", file=sys.stderr)

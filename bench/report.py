@@ -73,6 +73,34 @@ def figures_table(results: dict) -> str:
     return _markdown(rows)
 
 
+def peers_table(peers: dict) -> str:
+    """The peers section: each path at each concurrency, with the CPU each server process
+    spent per request (busiest first; "imbalanced" if its workers did not share the load in
+    some run)."""
+    rows = [("path", "conc.", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/request by process")]
+    for concurrency in sorted((key for key in peers if key.isdigit()), key=int):
+        for name, figure in peers[concurrency].items():
+            cpu = peers["cpu"][concurrency][name]
+            rows.append(
+                (
+                    name,
+                    concurrency,
+                    _number(figure["rps"]),
+                    _number(figure["p50_ms"]),
+                    _number(figure["p99_ms"]),
+                    figure["errors"],
+                    "; ".join(_cpu_cell(server, cpu[server]) for server in cpu),
+                )
+            )
+    return _markdown(rows)
+
+
+def _cpu_cell(server: str, cpu: dict) -> str:
+    processes = " + ".join(f"{ms:.2f}" for ms in cpu["processes_ms"] if ms >= 0.005)
+    flag = f" imbalanced in {cpu['imbalanced_runs']}/{cpu['runs']}" * bool(cpu["imbalanced_runs"])
+    return f"{server} {processes or '0'} = {cpu['total_ms']:.2f}{flag}"
+
+
 def _markdown(rows: list[tuple]) -> str:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = [
@@ -114,10 +142,11 @@ def _latency_distributions(axis, latency: dict) -> None:
 
 def _scaling(rps_axis, p99_axis, results: dict) -> None:
     curves = dict(results.get("throughput", {}))
-    mlflow = results.get("mlflow", {})
-    concurrencies = [key for key in mlflow if key.isdigit()]
-    if concurrencies:
-        curves["mlflow"] = {c: mlflow[c]["mlflow"] for c in concurrencies}
+    for section, names in (("mlflow", ("mlflow",)), ("peers", ("kserve_v1", "bentoml"))):
+        figures = results.get(section, {})
+        concurrencies = [key for key in figures if key.isdigit()]
+        for name in names if concurrencies else ():
+            curves[name] = {c: figures[c][name] for c in concurrencies}
     for name, by_concurrency in curves.items():
         if not isinstance(by_concurrency, dict) or "error" in by_concurrency:
             continue

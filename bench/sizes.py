@@ -23,6 +23,8 @@ class Sizes:
     job_algorithms: tuple[str, ...] | None = None
     # Processes of `mlflow models serve` (None: as many as web's gunicorn runs).
     mlflow_workers: int | None = None
+    # Sections left out of a run at these sizes (unless named with --only).
+    skipped_sections: tuple[str, ...] = ()
 
 
 SMOKE = Sizes(
@@ -39,6 +41,8 @@ SMOKE = Sizes(
     # The default algorithm makes the naive peer's large model; sgd_hashing has a target.
     job_algorithms=("linear_svm", "sgd_hashing"),
     mlflow_workers=1,
+    # The peers need their own environments (`make peers`), minutes to create.
+    skipped_sections=("peers",),
 )
 DEFAULT = Sizes(
     name="default",

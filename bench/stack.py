@@ -44,9 +44,13 @@ class Stack:
     def grpc_target(self, server: str = "grpc") -> str:
         return f"127.0.0.1:{self.ports[server]}"
 
-    def start(self, name: str, command: str, port: int | None, **extra_env: str) -> None:
-        """Start a process; wait_ready() waits for it (so several can start at once)."""
-        service = support.Service(name, command, {**self.env, **extra_env}, self.workdir)
+    def start(
+        self, name: str, command: str, port: int | None, inherit_env: bool = True, **extra_env: str
+    ) -> None:
+        """Start a process; wait_ready() waits for it (so several can start at once). Without
+        inherit_env it gets none of the stack's settings (and so none of its secrets)."""
+        base = self.env if inherit_env else {"PATH": self.env["PATH"], "LANG": "C.UTF-8"}
+        service = support.Service(name, command, {**base, **extra_env}, self.workdir)
         self.services[name] = service
         self._ready_ports[name] = port
 
