@@ -128,7 +128,9 @@ def test_a_worker_stopped_mid_training_hands_the_job_back_and_it_succeeds(stack,
             " FROM jobs WHERE id = %s",
             (LEASE_SECONDS, job_id),
         )
-        assert cursor.fetchone() == {"state": "running", "free": True}
+        held = cursor.fetchone()
+    # Its lease is over; or the sweep, seeing that, has queued it already.
+    assert held["state"] == "queued" or held == {"state": "running", "free": True}, held
     stack.start("algorithm_celery")
     job = stack.wait_for_end(job_id)
     assert job["state"] == "succeeded", job["error"]

@@ -130,12 +130,8 @@ class PredictApp:
                     await self._answer(caller, int(meta["CONTENT_LENGTH"]), receive),
                     [],
                 )
-            except exceptions.APIException as error:
-                answer_status, body, headers = self._error(error, caller)
-            except Exception:
-                logger.exception("Internal Server Error: %s", self.path)
-                answer_status = status.HTTP_500_INTERNAL_SERVER_ERROR
-                body, headers = server_error_body(request_id), []
+            except Exception as error:
+                answer_status, body, headers = self._error(error, caller, request_id)
         payload = _render(body)
         await send(
             {
@@ -172,14 +168,18 @@ class PredictApp:
             return await self._predictions.predict(text=params["text"], model_id=model_id)
         return answers(await self._predictions.predict_batch(params["texts"], model_id))
 
-    @staticmethod
     def _error(
-        error: exceptions.APIException, caller: _Caller
+        self, error: Exception, caller: _Caller, request_id: str
     ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        """As DRF's APIView.handle_exception: the API's exception handler answers what it
+        knows (a database it cannot reach is a 503); anything else is a logged 500."""
         if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-            # As DRF's APIView.handle_exception: a 401 names the scheme to use.
+            # A 401 names the scheme to use.
             error.auth_header = TokenAuthentication().authenticate_header(caller)
         response = exception_handler(error, {"request": caller, "view": None})
+        if response is None:
+            logger.error("Internal Server Error: %s", self.path, exc_info=error)
+            return status.HTTP_500_INTERNAL_SERVER_ERROR, server_error_body(request_id), []
         headers = [
             (name.lower().encode(), value.encode())
             for name, value in response.headers.items()
