@@ -374,20 +374,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.run(classifier, args)
     except DatasetError as error:
-        return _fail(EXIT_BAD_DATA, str(error))
+        return fail(EXIT_BAD_DATA, str(error))
     except InvalidArgument as error:
-        return _fail(EXIT_USAGE, error.message)
+        return fail(EXIT_USAGE, error.message)
     except NotFound as error:
-        return _fail(EXIT_NO_MODEL, error.message)
+        return fail(EXIT_NO_MODEL, error.message)
     except ModelIntegrityError as error:
-        return _fail(EXIT_INTEGRITY, f"the model failed its integrity checks: {error}.")
+        return fail(EXIT_INTEGRITY, f"the model failed its integrity checks: {error}.")
     except MissingSecret as error:
         # No default key: one anybody knows would let anybody sign a model this loads.
-        return _fail(EXIT_USAGE, str(error))
+        return fail(EXIT_USAGE, str(error))
     return EXIT_OK
 
 
-def _fail(code: int, message: str) -> int:
+def fail(code: int, message: str) -> int:
+    """Say what went wrong on stderr; the exit code for main to return."""
     print(f"error: {message}", file=sys.stderr)
     return code
 

@@ -17,12 +17,11 @@ from typing import Any, NoReturn
 
 from algorithm import backup as backups
 from algorithm import jobs, ml, training
+from algorithm.cli import EXIT_OK, EXIT_USAGE, fail
 from algorithm.store import ModelIntegrityError, ModelStore, stale_libraries
 from common.credentials import MissingSecret
 
-EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 class OperationFailed(Exception):
@@ -188,15 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.run(ModelStore(), args)
     except (backups.BackupError, OperationFailed, ModelIntegrityError) as error:
-        return _fail(EXIT_FAILED, str(error))
+        return fail(EXIT_FAILED, str(error))
     except MissingSecret as error:
-        return _fail(EXIT_USAGE, str(error))
+        return fail(EXIT_USAGE, str(error))
     return EXIT_OK
-
-
-def _fail(code: int, message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":

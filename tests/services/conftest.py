@@ -107,19 +107,24 @@ def served_model_id(algorithm_services, sms_rows) -> str:
     return algorithm_services.publish_model(sms_rows, activate=False)
 
 
-@pytest.fixture
-def active_model_id(algorithm_services, served_model_id, prediction_stub) -> str:
-    """The SMS model, made the active version and served, for this test."""
-    algorithm_services.store.activate(served_model_id)
+def activate_and_wait(algorithm_services, model_id: str, prediction_stub) -> None:
+    """Make a version the active one and wait until the gRPC server answers with it."""
+    algorithm_services.store.activate(model_id)
     support.wait_until(
         lambda: (
             prediction_stub.Predict(prediction_pb2.PredictRequest(text="hello"), timeout=5).model_id
-            == served_model_id
+            == model_id
         ),
         2,
-        "the SMS model being served",
+        "the model being served",
         interval=0.02,
     )
+
+
+@pytest.fixture
+def active_model_id(algorithm_services, served_model_id, prediction_stub) -> str:
+    """The SMS model, made the active version and served, for this test."""
+    activate_and_wait(algorithm_services, served_model_id, prediction_stub)
     return served_model_id
 
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 import requests
 
-from algorithm.v1 import prediction_pb2
 from tests import support
+from tests.services.conftest import activate_and_wait
 
 pytestmark = pytest.mark.slow
 
@@ -44,16 +44,7 @@ def _token(env: dict[str, str], username: str, *scopes: str) -> str:
 def servers(algorithm_services, served_model_id, prediction_stub, tmp_path_factory):
     """web as deployed, and the same Django app under gunicorn's threaded WSGI worker; each
     with tokens of its own user, so their budgets are apart. The SMS model answers."""
-    algorithm_services.store.activate(served_model_id)
-    support.wait_until(
-        lambda: (
-            prediction_stub.Predict(prediction_pb2.PredictRequest(text="hi"), timeout=5).model_id
-            == served_model_id
-        ),
-        5,
-        "the SMS model being served",
-        interval=0.02,
-    )
+    activate_and_wait(algorithm_services, served_model_id, prediction_stub)
     workdir = tmp_path_factory.mktemp("predict-asgi")
     env = {**algorithm_services.env, "THROTTLE_RATE_PREDICT": f"{PREDICT_BUDGET}/hour"}
     started = {}
