@@ -24,8 +24,10 @@ def before_blocking() -> None:
         raise WouldBlock
 
 
-async def without_blocking(step: Callable[[], T]) -> T:
-    """step() on the event loop if it needs no I/O, else in a thread."""
+async def without_blocking(step: Callable[[], T], in_thread: Callable[[], T] | None = None) -> T:
+    """step() on the event loop if it needs no I/O, else in a thread: there in_thread() if
+    given, the same step wrapped in what a thread needs (its database connections looked
+    after, say)."""
     token = _on_event_loop.set(True)
     try:
         return step()
@@ -33,4 +35,4 @@ async def without_blocking(step: Callable[[], T]) -> T:
         pass
     finally:
         _on_event_loop.reset(token)
-    return await asyncio.to_thread(step)
+    return await asyncio.to_thread(in_thread or step)

@@ -132,6 +132,21 @@ def test_postgres_down_data_is_503_and_predictions_keep_working(stack, served_mo
         timeout=10,
     )
     assert response.status_code == 201, response.text
+    # A token web has not seen yet is checked on a connection made since the restart.
+    made = requests.post(
+        f"{stack.web}/api/tokens/",
+        json={"user": "after-restart", "scopes": ["predict"]},
+        headers=stack.headers,
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    answer = requests.post(
+        f"{stack.web}/api/predict/",
+        json={"text": SPAM},
+        headers={"Authorization": f"Token {made.json()['key']}"},
+        timeout=10,
+    )
+    assert (answer.status_code, answer.json().get("label")) == (200, "spam"), answer.text
     print(f"\nPostgreSQL back: web's data endpoints answer again after {recovered} s")
 
 

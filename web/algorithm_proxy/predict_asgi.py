@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import close_old_connections
 from django.http.request import HttpHeaders, split_domain_port, validate_host
 from django.urls import reverse
 from rest_framework import exceptions, status
@@ -91,6 +92,17 @@ def _admit(caller: _Caller) -> None:
         raise exceptions.Throttled(throttle.wait())
 
 
+def _admit_in_thread(caller: _Caller) -> None:
+    """_admit off the event loop, in a thread that outlives the request: its database
+    connection is looked after as Django does at each request's start and end, so one that a
+    PostgreSQL restart broke is replaced instead of failing every later token check."""
+    close_old_connections()
+    try:
+        _admit(caller)
+    finally:
+        close_old_connections()
+
+
 class PredictApp:
     """The ASGI app of the endpoint; `serves(scope)` says whether a request is its own."""
 
@@ -152,7 +164,7 @@ class PredictApp:
         )
 
     async def _answer(self, caller: _Caller, length: int, receive) -> Any:
-        await without_blocking(lambda: _admit(caller))
+        await without_blocking(lambda: _admit(caller), lambda: _admit_in_thread(caller))
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             raise PayloadTooLarge()
         params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(await _body(receive))))
