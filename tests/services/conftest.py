@@ -17,6 +17,22 @@ from common import settings as common_settings
 from tests import support
 
 
+def insert_data(env: dict[str, str], rows: list[tuple[str, str]], replace: bool = False) -> None:
+    """Add (text, label) rows to the data table of env's database; replace: the only ones."""
+    conn = psycopg2.connect(env["DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cursor:
+            if replace:
+                cursor.execute("TRUNCATE data")
+            cursor.executemany(
+                "INSERT INTO data (text, label, created_at, updated_at) "
+                "VALUES (%s, %s, now(), now())",
+                rows,
+            )
+    finally:
+        conn.close()
+
+
 class AlgorithmServices:
     def __init__(self, env: dict[str, str]):
         self.env = env
@@ -30,18 +46,7 @@ class AlgorithmServices:
         self.insert_data(rows, replace=True)
 
     def insert_data(self, rows: list[tuple[str, str]], replace: bool = False) -> None:
-        conn = psycopg2.connect(self.env["DATABASE_URL"])
-        try:
-            with conn, conn.cursor() as cursor:
-                if replace:
-                    cursor.execute("TRUNCATE data")
-                cursor.executemany(
-                    "INSERT INTO data (text, label, created_at, updated_at) "
-                    "VALUES (%s, %s, now(), now())",
-                    rows,
-                )
-        finally:
-            conn.close()
+        insert_data(self.env, rows, replace)
 
     def publish_model(self, rows: list[tuple[str, str]], activate: bool = True) -> str:
         """Train in this process and publish a version, as the worker would."""

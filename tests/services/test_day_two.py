@@ -20,6 +20,7 @@ from algorithm import ml
 from algorithm.local_classifier import TextClassifier
 from algorithm.store import ModelIntegrityError, ModelStore, _sign
 from tests import support
+from tests.services.conftest import insert_data
 
 pytestmark = pytest.mark.slow
 
@@ -67,19 +68,6 @@ def query(env: dict[str, str], sql: str) -> list[tuple]:
         conn.close()
 
 
-def insert_rows(env: dict[str, str], rows: list[tuple[str, str]]) -> None:
-    conn = psycopg2.connect(env["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO data (text, label, created_at, updated_at) "
-                "VALUES (%s, %s, now(), now())",
-                rows,
-            )
-    finally:
-        conn.close()
-
-
 def project_redis(env: dict[str, str]) -> dict[bytes, object]:
     """Every key of the deployment but the scheduler's lock, with its value."""
     client = redis.Redis.from_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
@@ -118,7 +106,7 @@ def populated(deployment, sms_rows):
     """A deployment with data, a token, two trained versions (one active), a schedule and an
     accuracy in Redis."""
     env = deployment
-    insert_rows(env, sms_rows[:200])
+    insert_data(env, sms_rows[:200])
     support.run_checked("python -m web.manage create_api_token operator", env)
     store = ModelStore(env["MODEL_DIR"])
     classifier = TextClassifier(store)
@@ -169,7 +157,7 @@ def test_backup_then_wipe_then_restore_gives_back_everything(populated, tmp_path
 def test_a_restore_refuses_targets_that_hold_data_unless_forced(populated, tmp_path):
     env, store, first, active = populated
     assert ops(env, "backup", str(tmp_path / "backup")).returncode == 0
-    insert_rows(env, [("written after the backup", "ham")])
+    insert_data(env, [("written after the backup", "ham")])
     store.activate(first)
 
     refused = ops(env, "restore", str(tmp_path / "backup"))
@@ -253,7 +241,7 @@ def test_retrain_stale_retrains_a_model_of_other_library_versions_with_its_algor
     deployment, sms_rows
 ):
     env = deployment
-    insert_rows(env, sms_rows[:300])
+    insert_data(env, sms_rows[:300])
     store = ModelStore(env["MODEL_DIR"])
     texts, labels = [text for text, _ in sms_rows[:300]], [label for _, label in sms_rows[:300]]
     kept = TextClassifier(store).train(texts, labels)["model_id"]
