@@ -5,12 +5,14 @@ import csv
 import json
 import os
 import pathlib
+import secrets
 import shlex
 import signal
 import socket
 import subprocess
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +21,8 @@ import psycopg2
 import redis
 import requests
 
+from algorithm import ml
+from algorithm.store import ModelStore
 from common import credentials
 from common.wire import AUTHORIZATION_METADATA, bearer
 
@@ -194,13 +198,60 @@ class Service:
         self._log.close()
 
 
-def run_checked(command: str, env: dict[str, str]) -> None:
+@contextlib.contextmanager
+def make_run(name: str, workdir: pathlib.Path) -> Iterator[tuple[dict[str, str], Service]]:
+    """`make run` in an isolated environment, yielded once it says its stack is ready (web's
+    readiness check); stopped after, and its ports closed."""
+    with isolated_env(name, workdir) as env:
+        env.update(API_TOKEN=secrets.token_hex(20), DJANGO_SECRET_KEY=secrets.token_urlsafe(40))
+        ports = [
+            int(env[key]) for key in ("WEB_PORT", "ALGORITHM_GRPC_PORT", "ALGORITHM_HTTP_PORT")
+        ]
+        service = Service("make-run", ["make", "run"], env, workdir)
+        try:
+            for port in ports:
+                service.wait_for_port(port, timeout=120)
+            wait_until(
+                lambda: "Ready: http://127.0.0.1:" in service.output(), 120, "make run ready"
+            )
+            yield env, service
+        finally:
+            service.stop()
+            for port in ports:
+                assert not port_open(port), f"port {port} still open after stopping"
+
+
+def publish_model(store: ModelStore, rows: list[tuple[str, str]], activate: bool = True) -> str:
+    """Train (text, label) rows in this process and publish the version, as the worker would."""
+    texts, labels = [text for text, _ in rows], [label for _, label in rows]
+    parameters = ml.resolve_parameters(ml.DEFAULT_ALGORITHM, {})
+    trained = ml.train(texts, labels, ml.DEFAULT_ALGORITHM, parameters)
+    model_id = str(uuid.uuid4())
+    store.publish(
+        model_id,
+        trained.vectorizer,
+        trained.classifier,
+        {
+            "algorithm": ml.DEFAULT_ALGORITHM,
+            "parameters": parameters,
+            "labels": trained.labels,
+            "metrics": trained.metrics,
+            "row_count": len(rows),
+        },
+    )
+    if activate:
+        store.activate(model_id)
+    return model_id
+
+
+def run_checked(command: str, env: dict[str, str]) -> str:
     env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', os.environ['PATH'])}"}
     result = subprocess.run(
         shlex.split(command), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     if result.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
 
 
 class _ServiceCredential(

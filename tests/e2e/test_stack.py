@@ -6,7 +6,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import grpc
 import pytest
@@ -28,31 +27,18 @@ SAMPLE_TEXTS = [
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stack")
-    with support.isolated_env("e2e", workdir) as env:
-        env.update(API_TOKEN=uuid.uuid4().hex, DJANGO_SECRET_KEY=uuid.uuid4().hex * 2)
-        ports = [
-            int(env[name]) for name in ("WEB_PORT", "ALGORITHM_GRPC_PORT", "ALGORITHM_HTTP_PORT")
-        ]
-        services = [support.Service("make-run", ["make", "run"], env, workdir)]
+    with support.make_run("e2e", workdir) as (env, _):
+        # The original flow, web -> Flask shim, as a second web process on the same stack.
+        http_web_port = support.free_port()
+        http_env = {
+            **support.metrics_apart(env, workdir / "metrics-web-http"),
+            "ALGORITHM_TRANSPORT": "http",
+            "WEB_PORT": str(http_web_port),
+        }
+        web_http = support.Service("web-http", support.procfile_command("web"), http_env, workdir)
         try:
-            for port in ports:
-                services[0].wait_for_port(port, timeout=120)
-            # The original flow, web -> Flask shim, as a second web process on the same stack.
-            http_web_port = support.free_port()
-            http_env = {
-                **support.metrics_apart(env, workdir / "metrics-web-http"),
-                "ALGORITHM_TRANSPORT": "http",
-                "WEB_PORT": str(http_web_port),
-            }
-            services.append(
-                support.Service("web-http", support.procfile_command("web"), http_env, workdir)
-            )
-            services[1].wait_for_port(http_web_port)
-            # Open ports are not readiness: `make run` says when its stack is ready (web's
-            # readiness check), and the second web and the shim answer their own.
-            support.wait_until(
-                lambda: "Ready: http://127.0.0.1:" in services[0].output(), 120, "make run ready"
-            )
+            web_http.wait_for_port(http_web_port)
+            # Open ports are not readiness: the second web and the shim answer their own.
             for url in (
                 f"http://127.0.0.1:{http_web_port}/api/health/",
                 f"{env['ALGORITHM_HTTP_URL']}/health",
@@ -72,10 +58,8 @@ def stack(tmp_path_factory):
                 },
             }
         finally:
-            for service in reversed(services):
-                service.stop()
-            for port in ports:
-                assert not support.port_open(port), f"port {port} still open after stopping"
+            web_http.stop()
+            assert not support.port_open(http_web_port), "the second web still listens"
 
 
 def _healthy(url: str) -> bool:

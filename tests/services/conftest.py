@@ -5,12 +5,10 @@ prefix, started with the very commands `make run` uses.
 """
 
 import pathlib
-import uuid
 
 import psycopg2
 import pytest
 
-from algorithm import ml
 from algorithm.store import ModelStore
 from algorithm.v1 import prediction_pb2, prediction_pb2_grpc, training_pb2_grpc
 from common import settings as common_settings
@@ -50,25 +48,7 @@ class AlgorithmServices:
 
     def publish_model(self, rows: list[tuple[str, str]], activate: bool = True) -> str:
         """Train in this process and publish a version, as the worker would."""
-        texts, labels = [text for text, _ in rows], [label for _, label in rows]
-        parameters = ml.resolve_parameters(ml.DEFAULT_ALGORITHM, {})
-        trained = ml.train(texts, labels, ml.DEFAULT_ALGORITHM, parameters)
-        model_id = str(uuid.uuid4())
-        self.store.publish(
-            model_id,
-            trained.vectorizer,
-            trained.classifier,
-            {
-                "algorithm": ml.DEFAULT_ALGORITHM,
-                "parameters": parameters,
-                "labels": trained.labels,
-                "metrics": trained.metrics,
-                "row_count": len(rows),
-            },
-        )
-        if activate:
-            self.store.activate(model_id)
-        return model_id
+        return support.publish_model(self.store, rows, activate)
 
 
 @pytest.fixture(scope="session")
