@@ -100,10 +100,44 @@ def test_the_model_volume_is_shared_by_algorithm_and_the_worker():
     assert "models" in COMPOSE["volumes"]
 
 
-def test_logs_live_on_a_volume_every_app_service_writes_to():
+def log_volumes(name: str) -> dict[str, str]:
+    """The log volumes a service mounts: volume -> "rw" or "ro"."""
+    mounts = {}
+    for volume in SERVICES[name].get("volumes", []):
+        source, target, *options = volume.split(":")
+        if target.startswith("/logs"):
+            mounts[source] = options[0] if options else "rw"
+    return mounts
+
+
+def test_each_app_service_writes_its_logs_to_a_volume_of_its_own():
+    # One shared writable volume would let a process of any container put a link at another
+    # container's log, which that container would then write through (docs/security.md).
+    writers = {}
+    for name in [*SERVICES]:
+        for volume, mode in log_volumes(name).items():
+            if mode == "rw":
+                writers.setdefault(volume, []).append(name)
+    assert writers == {f"logs_{name}": [name] for name in ("web", "algorithm", "scheduler")} | {
+        "logs_worker": ["algorithm_celery"]
+    }
     for name in APP_SERVICES:
-        assert "logs:/logs" in SERVICES[name]["volumes"]
+        assert f"{next(iter(log_volumes(name)))}:/logs" in SERVICES[name]["volumes"]
         assert SERVICES[name]["environment"]["LOG_DIR"] == "/logs"
+    assert not {"logs"} & set(COMPOSE["volumes"])
+
+
+def test_web_reads_the_other_containers_logs_read_only_in_folders_under_its_own():
+    # GET /api/log/ reads LOG_DIR and the folders directly under it (web/api/selectors.py).
+    assert log_volumes("web") == {
+        "logs_web": "rw",
+        "logs_algorithm": "ro",
+        "logs_worker": "ro",
+        "logs_scheduler": "ro",
+    }
+    for volume in ("logs_algorithm", "logs_worker", "logs_scheduler"):
+        folder = volume.removeprefix("logs_")
+        assert f"{volume}:/logs/{folder}:ro" in SERVICES["web"]["volumes"]
 
 
 def test_database_and_redis_keep_their_data_on_named_volumes():

@@ -192,9 +192,9 @@ def test_no_password_or_key_is_in_any_log(stack):
         for name in names
     }
     assert all(len(value) == 40 for value in kept.values()), kept.keys()
-    # What docker keeps of stdout, and the log files on the `logs` volume.
+    # What docker keeps of stdout, and the log files: web's, and the others' it mounts.
     logs = stack.compose("logs", "--no-color", timeout=120)
-    logs += stack.run_in("web", "sh", "-c", "cat /logs/*").stdout
+    logs += stack.run_in("web", "sh", "-c", "cat /logs/*.log /logs/*/*.log").stdout
     assert [name for name, value in kept.items() if value in logs] == []
 
 
@@ -219,6 +219,29 @@ def test_every_container_is_read_only_unprivileged_and_bounded(stack):
         assert result.stdout.split() == ["10001"], (service, result.stdout)
         assert result.returncode != 0 and "Read-only file system" in result.stderr, service
         assert stack.run_in(service, "touch", "/tmp/x").returncode == 0, service
+
+
+def test_no_container_can_write_another_containers_log_files(stack):
+    writable = {}
+    for service in ("web", "algorithm", "algorithm_celery", "scheduler"):
+        for container in stack.containers(service):
+            mounts = stack.inspect(container)["Mounts"]
+            logs = [m for m in mounts if m["Destination"].startswith("/logs")]
+            (own,) = [m for m in logs if m["RW"]]
+            assert own["Destination"] == "/logs", (service, own)
+            writable.setdefault(own["Name"], set()).add(service)
+    # One writer per log volume (replicas of a service share theirs).
+    assert all(len(services) == 1 for services in writable.values()), writable
+    # From web, which mounts no models: the shim's log cannot be swapped for a link to ACTIVE.
+    swap = "ln -sf /models/ACTIVE /logs/algorithm/algorithm-http.log"
+    result = stack.run_in("web", "sh", "-c", swap)
+    assert result.returncode != 0 and "Read-only file system" in result.stderr, result
+    # The scheduler sees no other container's log at all.
+    listed = stack.run_in("scheduler", "ls", "-A", "/logs").stdout.split()
+    assert [name for name in listed if not name.startswith(("scheduler.log", ".__"))] == []
+    # GET /api/log/ still merges every container's logs, read through web's read-only mounts.
+    services = {record.get("service") for record in stack.api("GET", "/log/?lines=1000").json()}
+    assert {"web", "algorithm-grpc", "worker", "scheduler"} <= services, services
 
 
 def test_redis_refuses_a_client_without_the_password(stack):
