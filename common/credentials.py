@@ -13,6 +13,7 @@ import hashlib
 import os
 import pathlib
 import secrets
+import stat
 import sys
 import tempfile
 
@@ -70,9 +71,33 @@ def secret(name: str) -> str:
     return value
 
 
+def _restrict(path: pathlib.Path, mode: int) -> None:
+    """Give a folder or file of this user's that others may read `mode` (mkdir's mode is
+    ignored when the folder exists: one made before, or by hand, may be 0755). One of another
+    user's (a Kubernetes Secret volume, owned by root) is left as its owner set it; one this
+    user cannot change (a read-only mount) is left too, with a warning on stderr."""
+    status = path.lstat()
+    if status.st_uid != os.geteuid() or not status.st_mode & 0o077:
+        return
+    if not (stat.S_ISDIR(status.st_mode) or stat.S_ISREG(status.st_mode)):
+        return
+    try:
+        path.chmod(mode)
+    except OSError as error:
+        print(
+            f"warning: {path} stays mode {stat.S_IMODE(status.st_mode):04o}, readable by "
+            f"others, as it cannot be changed ({error.strerror}); make it {mode:04o}.",
+            file=sys.stderr,
+        )
+
+
 def ensure_secrets(names: tuple[str, ...] = NAMES) -> list[str]:
-    """Generate every secret of `names` that is neither set nor kept yet; the names generated."""
+    """Generate every secret of `names` that is neither set nor kept yet; the names generated.
+    The folder is kept 0700 and the secrets in it 0600, however they were made."""
     settings.SECRETS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _restrict(settings.SECRETS_DIR, 0o700)
+    for kept in settings.SECRETS_DIR.iterdir():
+        _restrict(kept, 0o600)
     generated = []
     for name in names:
         if env(name, ""):

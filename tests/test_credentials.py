@@ -1,8 +1,10 @@
 """Secrets not given in the environment are generated once per deployment, kept where only
 the service's user can read them, and the API token is shown once, with how to read it again."""
 
+import errno
 import hashlib
 import os
+import pathlib
 import stat
 import subprocess
 import sys
@@ -32,6 +34,51 @@ def test_each_missing_secret_is_generated_once_and_kept(secrets_dir):
         assert len(value) == 40 and int(value, 16) >= 0
         assert stat.S_IMODE((secrets_dir / name).stat().st_mode) == 0o600
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
+
+
+def test_a_folder_made_before_with_looser_modes_is_made_private(secrets_dir):
+    # A folder made by hand, or by an older version, with the umask's modes.
+    secrets_dir.mkdir(mode=0o755)
+    secrets_dir.chmod(0o755)
+    (secrets_dir / "API_TOKEN").write_text("kept\n")
+    (secrets_dir / "API_TOKEN").chmod(0o644)
+
+    credentials.ensure_secrets()
+
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
+    for path in secrets_dir.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert credentials.secret("API_TOKEN") == "kept"
+
+
+def test_a_folder_that_cannot_be_changed_is_left_with_a_warning(secrets_dir, monkeypatch, capsys):
+    secrets_dir.mkdir()
+    secrets_dir.chmod(0o755)
+
+    def read_only(self, mode):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    # A read-only mount (compose's or Kubernetes' /secrets) refuses chmod so.
+    monkeypatch.setattr(pathlib.Path, "chmod", read_only)
+    credentials._restrict(secrets_dir, 0o700)
+
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o755
+    assert capsys.readouterr().err == (
+        f"warning: {secrets_dir} stays mode 0755, readable by others, as it cannot be changed "
+        "(Read-only file system); make it 0700.\n"
+    )
+
+
+def test_another_users_folder_is_left_as_its_owner_set_it(secrets_dir, monkeypatch, capsys):
+    # A Kubernetes Secret volume belongs to root; its modes are the manifest's defaultMode.
+    secrets_dir.mkdir()
+    secrets_dir.chmod(0o755)
+    monkeypatch.setattr(os, "geteuid", lambda: secrets_dir.stat().st_uid + 1)
+
+    credentials._restrict(secrets_dir, 0o700)
+
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o755
+    assert capsys.readouterr().err == ""
 
 
 def test_a_secret_in_the_environment_wins_and_is_not_generated(secrets_dir, monkeypatch):
