@@ -267,10 +267,26 @@ def test_every_container_is_locked_down(name):
     assert service["security_opt"] == ["no-new-privileges:true"]
     assert service["mem_limit"] and service["pids_limit"]
     assert service.get("user", "10001") != "0"
-    # Web, and Prometheus for its UI: the only ones on the network that publishes a port.
-    expected = ["public", "internal"] if name in {"web", *OPTIONAL} else ["internal"]
-    assert service["networks"] == expected
+    # Web the only one on the network that publishes its port; Prometheus on its own.
+    expected = {"web": ["public", "internal"], "prometheus": ["monitoring", "internal"]}
+    assert service["networks"] == expected.get(name, ["internal"])
     assert COMPOSE["networks"]["internal"] == {"internal": True}
+
+
+def test_prometheus_shares_no_network_with_web_but_internal_and_reports_its_readiness():
+    members = {
+        network: {name for name, s in SERVICES.items() if network in s["networks"]}
+        for network in COMPOSE["networks"]
+    }
+    assert members["monitoring"] == {"prometheus"}
+    assert members["public"] == {"web"}
+    # What it scrapes (every app service) is on `internal`.
+    assert set(APP_SERVICES) <= members["internal"]
+    assert SERVICES["prometheus"]["image"] == "${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.5}"
+    check = SERVICES["prometheus"]["healthcheck"]
+    # /-/ready, with the promtool of the pinned image.
+    assert check["test"] == ["CMD", "promtool", "check", "ready", "--url=http://127.0.0.1:9090"]
+    assert check["timeout"] and check["retries"]
 
 
 def test_the_app_role_is_made_by_the_database_init_script_without_superuser_rights():
