@@ -72,7 +72,7 @@ class LineFormatter(logging.Formatter):
         return super().format(record).replace("\\", "\\\\").replace("\n", "\\n")
 
 
-_OPEN_FLAGS = {"a": os.O_WRONLY | os.O_APPEND, "w": os.O_WRONLY | os.O_TRUNC, "r+": os.O_RDWR}
+_OPEN_FLAGS = {"a": os.O_WRONLY | os.O_APPEND, "r+": os.O_RDWR}
 
 
 def open_own_file(path: str, mode: str, encoding: str | None = None) -> TextIOWrapper:
