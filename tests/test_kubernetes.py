@@ -410,3 +410,15 @@ def test_no_pod_can_reach_the_cloud_metadata_address(rendering):
                 )
                 reaches = METADATA_ADDRESS in ipaddress.ip_network(block["cidr"])
                 assert not reaches or excepted, (policy["metadata"]["name"], block)
+
+
+@pytest.mark.parametrize("rendering", RENDERED)
+def test_each_pod_writes_its_logs_to_a_folder_no_other_pod_mounts(rendering):
+    # As compose's per-container log volumes: no pod can put a link at another's log file.
+    for name in APP:
+        pod = workloads(rendering)[name]["spec"]["template"]["spec"]
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        for container in containers(workloads(rendering)[name]):
+            (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/logs"]
+            assert set(volumes[mount["name"]]) == {"name", "emptyDir"}, (name, mount)
+    assert config(rendering)["LOG_DIR"] == "/logs"
