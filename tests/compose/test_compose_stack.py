@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import datetime
 
@@ -239,8 +240,13 @@ def test_no_container_can_write_another_containers_log_files(stack):
     # The scheduler sees no other container's log at all.
     listed = stack.run_in("scheduler", "ls", "-A", "/logs").stdout.split()
     assert [name for name in listed if not name.startswith(("scheduler.log", ".__"))] == []
-    # GET /api/log/ still merges every container's logs, read through web's read-only mounts.
-    services = {record.get("service") for record in stack.api("GET", "/log/?lines=1000").json()}
+    # GET /api/log/ still merges every container's logs: web's own (a 404 is a line of its),
+    # the others' through its read-only mounts.
+    missing = f"/nope-{uuid.uuid4().hex[:8]}/"
+    assert stack.api("GET", missing).status_code == 404
+    records = stack.api("GET", "/log/?lines=1000").json()
+    assert any(f"Not Found: /api{missing}" in record["line"] for record in records)
+    services = {record.get("service") for record in records}
     assert {"web", "algorithm-grpc", "worker", "scheduler"} <= services, services
 
 
