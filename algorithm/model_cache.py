@@ -138,7 +138,11 @@ class ModelServer:
         return loaded
 
     def holds(self, model_id: str) -> bool:
-        """Whether the version (a model id in its canonical form) is loaded here now."""
+        """Whether the version (a model id in its canonical form) is loaded here now: in the
+        cache, or the active one, which answers even once versions named since pushed it out."""
+        active = self.active
+        if active is not None and active.model_id == model_id:
+            return True
         with self._lock:
             return model_id in self._cache
 

@@ -205,3 +205,18 @@ def test_concurrent_first_requests_for_a_version_share_one_load(
     assert loads == {good: 1, tampered: 1}
     assert all(answer is answers[0] for answer in answers[:8])
     assert all(answer.startswith(f"Model {tampered} failed") for answer in answers[8:])
+
+
+def test_a_version_is_held_while_cached_or_active_and_holding_never_loads(
+    store, publish, make_server, loads
+):
+    server = make_server(cache_size=2)
+    active, first, second, unloaded = publish(), publish(), publish(), publish()
+    store.activate(active)
+    server.start()
+    wait_until(lambda: _serving(server, active), timeout=5, what="serving the active version")
+    server.get(first)
+    server.get(second)
+    assert list(server._cache) == [first, second]  # the active one pushed out; it still answers
+    assert [server.holds(v) for v in (active, first, second, unloaded)] == [True, True, True, False]
+    assert loads[unloaded] == 0
