@@ -6,6 +6,7 @@ import re
 import socket
 import threading
 import time
+import types
 import uuid
 
 import grpc
@@ -98,7 +99,12 @@ def one_thread_server(algorithm_services, black_hole, tmp_path):
     try:
         server.wait_for_port(port)
         with support.service_channel(f"127.0.0.1:{port}") as channel:
-            yield channel, f"http://127.0.0.1:{env['ALGORITHM_METRICS_PORT']}/metrics", server
+            yield types.SimpleNamespace(
+                channel=channel,
+                target=f"127.0.0.1:{port}",
+                metrics_url=f"http://127.0.0.1:{env['ALGORITHM_METRICS_PORT']}/metrics",
+                pid=server.process.pid,
+            )
     finally:
         server.stop()
 
@@ -110,9 +116,10 @@ def _sample(text: str, name: str, labels: str = "") -> float:
 
 
 def test_calls_beyond_the_maximum_are_refused_at_once_and_the_metrics_show_the_busy_thread(
-    one_thread_server,
+    one_thread_server, api_client, settings
 ):
-    channel, metrics_url, server = one_thread_server
+    server = one_thread_server
+    channel, metrics_url = server.channel, server.metrics_url
     jobs = training_pb2_grpc.TrainingServiceStub(channel)
     request = training_pb2.GetJobRequest(job_id=str(uuid.uuid4()))
     holding = [jobs.GetJob.future(request, timeout=10) for _ in range(2)]  # running, queued
@@ -127,11 +134,18 @@ def test_calls_beyond_the_maximum_are_refused_at_once_and_the_metrics_show_the_b
         info_pb2_grpc.InfoServiceStub(channel).GetInfo(info_pb2.GetInfoRequest(), timeout=5)
     assert time.monotonic() - started < 0.5
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # Web tells the caller the service is busy, not that the request was too large.
+    settings.ALGORITHM_GRPC_TARGET = server.target
+    response = api_client.get("/api/models/")
+    assert (response.status_code, response.json()) == (
+        503,
+        {"message": "The algorithm service is busy; try again shortly.", "extra": {}},
+    )
 
     metrics = requests.get(metrics_url, timeout=5).text
     assert _sample(metrics, "grpc_server_threads_busy") == 1
     assert _sample(metrics, "grpc_server_threads_max") == 1
-    pid = f'{{pid="{server.process.pid}",tree="algorithm_grpc"}}'
+    pid = f'{{pid="{server.pid}",tree="algorithm_grpc"}}'
     assert _sample(metrics, "process_resident_memory_bytes", pid) > 50 * 2**20
     assert _sample(metrics, "process_open_fds", pid) > 0
     assert _sample(metrics, "process_cpu_seconds_total", pid) > 0
