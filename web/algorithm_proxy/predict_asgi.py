@@ -38,6 +38,7 @@ from web.accounts.permissions import HasRequiredScope
 from web.algorithm_proxy.client import AsyncPredictions
 from web.algorithm_proxy.serializers import PredictRequestSerializer
 from web.algorithm_proxy.views import PredictView
+from web.api.bodies import read_body
 from web.api.exception_handlers import exception_handler
 from web.api.exceptions import PayloadTooLarge
 from web.api.parsers import JSONParser
@@ -165,9 +166,13 @@ class PredictApp:
 
     async def _answer(self, caller: _Caller, length: int, receive) -> Any:
         await without_blocking(lambda: _admit(caller), lambda: _admit_in_thread(caller))
-        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if length > limit:
             raise PayloadTooLarge()
-        params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(await _body(receive))))
+        chunks: list[bytes] = []
+        await read_body(receive, limit, PayloadTooLarge, chunks.append)
+        body = b"".join(chunks)
+        params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(body)))
         params.is_valid(raise_exception=True)
         return await self.predictions(params.validated_data)
 
@@ -215,15 +220,3 @@ def _meta(scope: dict) -> dict[str, str]:
     if scope.get("client"):
         meta["REMOTE_ADDR"] = scope["client"][0]
     return meta
-
-
-async def _body(receive) -> bytes:
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise exceptions.ParseError("The client went away before sending its body.")
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)
