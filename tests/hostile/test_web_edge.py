@@ -4,10 +4,14 @@ sockets where a well-behaved HTTP client would refuse to send them."""
 import contextlib
 import io
 import json
+import re
 import socket
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
 
 from tests.hostile import bounds
 
@@ -160,3 +164,45 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(stack):
                 status, _, body = _read_answer(sock)
             assert status == 408, (path, body)
             assert "REQUEST_BODY_TIMEOUT_SECONDS" in json.loads(body)["message"]
+
+
+def _batch_calls(stack) -> float:
+    text = requests.get(stack.metrics["algorithm"], timeout=5).text
+    pattern = r'^grpc_server_handled_total\{[^}]*grpc_method="PredictBatch"[^}]*\} (\S+)$'
+    return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
+
+
+def _predict_all(stack, texts: list[str]) -> tuple[float, list[requests.Response]]:
+    """PredictBatch calls the algorithm service took to answer these texts, sent 32 at once."""
+    sessions = threading.local()
+
+    def predict(text: str) -> requests.Response:
+        if not hasattr(sessions, "session"):
+            sessions.session = requests.Session()
+        return sessions.session.post(
+            f"{stack.web}/api/predict/",
+            json={"text": text},
+            headers=stack.predict_headers,
+            timeout=30,
+        )
+
+    before = _batch_calls(stack)
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(predict, texts))
+    return _batch_calls(stack) - before, answers
+
+
+def test_blank_texts_are_refused_by_web_and_never_split_a_batch(stack):
+    """2,000 predictions, every fourth of them only spaces: web refuses the blank ones itself,
+    so the others are batched as if they had come alone."""
+    texts = [f"{bounds.LEGITIMATE_TEXT} {index}" for index in range(1500)]
+    alone, answers = _predict_all(stack, texts)
+    assert {answer.status_code for answer in answers} == {200}
+    mixed = [text for index in range(500) for text in (*texts[3 * index : 3 * index + 3], "   ")]
+    with_blanks, answers = _predict_all(stack, mixed)
+    print(f"\nPredictBatch calls: {alone:.0f} for 1,500 texts; {with_blanks:.0f} with 500 blanks")
+    assert with_blanks <= 2 * alone + 20, (alone, with_blanks)
+    blank = [answer for text, answer in zip(mixed, answers, strict=True) if text == "   "]
+    assert {answer.status_code for answer in blank} == {400}
+    assert blank[0].json()["extra"]["fields"] == {"text": ["This field may not be blank."]}
+    assert all(answer.status_code == 200 for answer in answers if answer not in blank)
