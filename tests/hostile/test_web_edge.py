@@ -206,3 +206,30 @@ def test_blank_texts_are_refused_by_web_and_never_split_a_batch(stack):
     assert {answer.status_code for answer in blank} == {400}
     assert blank[0].json()["extra"]["fields"] == {"text": ["This field may not be blank."]}
     assert all(answer.status_code == 200 for answer in answers if answer not in blank)
+
+
+def test_a_repeated_host_or_authorization_header_is_refused(stack):
+    """Whichever one a layer would take, the request is refused: on the event-loop path
+    (predictions) and on Django's."""
+    good_host = "127.0.0.1:" + str(_address(stack.web)[1])
+    auth = ("Authorization", _token(stack.predict_headers))
+    body = b'{"text": "hi"}'
+    repeated = {
+        # The allowed host last: the one the event-loop path used to take.
+        "Host": ("evil.example", [("Host", good_host), auth]),
+        "Authorization": (good_host, [("Authorization", "Token another"), auth]),
+    }
+    for method, path, sent in (
+        ("POST", "/api/predict/", body),
+        ("GET", "/api/models/", b""),
+        ("GET", "/api/health/live/", b""),
+    ):
+        for name, (host, headers) in repeated.items():
+            if sent:
+                headers = [*headers, ("Content-Type", "application/json")]
+                headers.append(("Content-Length", str(len(sent))))
+            status, _, answer = _exchange(stack.web, _head(method, path, host, headers), sent)
+            assert (path, name, status) == (path, name, 400), answer
+            assert json.loads(answer)["message"] == (
+                f"Send one {name} header: this request has more than one."
+            )

@@ -10,9 +10,10 @@ checks run on the event loop when they need no I/O and in a thread when they do
 (common/nonblocking.py).
 
 Only requests of the usual shape come here: a JSON body with its Content-Length, for an
-allowed host, while web speaks gRPC to the algorithm service. Anything else (another method,
-another media type, a chunked body, ALGORITHM_TRANSPORT=http) goes to Django's PredictView,
-which documents the endpoint in the OpenAPI schema and answers it the same way.
+allowed host, each header once, while web speaks gRPC to the algorithm service. Anything
+else (another method, another media type, a chunked body, a repeated header,
+ALGORITHM_TRANSPORT=http) goes to Django's PredictView, which documents the endpoint in the
+OpenAPI schema and answers it the same way.
 """
 
 import io
@@ -121,6 +122,10 @@ class PredictApp:
         if not (self._on and scope["path"] == self.path and scope["method"] == "POST"):
             return False
         headers = dict(scope["headers"])
+        # A repeated header goes to Django, which sees it as WSGI servers pass it on: the
+        # values joined with commas (refused for Host and Authorization, web/api/middleware.py).
+        if len(headers) != len(scope["headers"]):
+            return False
         length = headers.get(b"content-length", b"")
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         domain, _ = split_domain_port(headers.get(b"host", b"").decode("latin-1"))

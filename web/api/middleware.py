@@ -57,6 +57,24 @@ class RefusedBodyMiddleware:
         return self.get_response(request)
 
 
+class OneHostAndAuthorizationMiddleware:
+    """Refuse a request with two Host or two Authorization headers, which would leave it to
+    each layer to pick one. WSGI servers (gunicorn, a2wsgi) pass a repeated header on as its
+    values joined with commas, and neither a host name nor a credential holds a comma."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for key, name in (("HTTP_HOST", "Host"), ("HTTP_AUTHORIZATION", "Authorization")):
+            if "," in request.META.get(key, ""):
+                return _refusal(
+                    f"Send one {name} header: this request has more than one.",
+                    status.HTTP_400_BAD_REQUEST,
+                )
+        return self.get_response(request)
+
+
 class RequestIdMiddleware:
     """Give every request an id: logged on each of its lines, passed on to the algorithm
     service, and returned in the X-Request-ID header (a caller's own valid id is kept)."""

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "web.api.middleware.RefusedBodyMiddleware",
+    "web.api.middleware.OneHostAndAuthorizationMiddleware",
     "django.middleware.common.CommonMiddleware",
     "web.api.middleware.RequireContentLengthMiddleware",
 ]
