@@ -152,6 +152,21 @@ def test_stalled_request_bodies_hold_no_thread_and_health_answers(stack):
             sock.close()
 
 
+def test_a_body_without_a_good_token_is_refused_unread(stack):
+    """No body is held for a client without a good token: 401 before a byte of it is sent."""
+    for path, content_type in (("/api/data/import/", "text/csv"), ("/api/predict/", "*/*")):
+        for token in ([], [("Authorization", "Token not-a-token")]):
+            headers = [*token, ("Content-Type", content_type)]
+            sock = socket.create_connection(_address(stack.web), timeout=2)
+            with sock:
+                host = "127.0.0.1:" + str(_address(stack.web)[1])
+                sock.sendall(
+                    _head("POST", path, host, [*headers, ("Content-Length", str(60 * 2**20))])
+                )
+                status, _, body = _read_answer(sock)
+            assert (path, status) == (path, 401), body
+
+
 def test_a_body_that_does_not_arrive_in_time_is_answered_408(stack):
     with stack.web_process(REQUEST_BODY_TIMEOUT_SECONDS="1") as web:
         routes = [

@@ -20,11 +20,12 @@ import io
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.http.request import HttpHeaders, split_domain_port, validate_host
 from django.urls import reverse
 from rest_framework import exceptions, status
@@ -47,6 +48,7 @@ from web.api.throttling import ClientRateThrottle
 from web.api.views import server_error_body
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _render = JSONRenderer().render
 
@@ -94,15 +96,28 @@ def _admit(caller: _Caller) -> None:
         raise exceptions.Throttled(throttle.wait())
 
 
-def _admit_in_thread(caller: _Caller) -> None:
-    """_admit off the event loop, in a thread that outlives the request: its database
+def _in_thread(step: Callable[[], T]) -> T:
+    """A token check off the event loop, in a thread that outlives the request: its database
     connection is looked after as Django does at each request's start and end, so one that a
     PostgreSQL restart broke is replaced instead of failing every later token check."""
     close_old_connections()
     try:
-        _admit(caller)
+        return step()
     finally:
         close_old_connections()
+
+
+async def authenticated(scope: dict) -> bool:
+    """Whether an HTTP request carries a good token, checked as predictions check theirs."""
+    caller = _Caller(scope["path"], _meta(scope))
+
+    def check() -> bool:
+        try:
+            return TokenAuthentication().authenticate(caller) is not None
+        except (exceptions.APIException, DatabaseError):
+            return False
+
+    return await without_blocking(check, lambda: _in_thread(check))
 
 
 class PredictApp:
@@ -170,7 +185,7 @@ class PredictApp:
         )
 
     async def _answer(self, caller: _Caller, length: int, receive) -> Any:
-        await without_blocking(lambda: _admit(caller), lambda: _admit_in_thread(caller))
+        await without_blocking(lambda: _admit(caller), lambda: _in_thread(lambda: _admit(caller)))
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if length > limit:
             raise PayloadTooLarge()

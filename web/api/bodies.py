@@ -29,19 +29,32 @@ async def read_body(
 ) -> None:
     """Pass the body's chunks to `write` as they arrive; raise `too_large()` as soon as more
     than `limit` bytes have arrived, whatever the headers said."""
+    # A bare timer rather than asyncio.timeout(), which costs predictions several times more.
+    task = asyncio.current_task()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(settings.REQUEST_BODY_TIMEOUT_SECONDS, expire)
     received = 0
     try:
-        async with asyncio.timeout(settings.REQUEST_BODY_TIMEOUT_SECONDS):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise exceptions.ParseError("The client went away before sending its body.")
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                if received > limit:
-                    raise too_large()
-                write(chunk)
-                if not message.get("more_body", False):
-                    return
-    except TimeoutError:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise exceptions.ParseError("The client went away before sending its body.")
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise too_large()
+            write(chunk)
+            if not message.get("more_body", False):
+                return
+    except asyncio.CancelledError:
+        if not expired or task.uncancel():
+            raise
         raise BodyTimedOut() from None
+    finally:
+        timer.cancel()

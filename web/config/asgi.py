@@ -4,7 +4,8 @@ Predictions are answered on the event loop (web/algorithm_proxy/predict_asgi.py)
 other request goes to Django's WSGI application, on a pool of WEB_THREADS threads per worker,
 exactly as it would be served without this module. Its body is read first, on the loop, under
 REQUEST_BODY_TIMEOUT_SECONDS and the route's size limit, so a client that stalls or sends too
-much holds no thread (web/api/bodies.py). The probes never wait for that pool: liveness is
+much holds no thread (web/api/bodies.py); only with a good token, so a client without one
+has nothing held for it. The probes never wait for that pool: liveness is
 answered on the loop (Django does no I/O for it; Django refuses any database use there), and
 readiness runs on threads of its own.
 """
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework.exceptions import APIException
 
-from web.algorithm_proxy.predict_asgi import PredictApp
+from web.algorithm_proxy.predict_asgi import PredictApp, authenticated
 from web.api.bodies import read_body
 from web.api.exceptions import PayloadTooLarge
 from web.api.middleware import REFUSED_BODY
@@ -67,6 +68,10 @@ def _drop_underscored_names(scope: dict) -> None:
 async def _after_body(scope: dict, receive, send) -> None:
     """Django's answer, once the whole body has arrived; a file past DATA_UPLOAD_MAX_MEMORY_SIZE
     (only imports are allowed that much) waits on disk, as Django spools an upload."""
+    if _has_body(scope) and not await authenticated(scope):
+        # Not read: Django refuses such a request (401, 404, 405) without reading its body.
+        await _django(scope, receive, send)
+        return
     limit, too_large = _limit(scope["path"])
     with SpooledTemporaryFile(max_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE) as body:
         try:
@@ -91,6 +96,13 @@ def _limit(path: str) -> tuple[int, Callable[[], APIException]]:
         limit = settings.DATA_IMPORT_MAX_BYTES
         return limit, lambda: DataImportTooLarge(limit)
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, PayloadTooLarge
+
+
+def _has_body(scope: dict) -> bool:
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
+        for name, value in scope["headers"]
+    )
 
 
 def _declared_length(scope: dict) -> int:
