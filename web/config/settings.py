@@ -75,10 +75,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "web.api.middleware.MetricsMiddleware",
     "web.api.middleware.RequestIdMiddleware",
+    # These four add their headers to every answer, the refusals below included.
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.api.middleware.RefusedBodyMiddleware",
+    "web.api.middleware.OneHostAndAuthorizationMiddleware",
     "django.middleware.common.CommonMiddleware",
     "web.api.middleware.RequireContentLengthMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "web.config.urls"
@@ -136,6 +139,11 @@ CACHES = {
 # Request bodies above 4 MiB are refused with a JSON 413 (see web/api/parsers.py).
 # That fits a bulk create of 10,000 short items, or about 200 items of full-length text.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# A request's whole body must arrive within this long; it is read on the event loop before
+# the request takes one of the WEB_THREADS threads (web/config/asgi.py), so a client that
+# sends headers and then stalls holds no thread, and is answered 408 when it passes. The
+# largest import (DATA_IMPORT_MAX_BYTES) arrives in time at 1.2 MB/s.
+REQUEST_BODY_TIMEOUT_SECONDS = env_seconds("REQUEST_BODY_TIMEOUT_SECONDS", 60, maximum=110)
 # Imports (POST /api/data/import/) are streamed from the request or from the temporary file
 # Django spools an upload to, never held in memory, so their limit is separate and larger;
 # it is sized to import well within gunicorn's timeout (about 20,000 rows a second).
