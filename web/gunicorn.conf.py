@@ -31,6 +31,11 @@ graceful_timeout = 30
 # opens a connection at import (database and gRPC connections are made per worker).
 preload_app = True
 
+# uvicorn would take the client address and scheme from X-Forwarded-For and -Proto of any
+# peer listed here (127.0.0.1 by default), for whoever runs on the host too. Web decides them
+# itself, in one place for both of its paths: WEB_TRUSTED_PROXY_COUNT (web/config/settings.py).
+forwarded_allow_ips = ""
+
 accesslog = "-"
 errorlog = "-"
 
