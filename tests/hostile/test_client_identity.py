@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from algorithm.settings import INFERENCE_MODEL_NAME
 from tests.hostile import bounds
 
 # Distinct X-Forwarded-For headers of 40 kB (under uvicorn's header limits), enough that a key
@@ -67,3 +68,21 @@ def test_only_a_trusted_proxys_forwarded_for_names_the_client(stack):
     with _web(stack, THROTTLE_RATE_READ="3/day") as url:
         # Reached directly: the header is the caller's word, and every request is the peer's.
         assert _budget_statuses(url, [*clients, "203.0.113.3"]) == [200] * 3 + [429] * 6
+
+
+def test_a_v2_path_reaches_the_shim_as_the_route_web_matched(stack):
+    name, version = INFERENCE_MODEL_NAME, stack.model_id
+    # Path -> what the shim must have been asked about, as its error names it.
+    crafted = {
+        f"/v2/models/{name}%3F/ready": f"'{name}?'",
+        f"/v2/models/{name}%23/ready": f"'{name}#'",
+        f"/v2/models/{name}%3Fx=/versions/{version}/ready": f"'{name}?x='",
+        "/v2/models/%2E%2E/ready": "'..'",
+        f"/v2/models/{name}/versions/{version}%3F/ready": f"'{version}?'",
+        f"/v2/models/{name}/versions/%2E%2E/ready": "'..'",
+    }
+    for path, named in crafted.items():
+        answer = requests.get(f"{stack.web}{path}", timeout=10)
+        assert answer.status_code in {400, 404}, (path, answer.status_code, answer.text)
+        assert named in answer.json()["error"], (path, answer.text)
+        assert "inputs" not in answer.text, (path, answer.text)
