@@ -12,9 +12,10 @@ bind = f"{LISTEN_ADDRESS}:{os.environ.get('WEB_PORT', '8000')}"
 # One process per core, each an event loop (uvicorn, with uvloop and httptools): predictions
 # are answered on the loop, and those that arrive together in a process share one call to
 # the algorithm service (web/algorithm_proxy/predict_asgi.py). Every other request runs
-# Django on a pool of WEB_THREADS threads per process (web/config/asgi.py); each thread may
-# hold a database connection, so workers * threads must stay below PostgreSQL's
-# max_connections.
+# Django on a pool of WEB_THREADS threads per process (web/config/asgi.py), and the token
+# and budget checks of predictions that need I/O on WEB_CHECK_THREADS more
+# (common/nonblocking.py); each thread may hold a database connection, so
+# workers * (WEB_THREADS + WEB_CHECK_THREADS) must stay below PostgreSQL's max_connections.
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
 # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new

@@ -3,12 +3,14 @@ are counted for, the paths web forwards with its own credential, and the cost of
 do not exist."""
 
 import contextlib
+import secrets
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2
 import requests
 
 from algorithm.settings import INFERENCE_MODEL_NAME
@@ -19,6 +21,9 @@ from tests.hostile import bounds
 FORWARDED_REQUESTS = 1_500
 FORWARDED_BYTES = 40_000
 SENDERS = 8
+# PostgreSQL counts a backend's table scans when it flushes its statistics: within 10 s of
+# going idle (PGSTAT_IDLE_INTERVAL).
+STATISTICS_FLUSH_SECONDS = 11
 
 
 @contextlib.contextmanager
@@ -86,3 +91,56 @@ def test_a_v2_path_reaches_the_shim_as_the_route_web_matched(stack):
         assert answer.status_code in {400, 404}, (path, answer.status_code, answer.text)
         assert named in answer.json()["error"], (path, answer.text)
         assert "inputs" not in answer.text, (path, answer.text)
+
+
+def _token_lookups(database_url: str) -> int:
+    """The scans of the token table so far, as PostgreSQL counts them: one per lookup."""
+    conn = psycopg2.connect(database_url, connect_timeout=5)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables"
+                " WHERE relname = 'accounts_apitoken'"
+            )
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_unknown_tokens_spend_a_budget_per_address_before_the_database_is_asked(stack):
+    budget = 20
+
+    def call(url: str, number: int, key: str):
+        headers = {"Authorization": f"Token {key}"}
+        if number % 2:
+            return lambda: requests.get(f"{url}/api/data/", headers=headers, timeout=10)
+        body = {"text": "hello"}
+        return lambda: requests.post(f"{url}/api/predict/", json=body, headers=headers, timeout=10)
+
+    with _web(stack, THROTTLE_RATE_AUTH_FAILURES=f"{budget}/day") as url:
+        time.sleep(STATISTICS_FLUSH_SECONDS)
+        before = _token_lookups(stack.env["DATABASE_URL"])
+        with bounds.held(stack, "unknown tokens") as attack:
+            started = time.monotonic()
+            same = secrets.token_hex(20)
+            repeated = _statuses([call(url, number, same) for number in range(300)])
+            guessed = _statuses([call(url, n, secrets.token_hex(20)) for n in range(400)])
+            attack.keep(max(0.0, 3 - (time.monotonic() - started)))
+        time.sleep(STATISTICS_FLUSH_SECONDS)
+        lookups = _token_lookups(stack.env["DATABASE_URL"]) - before
+        throttled = requests.get(
+            f"{url}/api/data/", headers={"Authorization": "Token nonesuch"}, timeout=10
+        )
+
+    counted = Counter(guessed)
+    print(f"\ntoken lookups: {lookups} for 700 requests; guessed tokens: {dict(counted)}")
+    assert Counter(repeated) == {401: 300}
+    # The budget, then one more per process once it is spent and the calls under way then.
+    assert set(counted) == {401, 429} and counted[401] <= budget + 2 * SENDERS, counted
+    assert throttled.status_code == 429
+    assert 0 < int(throttled.headers["Retry-After"]) <= 86_400
+    assert throttled.json()["message"].startswith(
+        "Too many requests with an unknown token from this address."
+    )
+    # As many, and the legitimate caller's rechecks of its token: not one per request.
+    assert lookups <= budget + 2 * SENDERS + 10, lookups

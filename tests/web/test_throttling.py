@@ -190,19 +190,23 @@ def test_rates_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("THROTTLE_RATE_PREDICT", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_WRITE", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_READ", raising=False)
+    monkeypatch.delenv("THROTTLE_RATE_AUTH_FAILURES", raising=False)
     assert runpy.run_path(path)["THROTTLE_RATES"] == {
         "predict": "60000/min",
         "write": "6000/min",
         "read": "12000/min",
+        "auth_failures": "60/min",
     }
 
     monkeypatch.setenv("THROTTLE_RATE_PREDICT", "off")
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "10/s")
     monkeypatch.setenv("THROTTLE_RATE_READ", "100/hour")
+    monkeypatch.setenv("THROTTLE_RATE_AUTH_FAILURES", "off")
     assert runpy.run_path(path)["THROTTLE_RATES"] == {
         "predict": None,
         "write": "10/s",
         "read": "100/hour",
+        "auth_failures": None,
     }
 
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "lots")

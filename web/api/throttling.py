@@ -1,5 +1,6 @@
-"""Per-client request budgets on reads, writes and predictions, counted in Redis (Django's cache) so
-that every gunicorn worker and every web replica spends the same budget."""
+"""Per-client request budgets on reads, writes and predictions, and per client address on
+failed authentications, counted in Redis (Django's cache) so that every gunicorn worker and
+every web replica spends the same budget."""
 
 import hashlib
 import logging
@@ -8,6 +9,7 @@ import time
 from collections import OrderedDict
 
 from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -164,3 +166,34 @@ class ClientRateThrottle(SimpleRateThrottle):
 
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+class FailedAuthentications(ClientRateThrottle):
+    """Requests per client address whose token the database did not know
+    (THROTTLE_RATE_AUTH_FAILURES). Once an address has spent its budget, its requests with a
+    token this process has not already checked are answered 429 before the database is
+    asked; each process learns so from its own next failure, so all processes together make
+    at most the budget plus one query each per window (and those already under way)."""
+
+    # Here only the counters known to be spent.
+    leases = _Leases()
+
+    def admit(self, request) -> None:
+        """Raise Throttled if the request's address has spent its budget; no I/O."""
+        key = self._counter("auth_failures", request)
+        if key is not None and self.leases.spend(key) is False:
+            raise Throttled(
+                self.wait_seconds, "Too many requests with an unknown token from this address."
+            )
+
+    def failed(self, request) -> None:
+        """Count one failed authentication of the request's address."""
+        key = self._counter("auth_failures", request)
+        if key is None:
+            return
+        count = self._increment(key, 1)
+        if count is not None and count >= self.num_requests:
+            self.leases.hold(key, 0)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": _address_key(request)}

@@ -180,11 +180,14 @@ def _env_rate(name: str, default: str) -> str | None:
 
 
 # Requests per client (a token's user; without a token, the client address). Generous: a
-# limit against runaway clients, not a quota.
+# limit against runaway clients, not a quota. `auth_failures`: requests per client address
+# whose token the database did not know (web/accounts/authentication.py), so guessing
+# tokens costs a bounded number of queries.
 THROTTLE_RATES = {
     "read": _env_rate("THROTTLE_RATE_READ", "12000/min"),
     "predict": _env_rate("THROTTLE_RATE_PREDICT", "60000/min"),
     "write": _env_rate("THROTTLE_RATE_WRITE", "6000/min"),
+    "auth_failures": _env_rate("THROTTLE_RATE_AUTH_FAILURES", "60/min"),
 }
 
 MAX_TRUSTED_PROXIES = 5
