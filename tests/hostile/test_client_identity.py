@@ -34,8 +34,8 @@ def _web(stack, **overrides: str) -> Iterator[str]:
         yield url
 
 
-def _statuses(calls) -> list[int]:
-    with ThreadPoolExecutor(SENDERS) as pool:
+def _statuses(calls, senders: int = SENDERS) -> list[int]:
+    with ThreadPoolExecutor(senders) as pool:
         return list(pool.map(lambda call: call().status_code, calls))
 
 
@@ -50,7 +50,10 @@ def test_distinct_forwarded_for_headers_cost_no_memory(stack):
 
     with bounds.held(stack, "distinct 40 kB X-Forwarded-For headers") as attack:
         started = time.monotonic()
-        statuses = _statuses([anonymous(number) for number in range(FORWARDED_REQUESTS)])
+        # Half the senders: rendering the docs page is the work of this attack, and the
+        # memory it would leave behind does not depend on how fast it comes.
+        calls = [anonymous(number) for number in range(FORWARDED_REQUESTS)]
+        statuses = _statuses(calls, SENDERS // 2)
         attack.keep(max(0.0, 3 - (time.monotonic() - started)))
 
     assert Counter(statuses) == {200: FORWARDED_REQUESTS}
