@@ -187,12 +187,40 @@ def _env_rate(name: str, default: str) -> str | None:
     return value
 
 
-# Requests per client (token). Generous: a limit against runaway clients, not a quota.
+# Requests per client (a token's user; without a token, the client address). Generous: a
+# limit against runaway clients, not a quota. `auth_failures`: requests per client address
+# whose token the database did not know (web/accounts/authentication.py), so guessing
+# tokens costs a bounded number of queries.
 THROTTLE_RATES = {
     "read": _env_rate("THROTTLE_RATE_READ", "12000/min"),
     "predict": _env_rate("THROTTLE_RATE_PREDICT", "60000/min"),
     "write": _env_rate("THROTTLE_RATE_WRITE", "6000/min"),
+    "auth_failures": _env_rate("THROTTLE_RATE_AUTH_FAILURES", "60/min"),
 }
+
+MAX_TRUSTED_PROXIES = 5
+
+
+def _env_proxy_count(name: str) -> int:
+    raw = env(name, "0")
+    if not (raw.isdigit() and int(raw) <= MAX_TRUSTED_PROXIES):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of proxies from 0 to {MAX_TRUSTED_PROXIES}, not {raw!r}."
+        )
+    return int(raw)
+
+
+# The proxies in front of web that each append the address they received a request from to
+# X-Forwarded-For (ingress-nginx in Kubernetes: 1). The client address, which budgets
+# without a token are counted for, is that many entries from the header's end; with 0 the
+# header is ignored and the client is the connection's peer, so that a caller cannot pick a
+# fresh budget by writing a header. Nothing else decides the address: gunicorn's uvicorn
+# workers leave X-Forwarded-* alone (forwarded_allow_ips in web/gunicorn.conf.py).
+WEB_TRUSTED_PROXY_COUNT = _env_proxy_count("WEB_TRUSTED_PROXY_COUNT")
+# Behind those proxies, the scheme the client used is theirs to say (links in paginated
+# answers); directly reached, a request's X-Forwarded-Proto is ignored.
+if WEB_TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["web.accounts.authentication.TokenAuthentication"],
@@ -203,6 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "web.api.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["web.api.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": WEB_TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "web.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handlers.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
