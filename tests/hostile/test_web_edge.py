@@ -181,6 +181,59 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(stack):
             assert "REQUEST_BODY_TIMEOUT_SECONDS" in json.loads(body)["message"]
 
 
+def _nearly_whole_body(url: str, path: str, token: str) -> socket.socket:
+    """A connection that sent all of a 4 MiB body but its last byte."""
+    host, port = _address(url)
+    head = _head(
+        "POST",
+        path,
+        f"{host}:{port}",
+        [
+            ("Authorization", token),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(BODY_LIMIT)),
+        ],
+    )
+    sock = socket.create_connection((host, port), timeout=10)
+    with contextlib.suppress(OSError):  # refused before the last chunk: closed on us
+        sock.sendall(head + b" " * (BODY_LIMIT - 1))
+    return sock
+
+
+def test_one_tokens_slow_bodies_hold_a_bounded_share_of_memory(stack):
+    """Two tokens each send 24 bodies of 4 MiB but their last byte: a read-only one to a
+    route it may not even write to, a predict-only one to predictions. Each web process holds
+    at most a quarter of WEB_BODY_MEMORY_BYTES for a token and answers the rest 503 at once,
+    while other callers go on."""
+    senders = [
+        (_token(stack.token("slow-reader", "read")), "/api/data/"),
+        (_token(stack.token("slow-predictor", "predict")), "/api/predict/"),
+    ]
+    with bounds.held(stack, "48 bodies of 4 MiB held by two tokens") as attack:
+        with ThreadPoolExecutor(8) as pool:
+            sockets = list(
+                pool.map(
+                    lambda sender: _nearly_whole_body(stack.web, sender[1], sender[0]),
+                    senders * 24,
+                )
+            )
+        try:
+            attack.keep(3)
+            statuses = []
+            for sock in sockets:
+                sock.settimeout(0.5)
+                try:
+                    statuses.append(_read_answer(sock)[0])
+                except (OSError, ConnectionError):
+                    statuses.append(None)  # still held, waiting for its last byte
+        finally:
+            for sock in sockets:
+                sock.close()
+    # At most 2 bodies a token in each of the 2 processes.
+    assert statuses.count(None) <= 8, statuses
+    assert statuses.count(503) == len(statuses) - statuses.count(None), statuses
+
+
 def _batch_calls(stack) -> float:
     text = requests.get(stack.metrics["algorithm"], timeout=5).text
     pattern = r'^grpc_server_handled_total\{[^}]*grpc_method="PredictBatch"[^}]*\} (\S+)$'

@@ -2,11 +2,12 @@
 that arrive, and to REQUEST_BODY_TIMEOUT_SECONDS."""
 
 import asyncio
+import contextlib
 import itertools
 
 import pytest
 
-from web.api.bodies import BodyTimedOut, read_body
+from web.api.bodies import BodiesBusy, BodyTimedOut, HeldBodies, read_body
 from web.api.exceptions import PayloadTooLarge
 
 
@@ -53,3 +54,29 @@ def test_a_request_cancelled_otherwise_stays_cancelled(settings):
 
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(cancelled())
+
+
+def test_a_token_holds_at_most_a_quarter_of_the_body_memory_and_lets_go_when_answered(settings):
+    settings.WEB_BODY_MEMORY_BYTES = 400
+    bodies = HeldBodies()
+
+    with bodies.holding(1) as first, bodies.holding(1) as second, bodies.holding(2) as other:
+        first(60)
+        second(40)
+        with pytest.raises(BodiesBusy):
+            second(1)
+        other(100)
+        assert (bodies.total, dict(bodies.by_token)) == (200, {1: 100, 2: 100})
+
+    assert (bodies.total, dict(bodies.by_token)) == (0, {})
+
+
+def test_every_token_together_hold_at_most_the_body_memory(settings):
+    settings.WEB_BODY_MEMORY_BYTES = 400
+    bodies = HeldBodies()
+
+    with contextlib.ExitStack() as requests:
+        for token in range(4):
+            requests.enter_context(bodies.holding(token))(100)
+        with pytest.raises(BodiesBusy):
+            requests.enter_context(bodies.holding(5))(1)

@@ -37,6 +37,7 @@ ENV_NAMES = [
     "API_TOKEN_CACHE_SECONDS",
     "API_TOKEN_OUTAGE_GRACE_SECONDS",
     "WEB_TRUSTED_PROXY_COUNT",
+    "WEB_BODY_MEMORY_BYTES",
 ]
 
 
@@ -185,6 +186,17 @@ def test_the_trusted_proxy_count_is_bounded(load_settings, value):
     assert str(error.value) == (
         f"WEB_TRUSTED_PROXY_COUNT must be a number of proxies from 0 to 5, not {value!r}."
     )
+
+
+def test_the_body_memory_leaves_each_token_room_for_one_body_of_the_largest_size(
+    load_settings,
+):
+    assert load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t")["WEB_BODY_MEMORY_BYTES"] == 2**25
+
+    with pytest.raises(ImproperlyConfigured) as error:
+        load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", WEB_BODY_MEMORY_BYTES="1000000")
+
+    assert "WEB_BODY_MEMORY_BYTES must be at least 4 times" in str(error.value)
 
 
 def test_relative_log_dir_is_under_the_repository_root(load_settings):

@@ -40,7 +40,7 @@ from web.accounts.permissions import HasRequiredScope
 from web.algorithm_proxy.client import AsyncPredictions
 from web.algorithm_proxy.serializers import PredictRequestSerializer
 from web.algorithm_proxy.views import PredictView
-from web.api.bodies import read_body
+from web.api.bodies import held_bodies, read_body
 from web.api.exception_handlers import exception_handler
 from web.api.exceptions import PayloadTooLarge
 from web.api.parsers import JSONParser
@@ -107,15 +107,17 @@ def _in_thread(step: Callable[[], T]) -> T:
         close_old_connections()
 
 
-async def authenticated(scope: dict) -> bool:
-    """Whether an HTTP request carries a good token, checked as predictions check theirs."""
+async def token_of(scope: dict) -> int | None:
+    """The id of the good token an HTTP request carries, checked as predictions check theirs;
+    None without one."""
     caller = _Caller(scope["path"], _meta(scope))
 
-    def check() -> bool:
+    def check() -> int | None:
         try:
-            return TokenAuthentication().authenticate(caller) is not None
+            found = TokenAuthentication().authenticate(caller)
         except (exceptions.APIException, DatabaseError):
-            return False
+            return None
+        return None if found is None else found[1].token_id
 
     return await without_blocking(check, lambda: _in_thread(check))
 
@@ -189,12 +191,18 @@ class PredictApp:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if length > limit:
             raise PayloadTooLarge()
-        chunks: list[bytes] = []
-        await read_body(receive, limit, PayloadTooLarge, chunks.append)
-        body = b"".join(chunks)
-        params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(body)))
-        params.is_valid(raise_exception=True)
-        return await self.predictions(params.validated_data)
+        with held_bodies.holding(caller.auth.token_id) as hold:
+            chunks: list[bytes] = []
+
+            def keep(chunk: bytes) -> None:
+                hold(len(chunk))
+                chunks.append(chunk)
+
+            await read_body(receive, limit, PayloadTooLarge, keep)
+            body = b"".join(chunks)
+            params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(body)))
+            params.is_valid(raise_exception=True)
+            return await self.predictions(params.validated_data)
 
     async def predictions(self, params: dict) -> Any:
         """The answer to a valid request: one prediction for "text", a list for "texts"."""

@@ -25,8 +25,8 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework.exceptions import APIException
 
-from web.algorithm_proxy.predict_asgi import PredictApp, authenticated
-from web.api.bodies import read_body
+from web.algorithm_proxy.predict_asgi import PredictApp, token_of
+from web.api.bodies import held_bodies, read_body
 from web.api.exceptions import PayloadTooLarge
 from web.api.middleware import REFUSED_BODY
 from web.data.views import DataImportTooLarge
@@ -68,16 +68,29 @@ def _drop_underscored_names(scope: dict) -> None:
 async def _after_body(scope: dict, receive, send) -> None:
     """Django's answer, once the whole body has arrived; a file past DATA_UPLOAD_MAX_MEMORY_SIZE
     (only imports are allowed that much) waits on disk, as Django spools an upload."""
-    if _has_body(scope) and not await authenticated(scope):
-        # Not read: Django refuses such a request (401, 404, 405) without reading its body.
-        await _django(scope, receive, send)
-        return
+    token = None
+    if _has_body(scope):
+        token = await token_of(scope)
+        if token is None:
+            # Not read: Django refuses such a request (401, 404, 405) without reading its body.
+            await _django(scope, receive, send)
+            return
     limit, too_large = _limit(scope["path"])
-    with SpooledTemporaryFile(max_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE) as body:
+    in_memory = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    with (
+        held_bodies.holding(token) as hold,
+        SpooledTemporaryFile(max_size=in_memory) as body,
+    ):
+
+        def keep(chunk: bytes) -> None:
+            # Past DATA_UPLOAD_MAX_MEMORY_SIZE the file is on disk: only that much is held.
+            hold(max(0, min(len(chunk), in_memory - body.tell())))
+            body.write(chunk)
+
         try:
             if _declared_length(scope) > limit:
                 raise too_large()
-            await read_body(receive, limit, too_large, body.write)
+            await read_body(receive, limit, too_large, keep)
         except APIException as refused:
             body.seek(0)
             body.truncate()

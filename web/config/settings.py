@@ -15,7 +15,7 @@ from redis.retry import Retry
 from common import settings as common_settings
 from common.credentials import secret
 from common.logs import logging_config
-from common.settings import env, env_seconds
+from common.settings import env, env_int, env_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,6 +144,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 # sends headers and then stalls holds no thread, and is answered 408 when it passes. The
 # largest import (DATA_IMPORT_MAX_BYTES) arrives in time at 1.2 MB/s.
 REQUEST_BODY_TIMEOUT_SECONDS = env_seconds("REQUEST_BODY_TIMEOUT_SECONDS", 60, maximum=110)
+# What the request bodies a web process reads ahead of their answers may hold in its memory
+# at once, and a quarter of it per token (web/api/bodies.py): with the default, a token's
+# slow or stalled bodies hold at most 8 MiB a process, whatever the number of connections.
+WEB_BODY_MEMORY_BYTES = env_int("WEB_BODY_MEMORY_BYTES", 32 * 1024 * 1024)
+if WEB_BODY_MEMORY_BYTES < 4 * DATA_UPLOAD_MAX_MEMORY_SIZE:
+    raise ImproperlyConfigured(
+        "WEB_BODY_MEMORY_BYTES must be at least 4 times DATA_UPLOAD_MAX_MEMORY_SIZE "
+        f"({4 * DATA_UPLOAD_MAX_MEMORY_SIZE} bytes), so that a token may send one body of "
+        f"the largest size; not {WEB_BODY_MEMORY_BYTES}."
+    )
 # Imports (POST /api/data/import/) are streamed from the request or from the temporary file
 # Django spools an upload to, never held in memory, so their limit is separate and larger;
 # it is sized to import well within gunicorn's timeout (about 20,000 rows a second).
