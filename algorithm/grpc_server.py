@@ -55,6 +55,11 @@ WATCH_POLL_SECONDS = 0.25
 # never take every thread away from predictions.
 MAX_WATCHERS = max(1, settings.GRPC_THREADS // 4)
 _watch_slots = threading.BoundedSemaphore(MAX_WATCHERS)
+# grpc.health.v1 Watch streams open at once. They are open to every caller and hold no thread
+# (the handler is non-blocking), but each holds a stream and is answered at every change, so
+# they are capped too; a process has a handful of legitimate watchers at most (a client
+# channel's health checking opens one).
+MAX_HEALTH_WATCHERS = 32
 _FINAL_JOB_STATES = (training_pb2.JOB_STATE_SUCCEEDED, training_pb2.JOB_STATE_FAILED)
 PREDICTION_SERVICE = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
 SERVICE_NAMES = (
@@ -304,6 +309,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _CappedHealth(health.HealthServicer):
+    """grpc.health.v1 with at most MAX_HEALTH_WATCHERS Watch streams; one more is refused
+    with RESOURCE_EXHAUSTED. Watch keeps grpcio's non-blocking flag (set in __init__)."""
+
+    def __init__(self):
+        super().__init__()
+        self._slots = threading.BoundedSemaphore(MAX_HEALTH_WATCHERS)
+
+    def Watch(self, request, context, send_response_callback=None):
+        if not self._slots.acquire(blocking=False):
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{MAX_HEALTH_WATCHERS} health watches are open already; call Check instead.",
+            )
+        if not context.add_callback(self._slots.release):
+            self._slots.release()  # the call has ended already
+            return None
+        return super().Watch(request, context, send_response_callback)
+
+
 class _HealthStatuses:
     """grpc.health.v1 as orchestrators and web read it. The overall service ("") is SERVING
     once the process has settled on the active version (start-up gating uses it: a fresh
@@ -332,6 +357,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     """Build a server with every service registered; port 0 in address picks a free port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.GRPC_THREADS),
+        maximum_concurrent_rpcs=settings.GRPC_MAX_CONCURRENT_RPCS,
         # Metrics first: calls refused for want of the credential are counted too.
         interceptors=[MetricsInterceptor(), CredentialInterceptor(ServiceCredential())],
         options=[
@@ -346,7 +372,7 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(), server)
     monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(), server)
     oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = _CappedHealth()
     model_server.on_refresh(_HealthStatuses(health_servicer).update)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -371,7 +397,7 @@ def main() -> None:
     keep_loaded, versions = algorithm_metrics.collectors(
         model_server.loaded_ids, model_server.active_id
     )
-    metrics.serve_if_first(versions, keep=keep_loaded)
+    metrics.serve_if_first(versions, algorithm_metrics.ThreadsCollector(), keep=keep_loaded)
     logger.info("gRPC server listening on port %s", port)
     stopped = threading.Event()
 

@@ -38,10 +38,7 @@ app.register_blueprint(inference_http.blueprint)
 def _json_body(*, required: bool) -> dict[str, Any]:
     if not request.get_data(cache=True) and not required:
         return {}
-    try:
-        body = request.get_json(force=True, silent=True)
-    except RecursionError:  # nested too deeply for Python's json; silent only covers ValueError
-        raise InvalidArgument("The body is JSON nested too deeply to read.") from None
+    body = inference_http.request_json()
     if not isinstance(body, dict):
         raise InvalidArgument("The body must be a JSON object.")
     return body

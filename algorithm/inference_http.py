@@ -59,10 +59,19 @@ def model_metadata(name: str, version: str = ""):
     return jsonify(inference.model_metadata(name=name, version=version))
 
 
+def request_json() -> Any:
+    """The request's body as JSON, whatever its content type; None if it is not JSON. Both of
+    the shim's APIs read bodies with it."""
+    try:
+        return request.get_json(force=True, silent=True)
+    except RecursionError:  # nested too deeply for Python's json; silent only covers ValueError
+        raise InvalidArgument("The body is JSON nested too deeply to read.") from None
+
+
 @blueprint.post("/models/<name>/infer")
 @blueprint.post("/models/<name>/versions/<version>/infer")
 def model_infer(name: str, version: str = ""):
-    body = request.get_json(force=True, silent=True)
+    body = request_json()
     if not isinstance(body, dict):
         raise InvalidArgument("The body must be a JSON object with 'inputs'.")
     result = inference.model_infer(

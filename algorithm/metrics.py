@@ -6,6 +6,7 @@ label values only while loaded: the endpoint leaves out the samples of any other
 (see ``collectors``), so the series stay as few as the model cache holds.
 """
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +15,8 @@ import grpc
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from algorithm import settings
 
 GRPC_HANDLED = Counter(
     "grpc_server_handled",
@@ -56,7 +59,9 @@ _VERSION_LABEL = "model_version"
 
 class MetricsInterceptor(grpc.ServerInterceptor):
     """Counts and times every call the server has a method for (unknown ones never reach a
-    handler, so method names are as few as the services define)."""
+    handler, so method names are as few as the services define), and counts the server's
+    threads busy with one. A non-blocking handler (grpc.health.v1's Watch) stays
+    non-blocking: wrapped as a generator, each open stream would hold a thread."""
 
     def intercept_service(self, continuation: Callable, handler_call_details: Any):
         handler = continuation(handler_call_details)
@@ -70,29 +75,55 @@ class MetricsInterceptor(grpc.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
+            behavior = handler.unary_stream
+            counted = (
+                _non_blocking_stream
+                if getattr(behavior, "experimental_non_blocking", False)
+                else _server_stream
+            )
             return grpc.unary_stream_rpc_method_handler(
-                _server_stream(handler.unary_stream, service, method),
+                counted(behavior, service, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # no client-streaming method is defined
 
 
-def _record(service: str, method: str, kind: str, context, started: float, failed: bool):
-    code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+class _Busy:
+    """Server threads running a call now."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self, change: int) -> None:
+        with self._lock:
+            self.count += change
+
+
+_threads_busy = _Busy()
+
+
+def _record(service: str, method: str, kind: str, code: grpc.StatusCode, started: float):
     GRPC_HANDLED.labels(service, method, kind, code.name).inc()
     GRPC_HANDLING_SECONDS.labels(service, method, kind).observe(time.perf_counter() - started)
+
+
+def _code(context, failed: bool) -> grpc.StatusCode:
+    return context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
 
 
 def _unary(behavior: Callable, service: str, method: str) -> Callable:
     def counted(request, context):
         started, failed = time.perf_counter(), True
+        _threads_busy.add(1)
         try:
             response = behavior(request, context)
             failed = False
             return response
         finally:
-            _record(service, method, "unary", context, started, failed)
+            _threads_busy.add(-1)
+            _record(service, method, "unary", _code(context, failed), started)
 
     return counted
 
@@ -100,13 +131,56 @@ def _unary(behavior: Callable, service: str, method: str) -> Callable:
 def _server_stream(behavior: Callable, service: str, method: str) -> Callable:
     def counted(request, context):
         started, failed = time.perf_counter(), True
+        _threads_busy.add(1)
         try:
             yield from behavior(request, context)
             failed = False
         finally:
-            _record(service, method, "server_stream", context, started, failed)
+            _threads_busy.add(-1)
+            _record(service, method, "server_stream", _code(context, failed), started)
 
     return counted
+
+
+def _non_blocking_stream(behavior: Callable, service: str, method: str) -> Callable:
+    """A stream whose handler returns at once and answers later through a callback: counted
+    when the call ends, as CANCELLED if the client ended it before the server did."""
+
+    def counted(request, context, send_response_callback):
+        started, ended = time.perf_counter(), []
+
+        def send(response):
+            if response is None:  # the server's end of the stream
+                ended.append(True)
+            send_response_callback(response)
+
+        def record():
+            code = context.code() or (grpc.StatusCode.OK if ended else grpc.StatusCode.CANCELLED)
+            _record(service, method, "server_stream", code, started)
+
+        if context.add_callback(record):
+            behavior(request, context, send_response_callback=send)
+
+    counted.experimental_non_blocking = True
+    counted.experimental_thread_pool = getattr(behavior, "experimental_thread_pool", None)
+    return counted
+
+
+class ThreadsCollector(Collector):
+    """The gRPC server's thread pool: its size and the threads running a call now (when all
+    are busy, calls wait for one, up to GRPC_MAX_CONCURRENT_RPCS)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "grpc_server_threads_busy",
+            "gRPC server threads running a call now.",
+            value=_threads_busy.count,
+        )
+        yield GaugeMetricFamily(
+            "grpc_server_threads_max",
+            "gRPC server threads (ALGORITHM_GRPC_THREADS).",
+            value=settings.GRPC_THREADS,
+        )
 
 
 def collectors(loaded: Callable[[], set[str]], active: Callable[[], str | None]):

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 
 from algorithm import settings
 from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -30,6 +31,9 @@ class ModelServer:
         self._refused_id: str | None = None
         self._refresh_lock = threading.Lock()
         self._cache: collections.OrderedDict[str, LoadedModel] = collections.OrderedDict()
+        # The load under way of each version: callers who want one being loaded wait for
+        # that load's outcome instead of loading it again.
+        self._loading: dict[str, futures.Future] = {}
         self._lock = threading.Lock()
         self._watcher_pid: int | None = None
         # Set once this process has settled on the version ACTIVE named at its start.
@@ -94,6 +98,27 @@ class ModelServer:
             if model_id in self._cache:
                 self._cache.move_to_end(model_id)
                 return self._cache[model_id]
+            loading = self._loading.get(model_id)
+            if loading is None:
+                loading = self._loading[model_id] = futures.Future()
+                loads_here = True
+            else:
+                loads_here = False
+        if not loads_here:
+            return loading.result()
+        try:
+            loaded = self._load(model_id)
+        except BaseException as error:
+            loading.set_exception(error)
+            raise
+        else:
+            loading.set_result(loaded)
+            return loaded
+        finally:
+            with self._lock:
+                del self._loading[model_id]
+
+    def _load(self, model_id: str) -> LoadedModel:
         started = time.perf_counter()
         try:
             loaded = self.store.load(model_id)
@@ -111,6 +136,15 @@ class ModelServer:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return loaded
+
+    def holds(self, model_id: str) -> bool:
+        """Whether the version (a model id in its canonical form) is loaded here now: in the
+        cache, or the active one, which answers even once versions named since pushed it out."""
+        active = self.active
+        if active is not None and active.model_id == model_id:
+            return True
+        with self._lock:
+            return model_id in self._cache
 
     def ready(self) -> bool:
         """Whether this process has settled on the active version: loaded it, or refused it

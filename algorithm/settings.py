@@ -9,6 +9,15 @@ REDBEAT_REDIS_URL = env("REDBEAT_REDIS_URL", REDIS_URL)
 MODEL_DIR = env_path("MODEL_DIR", "var/models")
 
 GRPC_THREADS = env_int("ALGORITHM_GRPC_THREADS", 16)
+# Calls the gRPC server holds at once, running or waiting for a thread; one more is refused
+# at once with RESOURCE_EXHAUSTED instead of waiting in a queue without bound. Non-blocking
+# calls (health's Watch) hold no thread and do not count.
+GRPC_MAX_CONCURRENT_RPCS = env_int("ALGORITHM_GRPC_MAX_CONCURRENT_RPCS", 4 * GRPC_THREADS)
+if GRPC_MAX_CONCURRENT_RPCS <= GRPC_THREADS:
+    raise ValueError(
+        f"ALGORITHM_GRPC_MAX_CONCURRENT_RPCS ({GRPC_MAX_CONCURRENT_RPCS}) must be above "
+        f"ALGORITHM_GRPC_THREADS ({GRPC_THREADS}): calls beyond the threads wait for one."
+    )
 
 # How often a serving process looks for a newly activated model version.
 ACTIVE_MODEL_POLL_SECONDS = float(env("ACTIVE_MODEL_POLL_SECONDS", "0.25"))

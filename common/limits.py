@@ -7,6 +7,15 @@ from common.settings import env_int
 # so it can be raised; web's JSON body limit (4 MiB) still bounds a request.
 DEFAULT_MAX_TEXT_CHARS = 20_000
 MAX_TEXT_CHARS = env_int("MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS)
+
+
+def is_blank(text: str) -> bool:
+    """Whether a text has nothing to classify (empty, or only white space): the algorithm
+    service refuses it, and web refuses it before sending it, since one refused text sends the
+    whole batch it joined back to be answered text by text."""
+    return not text.strip()
+
+
 # The data table's label column (max_length in web's Data model and its migration).
 MAX_LABEL_CHARS = 100
 # Texts in one prediction call.

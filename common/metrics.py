@@ -7,15 +7,23 @@ endpoint sums the folders of its trees (the Procfile's process names). The mode 
 chosen before prometheus_client is first imported, which is why every Procfile command
 starts through this module: ``python -m common.metrics <tree> <command> [args...]`` makes
 the tree's folder afresh, names it in the environment and runs the command in its place.
+
+That mode has no process collector, so the endpoint reads each live process of its trees
+from /proc at every scrape (``_Processes``): the trees' roots are the processes this module
+started, and their descendants are found through their parents. A process's series have a
+``pid`` label and go when it does, so there are as many as there are live processes.
 """
 
+import contextlib
 import os
+import pathlib
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from common import settings
@@ -28,6 +36,22 @@ SERVICES = {
     "scheduler": (settings.SCHEDULER_METRICS_PORT, ("scheduler",)),
 }
 TREE_VARIABLE = "TEXTCLF_METRICS_TREE"
+# In each tree's folder: the tree's first process, as "<pid> <start time in clock ticks>" (a
+# pid alone could be reused by another process once the tree's has gone).
+ROOT_FILE = "root"
+PROC = pathlib.Path("/proc")
+# The container's memory: cgroup v2's files, else cgroup v1's (limit, usage, the statistic
+# counted in usage that the kernel reclaims first).
+CGROUP_MEMORY = (
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
+    (
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        "total_inactive_file",
+    ),
+)
+# cgroup v1 writes no limit as a number near 2**63.
+_NO_LIMIT = 2**60
 
 # Recorded by web and by the Flask shim; each serves its own (job tells them apart).
 HTTP_REQUESTS = Counter(
@@ -66,6 +90,7 @@ def serve_if_first(*extra: Collector, keep: Callable[[Metric], Metric] | None = 
         if tree == trees[0]:
             registry = CollectorRegistry()
             _Trees(registry, trees, keep)
+            registry.register(_Processes(trees))
             for collector in extra:
                 registry.register(collector)
             start_http_server(port, addr=settings.LISTEN_ADDRESS, registry=registry)
@@ -84,6 +109,116 @@ class _Trees(multiprocess.MultiProcessCollector):
         return (self._keep(metric) for metric in self.merge(files, accumulate=True))
 
 
+class _Processes(Collector):
+    """Each live process of a service's trees, as Prometheus's process collector reports
+    one, labelled with its tree and pid; and the container's memory and its limit, if it has
+    one (cgroup), which is what running out of memory is measured against."""
+
+    def __init__(self, trees: tuple[str, ...]):
+        self._trees = trees
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["tree", "pid"]
+        memory = GaugeMetricFamily(
+            "process_resident_memory_bytes", "Resident memory size in bytes.", labels=labels
+        )
+        cpu = CounterMetricFamily(
+            "process_cpu_seconds", "Total user and system CPU time spent in seconds.", labels=labels
+        )
+        fds = GaugeMetricFamily(
+            "process_open_fds", "Number of open file descriptors.", labels=labels
+        )
+        stats = _process_stats()
+        for tree in self._trees:
+            for pid in _tree_pids(settings.METRICS_DIR / tree / ROOT_FILE, stats):
+                stat, values = stats[pid], [tree, str(pid)]
+                memory.add_metric(values, stat.rss_pages * self._page)
+                cpu.add_metric(values, stat.cpu_ticks / self._tick)
+                with contextlib.suppress(OSError):  # it has just exited
+                    fds.add_metric(values, len(os.listdir(PROC / str(pid) / "fd")))
+        yield from (memory, cpu, fds)
+        yield from _container_memory()
+
+
+class _Stat(NamedTuple):
+    parent: int
+    start: int
+    cpu_ticks: int
+    rss_pages: int
+
+
+def _stat(pid: int | str) -> _Stat | None:
+    """Some fields of /proc/<pid>/stat (proc(5)); None once the process has gone."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The fields after the command, which is in parentheses and may hold anything.
+    fields = text[text.rindex(")") + 2 :].split()
+    return _Stat(
+        parent=int(fields[1]),
+        start=int(fields[19]),
+        cpu_ticks=int(fields[11]) + int(fields[12]),
+        rss_pages=int(fields[21]),
+    )
+
+
+def _process_stats() -> dict[int, _Stat]:
+    stats = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (stat := _stat(entry.name)) is not None:
+            stats[int(entry.name)] = stat
+    return stats
+
+
+def _tree_pids(root_file: pathlib.Path, stats: dict[int, _Stat]) -> list[int]:
+    """The tree's live processes: its root, if still the process that wrote root_file, and
+    every descendant."""
+    try:
+        pid, start = (int(value) for value in root_file.read_text().split())
+    except (OSError, ValueError):
+        return []
+    if pid not in stats or stats[pid].start != start:
+        return []
+    children: dict[int, list[int]] = {}
+    for child, stat in stats.items():
+        children.setdefault(stat.parent, []).append(child)
+    found, pending = [], [pid]
+    while pending:
+        found.append(current := pending.pop())
+        pending.extend(children.get(current, ()))
+    return sorted(found)
+
+
+def _container_memory() -> Iterator[Metric]:
+    for limit_path, usage_path, reclaimable in CGROUP_MEMORY:
+        try:
+            raw_limit = pathlib.Path(limit_path).read_text().strip()
+            usage = int(pathlib.Path(usage_path).read_text())
+            statistics = pathlib.Path(limit_path).with_name("memory.stat").read_text().splitlines()
+        except (OSError, ValueError):
+            continue
+        if raw_limit == "max" or int(raw_limit) >= _NO_LIMIT:
+            return
+        inactive = next(
+            (int(line.split()[1]) for line in statistics if line.split()[0] == reclaimable), 0
+        )
+        yield GaugeMetricFamily(
+            "textclf_container_memory_limit_bytes",
+            "The memory limit of this service's container (its cgroup); absent if none.",
+            value=int(raw_limit),
+        )
+        yield GaugeMetricFamily(
+            "textclf_container_memory_working_set_bytes",
+            "Memory the container uses that the kernel cannot reclaim before it runs out "
+            "(usage less inactive file cache, as cAdvisor's working set).",
+            value=max(0, usage - inactive),
+        )
+        return
+
+
 def process_exited(pid: int) -> None:
     """gunicorn's child_exit: a dead worker's live gauges leave the sums."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -99,6 +234,8 @@ def main(argv: list[str]) -> None:
     # A fresh folder: the files of a previous run's processes would be summed in too.
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    pid = os.getpid()  # exec keeps it, and the start time with it
+    (folder / ROOT_FILE).write_text(f"{pid} {_stat(pid).start}")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     os.environ[TREE_VARIABLE] = tree
     os.execvp(command[0], command)

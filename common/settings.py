@@ -86,6 +86,12 @@ LISTEN_ADDRESS = env("LISTEN_ADDRESS", "127.0.0.1")
 
 ALGORITHM_GRPC_PORT = env_int("ALGORITHM_GRPC_PORT", 50051)
 ALGORITHM_HTTP_PORT = env_int("ALGORITHM_HTTP_PORT", 5000)
+# Threads per web worker for the token and budget checks of predictions that need the
+# database or Redis (common/nonblocking.py). Each may hold a database connection, so they
+# count in web's connections with WEB_THREADS (web/gunicorn.conf.py).
+WEB_CHECK_THREADS = env_int("WEB_CHECK_THREADS", 4)
+if not 1 <= WEB_CHECK_THREADS <= 64:
+    raise ValueError(f"WEB_CHECK_THREADS must be from 1 to 64, not {WEB_CHECK_THREADS}.")
 # Prometheus metrics, each service's at /metrics on a port of its own (common/metrics.py),
 # never published outside; the samples of each process tree are kept in METRICS_DIR.
 WEB_METRICS_PORT = env_int("WEB_METRICS_PORT", 9511)

@@ -225,6 +225,15 @@ def test_each_service_exposes_its_metrics_port(rendering):
         assert {"name": "metrics", "containerPort": port} in container["ports"], name
 
 
+@pytest.mark.parametrize("rendering", RENDERED)
+def test_web_counts_the_ingress_controller_as_its_one_trusted_proxy(rendering):
+    (ingress,) = objects(rendering, "Ingress").values()
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (rule,) = ingress["spec"]["rules"]
+    assert {path["backend"]["service"]["name"] for path in rule["http"]["paths"]} == {"web"}
+    assert config(rendering)["WEB_TRUSTED_PROXY_COUNT"] == "1"
+
+
 def test_prod_runs_several_replicas_against_external_postgres_and_redis():
     deployments = workloads("prod")
     assert set(deployments) == set(APP)

@@ -12,9 +12,11 @@ bind = f"{LISTEN_ADDRESS}:{os.environ.get('WEB_PORT', '8000')}"
 # One process per core, each an event loop (uvicorn, with uvloop and httptools): predictions
 # are answered on the loop, and those that arrive together in a process share one call to
 # the algorithm service (web/algorithm_proxy/predict_asgi.py). Every other request runs
-# Django on a pool of WEB_THREADS threads per process (web/config/asgi.py); each thread may
-# hold a database connection, so workers * threads must stay below PostgreSQL's
-# max_connections.
+# Django on a pool of WEB_THREADS threads per process, readiness on two more
+# (web/config/asgi.py), and the token and budget checks of predictions that need I/O on
+# WEB_CHECK_THREADS more (common/nonblocking.py); each thread may hold a database
+# connection, so workers * (WEB_THREADS + WEB_CHECK_THREADS + 2) must stay below
+# PostgreSQL's max_connections.
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
 # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new
@@ -30,6 +32,11 @@ graceful_timeout = 30
 # Load Django once, before forking, so workers answer their first request at once; nothing
 # opens a connection at import (database and gRPC connections are made per worker).
 preload_app = True
+
+# uvicorn would take the client address and scheme from X-Forwarded-For and -Proto of any
+# peer listed here (127.0.0.1 by default), for whoever runs on the host too. Web decides them
+# itself, in one place for both of its paths: WEB_TRUSTED_PROXY_COUNT (web/config/settings.py).
+forwarded_allow_ips = ""
 
 accesslog = "-"
 errorlog = "-"

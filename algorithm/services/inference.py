@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from algorithm import ml, settings
-from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
+from algorithm.errors import InvalidArgument, NotFound
 from algorithm.model_cache import model_server
 from algorithm.services import prediction
-from algorithm.store import LoadedModel
+from algorithm.store import LoadedModel, parse_model_id
 from common import limits
 from common import settings as common_settings
 
@@ -47,15 +47,15 @@ def server_ready() -> bool:
 
 def model_ready(*, name: str, version: str = "") -> bool:
     """The default version is ready while a version is loaded and answering; a named one
-    while it loads (it is loaded now if it is not yet, as a prediction would load it)."""
+    while it is loaded (KServe's meaning). Never loads one: the call is open to any caller,
+    who could otherwise make the server load and check every version there is."""
     _check_name(name)
     if not version:
         return model_server.predicting()
     try:
-        _model(name, version)
-    except FailedPrecondition:
-        return False
-    return True
+        return model_server.holds(parse_model_id(version))
+    except InvalidArgument:
+        raise _unknown_version(name, version) from None
 
 
 def server_metadata() -> dict[str, Any]:
@@ -147,10 +147,14 @@ def _model(name: str, version: str) -> LoadedModel:
         return model_server.get(version)
     except (InvalidArgument, NotFound):
         # Only a version can be unknown here: no version means the active one.
-        raise NotFound(
-            f"Model '{name}' has no version '{version}'; its versions are model ids "
-            "(ListModels, GET /api/models/)."
-        ) from None
+        raise _unknown_version(name, version) from None
+
+
+def _unknown_version(name: str, version: str) -> NotFound:
+    return NotFound(
+        f"Model '{name}' has no version '{version}'; its versions are model ids "
+        "(ListModels, GET /api/models/)."
+    )
 
 
 def _version(name: str, version: str) -> str:

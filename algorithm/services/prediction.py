@@ -13,7 +13,7 @@ from common.coalescing import PredictionCoalescer
 def check_text(text: Any, where: str = "text") -> str:
     if not isinstance(text, str):
         raise InvalidArgument(f"{where} must be a string.")
-    if not text.strip():
+    if limits.is_blank(text):
         raise InvalidArgument(f"{where} must not be empty.")
     if len(text) > limits.MAX_TEXT_CHARS:
         raise InvalidArgument(

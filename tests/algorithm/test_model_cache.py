@@ -1,6 +1,8 @@
 """ModelServer: the active version is watched and swapped in; bad ones never replace good ones."""
 
 import collections
+import time
+from concurrent import futures
 
 import pytest
 
@@ -175,3 +177,46 @@ def test_the_cache_stays_bounded_and_evicts_the_least_recently_used(publish, mak
     assert loads == {first: 2, second: 1, third: 1}
     assert list(server._cache) == [second, first]
     assert len(server._cache) == 2
+
+
+def test_concurrent_first_requests_for_a_version_share_one_load(
+    store, publish, make_server, loads, monkeypatch
+):
+    server = make_server()
+    good, tampered = publish(), publish()
+    _tamper(store, tampered)
+    counting_load = store.load
+
+    def slow_load(model_id):
+        time.sleep(0.3)  # every request below arrives while the first load is under way
+        return counting_load(model_id)
+
+    monkeypatch.setattr(store, "load", slow_load)
+
+    def get(model_id):
+        try:
+            return server.get(model_id)
+        except FailedPrecondition as error:
+            return error.message
+
+    with futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(get, [good] * 8 + [tampered] * 8))
+
+    assert loads == {good: 1, tampered: 1}
+    assert all(answer is answers[0] for answer in answers[:8])
+    assert all(answer.startswith(f"Model {tampered} failed") for answer in answers[8:])
+
+
+def test_a_version_is_held_while_cached_or_active_and_holding_never_loads(
+    store, publish, make_server, loads
+):
+    server = make_server(cache_size=2)
+    active, first, second, unloaded = publish(), publish(), publish(), publish()
+    store.activate(active)
+    server.start()
+    wait_until(lambda: _serving(server, active), timeout=5, what="serving the active version")
+    server.get(first)
+    server.get(second)
+    assert list(server._cache) == [first, second]  # the active one pushed out; it still answers
+    assert [server.holds(v) for v in (active, first, second, unloaded)] == [True, True, True, False]
+    assert loads[unloaded] == 0

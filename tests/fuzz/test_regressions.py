@@ -171,6 +171,23 @@ def test_the_flask_shim_answers_400_for_json_nested_too_deeply(path):
     }
 
 
+@pytest.mark.parametrize("depth", [990, 100_000])
+def test_the_shims_inference_protocol_answers_400_for_json_nested_too_deeply(depth):
+    # 990: deep enough for Python's json, inside a request, yet short enough to pass a size
+    # check; the protocol's route read it without catching RecursionError (a 500).
+    data = "[" * depth + '"spam"' + "]" * depth
+    tensor = '{"name": "text", "datatype": "BYTES", "shape": [1], "data": ' + data + "}"
+    body = '{"inputs": [' + tensor + "]}"
+    response = http_shim.app.test_client().post(
+        "/v2/models/textclf/infer",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": support.service_authorization()},
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "The body is JSON nested too deeply to read."}
+
+
 def test_an_integer_beyond_a_double_is_an_invalid_parameter_for_the_flask_shim():
     # float() raised OverflowError on it: a 500.
     response = http_shim.app.test_client().post(

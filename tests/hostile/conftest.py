@@ -35,6 +35,10 @@ class HostileStack:
             for service in ("web", "algorithm", "worker", "scheduler")
         }
 
+    def token(self, username: str, scope: str) -> dict[str, str]:
+        """The Authorization header of a new token with this one scope."""
+        return _token(self.env, username, scope)
+
     @contextlib.contextmanager
     def web_process(self, **overrides: str) -> Iterator[str]:
         """A second web process of this stack, with settings of its own; its base URL."""

@@ -2,10 +2,13 @@
 loop) against Django's own PredictView served by WSGI: the same status, body and headers for
 every kind of request a client may send, on two real servers of one deployment."""
 
+import http.client
 import json
 import re
 import subprocess
+import urllib.parse
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -134,6 +137,66 @@ def test_an_unknown_token_gets_djangos_answer(servers):
     _same(*answers)
     assert answers[0].status_code == 401
     assert answers[0].headers["WWW-Authenticate"] == "Token"
+
+
+def _with_headers(server, headers: list[tuple[str, str]], body: bytes) -> SimpleNamespace:
+    """The answer to a request with exactly these headers, repeated ones included, which
+    requests cannot send."""
+    url = urllib.parse.urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.putrequest("POST", url.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in [*headers, ("Content-Length", str(len(body)))]:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        text = response.read().decode()
+        return SimpleNamespace(
+            status_code=response.status,
+            text=text,
+            json=lambda: json.loads(text),
+            headers=dict(response.getheaders()),
+        )
+    finally:
+        connection.close()
+
+
+REPEATED = {
+    "two tokens": [("Authorization", "predict"), ("Authorization", "Token another")],
+    "one token twice": [("Authorization", "predict"), ("Authorization", "predict")],
+}
+REFUSED = "Send one {} header: this request has more than one."
+
+
+def _token_headers(server, case: str) -> list[tuple[str, str]]:
+    headers = [
+        (name, f"Token {server.tokens['predict']}" if value == "predict" else value)
+        for name, value in REPEATED[case]
+    ]
+    return [*headers, ("Host", "127.0.0.1"), ("Content-Type", "application/json")]
+
+
+@pytest.mark.parametrize("case", REPEATED)
+def test_a_repeated_authorization_header_gets_djangos_answer(servers, case):
+    answers = [
+        _with_headers(server, _token_headers(server, case), b'{"text": "hi"}')
+        for server in (servers["asgi"], servers["wsgi"])
+    ]
+    _same(*answers)
+    assert answers[0].status_code == 400
+    assert answers[0].json()["message"] == REFUSED.format("Authorization")
+
+
+@pytest.mark.parametrize("hosts", [("evil.example", "127.0.0.1"), ("127.0.0.1", "127.0.0.1")])
+def test_a_repeated_host_header_is_refused_as_gunicorn_refuses_it(servers, hosts):
+    """gunicorn refuses it itself, before Django, with a page of its own."""
+    answers = []
+    for server in (servers["asgi"], servers["wsgi"]):
+        token = ("Authorization", f"Token {server.tokens['predict']}")
+        headers = [*(("Host", host) for host in hosts), token, ("Content-Type", "application/json")]
+        answers.append(_with_headers(server, headers, b'{"text": "hi"}'))
+    assert [answer.status_code for answer in answers] == [400, 400]
+    assert answers[0].json()["message"] == REFUSED.format("Host")
 
 
 def test_a_caller_request_id_is_kept_and_a_new_one_given_otherwise(servers):

@@ -2,15 +2,19 @@
 revoked and expired tokens stop working within the bounds docs/security.md states, through a
 database outage too."""
 
+import secrets
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests import support
 from web.accounts import authentication
 from web.accounts.services import token_create, token_revoke
+from web.api.throttling import ClientRateThrottle, FailedAuthentications, _Leases
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +229,70 @@ def test_an_expired_token_is_refused_during_a_database_outage(
     clock[0] += 31
 
     assert client.get("/api/algorithms/").status_code == 401
+
+
+def _token_lookups(queries: CaptureQueriesContext) -> int:
+    return len([q for q in queries.captured_queries if "accounts_apitoken" in q["sql"]])
+
+
+@pytest.fixture
+def failure_budget(settings, monkeypatch):
+    """Three failed authentications a day per client address, none spent yet."""
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+    support.delete_redis_keys(f"{prefix}*throttle_auth_failures_")
+    monkeypatch.setattr(FailedAuthentications, "leases", _Leases())
+    monkeypatch.setattr(ClientRateThrottle, "skip_until", 0.0)
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"auth_failures": "3/day"},
+    }
+
+
+def test_unknown_tokens_spend_the_address_budget_then_get_429_before_the_database(
+    failure_budget, anonymous_client
+):
+    _, known = token_create(username="bob", scopes=["read"])
+    assert _client_of(anonymous_client, known).get("/api/data/").status_code == 200
+    for _ in range(3):
+        refused = _client_of(anonymous_client, secrets.token_hex(20)).get("/api/data/")
+        assert refused.status_code == 401
+
+    with CaptureQueriesContext(connection) as queries:
+        throttled = _client_of(anonymous_client, secrets.token_hex(20)).get("/api/data/")
+        predict = _client_of(anonymous_client, secrets.token_hex(20)).post("/api/predict/", {})
+
+    assert _token_lookups(queries) == 0
+    assert (throttled.status_code, predict.status_code) == (429, 429)
+    retry_after = int(throttled["Retry-After"])
+    assert 0 < retry_after <= 86_400
+    assert throttled.json() == {
+        "message": "Too many requests with an unknown token from this address. "
+        f"Expected available in {retry_after} seconds.",
+        "extra": {"retry_after_seconds": retry_after},
+    }
+    # A token this process has checked is not asked about; one it has not waits too.
+    assert _client_of(anonymous_client, known).get("/api/data/").status_code == 200
+    _, new = token_create(username="carol", scopes=["read"])
+    assert _client_of(anonymous_client, new).get("/api/data/").status_code == 429
+    # Another address has its own budget.
+    elsewhere = _client_of(anonymous_client, secrets.token_hex(20))
+    assert elsewhere.get("/api/data/", REMOTE_ADDR="192.0.2.7").status_code == 401
+
+
+def test_a_refused_token_is_refused_again_without_the_database_for_a_few_seconds(
+    anonymous_client, clock
+):
+    client = _client_of(anonymous_client, secrets.token_hex(20))
+
+    def lookups_and_answer() -> tuple[int, dict]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/data/")
+        assert response.status_code == 401
+        return _token_lookups(queries), response.json()
+
+    invalid = {"message": "Invalid token.", "extra": {}}
+    assert lookups_and_answer() == (1, invalid)
+    clock[0] += authentication.UNKNOWN_SECONDS - 0.1
+    assert lookups_and_answer() == (0, invalid)
+    clock[0] += 0.1
+    assert lookups_and_answer() == (1, invalid)

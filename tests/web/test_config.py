@@ -36,6 +36,8 @@ ENV_NAMES = [
     "LISTEN_ADDRESS",
     "API_TOKEN_CACHE_SECONDS",
     "API_TOKEN_OUTAGE_GRACE_SECONDS",
+    "WEB_TRUSTED_PROXY_COUNT",
+    "WEB_BODY_MEMORY_BYTES",
 ]
 
 
@@ -164,6 +166,39 @@ def test_token_times_default_to_ten_seconds_and_five_minutes(load_settings):
     )
 
 
+def test_the_client_is_the_peer_unless_proxies_are_trusted(load_settings):
+    for unset in ({}, {"WEB_TRUSTED_PROXY_COUNT": " "}):
+        loaded = load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", **unset)
+        assert loaded["REST_FRAMEWORK"]["NUM_PROXIES"] == 0
+        assert "SECURE_PROXY_SSL_HEADER" not in loaded
+
+    loaded = load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", WEB_TRUSTED_PROXY_COUNT="1")
+
+    assert loaded["REST_FRAMEWORK"]["NUM_PROXIES"] == 1
+    assert loaded["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+@pytest.mark.parametrize("value", ["6", "-1", "one", "1.5"])
+def test_the_trusted_proxy_count_is_bounded(load_settings, value):
+    with pytest.raises(ImproperlyConfigured) as error:
+        load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", WEB_TRUSTED_PROXY_COUNT=value)
+
+    assert str(error.value) == (
+        f"WEB_TRUSTED_PROXY_COUNT must be a number of proxies from 0 to 5, not {value!r}."
+    )
+
+
+def test_the_body_memory_leaves_each_token_room_for_one_body_of_the_largest_size(
+    load_settings,
+):
+    assert load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t")["WEB_BODY_MEMORY_BYTES"] == 2**25
+
+    with pytest.raises(ImproperlyConfigured) as error:
+        load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", WEB_BODY_MEMORY_BYTES="1000000")
+
+    assert "WEB_BODY_MEMORY_BYTES must be at least 4 times" in str(error.value)
+
+
 def test_relative_log_dir_is_under_the_repository_root(load_settings):
     loaded = load_settings(LOG_DIR="var/log", DJANGO_SECRET_KEY="k", API_TOKEN="t")
 
@@ -254,6 +289,17 @@ def test_gunicorn_loads_the_asgi_app_with_its_config():
 
     assert result.returncode == 0, result.stderr
     assert re.search(r"^wsgi_app\s*=\s*web\.config\.asgi:application$", result.stdout, re.M)
+
+
+def test_uvicorn_takes_no_client_address_or_scheme_from_forwarded_headers(monkeypatch):
+    # Web's own setting decides them (WEB_TRUSTED_PROXY_COUNT), on both of its paths.
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    result = run_python(
+        "-m", "gunicorn", "--config", "web/gunicorn.conf.py", "--check-config", "--print-config"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^forwarded_allow_ips\s*=\s*\[\]$", result.stdout, re.M)
 
 
 def test_the_preloaded_asgi_module_has_imported_every_view():

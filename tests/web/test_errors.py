@@ -82,3 +82,21 @@ def test_disallowed_host_returns_json_400():
 
     assert response.status_code == 400
     assert response.json() == {"message": "Bad request.", "extra": {}}
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ({"HTTP_HOST": "127.0.0.1,evil.example"}, "Host"),
+        ({"HTTP_AUTHORIZATION": "Token a,Token b"}, "Authorization"),
+    ],
+)
+def test_a_repeated_host_or_authorization_header_returns_json_400(header, name):
+    """WSGI servers pass a repeated header on as its values joined with commas."""
+    response = APIClient(**header).get("/api/health/live/")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": f"Send one {name} header: this request has more than one.",
+        "extra": {},
+    }

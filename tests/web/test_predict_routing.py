@@ -42,6 +42,7 @@ def test_a_json_prediction_is_answered_on_the_event_loop():
         scope(headers={b"transfer-encoding": b"chunked"}),
         scope(headers={b"host": b"evil.example"}),
         scope(without=[b"host"]),
+        {**scope(), "headers": [*scope()["headers"], (b"host", b"evil.example")]},
     ],
     ids=[
         "GET",
@@ -53,6 +54,7 @@ def test_a_json_prediction_is_answered_on_the_event_loop():
         "chunked with a length",
         "a foreign host",
         "no host",
+        "a repeated header",
     ],
 )
 def test_any_other_request_goes_to_django(request_scope):

@@ -2,9 +2,11 @@
 never throttled, one budget per token, counted in Redis, and open when Redis is down."""
 
 import logging
+import re
 import runpy
 import socket
 import time
+import warnings
 
 import pytest
 import redis
@@ -188,19 +190,23 @@ def test_rates_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("THROTTLE_RATE_PREDICT", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_WRITE", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_READ", raising=False)
+    monkeypatch.delenv("THROTTLE_RATE_AUTH_FAILURES", raising=False)
     assert runpy.run_path(path)["THROTTLE_RATES"] == {
         "predict": "60000/min",
         "write": "6000/min",
         "read": "12000/min",
+        "auth_failures": "60/min",
     }
 
     monkeypatch.setenv("THROTTLE_RATE_PREDICT", "off")
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "10/s")
     monkeypatch.setenv("THROTTLE_RATE_READ", "100/hour")
+    monkeypatch.setenv("THROTTLE_RATE_AUTH_FAILURES", "off")
     assert runpy.run_path(path)["THROTTLE_RATES"] == {
         "predict": None,
         "write": "10/s",
         "read": "100/hour",
+        "auth_failures": None,
     }
 
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "lots")
@@ -225,3 +231,39 @@ def test_the_schema_documents_429_on_every_call_but_health(anonymous_client):
     assert "429" in paths["/api/data/{id}/"]["delete"]["responses"]
     assert "429" in paths["/api/data/"]["get"]["responses"]
     assert "429" not in paths["/api/health/"]["get"]["responses"]
+
+
+def _anonymous_reads(client, forwarded_for: list[str]) -> list[int]:
+    return [
+        client.get("/api/docs/", HTTP_X_FORWARDED_FOR=value).status_code for value in forwarded_for
+    ]
+
+
+def test_without_a_token_the_budget_is_the_peers_whatever_x_forwarded_for_says(
+    rates, anonymous_client
+):
+    forwarded = [f"198.51.100.{number}, ".ljust(2_000, "x") for number in range(6)]
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        assert _anonymous_reads(anonymous_client, forwarded) == [200] * 5 + [429]
+
+    assert not warned  # no CacheKeyWarning: the key is short whatever the header held
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    window = int(time.time() // 86_400)
+    (key,) = client.keys(f"{prefix}*throttle_read_addr*_{window}")
+    ident = key.decode().removeprefix(prefix).split("throttle_read_")[1]
+    assert re.fullmatch(r"addr[0-9a-f]{32}_\d+", ident), ident
+    assert int(client.get(key)) == 6
+
+
+def test_behind_trusted_proxies_the_client_is_the_entry_they_wrote(
+    rates, settings, anonymous_client
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # Whatever a client wrote itself comes first; the proxy appends the address it saw.
+    first = [f"{spoofed}, 203.0.113.1" for spoofed in ("a", "b", "c", "d", "e", "f")]
+    second = ["203.0.113.2"] * 6
+
+    assert _anonymous_reads(anonymous_client, first) == [200] * 5 + [429]
+    assert _anonymous_reads(anonymous_client, second) == [200] * 5 + [429]

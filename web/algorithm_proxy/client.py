@@ -110,6 +110,9 @@ CALL_ERRORS = Counter(
 # web and the algorithm service), not the client's.
 _CREDENTIAL_REFUSED = "The algorithm service refused web's credential; see the server logs."
 _BUSY = "The algorithm service is busy; try again shortly."
+# gRPC's own refusal of a call beyond the server's ALGORITHM_GRPC_MAX_CONCURRENT_RPCS: the
+# server is busy, where its other RESOURCE_EXHAUSTED (a message too large) is the caller's.
+_SERVER_FULL = "Concurrent RPC limit exceeded!"
 
 
 class AlgorithmError(APIException):
@@ -138,6 +141,8 @@ def _grpc_error(error: grpc.RpcError) -> AlgorithmError:
         and not refused
     ):
         return AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _UNREACHABLE)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and error.details() == _SERVER_FULL:
+        return AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, _BUSY)
     http_status = _GRPC_TO_HTTP.get(code, status.HTTP_502_BAD_GATEWAY)
     return AlgorithmError(http_status, error.details() or code.name)
 

@@ -2,7 +2,9 @@
 expect it: web checks the token (the predict scope), the budget and the size, and the Flask
 shim, which speaks the protocol, answers. Liveness and readiness stay open."""
 
+import re
 from typing import ClassVar
+from urllib.parse import quote
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -17,10 +19,25 @@ from web.api.views import OpenProbe
 
 _JSON = OpenApiResponse(OpenApiTypes.OBJECT, description="As the protocol defines it.")
 _PROBE = OpenApiResponse(OpenApiTypes.OBJECT, description="200: true; 400: false.")
+# A parameter in a route of web/config/urls.py.
+_PARAMETER = re.compile(r"<str:(\w+)>")
+
+
+def _shim_path(request: Request) -> str:
+    """The shim's path for the route the request matched, rebuilt from its parameters, each
+    quoted whole: Django's decoded path could name another route of the shim's, or a query
+    (a name ending in %3F), and be answered with web's credential."""
+    match = request.resolver_match
+    return "/" + _PARAMETER.sub(lambda found: _segment(match.kwargs[found[1]]), match.route)
+
+
+def _segment(value: str) -> str:
+    # Dots too, so "." and ".." stay names rather than steps up the path.
+    return quote(value, safe="").replace(".", "%2E")
 
 
 def _answer(request: Request, body: bytes | None = None) -> Response:
-    status_code, answer = algorithm_client().inference(request.method, request.path, body)
+    status_code, answer = algorithm_client().inference(request.method, _shim_path(request), body)
     return Response(answer, status=status_code)
 
 

@@ -10,20 +10,22 @@ checks run on the event loop when they need no I/O and in a thread when they do
 (common/nonblocking.py).
 
 Only requests of the usual shape come here: a JSON body with its Content-Length, for an
-allowed host, while web speaks gRPC to the algorithm service. Anything else (another method,
-another media type, a chunked body, ALGORITHM_TRANSPORT=http) goes to Django's PredictView,
-which documents the endpoint in the OpenAPI schema and answers it the same way.
+allowed host, each header once, while web speaks gRPC to the algorithm service. Anything
+else (another method, another media type, a chunked body, a repeated header,
+ALGORITHM_TRANSPORT=http) goes to Django's PredictView, which documents the endpoint in the
+OpenAPI schema and answers it the same way.
 """
 
 import io
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.http.request import HttpHeaders, split_domain_port, validate_host
 from django.urls import reverse
 from rest_framework import exceptions, status
@@ -38,6 +40,7 @@ from web.accounts.permissions import HasRequiredScope
 from web.algorithm_proxy.client import AsyncPredictions
 from web.algorithm_proxy.serializers import PredictRequestSerializer
 from web.algorithm_proxy.views import PredictView
+from web.api.bodies import held_bodies, read_body
 from web.api.exception_handlers import exception_handler
 from web.api.exceptions import PayloadTooLarge
 from web.api.parsers import JSONParser
@@ -45,6 +48,7 @@ from web.api.throttling import ClientRateThrottle
 from web.api.views import server_error_body
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _render = JSONRenderer().render
 
@@ -92,15 +96,30 @@ def _admit(caller: _Caller) -> None:
         raise exceptions.Throttled(throttle.wait())
 
 
-def _admit_in_thread(caller: _Caller) -> None:
-    """_admit off the event loop, in a thread that outlives the request: its database
+def _in_thread(step: Callable[[], T]) -> T:
+    """A token check off the event loop, in a thread that outlives the request: its database
     connection is looked after as Django does at each request's start and end, so one that a
     PostgreSQL restart broke is replaced instead of failing every later token check."""
     close_old_connections()
     try:
-        _admit(caller)
+        return step()
     finally:
         close_old_connections()
+
+
+async def token_of(scope: dict) -> int | None:
+    """The id of the good token an HTTP request carries, checked as predictions check theirs;
+    None without one."""
+    caller = _Caller(scope["path"], _meta(scope))
+
+    def check() -> int | None:
+        try:
+            found = TokenAuthentication().authenticate(caller)
+        except (exceptions.APIException, DatabaseError):
+            return None
+        return None if found is None else found[1].token_id
+
+    return await without_blocking(check, lambda: _in_thread(check))
 
 
 class PredictApp:
@@ -120,6 +139,10 @@ class PredictApp:
         if not (self._on and scope["path"] == self.path and scope["method"] == "POST"):
             return False
         headers = dict(scope["headers"])
+        # A repeated header goes to Django, which sees it as WSGI servers pass it on: the
+        # values joined with commas (refused for Host and Authorization, web/api/middleware.py).
+        if len(headers) != len(scope["headers"]):
+            return False
         length = headers.get(b"content-length", b"")
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         domain, _ = split_domain_port(headers.get(b"host", b"").decode("latin-1"))
@@ -164,12 +187,22 @@ class PredictApp:
         )
 
     async def _answer(self, caller: _Caller, length: int, receive) -> Any:
-        await without_blocking(lambda: _admit(caller), lambda: _admit_in_thread(caller))
-        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        await without_blocking(lambda: _admit(caller), lambda: _in_thread(lambda: _admit(caller)))
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if length > limit:
             raise PayloadTooLarge()
-        params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(await _body(receive))))
-        params.is_valid(raise_exception=True)
-        return await self.predictions(params.validated_data)
+        with held_bodies.holding(caller.auth.token_id) as hold:
+            chunks: list[bytes] = []
+
+            def keep(chunk: bytes) -> None:
+                hold(len(chunk))
+                chunks.append(chunk)
+
+            await read_body(receive, limit, PayloadTooLarge, keep)
+            body = b"".join(chunks)
+            params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(body)))
+            params.is_valid(raise_exception=True)
+            return await self.predictions(params.validated_data)
 
     async def predictions(self, params: dict) -> Any:
         """The answer to a valid request: one prediction for "text", a list for "texts"."""
@@ -215,15 +248,3 @@ def _meta(scope: dict) -> dict[str, str]:
     if scope.get("client"):
         meta["REMOTE_ADDR"] = scope["client"][0]
     return meta
-
-
-async def _body(receive) -> bytes:
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise exceptions.ParseError("The client went away before sending its body.")
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)

@@ -32,10 +32,24 @@ class TrainRequestSerializer(serializers.Serializer):
         return value
 
 
+class TextToClassifyField(StrictCharField):
+    """A text as the algorithm service takes it, kept as sent (spaces included): at most
+    MAX_TEXT_CHARS characters, and not blank by the service's own rule."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        if limits.is_blank(text):
+            self.fail("blank")
+        return text
+
+
 class PredictRequestSerializer(serializers.Serializer):
-    text = StrictCharField(required=False, max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False)
+    text = TextToClassifyField(required=False)
     texts = serializers.ListField(
-        child=StrictCharField(max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False),
+        child=TextToClassifyField(),
         required=False,
         allow_empty=False,
         max_length=limits.MAX_BATCH_TEXTS,
@@ -164,7 +178,7 @@ class ModelPageParamsSerializer(serializers.Serializer):
 
 
 class LabelledTextSerializer(serializers.Serializer):
-    text = StrictCharField(max_length=limits.MAX_TEXT_CHARS, trim_whitespace=False)
+    text = TextToClassifyField()
     label = StrictCharField(max_length=limits.MAX_LABEL_CHARS)
 
 

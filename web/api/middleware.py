@@ -31,6 +31,50 @@ class RequireContentLengthMiddleware:
         return self.get_response(request)
 
 
+# The environ key under which web/config/asgi.py hands Django a request whose body it refused
+# (too large, or too slow to arrive): the error to answer with.
+REFUSED_BODY = "textclf.refused_body"
+
+
+def _refusal(message: str, status_code: int) -> JsonResponse:
+    response = JsonResponse(error_body(message), status=status_code)
+    # Answered before CommonMiddleware, which would set it.
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
+class RefusedBodyMiddleware:
+    """Answer a request whose body was refused before it reached Django with that error, in
+    the API's shape and with every header this stack adds to an answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refused = request.environ.get(REFUSED_BODY)
+        if refused is not None:
+            return _refusal(str(refused.detail), refused.status_code)
+        return self.get_response(request)
+
+
+class OneHostAndAuthorizationMiddleware:
+    """Refuse a request with two Host or two Authorization headers, which would leave it to
+    each layer to pick one. WSGI servers (gunicorn, a2wsgi) pass a repeated header on as its
+    values joined with commas, and neither a host name nor a credential holds a comma."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for key, name in (("HTTP_HOST", "Host"), ("HTTP_AUTHORIZATION", "Authorization")):
+            if "," in request.META.get(key, ""):
+                return _refusal(
+                    f"Send one {name} header: this request has more than one.",
+                    status.HTTP_400_BAD_REQUEST,
+                )
+        return self.get_response(request)
+
+
 class RequestIdMiddleware:
     """Give every request an id: logged on each of its lines, passed on to the algorithm
     service, and returned in the X-Request-ID header (a caller's own valid id is kept)."""

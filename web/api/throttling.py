@@ -1,20 +1,36 @@
-"""Per-client request budgets on reads, writes and predictions, counted in Redis (Django's cache) so
-that every gunicorn worker and every web replica spends the same budget."""
+"""Per-client request budgets on reads, writes and predictions, and per client address on
+failed authentications, counted in Redis (Django's cache) so that every gunicorn worker and
+every web replica spends the same budget."""
 
+import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
 
 from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from common.nonblocking import before_blocking
 from web.accounts.scopes import Scope, required_scope
 
 logger = logging.getLogger(__name__)
+
+
+def client_address(request) -> str:
+    """Who sent a request, as far as web can tell: the connection's peer, or behind
+    WEB_TRUSTED_PROXY_COUNT proxies the address they wrote into X-Forwarded-For (DRF's
+    NUM_PROXIES, web/config/settings.py)."""
+    return str(BaseThrottle().get_ident(request))
+
+
+def _address_key(request) -> str:
+    # Hashed: a key's length is bounded whatever a header held (Redis memory, the leases here,
+    # the cache's key-length warning, which keeps every distinct text it warned about).
+    return "addr" + hashlib.blake2b(client_address(request).encode(), digest_size=16).hexdigest()
 
 
 class _Leases:
@@ -66,7 +82,8 @@ class _Leases:
 
 
 class ClientRateThrottle(SimpleRateThrottle):
-    """A fixed-window counter per client (the token's user) and scope.
+    """A fixed-window counter per client (the token's user, or without a token the client
+    address) and scope.
 
     Scope `predict` for predictions, `write` for every other unsafe method, `read` for the
     rest. The counter is one atomic increment per lease of requests (see _Leases), where
@@ -91,25 +108,52 @@ class ClientRateThrottle(SimpleRateThrottle):
         # Requests that need the predict scope spend the `predict` budget, every other write
         # spends `write`, every read (GET, HEAD, OPTIONS) `read`.
         if required_scope(view, request.method) == Scope.PREDICT:
-            self.scope = "predict"
+            scope = "predict"
         else:
-            self.scope = "read" if request.method in SAFE_METHODS else "write"
-        # Read per request, not at import like DRF's THROTTLE_RATES, so settings can change.
-        self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-        if self.rate is None or time.monotonic() < ClientRateThrottle.skip_until:
+            scope = "read" if request.method in SAFE_METHODS else "write"
+        key = self._counter(scope, request)
+        if key is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        now = time.time()
-        window = int(now // self.duration)
-        self.wait_seconds = (window + 1) * self.duration - now
-        key = f"{self.get_cache_key(request, view)}_{window}"
         known = self.leases.spend(key)
         if known is not None:
             return known
         lease = _Leases.size(self.num_requests)
         before_blocking()
+        leased = self._increment(key, lease)
+        if leased is None:
+            return True
+        granted = min(lease, self.num_requests - (leased - lease))
+        self.leases.hold(key, granted)
+        return granted > 0
+
+    def _counter(self, scope: str, request) -> str | None:
+        """The key of the request's counter in this window, or None if nothing is counted."""
+        self.scope = scope
+        # Read per request, not at import like DRF's THROTTLE_RATES, so settings can change.
+        self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+        if self.rate is None or time.monotonic() < ClientRateThrottle.skip_until:
+            return None
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        now = time.time()
+        window = int(now // self.duration)
+        self.wait_seconds = (window + 1) * self.duration - now
+        return f"{self.get_cache_key(request, None)}_{window}"
+
+    def get_cache_key(self, request, view) -> str:
+        user = request.user
+        ident = f"user{user.pk}" if user and user.is_authenticated else _address_key(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def _increment(self, key: str, amount: int) -> int | None:
+        """The counter after adding `amount`; None while Redis cannot be reached."""
+        # One round trip, where the cache's own incr() first asks whether the key exists.
+        key = self.cache.make_and_validate_key(key)
+        client = self.cache._cache.get_client(key, write=True)
         try:
-            leased = self._increment(key, lease)
+            with client.pipeline(transaction=False) as pipeline:
+                pipeline.incrby(key, amount)
+                pipeline.expire(key, self.duration, nx=True)
+                count, _ = pipeline.execute()
         except RedisError as error:
             ClientRateThrottle.skip_until = time.monotonic() + self.OUTAGE_SECONDS
             logger.warning(
@@ -117,25 +161,39 @@ class ClientRateThrottle(SimpleRateThrottle):
                 self.OUTAGE_SECONDS,
                 error,
             )
-            return True
-        granted = min(lease, self.num_requests - (leased - lease))
-        self.leases.hold(key, granted)
-        return granted > 0
-
-    def get_cache_key(self, request, view) -> str:
-        user = request.user
-        ident = f"user{user.pk}" if user and user.is_authenticated else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-    def _increment(self, key: str, amount: int) -> int:
-        # One round trip, where the cache's own incr() first asks whether the key exists.
-        key = self.cache.make_and_validate_key(key)
-        client = self.cache._cache.get_client(key, write=True)
-        with client.pipeline(transaction=False) as pipeline:
-            pipeline.incrby(key, amount)
-            pipeline.expire(key, self.duration, nx=True)
-            count, _ = pipeline.execute()
+            return None
         return count
 
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+class FailedAuthentications(ClientRateThrottle):
+    """Requests per client address whose token the database did not know
+    (THROTTLE_RATE_AUTH_FAILURES). Once an address has spent its budget, its requests with a
+    token this process has not already checked are answered 429 before the database is
+    asked; each process learns so from its own next failure, so all processes together make
+    at most the budget plus one query each per window (and those already under way)."""
+
+    # Here only the counters known to be spent.
+    leases = _Leases()
+
+    def admit(self, request) -> None:
+        """Raise Throttled if the request's address has spent its budget; no I/O."""
+        key = self._counter("auth_failures", request)
+        if key is not None and self.leases.spend(key) is False:
+            raise Throttled(
+                self.wait_seconds, "Too many requests with an unknown token from this address."
+            )
+
+    def failed(self, request) -> None:
+        """Count one failed authentication of the request's address."""
+        key = self._counter("auth_failures", request)
+        if key is None:
+            return
+        count = self._increment(key, 1)
+        if count is not None and count >= self.num_requests:
+            self.leases.hold(key, 0)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": _address_key(request)}

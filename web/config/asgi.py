@@ -2,30 +2,171 @@
 
 Predictions are answered on the event loop (web/algorithm_proxy/predict_asgi.py); every
 other request goes to Django's WSGI application, on a pool of WEB_THREADS threads per worker,
-exactly as it would be served without this module.
+exactly as it would be served without this module. Its body is read first, on the loop, under
+REQUEST_BODY_TIMEOUT_SECONDS and the route's size limit, so a client that stalls or sends too
+much holds no thread (web/api/bodies.py); only with a good token, so a client without one
+has nothing held for it. The probes never wait for that pool: liveness is
+answered on the loop (Django does no I/O for it; Django refuses any database use there), and
+readiness runs on threads of its own.
 """
 
 import os
+from collections.abc import Callable
+from tempfile import SpooledTemporaryFile
 
 from a2wsgi import WSGIMiddleware
+from a2wsgi.wsgi import build_environ
 
 from web.config.wsgi import application as django_application
 
 # isort: split
 # Imports models: only once the line above has set Django up.
-from web.algorithm_proxy.predict_asgi import PredictApp
+from django.conf import settings
+from django.urls import reverse
+from rest_framework.exceptions import APIException
+
+from web.algorithm_proxy.predict_asgi import PredictApp, token_of
+from web.api.bodies import held_bodies, read_body
+from web.api.exceptions import PayloadTooLarge
+from web.api.middleware import REFUSED_BODY
+from web.data.views import DataImportTooLarge
 
 _django = WSGIMiddleware(django_application, workers=int(os.environ.get("WEB_THREADS") or 16))
+# Readiness checks the database, Redis and the algorithm service, each under a deadline of its
+# own; on two threads of their own, a busy pool never makes a healthy process look unready.
+_readiness = WSGIMiddleware(django_application, workers=2)
 _predict = PredictApp()
+_LIVENESS = reverse("liveness")
+_READINESS = reverse("health")
+_IMPORT = reverse("data-import")
+# How much of a spooled body each replayed message carries.
+_REPLAY_BYTES = 1 << 20
 
 
 async def application(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
-    elif scope["type"] == "http" and _predict.serves(scope):
-        await _predict(scope, receive, send)
-    else:
+    elif scope["type"] != "http":
         await _django(scope, receive, send)
+    else:
+        _drop_underscored_names(scope)
+        if _predict.serves(scope):
+            await _predict(scope, receive, send)
+        else:
+            await _after_body(scope, receive, send)
+
+
+def _drop_underscored_names(scope: dict) -> None:
+    """As gunicorn and Django's own server do: WSGI names `Content_Length` and
+    `Content-Length` alike, so a header named with an underscore could pass for another
+    (a second, smaller Content-Length; another client address)."""
+    headers = scope["headers"]
+    if any(b"_" in name for name, _ in headers):
+        scope["headers"] = [(name, value) for name, value in headers if b"_" not in name]
+
+
+async def _after_body(scope: dict, receive, send) -> None:
+    """Django's answer, once the whole body has arrived; a file past DATA_UPLOAD_MAX_MEMORY_SIZE
+    (only imports are allowed that much) waits on disk, as Django spools an upload."""
+    token = None
+    if _has_body(scope):
+        token = await token_of(scope)
+        if token is None:
+            # Not read: Django refuses such a request (401, 404, 405) without reading its body.
+            await _django(scope, receive, send)
+            return
+    limit, too_large = _limit(scope["path"])
+    in_memory = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    with (
+        held_bodies.holding(token) as hold,
+        SpooledTemporaryFile(max_size=in_memory) as body,
+    ):
+
+        def keep(chunk: bytes) -> None:
+            # Past DATA_UPLOAD_MAX_MEMORY_SIZE the file is on disk: only that much is held.
+            hold(max(0, min(len(chunk), in_memory - body.tell())))
+            body.write(chunk)
+
+        try:
+            if _declared_length(scope) > limit:
+                raise too_large()
+            await read_body(receive, limit, too_large, keep)
+        except APIException as refused:
+            body.seek(0)
+            body.truncate()
+            await _on_the_loop(scope, body, send, {REFUSED_BODY: refused})
+            return
+        body.seek(0)
+        if scope["path"] == _LIVENESS:
+            await _on_the_loop(scope, body, send)
+        else:
+            app = _readiness if scope["path"] == _READINESS else _django
+            await app(scope, _replay(body, receive), send)
+
+
+def _limit(path: str) -> tuple[int, Callable[[], APIException]]:
+    if path == _IMPORT:
+        limit = settings.DATA_IMPORT_MAX_BYTES
+        return limit, lambda: DataImportTooLarge(limit)
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, PayloadTooLarge
+
+
+def _has_body(scope: dict) -> bool:
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
+        for name, value in scope["headers"]
+    )
+
+
+def _declared_length(scope: dict) -> int:
+    # uvicorn refuses a Content-Length that is not a number, and one sent twice.
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value)
+    return 0
+
+
+def _replay(body: SpooledTemporaryFile, receive):
+    """A receive() that hands Django the body already read, then the client's own messages."""
+    done = False
+
+    async def replayed() -> dict:
+        nonlocal done
+        if done:
+            return await receive()
+        chunk = body.read(_REPLAY_BYTES)
+        done = len(chunk) < _REPLAY_BYTES
+        return {"type": "http.request", "body": chunk, "more_body": not done}
+
+    return replayed
+
+
+async def _on_the_loop(scope: dict, body, send, extra: dict | None = None) -> None:
+    """Django's answer computed on the event loop itself, for requests it answers without I/O."""
+    environ = build_environ(scope, body)
+    environ.update(extra or {})
+    started: list = []
+
+    def start_response(status: str, headers: list, exc_info=None):
+        started[:] = [int(status.split(" ", 1)[0]), headers]
+        return lambda _chunk: None  # Django never writes through it
+
+    response = django_application(environ, start_response)
+    try:
+        payload = b"".join(response)
+    finally:
+        response.close()
+    status, headers = started
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _lifespan(receive, send) -> None:

@@ -15,7 +15,7 @@ from redis.retry import Retry
 from common import settings as common_settings
 from common.credentials import secret
 from common.logs import logging_config
-from common.settings import env, env_seconds
+from common.settings import env, env_int, env_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,10 +75,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "web.api.middleware.MetricsMiddleware",
     "web.api.middleware.RequestIdMiddleware",
+    # These four add their headers to every answer, the refusals below included.
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.api.middleware.RefusedBodyMiddleware",
+    "web.api.middleware.OneHostAndAuthorizationMiddleware",
     "django.middleware.common.CommonMiddleware",
     "web.api.middleware.RequireContentLengthMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "web.config.urls"
@@ -136,6 +139,21 @@ CACHES = {
 # Request bodies above 4 MiB are refused with a JSON 413 (see web/api/parsers.py).
 # That fits a bulk create of 10,000 short items, or about 200 items of full-length text.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# A request's whole body must arrive within this long; it is read on the event loop before
+# the request takes one of the WEB_THREADS threads (web/config/asgi.py), so a client that
+# sends headers and then stalls holds no thread, and is answered 408 when it passes. The
+# largest import (DATA_IMPORT_MAX_BYTES) arrives in time at 1.2 MB/s.
+REQUEST_BODY_TIMEOUT_SECONDS = env_seconds("REQUEST_BODY_TIMEOUT_SECONDS", 60, maximum=110)
+# What the request bodies a web process reads ahead of their answers may hold in its memory
+# at once, and a quarter of it per token (web/api/bodies.py): with the default, a token's
+# slow or stalled bodies hold at most 8 MiB a process, whatever the number of connections.
+WEB_BODY_MEMORY_BYTES = env_int("WEB_BODY_MEMORY_BYTES", 32 * 1024 * 1024)
+if WEB_BODY_MEMORY_BYTES < 4 * DATA_UPLOAD_MAX_MEMORY_SIZE:
+    raise ImproperlyConfigured(
+        "WEB_BODY_MEMORY_BYTES must be at least 4 times DATA_UPLOAD_MAX_MEMORY_SIZE "
+        f"({4 * DATA_UPLOAD_MAX_MEMORY_SIZE} bytes), so that a token may send one body of "
+        f"the largest size; not {WEB_BODY_MEMORY_BYTES}."
+    )
 # Imports (POST /api/data/import/) are streamed from the request or from the temporary file
 # Django spools an upload to, never held in memory, so their limit is separate and larger;
 # it is sized to import well within gunicorn's timeout (about 20,000 rows a second).
@@ -179,12 +197,40 @@ def _env_rate(name: str, default: str) -> str | None:
     return value
 
 
-# Requests per client (token). Generous: a limit against runaway clients, not a quota.
+# Requests per client (a token's user; without a token, the client address). Generous: a
+# limit against runaway clients, not a quota. `auth_failures`: requests per client address
+# whose token the database did not know (web/accounts/authentication.py), so guessing
+# tokens costs a bounded number of queries.
 THROTTLE_RATES = {
     "read": _env_rate("THROTTLE_RATE_READ", "12000/min"),
     "predict": _env_rate("THROTTLE_RATE_PREDICT", "60000/min"),
     "write": _env_rate("THROTTLE_RATE_WRITE", "6000/min"),
+    "auth_failures": _env_rate("THROTTLE_RATE_AUTH_FAILURES", "60/min"),
 }
+
+MAX_TRUSTED_PROXIES = 5
+
+
+def _env_proxy_count(name: str) -> int:
+    raw = env(name, "0")
+    if not (raw.isdigit() and int(raw) <= MAX_TRUSTED_PROXIES):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of proxies from 0 to {MAX_TRUSTED_PROXIES}, not {raw!r}."
+        )
+    return int(raw)
+
+
+# The proxies in front of web that each append the address they received a request from to
+# X-Forwarded-For (ingress-nginx in Kubernetes: 1). The client address, which budgets
+# without a token are counted for, is that many entries from the header's end; with 0 the
+# header is ignored and the client is the connection's peer, so that a caller cannot pick a
+# fresh budget by writing a header. Nothing else decides the address: gunicorn's uvicorn
+# workers leave X-Forwarded-* alone (forwarded_allow_ips in web/gunicorn.conf.py).
+WEB_TRUSTED_PROXY_COUNT = _env_proxy_count("WEB_TRUSTED_PROXY_COUNT")
+# Behind those proxies, the scheme the client used is theirs to say (links in paginated
+# answers); directly reached, a request's X-Forwarded-Proto is ignored.
+if WEB_TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["web.accounts.authentication.TokenAuthentication"],
@@ -195,6 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "web.api.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["web.api.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": WEB_TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "web.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handlers.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
