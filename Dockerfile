@@ -20,7 +20,7 @@ RUN /opt/uv/bin/uv sync --locked --no-dev
 
 FROM ${PYTHON_IMAGE}
 # PostgreSQL's client of the server's major version: pg_dump and pg_restore, for
-# `python -m algorithm.ops backup` and `restore` (docs/operations.md, "Day two").
+# `python -m algorithm.tools.ops backup` and `restore` (docs/operations.md, "Day two").
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client-15 \

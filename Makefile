@@ -151,7 +151,7 @@ serve: export PATH := $(abspath $(VENV))/bin:$(PATH)
 serve: # The stack itself, once PostgreSQL and Redis answer (make run sees to that)
 	@$(PY) -m common.credentials
 	@$(PY) -m web.manage release
-	@$(PY) -m algorithm.ops retrain-stale
+	@$(PY) -m algorithm.tools.ops retrain-stale
 	@echo "web http://127.0.0.1:$${WEB_PORT:-8000}/api/  gRPC 127.0.0.1:$${ALGORITHM_GRPC_PORT:-50051}  Flask shim http://127.0.0.1:$${ALGORITHM_HTTP_PORT:-5000}/"
 	@$(PY) scripts/announce_ready.py & exec honcho start
 

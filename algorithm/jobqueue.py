@@ -1,4 +1,4 @@
-"""The job queue: the Celery app's configuration, the names of the tasks, and `enqueue`.
+"""The job queue: the Celery app's configuration, the names of the tasks, and `enqueue_job`.
 
 The algorithm service sends tasks by name and never imports their bodies; the worker
 (``worker/``) registers the bodies under these names on this same app and runs them. Import
@@ -6,10 +6,15 @@ this module only where a job is queued or a schedule written, so that the servin
 never pay for Celery's import.
 """
 
+import logging
+from typing import Any
+
 from celery import Celery
 from celery.schedules import crontab
 
 from algorithm import settings
+from algorithm.domain import jobs
+from algorithm.domain.errors import Unavailable
 from common import settings as common_settings
 
 # The names are the wire format in Redis: queued tasks and RedBeat schedules carry them.
@@ -26,6 +31,8 @@ MONITORING_QUEUE = "monitoring"
 # visibility timeout; a job whose worker died is sent again much sooner by the jobs table's
 # lease (worker.recovery), and a redelivery of a job still running elsewhere does nothing.
 JOB_TIME_LIMIT_SECONDS = 2 * 60 * 60
+
+logger = logging.getLogger(__name__)
 
 app = Celery("textclf")
 app.conf.update(
@@ -65,7 +72,7 @@ app.conf.update(
     redbeat_key_prefix=f"{common_settings.REDIS_KEY_PREFIX}redbeat:",
     redbeat_lock_key=f"{common_settings.REDIS_KEY_PREFIX}redbeat::lock",
     beat_max_loop_interval=5,
-    # Retention (algorithm/retention.py), daily at a quiet hour.
+    # Retention (algorithm/domain/retention.py), daily at a quiet hour.
     beat_schedule={
         "purge-expired": {"task": PURGE_EXPIRED_TASK, "schedule": crontab(minute=30, hour=3)}
     },
@@ -75,3 +82,17 @@ app.conf.update(
 def enqueue(task_name: str, *args: str) -> None:
     """Send a task by name; raises what the broker raises when Redis cannot be reached."""
     app.send_task(task_name, args=list(args))
+
+
+def enqueue_job(job: dict[str, Any]) -> None:
+    """Send a queued job (train or evaluate) to the workers; if Redis cannot take it, the job
+    is marked failed with a message saying so, and Unavailable is raised."""
+    name = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[job["kind"]]
+    try:
+        enqueue(name, str(job["id"]))
+    except Exception as error:
+        jobs.job_fail(job["id"], error=f"Could not queue the job: {error}")
+        logger.error("Could not queue job %s: %s", job["id"], error)
+        raise Unavailable(
+            "The job queue (Redis) is unavailable; nothing was queued. Try again shortly."
+        ) from error

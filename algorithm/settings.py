@@ -24,7 +24,7 @@ ACTIVE_MODEL_POLL_SECONDS = float(env("ACTIVE_MODEL_POLL_SECONDS", "0.25"))
 # Model versions kept loaded besides the active one, for predictions that name a version.
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4)
 
-# The one model name the Open Inference Protocol serves (algorithm/services/inference.py).
+# The one model name the Open Inference Protocol serves (algorithm/serving/services/inference.py).
 INFERENCE_MODEL_NAME = env("INFERENCE_MODEL_NAME", "textclf")
 
 # Database work in a request must fail fast, never hang (statements: common.settings).
@@ -33,7 +33,7 @@ DB_CONNECT_TIMEOUT_SECONDS = 3
 # untouched for longer belongs to a worker that died, and the job is queued again.
 JOB_LEASE_SECONDS = float(env("JOB_LEASE_SECONDS", "60"))
 # Days a finished job, and a posted results row, are kept; 0 keeps them forever. What is still
-# in use is kept whatever its age (algorithm/retention.py).
+# in use is kept whatever its age (algorithm/domain/retention.py).
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 90)
 RESULT_RETENTION_DAYS = env_int("RESULT_RETENTION_DAYS", 90)
 # Times a job may be taken by a worker before a dying worker fails it instead.

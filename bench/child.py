@@ -9,8 +9,8 @@ import sys
 import time
 import warnings
 
-from algorithm import db, jobs, ml, training
-from algorithm.datasource import open_labelled_stream, read_labelled_rows
+from algorithm.domain import db, jobs, ml, training
+from algorithm.domain.datasource import open_labelled_stream, read_labelled_rows
 
 
 def _ignore_progress(_read: int, _total: int) -> None:

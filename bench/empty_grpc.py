@@ -6,7 +6,7 @@ import threading
 
 import grpc
 
-from algorithm.grpc_server import create_server
+from algorithm.serving.grpc_server import create_server
 from algorithm.v1 import prediction_pb2
 from common import settings as common_settings
 

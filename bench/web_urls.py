@@ -12,8 +12,9 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from algorithm import ml, settings
-from algorithm.store import MODEL_FILE, VECTORIZER_FILE, parse_model_id
+from algorithm import settings
+from algorithm.domain import ml
+from algorithm.domain.store import MODEL_FILE, VECTORIZER_FILE, parse_model_id
 from web.config.urls import handler400, handler403, handler404, handler500
 from web.config.urls import urlpatterns as web_urlpatterns
 

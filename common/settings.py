@@ -117,7 +117,7 @@ def __getattr__(name: str) -> str:
         globals()[name] = value = secret(name)
         return value
     # Set only while the key is being rotated: manifests it signed are accepted too, until
-    # `python -m algorithm.ops resign-models` has signed them all with MODEL_SIGNING_KEY.
+    # `python -m algorithm.tools.ops resign-models` has signed them all with MODEL_SIGNING_KEY.
     if name == "MODEL_SIGNING_KEY_PREVIOUS":
         globals()[name] = value = optional_secret(name)
         return value

@@ -62,7 +62,7 @@ def api_client(token_client) -> APIClient:
 
 # Folders whose tests start a stack, servers or containers, and modules whose tests each
 # start a Python process that loads scikit-learn: `make test-fast` leaves them out.
-_SLOW_FOLDERS = {"services", "fuzz", "e2e", "faults", "hostile"}
+_SLOW_FOLDERS = {"processes", "fuzz", "e2e", "faults", "hostile"}
 _SLOW_MODULES = {"test_cli.py", "test_layers.py"}
 
 

@@ -21,8 +21,8 @@ import psycopg2
 import redis
 import requests
 
-from algorithm import ml
-from algorithm.store import ModelStore
+from algorithm.domain import ml
+from algorithm.domain.store import ModelStore
 from common import credentials
 from common.wire import AUTHORIZATION_METADATA, bearer
 

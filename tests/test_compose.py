@@ -80,7 +80,7 @@ def test_migrations_run_once_with_the_same_release_step_as_make_run():
 
 def test_a_stale_active_model_is_retrained_before_algorithm_starts():
     step = SERVICES["retrain-stale"]
-    assert step["command"] == ["python", "-m", "algorithm.ops", "retrain-stale"]
+    assert step["command"] == ["python", "-m", "algorithm.tools.ops", "retrain-stale"]
     assert "models:/models" in step["volumes"]
     assert (step["restart"], step["healthcheck"]) == ("no", {"disable": True})
     assert step["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
@@ -88,7 +88,10 @@ def test_a_stale_active_model_is_retrained_before_algorithm_starts():
         "condition": "service_completed_successfully"
     }
     makefile = (support.REPO_ROOT / "Makefile").read_text()
-    assert "\t@$(PY) -m web.manage release\n\t@$(PY) -m algorithm.ops retrain-stale\n" in makefile
+    assert (
+        "\t@$(PY) -m web.manage release\n\t@$(PY) -m algorithm.tools.ops retrain-stale\n"
+        in makefile
+    )
 
 
 def test_the_model_volume_is_shared_by_algorithm_and_the_worker():
@@ -162,7 +165,7 @@ def test_every_long_running_service_has_a_health_check(name):
 
 
 def test_the_algorithm_check_covers_grpc_health_and_the_flask_shim():
-    source = (support.REPO_ROOT / "algorithm" / "healthcheck.py").read_text()
+    source = (support.REPO_ROOT / "algorithm" / "serving" / "healthcheck.py").read_text()
     assert "health_pb2_grpc.HealthStub" in source and "/health" in source
 
 

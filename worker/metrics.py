@@ -12,7 +12,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from algorithm import db, jobs
+from algorithm.domain import db, jobs
 from algorithm.jobqueue import MONITORING_QUEUE, app
 from common import settings as common_settings
 

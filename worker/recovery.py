@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 
-from algorithm import db, jobs, settings
-from algorithm.errors import Unavailable
-from algorithm.services import training
+from algorithm import settings
+from algorithm.domain import db, jobs
+from algorithm.domain.errors import Unavailable
+from algorithm.jobqueue import enqueue_job
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 def requeue_orphaned_jobs() -> None:
     for job in jobs.requeue_orphaned():
         try:
-            training.enqueue(job["kind"], job)
+            enqueue_job(job)
         except Unavailable:
             # enqueue failed the job with a message saying so.
             continue

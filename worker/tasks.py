@@ -1,7 +1,10 @@
 """Celery tasks: thin wrappers that take ids and call the plain functions."""
 
-from algorithm import db
-from algorithm.evaluation import run_evaluation_job
+from algorithm.domain import db
+from algorithm.domain.evaluation import run_evaluation_job
+from algorithm.domain.monitoring import compute_accuracy as compute_model_accuracy
+from algorithm.domain.retention import purge_expired as purge_expired_rows
+from algorithm.domain.training import run_training_job
 from algorithm.jobqueue import (
     COMPUTE_ACCURACY_TASK,
     EVALUATE_TASK,
@@ -9,9 +12,6 @@ from algorithm.jobqueue import (
     TRAIN_TASK,
     app,
 )
-from algorithm.monitoring import compute_accuracy as compute_model_accuracy
-from algorithm.retention import purge_expired as purge_expired_rows
-from algorithm.training import run_training_job
 from common.logs import correlated
 from worker.metrics import MONITORING_TICKS, job_recorded
 

@@ -31,7 +31,7 @@ def load(version_dir: str) -> tuple:
 
 
 def predict(vectorizer, classifier, texts: list[str]) -> tuple[list[str], list[str], np.ndarray]:
-    """(labels, classes, scores) as algorithm.ml.predict computes them: vectorizer.transform
+    """(labels, classes, scores) as algorithm.domain.ml.predict computes them: vectorizer.transform
     and predict_proba with the same per-call checks off, the label the arg-max."""
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         scores = classifier.predict_proba(vectorizer.transform(texts))

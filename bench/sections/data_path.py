@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from algorithm import ml
+from algorithm.domain import ml
 from algorithm.v1 import training_pb2, training_pb2_grpc
 from bench import data
 from bench.context import Context

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from algorithm import ml
+from algorithm.domain import ml
 from bench import data
 from bench.context import Context, side_by_side
 from bench.sections.serving import in_process

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from algorithm import ml
+from algorithm.domain import ml
 from bench import data
 from bench.context import SAMPLE_TEXT, Context, side_by_side, warm_up
 from bench.targets import Target, at_least, at_most

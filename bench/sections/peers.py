@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 
-from algorithm.store import ModelStore
+from algorithm.domain.store import ModelStore
 from bench.context import SAMPLE_TEXT, Context, side_by_side, warm_up
 from bench.cpu import CpuMeter, Server, descendants
 from bench.stack import REPO_ROOT, Stack

@@ -3,8 +3,8 @@
 import base64
 from collections.abc import Callable
 
-from algorithm import ml
-from algorithm.store import ModelStore
+from algorithm.domain import ml
+from algorithm.domain.store import ModelStore
 from bench.context import SAMPLE_TEXT, Context, side_by_side, timed_loop, warm_up
 from bench.targets import Target, at_least, at_most
 

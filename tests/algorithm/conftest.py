@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from algorithm import ml
-from algorithm.store import ModelStore
+from algorithm.domain import ml
+from algorithm.domain.store import ModelStore
 from tests.support import read_tsv
 
 

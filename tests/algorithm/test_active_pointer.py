@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from algorithm.errors import FailedPrecondition
-from algorithm.model_cache import ModelServer
+from algorithm.domain.errors import FailedPrecondition
+from algorithm.serving.model_repository import ModelRepository
 from tests import tampering
 
 SECRET = "s3cr3t-signing-key-that-must-never-leak"
@@ -17,10 +17,10 @@ NOT_A_VERSION = "The ACTIVE pointer does not name a model version: it must hold 
 
 @pytest.fixture
 def server(store):
-    return ModelServer(store, poll_seconds=3600, cache_size=2)  # refreshed by hand
+    return ModelRepository(store, poll_seconds=3600, cache_size=2)  # refreshed by hand
 
 
-def refresh_within(server: ModelServer, seconds: float) -> None:
+def refresh_within(server: ModelRepository, seconds: float) -> None:
     done = threading.Thread(target=server.refresh, daemon=True)
     done.start()
     done.join(seconds)

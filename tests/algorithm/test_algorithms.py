@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from algorithm import ml
-from algorithm.errors import InvalidArgument
+from algorithm.domain import ml
+from algorithm.domain.errors import InvalidArgument
 from tests.algorithm.test_ml import PROBE_TEXTS
 from tests.support import read_tsv
 

@@ -13,14 +13,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from algorithm import ml
-from algorithm.store import ModelStore
+from algorithm.domain import ml
+from algorithm.domain.store import ModelStore
 from tests.support import REPO_ROOT
 
 SMS = "tests/data/sms_spam.tsv"
 TURKISH = "tests/data/confirmation_tr.tsv"
 VERSION_FILES = {"model.pickle", "vectorizer.pickle", "manifest.json"}
-# What algorithm.training.run_training_job puts in a manifest, with the store's own keys.
+# What algorithm.domain.training.run_training_job puts in a manifest, with the store's own keys.
 WORKER_MANIFEST_KEYS = {
     "job_id",
     "algorithm",
@@ -40,7 +40,7 @@ WORKER_MANIFEST_KEYS = {
 
 def run_cli(*args: str, model_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "algorithm.cli", *args],
+        [sys.executable, "-m", "algorithm.tools.cli", *args],
         cwd=REPO_ROOT,
         env={**os.environ, "MODEL_DIR": str(model_dir)},
         capture_output=True,
@@ -294,11 +294,15 @@ def test_a_tampered_model_exits_5(turkish, tmp_path, file, tamper, problem):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "the following arguments are required: COMMAND (see python -m algorithm.cli --help)"),
+        (
+            (),
+            "the following arguments are required: COMMAND "
+            "(see python -m algorithm.tools.cli --help)",
+        ),
         (
             ("warmup", "--model-id", "42"),
             "argument --model-id: model_id must be a UUID, got '42' "
-            "(see python -m algorithm.cli warmup --help)",
+            "(see python -m algorithm.tools.cli warmup --help)",
         ),
         (
             ("train", f"--dataset={TURKISH}", "--param", "depth=3"),

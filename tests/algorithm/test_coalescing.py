@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from algorithm.errors import InvalidArgument, Unavailable
+from algorithm.domain.errors import InvalidArgument, Unavailable
 from common.coalescing import AsyncPredictionCoalescer, PredictionCoalescer
 from tests import support
 

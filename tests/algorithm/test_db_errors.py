@@ -6,8 +6,8 @@ import urllib.parse
 
 import pytest
 
-from algorithm import db
-from algorithm.errors import Unavailable
+from algorithm.domain import db
+from algorithm.domain.errors import Unavailable
 from common import settings as common_settings
 from tests import support
 
@@ -20,7 +20,7 @@ def test_an_unreachable_database_is_a_generic_unavailable(monkeypatch, caplog):
     monkeypatch.setattr(db, "_pool", None)
 
     with (
-        caplog.at_level(logging.WARNING, logger="algorithm.db"),
+        caplog.at_level(logging.WARNING, logger="algorithm.domain.db"),
         pytest.raises(Unavailable) as raised,
         db.transaction(),
     ):

@@ -3,7 +3,7 @@ names the request id to quote."""
 
 import logging
 
-from algorithm import http_shim
+from algorithm.serving import http_shim
 from tests import support
 
 
@@ -13,7 +13,7 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(monkeypatch, capl
 
     monkeypatch.setattr(http_shim.prediction, "predict", explode)
     client = http_shim.app.test_client()
-    with caplog.at_level(logging.ERROR, logger="algorithm.http_shim"):
+    with caplog.at_level(logging.ERROR, logger="algorithm.serving.http_shim"):
         response = client.post(
             "/predict",
             json={"text": "hi"},
@@ -25,5 +25,5 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(monkeypatch, capl
         "extra": {"request_id": "req-7"},
     }
     assert b"hunter2" not in response.data
-    (record,) = [r for r in caplog.records if r.name == "algorithm.http_shim"]
+    (record,) = [r for r in caplog.records if r.name == "algorithm.serving.http_shim"]
     assert record.exc_info[0] is RuntimeError

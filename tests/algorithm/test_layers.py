@@ -14,7 +14,7 @@ def test_the_grpc_server_and_the_shim_import_no_queue_library_at_start():
         [
             sys.executable,
             "-c",
-            "import sys, algorithm.grpc_server, algorithm.http_shim; "
+            "import sys, algorithm.serving.grpc_server, algorithm.serving.http_shim; "
             "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))",
         ],
         cwd=support.REPO_ROOT,

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from algorithm import ml
-from algorithm.errors import InvalidArgument
+from algorithm.domain import ml
+from algorithm.domain.errors import InvalidArgument
 from tests.support import read_tsv
 
 SMS_ROWS = read_tsv("sms_spam.tsv")

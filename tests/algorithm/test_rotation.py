@@ -11,10 +11,11 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from algorithm import grpc_server, http_shim, ml
-from algorithm.model_cache import ModelServer
-from algorithm.service_auth import ServiceCredential
-from algorithm.store import ModelIntegrityError, ModelStore
+from algorithm.domain import ml
+from algorithm.domain.store import ModelIntegrityError, ModelStore
+from algorithm.serving import grpc_server, http_shim
+from algorithm.serving.model_repository import ModelRepository
+from algorithm.serving.service_auth import ServiceCredential
 from common import settings as common_settings
 from tests.support import REPO_ROOT
 
@@ -39,7 +40,7 @@ def test_rotating_the_signing_key_keeps_every_version_loadable_throughout(
     signing_keys(OLD_KEY)
     model_ids = [publish() for _ in range(3)]
     store.activate(model_ids[-1])
-    serving = ModelServer(store, poll_seconds=0.01, cache_size=4)
+    serving = ModelRepository(store, poll_seconds=0.01, cache_size=4)
     assert serving.get().model_id == model_ids[-1]
 
     # Without the previous key, a process with the new one alone would refuse them all.
@@ -75,7 +76,7 @@ def test_rotating_the_signing_key_keeps_every_version_loadable_throughout(
 
     # Step 3: the old key dropped; a process started now loads every version.
     signing_keys(NEW_KEY)
-    restarted = ModelServer(store, poll_seconds=0.01, cache_size=4)
+    restarted = ModelRepository(store, poll_seconds=0.01, cache_size=4)
     assert restarted.get().model_id == model_ids[-1]
     assert [store.load(model_id).model_id for model_id in model_ids] == model_ids
     # And the old key opens none of them any more.
@@ -87,7 +88,7 @@ def test_rotating_the_signing_key_keeps_every_version_loadable_throughout(
 def resign_models(model_dir, **keys: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MODEL_DIR": str(model_dir), **keys}
     return subprocess.run(
-        [sys.executable, "-m", "algorithm.ops", "resign-models"],
+        [sys.executable, "-m", "algorithm.tools.ops", "resign-models"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

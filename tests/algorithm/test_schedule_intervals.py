@@ -3,8 +3,8 @@ SCHEDULE_MIN_INTERVAL_MINUTES, so the monitoring queue's work stays bounded."""
 
 import pytest
 
-from algorithm.errors import InvalidArgument
-from algorithm.monitoring import parse_cron, shortest_gap_minutes
+from algorithm.domain.errors import InvalidArgument
+from algorithm.domain.monitoring import parse_cron, shortest_gap_minutes
 from common import limits
 
 

@@ -8,9 +8,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from algorithm import grpc_server, http_shim
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
+from algorithm.serving import grpc_server, http_shim
 from algorithm.v1 import info_pb2, info_pb2_grpc, prediction_pb2, prediction_pb2_grpc
 from tests import support
 
@@ -67,7 +67,7 @@ def test_health_needs_no_credential_and_the_rest_answers_with_it(target):
         live = oip_pb2_grpc.GRPCInferenceServiceStub(channel).ServerLive(
             oip_pb2.ServerLiveRequest(), timeout=5
         )
-    # Answered (readiness itself: tests/services/test_readiness.py).
+    # Answered (readiness itself: tests/processes/test_readiness.py).
     assert reply.status in {
         health_pb2.HealthCheckResponse.SERVING,
         health_pb2.HealthCheckResponse.NOT_SERVING,

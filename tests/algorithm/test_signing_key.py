@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from algorithm.store import ModelStore
+from algorithm.domain.store import ModelStore
 from common import settings as common_settings
 from tests import tampering
 from tests.support import REPO_ROOT
@@ -19,7 +19,7 @@ FORMER_DEFAULT_KEY = "textclf-development-signing-key"
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "algorithm.cli", *args],
+        [sys.executable, "-m", "algorithm.tools.cli", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -14,9 +14,9 @@ import pytest
 import scipy
 import sklearn
 
-from algorithm import ml
-from algorithm.errors import FailedPrecondition, InvalidArgument, NotFound
-from algorithm.store import ModelIntegrityError, ModelStore, VersionExists
+from algorithm.domain import ml
+from algorithm.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from algorithm.domain.store import ModelIntegrityError, ModelStore, VersionExists
 from common import settings as common_settings
 
 FILES = {"model.pickle", "vectorizer.pickle", "manifest.json"}
@@ -336,6 +336,6 @@ def test_a_manifest_claiming_another_scikit_learn_version_is_refused(store, publ
         store.load(model_id)
     assert str(caught.value) == (
         f"{model_id} was trained with scikit-learn 0.24.2, this process runs "
-        f"{sklearn.__version__}; retrain it (python -m algorithm.ops retrain-stale)"
+        f"{sklearn.__version__}; retrain it (python -m algorithm.tools.ops retrain-stale)"
     )
     assert unpickled == []

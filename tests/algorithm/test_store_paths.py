@@ -14,8 +14,8 @@ import numpy
 import pytest
 import scipy
 
-from algorithm.errors import FailedPrecondition
-from algorithm.store import ModelIntegrityError, ModelStore
+from algorithm.domain.errors import FailedPrecondition
+from algorithm.domain.store import ModelIntegrityError, ModelStore
 from common import settings as common_settings
 
 
@@ -95,7 +95,7 @@ def test_a_version_pickled_with_other_library_versions_is_refused(
         store.load(model_id)
     assert str(caught.value) == (
         f"{model_id} was trained with {library} 0.1, this process runs {running.__version__}; "
-        "retrain it (python -m algorithm.ops retrain-stale)"
+        "retrain it (python -m algorithm.tools.ops retrain-stale)"
     )
     assert unpickled == []
 

@@ -18,7 +18,7 @@ import uuid
 import pytest
 import requests
 
-from algorithm.training import model_id_for_job
+from algorithm.domain.training import model_id_for_job
 from tests import support
 from tests.faults.conftest import LEASE_SECONDS, Stack, running_stack
 

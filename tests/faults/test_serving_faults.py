@@ -2,7 +2,7 @@
 
 Web answers a quick 503 with a message for what needs the missing part, keeps predicting
 from the loaded model for everything else, and recovers by itself, with no process
-restarted. (tests/services/test_web_to_algorithm.py covers an algorithm service that was
+restarted. (tests/processes/test_web_to_algorithm.py covers an algorithm service that was
 never up.)
 """
 
@@ -13,8 +13,8 @@ import grpc
 import pytest
 import requests
 
-from algorithm import ml
-from algorithm.store import ModelStore
+from algorithm.domain import ml
+from algorithm.domain.store import ModelStore
 from algorithm.v1 import prediction_pb2, training_pb2
 from tests import support
 from tests.faults.conftest import seconds_since

@@ -3,7 +3,7 @@ Redis and PostgreSQL restarted mid-job. Every job ends `succeeded` (or `failed` 
 message), never stuck `running`, and makes exactly one model version, never a partial one.
 
 Celery on Redis delivers at least once; the jobs table decides who runs a job (see
-algorithm/jobs.py), so a repeated delivery does nothing and a dead worker's job is taken
+algorithm/domain/jobs.py), so a repeated delivery does nothing and a dead worker's job is taken
 again after its lease (tests/faults/conftest.py shortens it to a few seconds).
 """
 
@@ -14,9 +14,9 @@ import celery
 import grpc
 import pytest
 
+from algorithm.domain.store import MANIFEST_FILE, MODEL_FILE, VECTORIZER_FILE, ModelStore
+from algorithm.domain.training import model_id_for_job
 from algorithm.jobqueue import TRAIN_TASK
-from algorithm.store import MANIFEST_FILE, MODEL_FILE, VECTORIZER_FILE, ModelStore
-from algorithm.training import model_id_for_job
 from algorithm.v1 import prediction_pb2
 from tests import support
 from tests.faults.conftest import LEASE_SECONDS, seconds_since

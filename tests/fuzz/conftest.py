@@ -44,7 +44,7 @@ def fuzz_stack(tmp_path_factory):
             with concurrent.futures.ThreadPoolExecutor() as pool:
                 commands = (
                     f"python -m web.manage import_data {DATASET}",
-                    f"python -m algorithm.cli train --dataset={DATASET}",
+                    f"python -m algorithm.tools.cli train --dataset={DATASET}",
                 )
                 list(pool.map(lambda command: support.run_checked(command, env), commands))
             services[0].wait_for_port(int(env["ALGORITHM_GRPC_PORT"]))

@@ -18,7 +18,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from algorithm import ml
+from algorithm.domain import ml
 from algorithm.v1 import info_pb2, models_pb2, monitoring_pb2, prediction_pb2, training_pb2
 
 pytestmark = [

@@ -6,7 +6,7 @@ import uuid
 import grpc
 import pytest
 
-from algorithm import grpc_server, http_shim
+from algorithm.serving import grpc_server, http_shim
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,

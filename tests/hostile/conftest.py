@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from algorithm.store import ModelStore
+from algorithm.domain.store import ModelStore
 from algorithm.v1 import prediction_pb2, prediction_pb2_grpc
 from tests import support
 

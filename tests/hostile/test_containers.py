@@ -4,7 +4,7 @@ import pathlib
 import shutil
 import uuid
 
-from algorithm.store import ACTIVE_FILE
+from algorithm.domain.store import ACTIVE_FILE
 from tests import support
 from tests.hostile import bounds
 

@@ -11,10 +11,10 @@ import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from algorithm.grpc_server import MAX_HEALTH_WATCHERS
+from algorithm.domain.store import ModelStore
 from algorithm.inference import grpc_predict_v2_pb2 as oip
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_grpc
-from algorithm.store import ModelStore
+from algorithm.serving.grpc_server import MAX_HEALTH_WATCHERS
 from algorithm.v1 import prediction_pb2, prediction_pb2_grpc
 from tests import support
 from tests.hostile import bounds

@@ -5,7 +5,7 @@ Run with the tool environment's python (make tritonclient):
         tests/inference_client/check_client.py TARGET VERSION TEXT...
 
 The credential comes in the environment, never on the command line. Prints a JSON object of
-what the client saw, for tests/services/test_inference_client.py to judge.
+what the client saw, for tests/processes/test_inference_client.py to judge.
 """
 
 import json

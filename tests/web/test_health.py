@@ -1,6 +1,6 @@
 """Liveness (/api/health/live/: the process answers, whatever else is down) and readiness
 (/api/health/: a fast 503 naming what does not answer). Readiness with everything up, and
-the prediction status: tests/services/test_readiness.py, against the real services."""
+the prediction status: tests/processes/test_readiness.py, against the real services."""
 
 import socket
 import time

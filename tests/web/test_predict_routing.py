@@ -1,6 +1,6 @@
 """Which requests web answers on its event loop (web/algorithm_proxy/predict_asgi.py) and which
 it leaves to Django's PredictView: only the usual shape goes the fast way, so every unusual
-one gets Django's own answer (tests/services/test_predict_asgi.py compares the two)."""
+one gets Django's own answer (tests/processes/test_predict_asgi.py compares the two)."""
 
 import pytest
 

@@ -4,8 +4,8 @@ the batch it joins (tests/hostile/test_web_edge.py)."""
 
 import pytest
 
-from algorithm.errors import InvalidArgument
-from algorithm.services.prediction import check_text
+from algorithm.domain.errors import InvalidArgument
+from algorithm.serving.services.prediction import check_text
 from web.algorithm_proxy.serializers import PredictRequestSerializer
 
 TEXTS = ["", " ", "   ", "\t\n", "\u3000", "\u200b", "a", "  spaced out  "]

@@ -32,7 +32,7 @@ from algorithm.v1 import (
 from common import limits
 from common.coalescing import AsyncPredictionCoalescer, PredictionCoalescer
 from common.logs import correlation_id
-from common.messages import as_json
+from common.proto_json import as_json
 from common.wire import (
     AUTHORIZATION_METADATA,
     REQUEST_ID_METADATA,

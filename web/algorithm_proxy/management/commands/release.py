@@ -10,14 +10,15 @@ from django.db import connection
 class Command(BaseCommand):
     help = (
         "Prepare the database before the services start: the algorithm service's SQL files "
-        "(its own entry point, `python -m algorithm.sql_schema`, which also creates the database "
-        "if the server lacks it), then Django migrations and the service user's API token. "
+        "(its own entry point, `python -m algorithm.tools.sql_schema`, which also creates the "
+        "database if the server lacks it), then Django migrations and the service user's API "
+        "token. "
         "Safe to run at every start."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # A child process: web never imports the algorithm service's code.
-        schema = subprocess.run([sys.executable, "-m", "algorithm.sql_schema"], check=False)
+        schema = subprocess.run([sys.executable, "-m", "algorithm.tools.sql_schema"], check=False)
         if schema.returncode:
             raise CommandError("The algorithm service's SQL files could not be applied.")
         # Migrations are not requests: the statement bound of web's connections would stop a

@@ -1,0 +1,139 @@
+"""Read the web app's ``data`` table for training: raw SQL, one consistent snapshot, streamed."""
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg2.extensions
+
+from algorithm.domain import db
+
+BATCH_ROWS = 10_000
+# The streaming order. SGD learns from rows in the order they come, and a table filled one
+# label at a time would teach it one label and then the other (SMS hold-out accuracy 0.83
+# instead of 0.97). A hash of the id mixes the labels, the same way on every pass;
+# PostgreSQL sorts on its side, spilling to disk, so the worker still holds one batch.
+_MIXED_ORDER = "md5(id::text)"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class LabelledRows:
+    texts: list[str]
+    labels: list[str]
+    # Identifies what was read: the row count, highest id and latest update of the snapshot.
+    snapshot: dict
+
+
+@dataclass
+class LabelledStream:
+    # Rows per label, from the same snapshot as the batches.
+    label_counts: dict[str, int]
+    snapshot: dict
+    # Each call reads the table again, as batches of (text, label): the same rows in the
+    # same order every time.
+    batches: Callable[[], Iterator[list[tuple[str, str]]]]
+
+
+def read_labelled_rows(on_progress: Progress) -> LabelledRows:
+    """All (text, label) rows, in id order; on_progress(rows_read, rows_total) per batch."""
+    with _snapshot() as (conn, snapshot):
+        on_progress(0, snapshot["rows"])
+        rows = _CopiedRows(lambda read: on_progress(read, snapshot["rows"]))
+        # COPY sends the rows as lines of text, which cost less to take apart here than the
+        # tuples a cursor builds per row (1.3 to 1.8 times the rows per second on 100,000
+        # rows). Every row is kept anyway, so nothing is gained by streaming them.
+        with conn.cursor() as cursor:
+            cursor.copy_expert("COPY (SELECT text, label FROM data ORDER BY id) TO STDOUT", rows)
+        if len(rows.texts) % BATCH_ROWS:
+            on_progress(len(rows.texts), snapshot["rows"])
+    return LabelledRows(rows.texts, rows.labels, snapshot)
+
+
+# COPY's text format escapes a backslash and these control characters, and nothing else.
+_COPY_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_COPY_UNESCAPED = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _copy_field(field: str) -> str:
+    if "\\" not in field:
+        return field
+    return _COPY_ESCAPE.sub(lambda match: _COPY_UNESCAPED[match.group(1)], field)
+
+
+class _CopiedRows:
+    """Where COPY writes its lines, one row each: kept as the texts and labels lists."""
+
+    def __init__(self, on_progress: Callable[[int], None]):
+        self.texts: list[str] = []
+        self.labels: list[str] = []
+        self._on_progress = on_progress
+
+    def write(self, line: bytes) -> None:
+        text, label = line[:-1].decode().split("\t")
+        self.texts.append(_copy_field(text))
+        self.labels.append(_copy_field(label))
+        if len(self.texts) % BATCH_ROWS == 0:
+            self._on_progress(len(self.texts))
+
+
+@contextlib.contextmanager
+def open_labelled_stream(on_progress: Progress) -> Iterator[LabelledStream]:
+    """The rows as batches that can be read several times, for as long as this is open.
+
+    on_progress(rows_read, rows_total) per batch, rows_read counting from 0 on each pass.
+    """
+    with _snapshot() as (conn, snapshot):
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT label, count(*) FROM data GROUP BY label ORDER BY label")
+            label_counts = dict(cursor.fetchall())
+        on_progress(0, snapshot["rows"])
+        yield LabelledStream(
+            label_counts,
+            snapshot,
+            lambda: _batches(conn, _MIXED_ORDER, snapshot["rows"], on_progress),
+        )
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, dict]]:
+    """A read-only repeatable-read transaction, and what identifies the rows it sees.
+
+    Every query in it sees the same rows, whatever is written meanwhile.
+    """
+    # The COPY reader decodes what it is sent as UTF-8.
+    conn = db.connect(client_encoding="UTF8")
+    try:
+        conn.set_session(
+            isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
+        )
+        with conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT count(*), max(id), max(updated_at) FROM data")
+                total, max_id, last_update = cursor.fetchone()
+            yield (
+                conn,
+                {
+                    "rows": total,
+                    "max_id": max_id,
+                    "last_update": last_update.isoformat() if last_update else None,
+                },
+            )
+    finally:
+        conn.close()
+
+
+def _batches(
+    conn: psycopg2.extensions.connection, order_by: str, total: int, on_progress: Progress
+) -> Iterator[list[tuple[str, str]]]:
+    # A named cursor streams from the server instead of loading the table at once.
+    with conn.cursor(name="training_rows") as rows:
+        rows.itersize = BATCH_ROWS
+        rows.execute(f"SELECT text, label FROM data ORDER BY {order_by}")
+        rows_read = 0
+        while batch := rows.fetchmany(BATCH_ROWS):
+            rows_read += len(batch)
+            on_progress(rows_read, total)
+            yield batch

@@ -1,0 +1,117 @@
+"""PostgreSQL access for the algorithm service and the worker: psycopg2, plain SQL, no ORM."""
+
+import contextlib
+import logging
+import os
+import threading
+import urllib.parse
+from collections.abc import Iterator
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extras
+import psycopg2.pool
+from psycopg2 import sql
+
+from algorithm import settings
+from algorithm.domain.errors import Unavailable
+from common import settings as common_settings
+
+logger = logging.getLogger(__name__)
+
+psycopg2.extras.register_uuid()
+
+# The database went away (or a statement timed out): worth trying again later, unlike a
+# bad query.
+LOST = (Unavailable, psycopg2.OperationalError, psycopg2.InterfaceError)
+
+_pool: psycopg2.pool.ThreadedConnectionPool | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+
+
+def connect(**options) -> psycopg2.extensions.connection:
+    return psycopg2.connect(
+        common_settings.DATABASE_URL,
+        connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+        application_name="textclf-algorithm",
+        **options,
+    )
+
+
+def ensure_database() -> bool:
+    """Create DATABASE_URL's database if the server lacks it (a fresh local PostgreSQL)."""
+    try:
+        connect().close()
+        return False
+    except psycopg2.OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+    url = urllib.parse.urlsplit(common_settings.DATABASE_URL)
+    name = urllib.parse.unquote(url.path.lstrip("/"))
+    admin = psycopg2.connect(
+        urllib.parse.urlunsplit(url._replace(path="/postgres")),
+        connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    return True
+
+
+def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:
+    global _pool, _pool_pid
+    # A pool inherited through fork shares sockets with the parent: make a new one.
+    if _pool is None or _pool_pid != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool_pid != os.getpid():
+                _pool = psycopg2.pool.ThreadedConnectionPool(
+                    0,
+                    settings.GRPC_THREADS,
+                    common_settings.DATABASE_URL,
+                    connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+                    application_name="textclf-algorithm",
+                    options=f"-c statement_timeout={_statement_timeout_ms()}",
+                )
+                _pool_pid = os.getpid()
+    return _pool
+
+
+def _statement_timeout_ms() -> int:
+    return round(common_settings.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000)
+
+
+def _unavailable(error: Exception) -> Unavailable:
+    # The driver's text names hosts, addresses and users: the log has it, callers do not.
+    logger.warning("The database is unavailable: %s", str(error).strip())
+    return Unavailable("The database is unavailable; try again shortly.")
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[psycopg2.extensions.cursor]:
+    """A pooled connection's cursor in one transaction; a broken connection is dropped."""
+    try:
+        pool = _get_pool()
+        conn = pool.getconn()
+    except (psycopg2.OperationalError, psycopg2.pool.PoolError) as error:
+        raise _unavailable(error) from error
+    broken = False
+    try:
+        with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            yield cursor
+    except psycopg2.errors.QueryCanceled as error:
+        # The connection is sound; only this statement ran past the bound.
+        logger.warning("A query ran past the statement timeout: %s", str(error).strip())
+        raise Unavailable(
+            "The database did not finish the query within "
+            f"{common_settings.DATABASE_STATEMENT_TIMEOUT_SECONDS:g} s "
+            "(DATABASE_STATEMENT_TIMEOUT_SECONDS); try again shortly."
+        ) from error
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+        broken = True
+        raise _unavailable(error) from error
+    finally:
+        pool.putconn(conn, close=broken or bool(conn.closed))

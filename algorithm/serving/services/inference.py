@@ -1,0 +1,231 @@
+"""The Open Inference Protocol (KServe V2) over the prediction service.
+
+One model, named INFERENCE_MODEL_NAME, whose versions are the model store's versions: no
+version means the active one, a version is a model id. It takes one input, `text` (BYTES,
+shape [N]), and answers `label` (BYTES, [N]) and `probabilities` (FP32, [N, C]), whose
+columns follow the class order that every answer states in its parameter `labels` (a JSON
+array). Texts are scored by prediction.predict_batch, as PredictBatch scores them, so the
+label is always the arg-max of the probabilities.
+
+The functions take and return plain values; the gRPC servicer converts at the edge.
+"""
+
+import json
+import struct
+from typing import Any
+
+import numpy as np
+
+from algorithm import settings
+from algorithm.domain import ml
+from algorithm.domain.errors import InvalidArgument, NotFound
+from algorithm.domain.store import LoadedModel, parse_model_id
+from algorithm.serving.model_repository import model_repository
+from algorithm.serving.services import prediction
+from common import limits
+from common import settings as common_settings
+
+SERVER_NAME = "textclf"
+PLATFORM = "scikit-learn"
+INPUT = "text"
+LABEL = "label"
+PROBABILITIES = "probabilities"
+OUTPUTS = (LABEL, PROBABILITIES)
+# A BYTES element on the wire: its length as 4 bytes, little-endian, then the bytes.
+_LENGTH = struct.Struct("<I")
+
+
+def server_live() -> bool:
+    """Live while the process answers at all."""
+    return True
+
+
+def server_ready() -> bool:
+    """As gRPC health's overall service: settled on the active version (loaded or refused),
+    so a replica still loading takes no traffic; whether a version answers is ModelReady."""
+    return model_repository.ready()
+
+
+def model_ready(*, name: str, version: str = "") -> bool:
+    """The default version is ready while a version is loaded and answering; a named one
+    while it is loaded (KServe's meaning). Never loads one: the call is open to any caller,
+    who could otherwise make the server load and check every version there is."""
+    _check_name(name)
+    if not version:
+        return model_repository.predicting()
+    try:
+        return model_repository.holds(parse_model_id(version))
+    except InvalidArgument:
+        raise _unknown_version(name, version) from None
+
+
+def server_metadata() -> dict[str, Any]:
+    return {"name": SERVER_NAME, "version": common_settings.VERSION, "extensions": []}
+
+
+def model_metadata(*, name: str, version: str = "") -> dict[str, Any]:
+    """The version that would answer (the active one unless named) and its tensors; the
+    protocol's metadata has no place for the class names, which every answer states."""
+    model = _model(name, version)
+    classes = ml.class_labels(model.classifier)
+    return {
+        "name": settings.INFERENCE_MODEL_NAME,
+        "versions": [model.model_id],
+        "platform": PLATFORM,
+        "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [-1]}],
+        "outputs": [
+            {"name": LABEL, "datatype": "BYTES", "shape": [-1]},
+            {"name": PROBABILITIES, "datatype": "FP32", "shape": [-1, len(classes)]},
+        ],
+    }
+
+
+def model_infer(
+    *,
+    model_name: str,
+    model_version: str = "",
+    inputs: list[dict[str, Any]],
+    outputs: list[str] | None = None,
+    request_id: str = "",
+) -> dict[str, Any]:
+    """Classify the texts of the input `text`.
+
+    Each input is {"name", "datatype", "shape"} with its elements either as "data" (a list
+    of str or UTF-8 bytes) or as "raw" (the protocol's raw BYTES encoding). outputs names
+    the outputs wanted, all of them when empty. The answer's outputs are {"name",
+    "datatype", "shape", "data"}, data flattened row-major.
+    """
+    model_id = _version(model_name, model_version)
+    wanted = _wanted_outputs(outputs)
+    texts = _texts(inputs)
+    result = prediction.predict_batch(texts=texts, model_id=model_id, field=INPUT)
+    # The scores' order is the class order of the version that answered.
+    classes = list(result["predictions"][0]["scores"])
+    tensors = {
+        LABEL: {
+            "name": LABEL,
+            "datatype": "BYTES",
+            "shape": [len(texts)],
+            "data": [p["label"] for p in result["predictions"]],
+        },
+        PROBABILITIES: {
+            "name": PROBABILITIES,
+            "datatype": "FP32",
+            "shape": [len(texts), len(classes)],
+            "data": [p["scores"][label] for p in result["predictions"] for label in classes],
+        },
+    }
+    return {
+        "model_name": settings.INFERENCE_MODEL_NAME,
+        "model_version": result["model_id"],
+        "id": request_id,
+        "parameters": {"labels": json.dumps(classes)},
+        "outputs": [tensors[name] for name in wanted],
+    }
+
+
+def raw_contents(tensor: dict[str, Any]) -> bytes:
+    """An output's elements in the protocol's raw encoding, which standard clients read."""
+    if tensor["datatype"] == "BYTES":
+        return b"".join(
+            _LENGTH.pack(len(encoded)) + encoded
+            for encoded in (element.encode() for element in tensor["data"])
+        )
+    return np.asarray(tensor["data"], dtype="<f4").tobytes()
+
+
+def _check_name(name: str) -> None:
+    if name != settings.INFERENCE_MODEL_NAME:
+        raise NotFound(
+            f"Model '{name}' is not served here; the one model is "
+            f"'{settings.INFERENCE_MODEL_NAME}'."
+        )
+
+
+def _model(name: str, version: str) -> LoadedModel:
+    _check_name(name)
+    try:
+        return model_repository.get(version)
+    except (InvalidArgument, NotFound):
+        # Only a version can be unknown here: no version means the active one.
+        raise _unknown_version(name, version) from None
+
+
+def _unknown_version(name: str, version: str) -> NotFound:
+    return NotFound(
+        f"Model '{name}' has no version '{version}'; its versions are model ids "
+        "(ListModels, GET /api/models/)."
+    )
+
+
+def _version(name: str, version: str) -> str:
+    """The model id to predict with: a named version's, once it is known to exist, or "" for
+    the active version (which the model cache holds, whatever versions were named since)."""
+    if version:
+        return _model(name, version).model_id
+    _check_name(name)
+    return ""
+
+
+def _wanted_outputs(outputs: list[str] | None) -> list[str]:
+    for name in outputs or ():
+        if name not in OUTPUTS:
+            raise InvalidArgument(
+                f"Output '{name}' does not exist; the outputs are {', '.join(OUTPUTS)}."
+            )
+    return list(dict.fromkeys(outputs)) if outputs else list(OUTPUTS)
+
+
+def _texts(inputs: list[dict[str, Any]]) -> list[str]:
+    """The texts of the one input, once its name, type, shape and elements check out."""
+    if len(inputs) != 1 or inputs[0]["name"] != INPUT:
+        names = ", ".join(repr(tensor["name"]) for tensor in inputs) or "none"
+        raise InvalidArgument(
+            f"The model takes one input, '{INPUT}' (BYTES, shape [N]); got {names}."
+        )
+    tensor = inputs[0]
+    if tensor["datatype"] != "BYTES":
+        raise InvalidArgument(
+            f"Input '{INPUT}' must have datatype BYTES (UTF-8 texts), not {tensor['datatype']!r}."
+        )
+    shape = list(tensor["shape"])
+    if len(shape) != 1 or not 1 <= shape[0] <= limits.MAX_BATCH_TEXTS:
+        raise InvalidArgument(
+            f"Input '{INPUT}' must have shape [N], N texts from 1 to {limits.MAX_BATCH_TEXTS} "
+            f"per call; got {shape}."
+        )
+    elements = _raw_elements(tensor["raw"]) if tensor.get("raw") is not None else tensor["data"]
+    if len(elements) != shape[0]:
+        raise InvalidArgument(
+            f"Input '{INPUT}' has shape {shape} but {len(elements)} elements; send one per text."
+        )
+    return [_text(element, index) for index, element in enumerate(elements)]
+
+
+def _text(element: str | bytes, index: int) -> str:
+    if isinstance(element, str):
+        return element
+    try:
+        return element.decode()
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{INPUT}[{index}] is not UTF-8 text.") from None
+
+
+def _raw_elements(raw: bytes) -> list[bytes]:
+    elements, offset = [], 0
+    while offset < len(raw):
+        if offset + _LENGTH.size > len(raw):
+            raise InvalidArgument(_RAW_FORMAT)
+        (length,) = _LENGTH.unpack_from(raw, offset)
+        offset += _LENGTH.size
+        if offset + length > len(raw):
+            raise InvalidArgument(_RAW_FORMAT)
+        elements.append(raw[offset : offset + length])
+        offset += length
+    return elements
+
+
+_RAW_FORMAT = (
+    f"raw_input_contents for '{INPUT}' is not in the BYTES encoding: each text's length "
+    "as 4 bytes, little-endian, then its UTF-8 bytes."
+)

@@ -1,0 +1,143 @@
+"""ModelService: model versions (list, read, activate, delete), evaluations and their
+metric records."""
+
+import logging
+from typing import Any
+
+from algorithm.domain import metric_records, monitoring
+from algorithm.domain.errors import InvalidArgument, check_no_nul, parse_uuid
+from algorithm.domain.store import parse_model_id
+from algorithm.serving.model_repository import model_repository
+from algorithm.serving.services.prediction import check_text
+from algorithm.serving.services.training import job_message
+from algorithm.v1 import models_pb2
+from common import limits
+from common.proto_json import from_json
+
+logger = logging.getLogger(__name__)
+
+
+def model_message(manifest: dict[str, Any], active_id: str | None) -> models_pb2.Model:
+    return from_json(
+        models_pb2.Model,
+        {
+            **manifest,
+            "data_snapshot": manifest.get("data_snapshot") or {},
+            "create_time": manifest["created_time"],
+            "active": manifest["model_id"] == active_id,
+        },
+    )
+
+
+def list_models(*, page_size: int = 0, page_token: str = "") -> models_pb2.ListModelsResponse:
+    """One page of model versions, newest first."""
+    if not isinstance(page_size, int) or not 0 <= page_size <= limits.MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be between 0 and {limits.MAX_PAGE_SIZE}.")
+    try:
+        offset = int(page_token or 0)
+        if offset < 0:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(
+            "page_token is not one this service gave out; start again without it."
+        ) from None
+    size = page_size or limits.DEFAULT_PAGE_SIZE
+    store = model_repository.store
+    manifests = store.list_manifests()
+    active_id = store.active_id()
+    page = manifests[offset : offset + size]
+    more = offset + size < len(manifests)
+    return models_pb2.ListModelsResponse(
+        models=[model_message(manifest, active_id) for manifest in page],
+        next_page_token=str(offset + size) if more else "",
+        total_size=len(manifests),
+    )
+
+
+def get_model(*, model_id: str) -> models_pb2.Model:
+    store = model_repository.store
+    return model_message(store.read_manifest(parse_model_id(model_id)), store.active_id())
+
+
+def activate_model(*, model_id: str) -> models_pb2.Model:
+    """Make a version the default for predictions; serving processes switch within a second."""
+    store = model_repository.store
+    store.activate(model_id)
+    return get_model(model_id=model_id)
+
+
+def delete_model(*, model_id: str) -> models_pb2.DeleteModelResponse:
+    """Delete a version's files and its metric records; the active version is refused."""
+    model_id = parse_model_id(model_id)
+    model_repository.store.delete(model_id)
+    metric_records.metric_records_delete_for_model(model_id)
+    monitoring.schedule_delete(model_id=model_id, missing_ok=True)
+    return models_pb2.DeleteModelResponse(model_id=model_id)
+
+
+def evaluate_model(*, model_id: str, rows: Any = None) -> models_pb2.EvaluateModelResponse:
+    """Queue an evaluation on the data table, or on the given [(text, label)] rows."""
+    manifest = model_repository.store.read_manifest(parse_model_id(model_id))
+    if rows is not None:
+        rows = _check_rows(rows)
+    job, record = metric_records.metric_record_create(
+        model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=rows or None
+    )
+    # Imported here so the serving paths never pay for Celery's import.
+    from algorithm.jobqueue import enqueue_job
+
+    enqueue_job(job)
+    logger.info("Queued evaluation job %s of model %s", job["id"], manifest["model_id"])
+    return models_pb2.EvaluateModelResponse(
+        job=job_message(job), metric_record=_metric_record_message(record)
+    )
+
+
+def _check_rows(rows: Any) -> list[tuple[str, str]]:
+    if not isinstance(rows, list):
+        raise InvalidArgument("rows must be a list of {text, label} objects.")
+    if len(rows) > limits.MAX_EVALUATION_ROWS:
+        raise InvalidArgument(
+            f"rows has {len(rows)} items; the limit is {limits.MAX_EVALUATION_ROWS} per evaluation."
+        )
+    checked = []
+    for index, row in enumerate(rows):
+        text, label = row if isinstance(row, tuple) else (row.get("text"), row.get("label"))
+        checked.append((check_text(text, f"rows[{index}].text"), _check_label(label, index)))
+    return checked
+
+
+def _check_label(label: Any, index: int) -> str:
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidArgument(f"rows[{index}].label must be a non-empty string.")
+    if len(label) > limits.MAX_LABEL_CHARS:
+        raise InvalidArgument(
+            f"rows[{index}].label has {len(label)} characters; "
+            f"the limit is {limits.MAX_LABEL_CHARS}."
+        )
+    check_no_nul(label, f"rows[{index}].label")
+    return label
+
+
+def _metric_record_message(row: dict[str, Any]) -> models_pb2.MetricRecord:
+    return from_json(models_pb2.MetricRecord, {**row, "metric_id": row["id"]})
+
+
+def get_metric_record(*, metric_id: str) -> models_pb2.MetricRecord:
+    return _metric_record_message(metric_records.metric_record_get(metric_id))
+
+
+def list_metric_records(*, model_id: str) -> models_pb2.ListMetricRecordsResponse:
+    model_id = parse_model_id(model_id)
+    records = metric_records.metric_record_list(model_id)
+    if not records:
+        # An unknown model is a NotFound, not an empty list.
+        model_repository.store.read_manifest(model_id)
+    return models_pb2.ListMetricRecordsResponse(
+        metric_records=[_metric_record_message(record) for record in records]
+    )
+
+
+def delete_metric_record(*, metric_id: str) -> models_pb2.DeleteMetricRecordResponse:
+    metric_records.metric_record_delete(metric_id)
+    return models_pb2.DeleteMetricRecordResponse(metric_id=str(parse_uuid(metric_id, "metric_id")))

@@ -1,0 +1,77 @@
+"""PredictionService: classify texts with a loaded model version."""
+
+from typing import Any
+
+from algorithm.domain import ml
+from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
+from algorithm.serving.metrics import PREDICTION_BATCH_TEXTS, PREDICTIONS
+from algorithm.serving.model_repository import model_repository
+from common import limits
+from common.coalescing import PredictionCoalescer
+
+
+def check_text(text: Any, where: str = "text") -> str:
+    if not isinstance(text, str):
+        raise InvalidArgument(f"{where} must be a string.")
+    if limits.is_blank(text):
+        raise InvalidArgument(f"{where} must not be empty.")
+    if len(text) > limits.MAX_TEXT_CHARS:
+        raise InvalidArgument(
+            f"{where} has {len(text)} characters; the limit is {limits.MAX_TEXT_CHARS}."
+        )
+    check_no_nul(text, where)
+    return text
+
+
+def predict(*, text: Any, model_id: str = "") -> dict[str, Any]:
+    """Classify one text: {"label", "scores", "model_id"}.
+
+    Texts that arrive at once share one scikit-learn call (see coalescing.py).
+    """
+    return _single_predictions.predict(text=check_text(text), model_id=model_id)
+
+
+def predict_batch(*, texts: Any, model_id: str = "", field: str = "texts") -> dict[str, Any]:
+    """Classify many texts with one version: {"predictions": [{"label", "scores"}], "model_id"}.
+
+    Each prediction's scores follow the model's class order. Messages name the texts by
+    field, the caller's name for them.
+    """
+    if not isinstance(texts, list) or not texts:
+        raise InvalidArgument(f"{field} must be a non-empty list of strings.")
+    if len(texts) > limits.MAX_BATCH_TEXTS:
+        raise InvalidArgument(
+            f"{field} has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
+        )
+    texts = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
+    model = model_repository.get(model_id)
+    predictions = ml.predict(model.vectorizer, model.classifier, texts)
+    PREDICTIONS.labels(model.model_id).inc(len(texts))
+    PREDICTION_BATCH_TEXTS.observe(len(texts))
+    return {
+        "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
+        "model_id": model.model_id,
+    }
+
+
+_single_predictions = PredictionCoalescer(
+    lambda texts, model_id: predict_batch(texts=texts, model_id=model_id),
+    max_batch=64,
+    max_in_flight=1,
+    timeout=10.0,
+    busy_error=lambda: Unavailable("Too busy to answer in time; try again shortly."),
+    is_per_text_error=lambda error: isinstance(error, InvalidArgument),
+)
+
+
+def texts_predicted() -> int:
+    """Texts this process has classified since it started: the sum of its prediction
+    counter over every version (collect() reads this process's own values)."""
+    return int(
+        sum(
+            sample.value
+            for metric in PREDICTIONS.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+    )
