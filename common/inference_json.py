@@ -8,7 +8,6 @@ model takes) is the service's to check.
 
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 # A BYTES element in the protocol's raw encoding: its length as 4 bytes, little-endian,
 # then the bytes.
@@ -62,7 +61,7 @@ def bytes_elements(raw: bytes) -> list[bytes]:
     return elements
 
 
-def _list(body: dict[str, Any], key: str) -> list[Any]:
+def _list(body: dict[object, object], key: str) -> list[object]:
     value = body.get(key, [])
     if not isinstance(value, list):
         raise BadInferBody(f"'{key}' must be a list of tensors.")
