@@ -111,7 +111,6 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
         "ALGORITHM_GRPC_PORT": str(ports["grpc"]),
         "ALGORITHM_HTTP_PORT": str(ports["http"]),
         "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{ports['grpc']}",
-        "ALGORITHM_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
         "METRICS_DIR": str(workdir / "metrics"),
         **{name: str(ports[name]) for name in METRICS_PORTS},
         "WEB_WORKERS": "2",

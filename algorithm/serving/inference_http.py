@@ -6,12 +6,14 @@ answer 200 for true and 400 for false, as the protocol says (4xx).
 """
 
 import re
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.serving.services import inference
+from common.inference_json import BadInferBody, infer_body
 
 PREFIX = "/v2"
 # The protocol's probes, open like every health check (algorithm.serving.http_shim admits them).
@@ -71,66 +73,15 @@ def request_json() -> Any:
 @blueprint.post("/models/<name>/infer")
 @blueprint.post("/models/<name>/versions/<version>/infer")
 def model_infer(name: str, version: str = ""):
-    body = request_json()
-    if not isinstance(body, dict):
-        raise InvalidArgument("The body must be a JSON object with 'inputs'.")
+    try:
+        body = infer_body(request_json())
+    except BadInferBody as error:
+        raise InvalidArgument(str(error)) from None
     result = inference.model_infer(
         model_name=name,
         model_version=version,
-        inputs=[_input(tensor, index) for index, tensor in enumerate(_list(body, "inputs"))],
-        outputs=[_output(tensor, index) for index, tensor in enumerate(_list(body, "outputs"))],
-        request_id=_string(body.get("id", ""), "id"),
+        inputs=[asdict(tensor) for tensor in body.inputs],
+        outputs=body.outputs,
+        request_id=body.id,
     )
     return jsonify(result)
-
-
-def _list(body: dict[str, Any], key: str) -> list:
-    value = body.get(key, [])
-    if not isinstance(value, list):
-        raise InvalidArgument(f"'{key}' must be a list of tensors.")
-    return value
-
-
-def _string(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgument(f"'{where}' must be a string.")
-    return value
-
-
-def _input(tensor: Any, index: int) -> dict[str, Any]:
-    """A request input as algorithm.serving.services.inference takes it: name, datatype, shape and
-    its elements, flattened (the protocol allows them nested by the shape)."""
-    where = f"inputs[{index}]"
-    if not isinstance(tensor, dict):
-        raise InvalidArgument(f"'{where}' must be an object with name, datatype, shape, data.")
-    shape = tensor.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(size, int) and not isinstance(size, bool) for size in shape
-    ):
-        raise InvalidArgument(f"'{where}.shape' must be a list of integers.")
-    return {
-        "name": _string(tensor.get("name"), f"{where}.name"),
-        "datatype": _string(tensor.get("datatype"), f"{where}.datatype"),
-        "shape": shape,
-        "data": _flat(tensor.get("data"), f"{where}.data"),
-    }
-
-
-def _flat(data: Any, where: str) -> list[str]:
-    if not isinstance(data, list):
-        raise InvalidArgument(f"'{where}' must be a list of texts.")
-    flat = []
-    for element in data:
-        if isinstance(element, list):
-            flat.extend(_flat(element, where))
-        elif isinstance(element, str):
-            flat.append(element)
-        else:
-            raise InvalidArgument(f"'{where}' must hold texts (strings), not {element!r}.")
-    return flat
-
-
-def _output(tensor: Any, index: int) -> str:
-    if not isinstance(tensor, dict):
-        raise InvalidArgument(f"'outputs[{index}]' must be an object with a name.")
-    return _string(tensor.get("name"), f"outputs[{index}].name")

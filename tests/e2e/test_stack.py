@@ -28,38 +28,21 @@ SAMPLE_TEXTS = [
 def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stack")
     with support.make_run("e2e", workdir) as (env, _):
-        # The original flow, web -> Flask shim, as a second web process on the same stack.
-        http_web_port = support.free_port()
-        http_env = {
-            **support.metrics_apart(env, workdir / "metrics-web-http"),
-            "ALGORITHM_TRANSPORT": "http",
-            "WEB_PORT": str(http_web_port),
+        shim = f"http://127.0.0.1:{env['ALGORITHM_HTTP_PORT']}"
+        # An open port is not readiness: the shim answers its own.
+        support.wait_until(lambda: _healthy(f"{shim}/health"), 60, "the shim answering 200")
+        yield {
+            "web": f"http://127.0.0.1:{env['WEB_PORT']}",
+            "grpc": env["ALGORITHM_GRPC_TARGET"],
+            "shim": shim,
+            "models": pathlib.Path(env["MODEL_DIR"]),
+            "token": env["API_TOKEN"],
+            "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
+            "metrics": {
+                service: f"http://127.0.0.1:{env[f'{service.upper()}_METRICS_PORT']}/metrics"
+                for service in ("web", "algorithm", "worker", "scheduler")
+            },
         }
-        web_http = support.Service("web-http", support.procfile_command("web"), http_env, workdir)
-        try:
-            web_http.wait_for_port(http_web_port)
-            # Open ports are not readiness: the second web and the shim answer their own.
-            for url in (
-                f"http://127.0.0.1:{http_web_port}/api/health/",
-                f"{env['ALGORITHM_HTTP_URL']}/health",
-            ):
-                support.wait_until(lambda url=url: _healthy(url), 60, f"{url} answering 200")
-            yield {
-                "web": f"http://127.0.0.1:{env['WEB_PORT']}",
-                "web_http": f"http://127.0.0.1:{http_web_port}",
-                "grpc": env["ALGORITHM_GRPC_TARGET"],
-                "shim": env["ALGORITHM_HTTP_URL"],
-                "models": pathlib.Path(env["MODEL_DIR"]),
-                "token": env["API_TOKEN"],
-                "headers": {"Authorization": f"Token {env['API_TOKEN']}"},
-                "metrics": {
-                    service: f"http://127.0.0.1:{env[f'{service.upper()}_METRICS_PORT']}/metrics"
-                    for service in ("web", "algorithm", "worker", "scheduler")
-                },
-            }
-        finally:
-            web_http.stop()
-            assert not support.port_open(http_web_port), "the second web still listens"
 
 
 def _healthy(url: str) -> bool:
@@ -134,16 +117,15 @@ def test_user_loads_data_trains_and_predicts_over_every_interface(stack, stubs):
     assert (stack["models"] / model_id / "model.pickle").is_file()
     assert (stack["models"] / model_id / "vectorizer.pickle").is_file()
 
-    # REST (both transports), gRPC and the Flask shim agree, naming the same model.
+    # REST, gRPC and the Flask shim agree, naming the same model.
     for text in SAMPLE_TEXTS:
-        answers = []
-        for base in (web, stack["web_http"]):
-            response = support.wait_until(
-                lambda base=base, text=text: _predict_rest(base, headers, text, model_id),
+        answers = [
+            support.wait_until(
+                lambda text=text: _predict_rest(web, headers, text, model_id),
                 5,
                 "the new model being served",
             )
-            answers.append(response)
+        ]
         shim = (
             support.shim_session()
             .post(f"{stack['shim']}/predict", json={"text": text}, timeout=5)

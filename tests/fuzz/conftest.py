@@ -23,7 +23,7 @@ class FuzzStack:
     def __init__(self, env: dict[str, str]):
         self.env = env
         self.web_url = f"http://127.0.0.1:{env['WEB_PORT']}"
-        self.shim_url = env["ALGORITHM_HTTP_URL"]
+        self.shim_url = f"http://127.0.0.1:{env['ALGORITHM_HTTP_PORT']}"
         self.grpc_target = env["ALGORITHM_GRPC_TARGET"]
         self.token = env["API_TOKEN"]
 

@@ -29,7 +29,7 @@ class HostileStack:
     def __post_init__(self) -> None:
         self.web = f"http://127.0.0.1:{self.env['WEB_PORT']}"
         self.grpc = self.env["ALGORITHM_GRPC_TARGET"]
-        self.shim = self.env["ALGORITHM_HTTP_URL"]
+        self.shim = f"http://127.0.0.1:{self.env['ALGORITHM_HTTP_PORT']}"
         self.metrics = {
             service: f"http://127.0.0.1:{self.env[f'{service.upper()}_METRICS_PORT']}/metrics"
             for service in ("web", "algorithm", "worker", "scheduler")

@@ -78,9 +78,9 @@ def test_only_a_trusted_proxys_forwarded_for_names_the_client(stack):
         assert _budget_statuses(url, [*clients, "203.0.113.3"]) == [200] * 3 + [429] * 6
 
 
-def test_a_v2_path_reaches_the_shim_as_the_route_web_matched(stack):
+def test_a_v2_path_reaches_the_algorithm_service_as_the_route_web_matched(stack):
     name, version = INFERENCE_MODEL_NAME, stack.model_id
-    # Path -> what the shim must have been asked about, as its error names it.
+    # Path -> what the service must have been asked about, as its error names it.
     crafted = {
         f"/v2/models/{name}%3F/ready": f"'{name}?'",
         f"/v2/models/{name}%23/ready": f"'{name}#'",

@@ -35,7 +35,7 @@ class AlgorithmServices:
     def __init__(self, env: dict[str, str]):
         self.env = env
         self.grpc_target = env["ALGORITHM_GRPC_TARGET"]
-        self.http_url = env["ALGORITHM_HTTP_URL"]
+        self.http_url = f"http://127.0.0.1:{env['ALGORITHM_HTTP_PORT']}"
         self.shim = support.shim_session()
         self.store = ModelStore(env["MODEL_DIR"])
 
@@ -76,7 +76,6 @@ def algorithm_services(tmp_path_factory):
 def web_client(api_client, settings, algorithm_services):
     """An authenticated REST client of a web app that talks to the algorithm services."""
     settings.ALGORITHM_GRPC_TARGET = algorithm_services.grpc_target
-    settings.ALGORITHM_HTTP_URL = algorithm_services.http_url
     common_settings.LOG_DIR = pathlib.Path(algorithm_services.env["LOG_DIR"])
     return api_client
 

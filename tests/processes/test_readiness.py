@@ -108,8 +108,6 @@ def test_web_is_ready_with_every_service_and_reports_predictions(
             "predictions": "ok",
         },
     )
-    settings.ALGORITHM_TRANSPORT = "http"
-    assert anonymous_client.get("/api/health/").json()["predictions"] == "ok"
 
 
 def test_web_is_not_ready_without_the_algorithm_service(anonymous_client, settings, db):

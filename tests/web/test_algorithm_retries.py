@@ -16,7 +16,8 @@ from algorithm.v1 import (
     training_pb2_grpc,
 )
 from common.wire import NO_RETRY_METADATA, SERVICE_ERROR_METADATA
-from web.algorithm_proxy.client import AlgorithmError, GrpcTransport
+from web.algorithm_proxy.client import AlgorithmClient
+from web.algorithm_proxy.grpc_errors import AlgorithmError
 
 
 class _Replica(
@@ -71,24 +72,24 @@ def replica_at():
 
 def test_a_prediction_a_vanished_replica_failed_is_tried_again(replica_at):
     replica = _Replica(failures=2, service_answer=False)
-    transport = GrpcTransport(replica_at(replica))
-    answer = transport.predict_batch(texts=["win cash"], model_id="")
+    client = AlgorithmClient(replica_at(replica))
+    answer = client.predict_batch(texts=["win cash"], model_id="")
     assert answer["predictions"][0]["label"] == "spam"
     assert replica.attempts == 3
 
 
 def test_a_prediction_a_stopping_replica_cancelled_is_tried_again(replica_at):
     replica = _Replica(failures=1, service_answer=False, code=grpc.StatusCode.CANCELLED)
-    transport = GrpcTransport(replica_at(replica))
-    assert transport.predict_batch(texts=["win cash"], model_id="")["model_id"] == "m"
+    client = AlgorithmClient(replica_at(replica))
+    assert client.predict_batch(texts=["win cash"], model_id="")["model_id"] == "m"
     assert replica.attempts == 2
 
 
 def test_the_services_own_busy_answer_is_not_retried(replica_at):
     replica = _Replica(failures=1, service_answer=True)
-    transport = GrpcTransport(replica_at(replica))
+    client = AlgorithmClient(replica_at(replica))
     with pytest.raises(AlgorithmError) as raised:
-        transport.predict_batch(texts=["win cash"], model_id="")
+        client.predict_batch(texts=["win cash"], model_id="")
     assert raised.value.status_code == 503
     assert str(raised.value.detail) == "Too busy to answer in time."
     assert replica.attempts == 1
@@ -96,9 +97,9 @@ def test_the_services_own_busy_answer_is_not_retried(replica_at):
 
 def test_retries_stop_at_four_attempts_and_the_client_gets_a_503(replica_at):
     replica = _Replica(failures=100, service_answer=False)
-    transport = GrpcTransport(replica_at(replica))
+    client = AlgorithmClient(replica_at(replica))
     with pytest.raises(AlgorithmError) as raised:
-        transport.predict_batch(texts=["win cash"], model_id="")
+        client.predict_batch(texts=["win cash"], model_id="")
     assert raised.value.status_code == 503
     assert replica.attempts == 4
 
@@ -106,7 +107,7 @@ def test_retries_stop_at_four_attempts_and_the_client_gets_a_503(replica_at):
 def test_training_is_never_retried(replica_at):
     # A second attempt of a Train whose first reached the server would queue a second job.
     replica = _Replica(failures=1, service_answer=False)
-    transport = GrpcTransport(replica_at(replica))
+    client = AlgorithmClient(replica_at(replica))
     with pytest.raises(AlgorithmError):
-        transport.train(algorithm="", parameters=None, request_id="r1")
+        client.train(algorithm="", parameters=None, request_id="r1")
     assert replica.attempts == 1

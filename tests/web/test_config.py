@@ -25,8 +25,6 @@ ENV_NAMES = [
     "DATABASE_URL",
     "REDIS_URL",
     "ALGORITHM_GRPC_TARGET",
-    "ALGORITHM_HTTP_URL",
-    "ALGORITHM_TRANSPORT",
     "LOG_DIR",
     "DJANGO_SECRET_KEY",
     "DJANGO_DEBUG",
@@ -80,8 +78,6 @@ def test_settings_defaults(load_settings, tmp_path):
     assert database["OPTIONS"] == {"connect_timeout": 3, "options": "-c statement_timeout=5000"}
     assert loaded["REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert loaded["ALGORITHM_GRPC_TARGET"] == "127.0.0.1:50051"
-    assert loaded["ALGORITHM_HTTP_URL"] == "http://127.0.0.1:5000"
-    assert loaded["ALGORITHM_TRANSPORT"] == "grpc"
     assert loaded["DEBUG"] is False
     assert loaded["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
     assert (loaded["API_TOKEN"], loaded["SECRET_KEY"]) == ("generated-token", "generated-key")
@@ -93,8 +89,6 @@ def test_settings_read_the_environment(load_settings, tmp_path):
         DATABASE_URL="postgres://u:p@db:6543/other?connect_timeout=10",
         REDIS_URL="redis://redis:6379/1",
         ALGORITHM_GRPC_TARGET="algorithm:50051",
-        ALGORITHM_HTTP_URL="http://algorithm:5000",
-        ALGORITHM_TRANSPORT="http",
         LOG_DIR=str(tmp_path / "elsewhere"),
         DJANGO_SECRET_KEY="from-env",
         DJANGO_DEBUG="true",
@@ -113,8 +107,6 @@ def test_settings_read_the_environment(load_settings, tmp_path):
     assert database["OPTIONS"] == {"connect_timeout": 10, "options": "-c statement_timeout=2500"}
     assert loaded["REDIS_URL"] == "redis://redis:6379/1"
     assert loaded["ALGORITHM_GRPC_TARGET"] == "algorithm:50051"
-    assert loaded["ALGORITHM_HTTP_URL"] == "http://algorithm:5000"
-    assert loaded["ALGORITHM_TRANSPORT"] == "http"
     assert loaded["LOG_DIR"] == tmp_path / "elsewhere"
     assert (tmp_path / "elsewhere").is_dir()
     assert loaded["SECRET_KEY"] == "from-env"
@@ -203,13 +195,6 @@ def test_relative_log_dir_is_under_the_repository_root(load_settings):
     loaded = load_settings(LOG_DIR="var/log", DJANGO_SECRET_KEY="k", API_TOKEN="t")
 
     assert loaded["LOG_DIR"] == REPO_ROOT / "var" / "log"
-
-
-def test_unknown_algorithm_transport_is_improperly_configured(load_settings):
-    with pytest.raises(ImproperlyConfigured) as error:
-        load_settings(ALGORITHM_TRANSPORT="carrier-pigeon", DJANGO_SECRET_KEY="k", API_TOKEN="t")
-
-    assert str(error.value) == "ALGORITHM_TRANSPORT must be 'grpc' or 'http', not 'carrier-pigeon'."
 
 
 def test_logs_go_to_the_rotating_file_one_line_per_record():

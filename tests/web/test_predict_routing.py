@@ -59,9 +59,3 @@ def test_a_json_prediction_is_answered_on_the_event_loop():
 )
 def test_any_other_request_goes_to_django(request_scope):
     assert not PredictApp().serves(request_scope)
-
-
-def test_everything_goes_to_django_when_web_speaks_http_to_the_algorithm_service(settings):
-    settings.ALGORITHM_TRANSPORT = "http"
-
-    assert not PredictApp().serves(scope())

@@ -10,10 +10,9 @@ checks run on the event loop when they need no I/O and in a thread when they do
 (common/nonblocking.py).
 
 Only requests of the usual shape come here: a JSON body with its Content-Length, for an
-allowed host, each header once, while web speaks gRPC to the algorithm service. Anything
-else (another method, another media type, a chunked body, a repeated header,
-ALGORITHM_TRANSPORT=http) goes to Django's PredictView, which documents the endpoint in the
-OpenAPI schema and answers it the same way.
+allowed host, each header once. Anything else (another method, another media type, a
+chunked body, a repeated header) goes to Django's PredictView, which documents the endpoint
+in the OpenAPI schema and answers it the same way.
 """
 
 import io
@@ -130,7 +129,7 @@ class PredictApp:
         self.route = self.path.lstrip("/")
         self._headers = _static_headers()
         # Read once: Django's lazy settings cost more per read than the rest of this check.
-        self._on = settings.ALGORITHM_TRANSPORT == "grpc" and not settings.USE_X_FORWARDED_HOST
+        self._on = not settings.USE_X_FORWARDED_HOST
         self._allowed_hosts = settings.ALLOWED_HOSTS
         # Made on the worker's event loop, at its first prediction.
         self._predictions: AsyncPredictions | None = None

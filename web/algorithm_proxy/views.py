@@ -14,9 +14,11 @@ from rest_framework.views import APIView
 
 from common import settings as common_settings
 from common.coalescing import answers
+from common.proto_json import as_json
 from web.accounts.scopes import Scope
 from web.algorithm_proxy import serializers
-from web.algorithm_proxy.client import AlgorithmError, algorithm_client
+from web.algorithm_proxy.client import algorithm_client
+from web.algorithm_proxy.grpc_errors import AlgorithmError
 from web.api.schema import error_responses, uuid_in_path
 from web.data.selectors import data_count
 
@@ -39,8 +41,10 @@ class TrainView(APIView):
             parameters=params.validated_data["parameters"],
             request_id=str(request_id) if request_id else "",
         )
-        location = reverse("job-detail", kwargs={"job_id": job["job_id"]})
-        return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        location = reverse("job-detail", kwargs={"job_id": job.job_id})
+        return Response(
+            as_json(job), status=status.HTTP_202_ACCEPTED, headers={"Location": location}
+        )
 
 
 @uuid_in_path("job_id")
@@ -50,7 +54,7 @@ class JobDetailView(APIView):
         summary="A job's state, progress and outcome",
     )
     def get(self, request, job_id: str):
-        return Response(algorithm_client().get_job(job_id=job_id))
+        return Response(as_json(algorithm_client().get_job(job_id=job_id)))
 
 
 # "text" answers one prediction, "texts" a list of them.
@@ -93,7 +97,7 @@ class AlgorithmListView(APIView):
         summary="The algorithms training accepts, with their parameters",
     )
     def get(self, request):
-        return Response(algorithm_client().list_algorithms())
+        return Response([as_json(found) for found in algorithm_client().list_algorithms()])
 
 
 class ModelListView(APIView):
@@ -108,7 +112,7 @@ class ModelListView(APIView):
         params.is_valid(raise_exception=True)
         page, size = params.validated_data["page"], params.validated_data["page_size"]
         result = algorithm_client().list_models(page_size=size, page_token=str((page - 1) * size))
-        if page > 1 and not result["models"]:
+        if page > 1 and not result.models:
             raise NotFound(f"There is no page {page}.")
 
         def link(number: int) -> str:
@@ -116,10 +120,10 @@ class ModelListView(APIView):
 
         return Response(
             {
-                "count": result["total_size"],
-                "next": link(page + 1) if result["next_page_token"] else None,
+                "count": result.total_size,
+                "next": link(page + 1) if result.next_page_token else None,
                 "previous": link(page - 1) if page > 1 else None,
-                "results": result["models"],
+                "results": [as_json(model) for model in result.models],
             }
         )
 
@@ -134,7 +138,7 @@ class ModelDetailView(APIView):
         summary="A model version's record",
     )
     def get(self, request, model_id: str):
-        return Response(algorithm_client().get_model(model_id=model_id))
+        return Response(as_json(algorithm_client().get_model(model_id=model_id)))
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},
@@ -156,7 +160,7 @@ class ModelActivateView(APIView):
         description="Predictions without a `model_id` use it within a second; no restart.",
     )
     def post(self, request, model_id: str):
-        return Response(algorithm_client().activate_model(model_id=model_id))
+        return Response(as_json(algorithm_client().activate_model(model_id=model_id)))
 
 
 @uuid_in_path("model_id")
@@ -172,14 +176,16 @@ class ModelRetrainView(APIView):
         params = serializers.TrainRequestSerializer(data=request.data or {})
         params.is_valid(raise_exception=True)
         request_id = params.validated_data["request_id"]
-        job = algorithm_client().retrain(
-            model_id=model_id,
+        job = algorithm_client().train(
             algorithm=params.validated_data["algorithm"],
             parameters=params.validated_data["parameters"],
             request_id=str(request_id) if request_id else "",
+            base_model_id=model_id,
         )
-        location = reverse("job-detail", kwargs={"job_id": job["job_id"]})
-        return Response(job, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        location = reverse("job-detail", kwargs={"job_id": job.job_id})
+        return Response(
+            as_json(job), status=status.HTTP_202_ACCEPTED, headers={"Location": location}
+        )
 
 
 @uuid_in_path("model_id")
@@ -201,8 +207,10 @@ class ModelEvaluateView(APIView):
         record = algorithm_client().evaluate_model(
             model_id=model_id, rows=params.validated_data.get("rows")
         )
-        location = reverse("metric-detail", kwargs={"metric_id": record["metric_id"]})
-        return Response(record, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        location = reverse("metric-detail", kwargs={"metric_id": record.metric_id})
+        return Response(
+            as_json(record), status=status.HTTP_202_ACCEPTED, headers={"Location": location}
+        )
 
 
 @uuid_in_path("model_id")
@@ -215,7 +223,8 @@ class ModelMetricListView(APIView):
         summary="A version's metric records, newest first",
     )
     def get(self, request, model_id: str):
-        return Response(algorithm_client().list_metric_records(model_id=model_id))
+        records = algorithm_client().list_metric_records(model_id=model_id)
+        return Response([as_json(record) for record in records])
 
 
 @uuid_in_path("metric_id")
@@ -225,7 +234,7 @@ class MetricDetailView(APIView):
         summary="A metric record",
     )
     def get(self, request, metric_id: str):
-        return Response(algorithm_client().get_metric_record(metric_id=metric_id))
+        return Response(as_json(algorithm_client().get_metric_record(metric_id=metric_id)))
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},
@@ -246,7 +255,7 @@ class InfoView(APIView):
     )
     def get(self, request):
         try:
-            algorithm, algorithm_error = algorithm_client().get_info(), None
+            algorithm, algorithm_error = as_json(algorithm_client().get_info()), None
         except AlgorithmError as error:
             algorithm, algorithm_error = None, str(error.detail)
         return Response(
@@ -269,7 +278,7 @@ class ScheduleListView(APIView):
         summary="Every accuracy-monitoring schedule",
     )
     def get(self, request):
-        return Response(algorithm_client().list_schedules())
+        return Response([as_json(schedule) for schedule in algorithm_client().list_schedules()])
 
     @extend_schema(
         request=serializers.ScheduleRequestSerializer,
@@ -286,7 +295,7 @@ class ScheduleListView(APIView):
             model_id=str(params.validated_data["model_id"]),
             cron_expression=params.validated_data["cron_expression"],
         )
-        return Response(schedule, status=status.HTTP_201_CREATED)
+        return Response(as_json(schedule), status=status.HTTP_201_CREATED)
 
 
 @uuid_in_path("model_id")
@@ -296,7 +305,7 @@ class ScheduleDetailView(APIView):
         summary="A model's schedule",
     )
     def get(self, request, model_id: str):
-        return Response(algorithm_client().get_schedule(model_id=model_id))
+        return Response(as_json(algorithm_client().get_schedule(model_id=model_id)))
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 503)},
@@ -321,7 +330,7 @@ class ResultCreateView(APIView):
             y_true=params.validated_data["y_true"],
             y_pred=params.validated_data["y_pred"],
         )
-        return Response(result, status=status.HTTP_201_CREATED)
+        return Response(as_json(result), status=status.HTTP_201_CREATED)
 
 
 @uuid_in_path("model_id")
@@ -332,4 +341,4 @@ class AccuracyView(APIView):
         description="404 until the model's schedule has ticked at least once.",
     )
     def get(self, request, model_id: str):
-        return Response(algorithm_client().get_accuracy(model_id=model_id))
+        return Response(as_json(algorithm_client().get_accuracy(model_id=model_id)))

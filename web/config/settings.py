@@ -48,14 +48,6 @@ REDIS_KEY_PREFIX = common_settings.REDIS_KEY_PREFIX
 ALGORITHM_GRPC_TARGET = common_settings.env(
     "ALGORITHM_GRPC_TARGET", f"127.0.0.1:{common_settings.ALGORITHM_GRPC_PORT}"
 )
-ALGORITHM_HTTP_URL = common_settings.env(
-    "ALGORITHM_HTTP_URL", f"http://127.0.0.1:{common_settings.ALGORITHM_HTTP_PORT}"
-)
-ALGORITHM_TRANSPORT = env("ALGORITHM_TRANSPORT", "grpc").lower()
-if ALGORITHM_TRANSPORT not in {"grpc", "http"}:
-    raise ImproperlyConfigured(
-        f"ALGORITHM_TRANSPORT must be 'grpc' or 'http', not {ALGORITHM_TRANSPORT!r}."
-    )
 
 LOG_DIR = common_settings.LOG_DIR
 LOG_DIR.mkdir(parents=True, exist_ok=True)

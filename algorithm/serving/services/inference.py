@@ -11,7 +11,6 @@ The functions take and return plain values; the gRPC servicer converts at the ed
 """
 
 import json
-import struct
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from algorithm.serving.model_repository import model_repository
 from algorithm.serving.services import prediction
 from common import limits
 from common import settings as common_settings
+from common.inference_json import BYTES_LENGTH, bytes_elements
 
 SERVER_NAME = "textclf"
 PLATFORM = "scikit-learn"
@@ -31,8 +31,6 @@ INPUT = "text"
 LABEL = "label"
 PROBABILITIES = "probabilities"
 OUTPUTS = (LABEL, PROBABILITIES)
-# A BYTES element on the wire: its length as 4 bytes, little-endian, then the bytes.
-_LENGTH = struct.Struct("<I")
 
 
 def server_live() -> bool:
@@ -128,7 +126,7 @@ def raw_contents(tensor: dict[str, Any]) -> bytes:
     """An output's elements in the protocol's raw encoding, which standard clients read."""
     if tensor["datatype"] == "BYTES":
         return b"".join(
-            _LENGTH.pack(len(encoded)) + encoded
+            BYTES_LENGTH.pack(len(encoded)) + encoded
             for encoded in (element.encode() for element in tensor["data"])
         )
     return np.asarray(tensor["data"], dtype="<f4").tobytes()
@@ -212,17 +210,10 @@ def _text(element: str | bytes, index: int) -> str:
 
 
 def _raw_elements(raw: bytes) -> list[bytes]:
-    elements, offset = [], 0
-    while offset < len(raw):
-        if offset + _LENGTH.size > len(raw):
-            raise InvalidArgument(_RAW_FORMAT)
-        (length,) = _LENGTH.unpack_from(raw, offset)
-        offset += _LENGTH.size
-        if offset + length > len(raw):
-            raise InvalidArgument(_RAW_FORMAT)
-        elements.append(raw[offset : offset + length])
-        offset += length
-    return elements
+    try:
+        return bytes_elements(raw)
+    except ValueError:
+        raise InvalidArgument(_RAW_FORMAT) from None
 
 
 _RAW_FORMAT = (
