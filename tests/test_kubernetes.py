@@ -204,7 +204,7 @@ def test_network_policies_let_each_part_be_reached_only_by_its_callers(rendering
         for policy in objects(rendering, "NetworkPolicy").values()
     ), "no default deny"
     monitoring = {("namespace:monitoring", port) for port in METRICS_PORT.values()}
-    assert allowed_ingress(rendering, "algorithm") == {("web", 50051), ("web", 5000), *monitoring}
+    assert allowed_ingress(rendering, "algorithm") == {("web", 50051), *monitoring}
     assert allowed_ingress(rendering, "web") == {("namespace:ingress-nginx", 8000), *monitoring}
     assert allowed_ingress(rendering, "worker") == monitoring
     assert allowed_ingress(rendering, "scheduler") == monitoring
@@ -390,7 +390,7 @@ def test_each_pod_reaches_only_dns_and_the_services_it_calls(rendering):
         postgres, redis = {("192.0.2.10/32", "TCP", 5432)}, {("192.0.2.11/32", "TCP", 6379)}
     else:
         postgres, redis = ({(name, "TCP", port)} for name, port in tcp.items())
-    algorithm = {("algorithm", "TCP", 50051), ("algorithm", "TCP", 5000)}
+    algorithm = {("algorithm", "TCP", 50051)}
     assert allowed_egress(rendering, "web") == DNS | algorithm | postgres | redis
     assert allowed_egress(rendering, "algorithm") == DNS | postgres | redis
     assert allowed_egress(rendering, "worker") == DNS | postgres | redis
