@@ -22,6 +22,7 @@ from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from algorithm.serving import metrics as algorithm_metrics
+from algorithm.serving.error_status import grpc_code
 from algorithm.serving.metrics import MetricsInterceptor
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.service_auth import CredentialInterceptor, ServiceCredential
@@ -81,7 +82,7 @@ def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs:
             return function(**kwargs)
         except ServiceError as error:
             context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
-            context.abort(error.grpc_code, error.message)
+            context.abort(grpc_code(error), error.message)
         except Exception:
             logger.exception("Unexpected error in %s", function.__name__)
             context.abort(

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from algorithm.domain import monitoring
 from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.serving import inference_http
+from algorithm.serving.error_status import http_status
 from algorithm.serving.service_auth import REFUSAL, ServiceCredential
 from algorithm.serving.services import info, prediction, training
 from common import metrics
@@ -70,7 +71,7 @@ def _count(response):
 
 @app.errorhandler(ServiceError)
 def _service_error(error: ServiceError):
-    return jsonify(message=error.message, extra={}), error.http_status
+    return jsonify(message=error.message, extra={}), http_status(error)
 
 
 @app.errorhandler(HTTPException)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from algorithm.domain.errors import InvalidArgument, ServiceError
+from algorithm.serving.error_status import http_status
 from algorithm.serving.services import inference
 
 PREFIX = "/v2"
@@ -22,7 +23,7 @@ blueprint = Blueprint("inference", __name__, url_prefix=PREFIX)
 
 @blueprint.errorhandler(ServiceError)
 def _error(error: ServiceError):
-    return jsonify(error=error.message), error.http_status
+    return jsonify(error=error.message), http_status(error)
 
 
 def _probe(true: bool, **body: Any):
