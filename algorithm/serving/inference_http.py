@@ -98,7 +98,7 @@ def _string(value: Any, where: str) -> str:
     return value
 
 
-def _input(tensor: Any, index: int) -> dict[str, Any]:
+def _input(tensor: object, index: int) -> inference.InputTensor:
     """A request input as algorithm.serving.services.inference takes it: name, datatype, shape and
     its elements, flattened (the protocol allows them nested by the shape)."""
     where = f"inputs[{index}]"
@@ -113,7 +113,7 @@ def _input(tensor: Any, index: int) -> dict[str, Any]:
         "name": _string(tensor.get("name"), f"{where}.name"),
         "datatype": _string(tensor.get("datatype"), f"{where}.datatype"),
         "shape": shape,
-        "data": _flat(tensor.get("data"), f"{where}.data"),
+        "data": [*_flat(tensor.get("data"), f"{where}.data")],
     }
 
 
