@@ -106,6 +106,7 @@ lint: install $(CHECKOV_VENV)/.installed docker-compose-installed promtool-insta
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache 2>&1 | grep -v "too many dots"
+	@$(VENV)/bin/mypy
 	@cd protos && ../$(NODE_TOOLS)/node_modules/.bin/buf lint
 	@$(VENV)/bin/hadolint Dockerfile deploy/images/*/Dockerfile
 	@$(VENV)/bin/shellcheck deploy/images/build.sh deploy/images/*/docker-entrypoint.sh deploy/db/*.sh

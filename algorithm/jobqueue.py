@@ -7,7 +7,6 @@ never pay for Celery's import.
 """
 
 import logging
-from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -15,6 +14,7 @@ from celery.schedules import crontab
 from algorithm import settings
 from algorithm.domain import jobs
 from algorithm.domain.errors import Unavailable
+from algorithm.domain.records import Job
 from common import settings as common_settings
 
 # The names are the wire format in Redis: queued tasks and RedBeat schedules carry them.
@@ -84,7 +84,7 @@ def enqueue(task_name: str, *args: str) -> None:
     app.send_task(task_name, args=list(args))
 
 
-def enqueue_job(job: dict[str, Any]) -> None:
+def enqueue_job(job: Job) -> None:
     """Send a queued job (train or evaluate) to the workers; if Redis cannot take it, the job
     is marked failed with a message saying so, and Unavailable is raised."""
     name = {"train": TRAIN_TASK, "evaluate": EVALUATE_TASK}[job["kind"]]

@@ -18,21 +18,53 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, Protocol, TypedDict, TypeVar
 
 from common.metrics import COALESCED_BATCH_TEXTS
 
-SendBatch = Callable[[list[str], str], dict[str, Any]]
-SendBatchAsync = Callable[[list[str], str], Awaitable[dict[str, Any]]]
-Outcome = dict[str, Any] | Exception
+
+class Scored(TypedDict):
+    """One text's label and its score per label, in the model's class order."""
+
+    label: str
+    scores: dict[str, float]
 
 
-def answers(reply: dict[str, Any]) -> list[dict[str, Any]]:
+class BatchPrediction(TypedDict):
+    """A PredictBatch answer: the texts' predictions, in order, and the version that made them."""
+
+    predictions: list[Scored]
+    model_id: str
+
+
+class Prediction(Scored):
+    """A Predict answer: one text's prediction and the version that made it."""
+
+    model_id: str
+
+
+SendBatch = Callable[[list[str], str], BatchPrediction]
+SendBatchAsync = Callable[[list[str], str], Awaitable[BatchPrediction]]
+Outcome = Prediction | Exception
+
+
+def answers(reply: BatchPrediction) -> list[Outcome]:
     """A PredictBatch reply's predictions, each naming the version that answered."""
-    return [{**prediction, "model_id": reply["model_id"]} for prediction in reply["predictions"]]
+    return [
+        Prediction(label=scored["label"], scores=scored["scores"], model_id=reply["model_id"])
+        for scored in reply["predictions"]
+    ]
 
 
-class _Batches:
+class _Queued(Protocol):
+    text: str
+    model_id: str
+
+
+Q = TypeVar("Q", bound=_Queued)
+
+
+class _Batches(Generic[Q]):
     """The queue of predictions waiting for a call, and which of them go out together: the
     oldest request whose model has a free call, and up to max_batch - 1 more for that model,
     in order. Calls under way are counted per model, so a slow first load of one version
@@ -42,10 +74,10 @@ class _Batches:
     def __init__(self, max_batch: int, max_in_flight: int):
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self.queue: list = []
+        self.queue: list[Q] = []
         self._in_flight: collections.Counter[str] = collections.Counter()
 
-    def take(self) -> list:
+    def take(self) -> list[Q]:
         """The next batch, counted as under way; empty if every queued model's calls are
         all taken."""
         model_id = next(
@@ -58,7 +90,8 @@ class _Batches:
         )
         if model_id is None:
             return []
-        batch, rest = [], []
+        batch: list[Q] = []
+        rest: list[Q] = []
         for pending in self.queue:
             if pending.model_id == model_id and len(batch) < self._max_batch:
                 batch.append(pending)
@@ -71,12 +104,12 @@ class _Batches:
     def done(self, model_id: str) -> None:
         self._in_flight[model_id] -= 1
 
-    def abandon(self, pending) -> None:
+    def abandon(self, pending: Q) -> None:
         if pending in self.queue:
             self.queue.remove(pending)
 
     @staticmethod
-    def texts(batch: list) -> list[str]:
+    def texts(batch: list[Q]) -> list[str]:
         COALESCED_BATCH_TEXTS.observe(len(batch))
         return [pending.text for pending in batch]
 
@@ -85,7 +118,7 @@ class _Batches:
 class _Pending:
     text: str
     model_id: str
-    outcome: dict[str, Any] | Exception | None = None
+    outcome: Outcome | None = None
     # Set when the outcome is in, or when a sending slot may have come free.
     wakeup: threading.Event = field(default_factory=threading.Event)
 
@@ -111,7 +144,7 @@ class PredictionCoalescer:
         self._busy_error = busy_error
         self._is_per_text_error = is_per_text_error
         self._lock = threading.Lock()
-        self._batches = _Batches(max_batch, max_in_flight)
+        self._batches: _Batches[_Pending] = _Batches(max_batch, max_in_flight)
 
     @property
     def queued(self) -> int:
@@ -119,7 +152,7 @@ class PredictionCoalescer:
         with self._lock:
             return len(self._batches.queue)
 
-    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+    def predict(self, *, text: str, model_id: str) -> Prediction:
         """One prediction, {"label", "scores", "model_id"}, sent alone or with others."""
         pending = _Pending(text, model_id)
         deadline = time.monotonic() + self._timeout
@@ -188,7 +221,7 @@ class _AsyncPending:
     model_id: str
     # Its result is the outcome, an answer or an exception, so that an abandoned request's
     # error is never left unretrieved.
-    outcome: asyncio.Future
+    outcome: asyncio.Future[Outcome]
 
 
 class AsyncPredictionCoalescer:
@@ -208,11 +241,11 @@ class AsyncPredictionCoalescer:
         self._timeout = timeout
         self._busy_error = busy_error
         self._is_per_text_error = is_per_text_error
-        self._batches = _Batches(max_batch, max_in_flight)
+        self._batches: _Batches[_AsyncPending] = _Batches(max_batch, max_in_flight)
         # Tasks under way, held so that none is collected before it ends.
-        self._calls: set[asyncio.Task] = set()
+        self._calls: set[asyncio.Task[None]] = set()
 
-    async def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+    async def predict(self, *, text: str, model_id: str) -> Prediction:
         pending = _AsyncPending(text, model_id, asyncio.get_running_loop().create_future())
         self._batches.queue.append(pending)
         self._dispatch()

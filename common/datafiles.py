@@ -182,12 +182,13 @@ def _delimited_rows(lines: Iterator[tuple[int, str]], format: DataImportFormat) 
     else:
         reader = csv.reader(line for _, line in lines)
     records = _records(reader, format)
-    header_line, header = next(records, (None, None))
-    if header is None:
+    first = next(records, None)
+    if first is None:
         raise DataImportError(
             "The file is empty: expected a header row naming the text and label columns, "
             "then one row per item."
         )
+    header_line, header = first
     if isinstance(header, RowError):
         raise DataImportError(f"Line {header_line}: {header.message}", line=header_line)
     positions = _column_positions(header, header_line, format)

@@ -17,7 +17,7 @@ import stat
 import time
 from collections.abc import Iterator
 from io import TextIOWrapper
-from typing import Any
+from typing import Any, cast
 
 from concurrent_log_handler import ConcurrentRotatingFileHandler
 
@@ -59,14 +59,13 @@ class ContextFilter(logging.Filter):
 
 
 class LineFormatter(logging.Formatter):
-    converter = time.gmtime
-
     def __init__(self) -> None:
         super().__init__(
             "%(asctime)s.%(msecs)03dZ %(levelname)s %(service)s %(correlation_id)s "
             "%(name)s: %(message)s",
             datefmt="%Y-%m-%dT%H:%M:%S",
         )
+        self.converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\\", "\\\\").replace("\n", "\\n")
@@ -93,7 +92,8 @@ def open_own_file(path: str, mode: str, encoding: str | None = None) -> TextIOWr
                 raise
         else:
             if stat.S_ISREG(os.fstat(fd).st_mode):
-                return open(fd, mode, encoding=encoding)
+                # Text mode, always: _OPEN_FLAGS holds only text modes.
+                return cast(TextIOWrapper, open(fd, mode, encoding=encoding))
             os.close(fd)
         os.unlink(path)
     raise OSError(errno.ELOOP, "Something other than a file keeps appearing here", path)

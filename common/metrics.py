@@ -99,14 +99,20 @@ def serve_if_first(*extra: Collector, keep: Callable[[Metric], Metric] | None = 
 class _Trees(multiprocess.MultiProcessCollector):
     """The samples of every process of a service's trees, summed as one process's."""
 
-    def __init__(self, registry, trees, keep):
-        super().__init__(registry, path=str(settings.METRICS_DIR / trees[0]))
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        trees: tuple[str, ...],
+        keep: Callable[[Metric], Metric] | None,
+    ) -> None:
+        super().__init__(registry, path=str(settings.METRICS_DIR / trees[0]))  # type: ignore[no-untyped-call]
         self._folders = [settings.METRICS_DIR / tree for tree in trees]
         self._keep = keep or (lambda metric: metric)
 
     def collect(self) -> Iterator[Metric]:
         files = [str(path) for folder in self._folders for path in folder.glob("*.db")]
-        return (self._keep(metric) for metric in self.merge(files, accumulate=True))
+        merged = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        return (self._keep(metric) for metric in merged)
 
 
 class _Processes(Collector):
@@ -235,7 +241,10 @@ def main(argv: list[str]) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     pid = os.getpid()  # exec keeps it, and the start time with it
-    (folder / ROOT_FILE).write_text(f"{pid} {_stat(pid).start}")
+    own = _stat(pid)
+    if own is None:
+        sys.exit(f"/proc/{pid}/stat cannot be read: this needs Linux's /proc.")
+    (folder / ROOT_FILE).write_text(f"{pid} {own.start}")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     os.environ[TREE_VARIABLE] = tree
     os.execvp(command[0], command)

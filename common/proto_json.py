@@ -22,8 +22,8 @@ import functools
 import operator
 import re
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -44,12 +44,14 @@ def as_json(message: Message) -> dict[str, Any]:
     return {name: write(message) for name, write in _writers(message.DESCRIPTOR)}
 
 
-def from_json(message_class: type[M], values: dict[str, Any]) -> M:
+def from_json(message_class: type[M], values: Mapping[str, object]) -> M:
     """A message from a JSON object of the same shape. Keys the message has no field for
     are left out (model manifests written by older versions may hold more); ``datetime``
     and ``UUID`` values are accepted where timestamps and strings go."""
+    # The stubs type DESCRIPTOR as the Python or the upb implementation's: the same API.
+    descriptor = cast(Descriptor, message_class.DESCRIPTOR)
     return json_format.ParseDict(
-        _prepared(message_class.DESCRIPTOR, values), message_class(), ignore_unknown_fields=True
+        _prepared(descriptor, values), message_class(), ignore_unknown_fields=True
     )
 
 
@@ -81,8 +83,8 @@ def _field_writer(field: FieldDescriptor) -> Callable[[Message], Any]:
         return lambda message: [write(item) for item in getattr(message, name)]
     read = operator.attrgetter(name)
     if field.has_presence:
-        write = write or (lambda value: value)
-        return lambda message: write(read(message)) if message.HasField(name) else None
+        present = write or (lambda value: value)
+        return lambda message: present(read(message)) if message.HasField(name) else None
     if write is None:
         return read
     return lambda message: write(read(message))
@@ -109,12 +111,13 @@ def _value_writer(field: FieldDescriptor) -> Callable[[Any], Any] | None:
     return as_json
 
 
-def _prepared(descriptor: Descriptor, values: dict[str, Any]) -> dict[str, Any]:
+def _prepared(descriptor: Descriptor, values: Mapping[str, object]) -> dict[str, object]:
     """values in the form json_format.ParseDict reads."""
     prepared = {}
     for field in descriptor.fields:
         name = json_name(field)
-        value = values.get(name, values.get(field.name))
+        # Any: whatever JSON holds, walked by the field's type below.
+        value: Any = values.get(name, values.get(field.name))
         if value is None:
             continue
         if field.message_type is not None and field.message_type.GetOptions().map_entry:

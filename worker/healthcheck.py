@@ -23,7 +23,7 @@ WORKER_NODES = ("celery", "monitor")
 def worker_answers() -> bool:
     nodes = [f"{node}@{socket.gethostname()}" for node in WORKER_NODES]
     replies = app.control.ping(destination=nodes, timeout=TIMEOUT_SECONDS)
-    return len(replies) == len(nodes)
+    return len(replies or ()) == len(nodes)
 
 
 def scheduler_holds_lock() -> bool:

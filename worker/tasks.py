@@ -1,5 +1,7 @@
 """Celery tasks: thin wrappers that take ids and call the plain functions."""
 
+from typing import Any
+
 from algorithm.domain import db
 from algorithm.domain.evaluation import run_evaluation_job
 from algorithm.domain.monitoring import compute_accuracy as compute_model_accuracy
@@ -17,7 +19,7 @@ from worker.metrics import MONITORING_TICKS, job_recorded
 
 # A job that cannot be taken because the database is away is tried again later; a job that
 # loses the database once taken is sent again by worker.recovery.
-_RETRY_WHILE_DATABASE_AWAY = {
+_RETRY_WHILE_DATABASE_AWAY: dict[str, Any] = {
     "autoretry_for": db.LOST,
     "retry_backoff": 2,
     "retry_backoff_max": 60,

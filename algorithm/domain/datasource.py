@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import psycopg2.extensions
 
 from algorithm.domain import db
+from algorithm.domain.records import DataSnapshot
 
 BATCH_ROWS = 10_000
 # The streaming order. SGD learns from rows in the order they come, and a table filled one
@@ -24,14 +25,14 @@ class LabelledRows:
     texts: list[str]
     labels: list[str]
     # Identifies what was read: the row count, highest id and latest update of the snapshot.
-    snapshot: dict
+    snapshot: DataSnapshot
 
 
 @dataclass
 class LabelledStream:
     # Rows per label, from the same snapshot as the batches.
     label_counts: dict[str, int]
-    snapshot: dict
+    snapshot: DataSnapshot
     # Each call reads the table again, as batches of (text, label): the same rows in the
     # same order every time.
     batches: Callable[[], Iterator[list[tuple[str, str]]]]
@@ -98,7 +99,7 @@ def open_labelled_stream(on_progress: Progress) -> Iterator[LabelledStream]:
 
 
 @contextlib.contextmanager
-def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, dict]]:
+def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, DataSnapshot]]:
     """A read-only repeatable-read transaction, and what identifies the rows it sees.
 
     Every query in it sees the same rows, whatever is written meanwhile.
@@ -112,7 +113,7 @@ def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, dict]]:
         with conn:
             with conn.cursor() as cursor:
                 cursor.execute("SELECT count(*), max(id), max(updated_at) FROM data")
-                total, max_id, last_update = cursor.fetchone()
+                total, max_id, last_update = db.fetch_one(cursor)
             yield (
                 conn,
                 {

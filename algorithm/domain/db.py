@@ -6,6 +6,7 @@ import os
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -19,7 +20,8 @@ from common import settings as common_settings
 
 logger = logging.getLogger(__name__)
 
-psycopg2.extras.register_uuid()
+# uuid columns read as uuid.UUID (types-psycopg2 leaves this one untyped).
+psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
 
 # The database went away (or a statement timed out): worth trying again later, unlike a
 # bad query.
@@ -30,12 +32,14 @@ _pool_pid: int | None = None
 _pool_lock = threading.Lock()
 
 
-def connect(**options) -> psycopg2.extensions.connection:
+def connect(*, client_encoding: str | None = None) -> psycopg2.extensions.connection:
+    """A connection of its own, outside the pool; client_encoding None keeps the server's."""
+    # psycopg2 leaves a None parameter out of the connection string.
     return psycopg2.connect(
         common_settings.DATABASE_URL,
         connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
         application_name="textclf-algorithm",
-        **options,
+        client_encoding=client_encoding,
     )
 
 
@@ -91,7 +95,7 @@ def _unavailable(error: Exception) -> Unavailable:
 
 
 @contextlib.contextmanager
-def transaction() -> Iterator[psycopg2.extensions.cursor]:
+def transaction() -> Iterator[psycopg2.extras.RealDictCursor]:
     """A pooled connection's cursor in one transaction; a broken connection is dropped."""
     try:
         pool = _get_pool()
@@ -115,3 +119,12 @@ def transaction() -> Iterator[psycopg2.extensions.cursor]:
         raise _unavailable(error) from error
     finally:
         pool.putconn(conn, close=broken or bool(conn.closed))
+
+
+def fetch_one(cursor: psycopg2.extensions.cursor) -> Any:
+    """The row of a statement that always returns one (INSERT ... RETURNING, count(*)): a
+    dict from the pool's cursors, a tuple from a plain one."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"No row came back from: {cursor.query!r}")
+    return row

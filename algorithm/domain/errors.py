@@ -1,15 +1,12 @@
-"""Errors the service functions raise; gRPC and HTTP map each to their own status."""
+"""Errors the service functions raise. Each class is a kind of failure the caller can act on;
+the serving process maps each kind to its gRPC status and to the shim's HTTP status in one
+place (algorithm.serving.error_status)."""
 
 import uuid
-
-import grpc
 
 
 class ServiceError(Exception):
     """A failure the caller can act on, with a message that says how."""
-
-    grpc_code = grpc.StatusCode.INTERNAL
-    http_status = 500
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -17,23 +14,19 @@ class ServiceError(Exception):
 
 
 class InvalidArgument(ServiceError):
-    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
-    http_status = 400
+    """The request itself is wrong: sending it again unchanged fails again."""
 
 
 class NotFound(ServiceError):
-    grpc_code = grpc.StatusCode.NOT_FOUND
-    http_status = 404
+    """What the request names does not exist."""
 
 
 class FailedPrecondition(ServiceError):
-    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
-    http_status = 409
+    """The request is sound but the system is not in a state to carry it out."""
 
 
 class Unavailable(ServiceError):
-    grpc_code = grpc.StatusCode.UNAVAILABLE
-    http_status = 503
+    """A dependency (the database, Redis) is away for now: worth trying again later."""
 
 
 def parse_uuid(value: object, name: str) -> uuid.UUID:
@@ -41,8 +34,10 @@ def parse_uuid(value: object, name: str) -> uuid.UUID:
     if isinstance(value, uuid.UUID):
         return value
     try:
+        if not isinstance(value, str):
+            raise ValueError
         return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
+    except ValueError:
         raise InvalidArgument(f"{name} must be a UUID, got {value!r}.") from None
 
 

@@ -10,6 +10,7 @@ from sklearn.metrics import confusion_matrix
 
 from algorithm.domain import db, jobs, metric_records, ml
 from algorithm.domain.datasource import read_labelled_rows
+from algorithm.domain.records import Job, Metrics
 from algorithm.domain.store import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -17,20 +18,22 @@ logger = logging.getLogger(__name__)
 PREDICT_BATCH = 1_000
 
 
-def evaluate(
-    model: Any, vectorizer: Any, texts: Sequence[str], labels: Sequence[str]
-) -> dict[str, Any]:
+def evaluate(model: Any, vectorizer: Any, texts: Sequence[str], labels: Sequence[str]) -> Metrics:
     """Accuracy, macro F1, per-label scores and the confusion matrix of a model on rows."""
-    predicted = []
+    predicted: list[str] = []
     for start in range(0, len(texts), PREDICT_BATCH):
         batch = texts[start : start + PREDICT_BATCH]
         predicted.extend(label for label, _ in ml.predict(vectorizer, model, batch))
     # Labels the model never learned still count: every row of them is a miss.
     known = sorted({str(label) for label in model.classes_} | set(labels))
-    metrics = ml.score(labels, predicted, known)
+    scores = ml.score(labels, predicted, known)
     matrix = confusion_matrix(labels, predicted, labels=known)
-    metrics["confusion_matrix"] = {"labels": known, "rows": matrix.tolist()}
-    return metrics
+    return {
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "per_label": scores["per_label"],
+        "confusion_matrix": {"labels": known, "rows": matrix.tolist()},
+    }
 
 
 def run_evaluation_job(job_id: str) -> None:
@@ -43,7 +46,7 @@ def run_evaluation_job(job_id: str) -> None:
         _run(job)
 
 
-def _run(job: dict[str, Any]) -> None:
+def _run(job: Job) -> None:
     job_id, job_uuid = str(job["id"]), job["id"]
     store = ModelStore()
     try:

@@ -11,13 +11,15 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import cast
 
+import psycopg2.extras
 from psycopg2.extras import Json
 
 from algorithm import settings
 from algorithm.domain import db
 from algorithm.domain.errors import NotFound, Unavailable, parse_uuid
+from algorithm.domain.records import Job, JobKind, Metrics, Parameters
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +32,14 @@ _COLUMNS = (
 
 def job_create(
     *,
-    kind: str,
+    kind: JobKind,
     algorithm: str,
-    parameters: dict[str, Any],
+    parameters: Parameters,
     request_id: uuid.UUID | None = None,
     model_id: str | None = None,
     metric_id: uuid.UUID | None = None,
-    cursor=None,
-) -> tuple[dict[str, Any], bool]:
+    cursor: psycopg2.extras.RealDictCursor | None = None,
+) -> tuple[Job, bool]:
     """Insert a queued job; with a known request_id return that job instead. (job, created).
 
     With a cursor, the insert joins the caller's transaction.
@@ -72,22 +74,27 @@ def job_create(
     )
     row = cursor.fetchone()
     if row is not None:
-        return dict(row), True
+        return _job(row), True
     cursor.execute(f"SELECT {_COLUMNS} FROM jobs WHERE request_id = %s", (request_id,))
-    return dict(cursor.fetchone()), False
+    return _job(db.fetch_one(cursor)), False
 
 
-def job_get(job_id: str | uuid.UUID) -> dict[str, Any]:
-    job_id = parse_uuid(job_id, "job_id")
+def _job(row: psycopg2.extras.RealDictRow) -> Job:
+    # The row holds _COLUMNS, Job's keys.
+    return cast(Job, dict(row))
+
+
+def job_get(job_id: object) -> Job:
+    job_uuid = parse_uuid(job_id, "job_id")
     with db.transaction() as cursor:
-        cursor.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (job_id,))
+        cursor.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = %s", (job_uuid,))
         row = cursor.fetchone()
     if row is None:
-        raise NotFound(f"Job {job_id} does not exist.")
-    return dict(row)
+        raise NotFound(f"Job {job_uuid} does not exist.")
+    return _job(row)
 
 
-def job_start(job_id: uuid.UUID) -> dict[str, Any] | None:
+def job_start(job_id: uuid.UUID) -> Job | None:
     """Take a job: a queued one, or a running one whose worker stopped touching it.
 
     None if it is gone, ended, or running in a live worker: the task is a duplicate.
@@ -107,7 +114,7 @@ def job_start(job_id: uuid.UUID) -> dict[str, Any] | None:
             (job_id, settings.JOB_LEASE_SECONDS),
         )
         row = cursor.fetchone()
-    return dict(row) if row else None
+    return _job(row) if row else None
 
 
 def job_touch(job_id: uuid.UUID) -> None:
@@ -163,7 +170,7 @@ def hand_back(job_id: uuid.UUID) -> None:
     logger.warning("Stopping mid-job: handed job %s back", job_id)
 
 
-def requeue_orphaned() -> list[dict[str, Any]]:
+def requeue_orphaned() -> list[Job]:
     """Queue again the running jobs whose worker stopped touching them, and fail those
     already taken JOB_MAX_ATTEMPTS times. Returns the queued ones, for the caller to send."""
     with db.transaction() as cursor:
@@ -184,7 +191,7 @@ def requeue_orphaned() -> list[dict[str, Any]]:
                 "stopped or lost the database) and was given up; start it again.",
             },
         )
-        rows = [dict(row) for row in cursor.fetchall()]
+        rows = [_job(row) for row in cursor.fetchall()]
     for row in rows:
         logger.warning("Job %s lost its worker: now %s", row["id"], row["state"])
     return [row for row in rows if row["state"] == "queued"]
@@ -204,7 +211,7 @@ def job_progress(
         )
 
 
-def job_succeed(job_id: uuid.UUID, *, model_id: str, metrics: dict[str, Any]) -> None:
+def job_succeed(job_id: uuid.UUID, *, model_id: str, metrics: Metrics) -> None:
     with db.transaction() as cursor:
         cursor.execute(
             """

@@ -1,12 +1,13 @@
 """Metric records: one evaluation of a model version, in the ``metric_records`` table."""
 
 import uuid
-from typing import Any
+from typing import cast
 
 from psycopg2.extras import Json, execute_values
 
 from algorithm.domain import db, jobs
 from algorithm.domain.errors import FailedPrecondition, NotFound, parse_uuid
+from algorithm.domain.records import Job, MetricRecord, Metrics
 
 _SELECT = """
     SELECT r.id, r.model_id, r.job_id, r.source, r.row_count, r.metrics, r.create_time,
@@ -17,7 +18,7 @@ _SELECT = """
 
 def metric_record_create(
     *, model_id: str, algorithm: str, rows: list[tuple[str, str]] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Job, MetricRecord]:
     """The evaluation job, its empty metric record and any uploaded rows, in one transaction."""
     metric_id = uuid.uuid4()
     with db.transaction() as cursor:
@@ -44,26 +45,27 @@ def metric_record_create(
     return job, metric_record_get(metric_id)
 
 
-def metric_record_get(metric_id: str | uuid.UUID) -> dict[str, Any]:
-    metric_id = parse_uuid(metric_id, "metric_id")
+def metric_record_get(metric_id: object) -> MetricRecord:
+    metric_uuid = parse_uuid(metric_id, "metric_id")
     with db.transaction() as cursor:
-        cursor.execute(f"{_SELECT} WHERE r.id = %s", (metric_id,))
+        cursor.execute(f"{_SELECT} WHERE r.id = %s", (metric_uuid,))
         row = cursor.fetchone()
     if row is None:
-        raise NotFound(f"Metric record {metric_id} does not exist.")
-    return dict(row)
+        raise NotFound(f"Metric record {metric_uuid} does not exist.")
+    # _SELECT's columns are MetricRecord's keys.
+    return cast(MetricRecord, dict(row))
 
 
-def metric_record_list(model_id: str) -> list[dict[str, Any]]:
+def metric_record_list(model_id: str) -> list[MetricRecord]:
     with db.transaction() as cursor:
         cursor.execute(
             f"{_SELECT} WHERE r.model_id = %s ORDER BY r.create_time DESC, r.id",
             (uuid.UUID(model_id),),
         )
-        return [dict(row) for row in cursor.fetchall()]
+        return [cast(MetricRecord, dict(row)) for row in cursor.fetchall()]
 
 
-def metric_record_delete(metric_id: str) -> None:
+def metric_record_delete(metric_id: object) -> None:
     record = metric_record_get(metric_id)
     if record["state"] not in jobs.TERMINAL_STATES:
         raise FailedPrecondition(
@@ -89,7 +91,7 @@ def evaluation_rows(metric_id: uuid.UUID) -> tuple[list[str], list[str]]:
     return [row["text"] for row in rows], [row["label"] for row in rows]
 
 
-def metric_record_fill(metric_id: uuid.UUID, *, row_count: int, metrics: dict[str, Any]) -> None:
+def metric_record_fill(metric_id: uuid.UUID, *, row_count: int, metrics: Metrics) -> None:
     with db.transaction() as cursor:
         cursor.execute(
             "UPDATE metric_records SET row_count = %s, metrics = %s WHERE id = %s",

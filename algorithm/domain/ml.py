@@ -26,6 +26,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.svm import LinearSVC
 
 from algorithm.domain.errors import InvalidArgument
+from algorithm.domain.records import Metrics, Parameters, Scores
 
 SEED = 0
 TEST_SIZE = 0.25
@@ -57,7 +58,7 @@ class Parameter:
         return "integer" if self.type is int else "float"
 
 
-def _tfidf(params: dict[str, Any]) -> TfidfVectorizer:
+def _tfidf(params: Parameters) -> TfidfVectorizer:
     return TfidfVectorizer(ngram_range=(1, params["ngram_max"]))
 
 
@@ -65,9 +66,9 @@ def _tfidf(params: dict[str, Any]) -> TfidfVectorizer:
 class Algorithm:
     name: str
     description: str
-    build_classifier: Callable[[dict[str, Any], int], Any]
+    build_classifier: Callable[[Parameters, int], Any]
     parameters: tuple[Parameter, ...] = field(default=())
-    build_vectorizer: Callable[[dict[str, Any]], Any] = _tfidf
+    build_vectorizer: Callable[[Parameters], Any] = _tfidf
     # Trains with train_streaming: its vectorizer needs no fitting and its classifier
     # learns batch by batch (partial_fit), so the rows never need to be in memory at once.
     streaming: bool = False
@@ -78,26 +79,26 @@ NGRAM_MAX = Parameter(
 )
 
 
-def _linear_svm(params: dict[str, Any], smallest_label_count: int) -> Any:
+def _linear_svm(params: Parameters, smallest_label_count: int) -> Any:
     svm = LinearSVC(C=params["C"], random_state=SEED)
     return CalibratedClassifierCV(svm, cv=min(5, smallest_label_count), ensemble=False)
 
 
-def _logistic_regression(params: dict[str, Any], _smallest_label_count: int) -> Any:
+def _logistic_regression(params: Parameters, _smallest_label_count: int) -> Any:
     return LogisticRegression(C=params["C"], max_iter=1000, random_state=SEED)
 
 
-def _naive_bayes(params: dict[str, Any], _smallest_label_count: int) -> Any:
+def _naive_bayes(params: Parameters, _smallest_label_count: int) -> Any:
     return MultinomialNB(alpha=params["alpha"])
 
 
-def _hashing(params: dict[str, Any]) -> HashingVectorizer:
+def _hashing(params: Parameters) -> HashingVectorizer:
     return HashingVectorizer(
         n_features=2 ** params["n_features_log2"], ngram_range=(1, params["ngram_max"])
     )
 
 
-def _sgd(params: dict[str, Any], _smallest_label_count: int) -> Any:
+def _sgd(params: Parameters, _smallest_label_count: int) -> Any:
     return SGDClassifier(loss="log_loss", alpha=params["alpha"], random_state=SEED)
 
 
@@ -162,7 +163,7 @@ ALGORITHMS: dict[str, Algorithm] = {
 DEFAULT_ALGORITHM = "linear_svm"
 
 
-def resolve_parameters(algorithm_name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+def resolve_parameters(algorithm_name: str, parameters: Mapping[str, object]) -> Parameters:
     """Check the algorithm and its parameters; return the parameters with defaults filled in."""
     name = algorithm_name or DEFAULT_ALGORITHM
     algorithm = ALGORITHMS.get(name)
@@ -176,41 +177,44 @@ def resolve_parameters(algorithm_name: str, parameters: dict[str, Any]) -> dict[
             f"Unknown parameter {unknown[0]!r} for algorithm {name!r}; "
             f"it accepts: {', '.join(declared)}."
         )
-    resolved = {}
+    resolved: Parameters = {}
     for parameter in algorithm.parameters:
         value = parameters.get(parameter.name, parameter.default)
         resolved[parameter.name] = _coerce(parameter, value)
     return resolved
 
 
-def _coerce(parameter: Parameter, value: Any) -> float | int:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if is_number and isinstance(value, int) and abs(value) > sys.float_info.max:  # float() fails
+def _coerce(parameter: Parameter, value: object) -> float | int:
+    wrong_type = InvalidArgument(
+        f"Parameter {parameter.name!r} must be {parameter.type_name}, got {value!r}."
+    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise wrong_type
+    if isinstance(value, int) and abs(value) > sys.float_info.max:  # float() fails
         raise InvalidArgument(
             f"Parameter {parameter.name!r} must be between {parameter.minimum} and "
             f"{parameter.maximum}, got a number beyond the range of a double."
         )
-    if parameter.type is int and is_number and float(value).is_integer():
-        value = int(value)
-    elif parameter.type is float and is_number:
-        value = float(value)
+    number: float | int
+    if parameter.type is int and float(value).is_integer():
+        number = int(value)
+    elif parameter.type is float:
+        number = float(value)
     else:
-        raise InvalidArgument(
-            f"Parameter {parameter.name!r} must be {parameter.type_name}, got {value!r}."
-        )
-    if not parameter.minimum <= value <= parameter.maximum:
+        raise wrong_type
+    if not parameter.minimum <= number <= parameter.maximum:
         raise InvalidArgument(
             f"Parameter {parameter.name!r} must be between {parameter.minimum} and "
-            f"{parameter.maximum}, got {value}."
+            f"{parameter.maximum}, got {number}."
         )
-    return value
+    return number
 
 
 @dataclass
 class TrainedModel:
     vectorizer: Any
     classifier: Any
-    metrics: dict[str, Any]
+    metrics: Metrics
     # The hold-out's true and predicted labels, so the new model can be monitored at once.
     hold_out_true: list[str] = field(default_factory=list)
     hold_out_predicted: list[str] = field(default_factory=list)
@@ -224,7 +228,7 @@ def train(
     texts: Sequence[str],
     labels: Sequence[str],
     algorithm_name: str,
-    parameters: dict[str, Any],
+    parameters: Parameters,
     on_stage: Callable[[str], None] = lambda stage: None,
 ) -> TrainedModel:
     """Fit the vectorizer and classifier on 75% of the rows and score them on the rest."""
@@ -250,7 +254,7 @@ def train_streaming(
     read_batches: Callable[[], Iterable[Batch]],
     label_counts: Mapping[str, int],
     algorithm_name: str,
-    parameters: dict[str, Any],
+    parameters: Parameters,
     on_stage: Callable[[str], None] = lambda stage: None,
 ) -> TrainedModel:
     """Train a streaming algorithm holding one batch of rows at a time.
@@ -305,7 +309,9 @@ def _predict_test_side(
     return true, predicted
 
 
-def _hold_out_split(batches: Iterable[Batch]) -> Iterator[tuple[list, list]]:
+def _hold_out_split(
+    batches: Iterable[Batch],
+) -> Iterator[tuple[list[tuple[str, str]], list[tuple[str, str]]]]:
     """Each batch as (training rows, test rows), deciding row by row as they stream by.
 
     The 2nd, 6th, 10th... row of each label is held out: deterministic for a given order,
@@ -314,7 +320,8 @@ def _hold_out_split(batches: Iterable[Batch]) -> Iterator[tuple[list, list]]:
     """
     seen: Counter[str] = Counter()
     for batch in batches:
-        train_side, test_side = [], []
+        train_side: list[tuple[str, str]] = []
+        test_side: list[tuple[str, str]] = []
         for text, label in batch:
             side = test_side if seen[label] % HOLD_OUT_EVERY == 1 else train_side
             side.append((text, label))
@@ -324,8 +331,15 @@ def _hold_out_split(batches: Iterable[Batch]) -> Iterator[tuple[list, list]]:
 
 def _hold_out_metrics(
     true: Sequence[str], predicted: Sequence[str], labels: list[str], train_rows: int
-) -> dict[str, Any]:
-    return {**score(true, predicted, labels), "train_rows": train_rows, "test_rows": len(true)}
+) -> Metrics:
+    scores = score(true, predicted, labels)
+    return {
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "per_label": scores["per_label"],
+        "train_rows": train_rows,
+        "test_rows": len(true),
+    }
 
 
 def _check_trainable(counts: Mapping[str, int]) -> None:
@@ -347,7 +361,9 @@ def class_labels(classifier: Any) -> list[str]:
     return [str(label) for label in classifier.classes_]
 
 
-def predict(vectorizer: Any, classifier: Any, texts: Sequence[str]) -> list[tuple[str, dict]]:
+def predict(
+    vectorizer: Any, classifier: Any, texts: Sequence[str]
+) -> list[tuple[str, dict[str, float]]]:
     """Return (label, scores) per text; the label is the arg-max of the scores."""
     # The checks scikit-learn makes on every call (finite values, parameter types) cost up
     # to a third of a one-text prediction; here they only ever see the fitted estimators and
@@ -362,7 +378,7 @@ def predict(vectorizer: Any, classifier: Any, texts: Sequence[str]) -> list[tupl
     ]
 
 
-def score(true: Sequence[str], predicted: Sequence[str], labels: list[str]) -> dict[str, Any]:
+def score(true: Sequence[str], predicted: Sequence[str], labels: list[str]) -> Scores:
     """Accuracy, macro F1 and per-label precision, recall, F1 and support."""
     precision, recall, f1, support = precision_recall_fscore_support(
         true, predicted, labels=labels, zero_division=0

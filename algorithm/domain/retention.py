@@ -80,7 +80,7 @@ def purge_expired() -> dict[str, int]:
     return deleted
 
 
-def _delete_in_batches(table: str, params: dict) -> int:
+def _delete_in_batches(table: str, params: dict[str, object]) -> int:
     total = 0
     while True:
         with db.transaction() as cursor:

@@ -20,8 +20,9 @@ import shutil
 import stat
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy
 import scipy
@@ -29,6 +30,7 @@ import sklearn
 
 from algorithm import settings
 from algorithm.domain.errors import FailedPrecondition, InvalidArgument, NotFound, parse_uuid
+from algorithm.domain.records import Manifest, TrainingOutcome
 from common import settings as common_settings
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ class ModelIntegrityError(Exception):
 @dataclass(frozen=True)
 class LoadedModel:
     model_id: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     vectorizer: Any
     classifier: Any
 
@@ -83,18 +85,18 @@ def parse_model_id(value: str) -> str:
     return str(parse_uuid(value, "model_id"))
 
 
-def _sign(manifest: dict[str, Any], signing_key: str = "") -> str:
+def _sign(manifest: Mapping[str, object], signing_key: str = "") -> str:
     unsigned = {key: value for key, value in manifest.items() if key != "signature"}
     payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
     signing_key = signing_key or common_settings.MODEL_SIGNING_KEY
     return hmac.new(signing_key.encode(), payload, hashlib.sha256).hexdigest()
 
 
-def _signed_with_current_key(manifest: dict[str, Any]) -> bool:
+def _signed_with_current_key(manifest: Mapping[str, object]) -> bool:
     return hmac.compare_digest(str(manifest.get("signature", "")), _sign(manifest))
 
 
-def _signature_matches(manifest: dict[str, Any]) -> bool:
+def _signature_matches(manifest: Mapping[str, object]) -> bool:
     """Signed with MODEL_SIGNING_KEY, or, while a rotation is under way, with
     MODEL_SIGNING_KEY_PREVIOUS (docs/operations.md: rotating the signing key)."""
     if _signed_with_current_key(manifest):
@@ -105,7 +107,7 @@ def _signature_matches(manifest: dict[str, Any]) -> bool:
     )
 
 
-def stale_libraries(manifest: dict[str, Any]) -> list[str]:
+def stale_libraries(manifest: Manifest) -> list[str]:
     """The pickled libraries whose version in the manifest is not this process's."""
     recorded = manifest.get("library_versions") or {}
     running = library_versions()
@@ -163,8 +165,8 @@ class ModelStore:
         return (self.path(model_id) / MANIFEST_FILE).is_file()
 
     def publish(
-        self, model_id: str, vectorizer: Any, classifier: Any, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, model_id: str, vectorizer: Any, classifier: Any, outcome: TrainingOutcome
+    ) -> Manifest:
         """Write a version's files and make the folder appear at once, complete."""
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.path(model_id)
@@ -174,12 +176,13 @@ class ModelStore:
             for name, obj in ((MODEL_FILE, classifier), (VECTORIZER_FILE, vectorizer)):
                 _write_durably(staging / name, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
                 files[name] = _sha256(staging / name)
-            manifest = {
-                **metadata,
+            manifest: Manifest = {
+                **outcome,
                 "model_id": final.name,
                 "files": files,
                 "library_versions": library_versions(),
                 "created_time": datetime.datetime.now(datetime.UTC).isoformat(),
+                "signature": "",
             }
             manifest["signature"] = _sign(manifest)
             _write_durably(staging / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
@@ -196,7 +199,7 @@ class ModelStore:
             raise
         return manifest
 
-    def read_manifest(self, model_id: str) -> dict[str, Any]:
+    def read_manifest(self, model_id: str) -> Manifest:
         """A version's manifest, once its folder, its signature and its id check out."""
         folder = self.path(model_id)
         if folder.is_symlink():
@@ -227,9 +230,10 @@ class ModelStore:
                 f"the manifest in folder {folder.name} belongs to model {manifest.get('model_id')}",
                 "manifest",
             )
-        return manifest
+        # Signed by this service's key: a manifest it wrote, from a Manifest.
+        return cast(Manifest, manifest)
 
-    def list_manifests(self) -> list[dict[str, Any]]:
+    def list_manifests(self) -> list[Manifest]:
         """Every version's verified manifest, newest first; unreadable ones are logged, left out."""
         if not self.root.is_dir():
             return []
@@ -267,9 +271,7 @@ class ModelStore:
         objects = {name: pickle.loads(blob) for name, blob in data.items()}
         return LoadedModel(model_id, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
 
-    def verify(
-        self, model_id: str, *, libraries: bool = True
-    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    def verify(self, model_id: str, *, libraries: bool = True) -> tuple[Manifest, dict[str, bytes]]:
         """A version's manifest and pickled bytes, once every check a load makes has passed
         (without libraries=True's, the library versions, for a version kept but not loaded)."""
         folder = self.path(model_id)

@@ -3,10 +3,10 @@
 import logging
 import time
 import uuid
-from typing import Any
 
 from algorithm.domain import db, jobs, ml, monitoring
 from algorithm.domain.datasource import open_labelled_stream, read_labelled_rows
+from algorithm.domain.records import DataSnapshot, Job, Parameters, TrainingOutcome
 from algorithm.domain.store import ModelStore, VersionExists
 from common import limits
 
@@ -64,8 +64,8 @@ class _Progress:
 
 
 def _train(
-    algorithm: ml.Algorithm, parameters: dict[str, Any], progress: _Progress
-) -> tuple[ml.TrainedModel, dict[str, Any]]:
+    algorithm: ml.Algorithm, parameters: Parameters, progress: _Progress
+) -> tuple[ml.TrainedModel, DataSnapshot]:
     """Train on the data table, streamed or in memory as the algorithm needs; return the
     model and the data snapshot it was trained on."""
     progress.stage("loading")
@@ -85,10 +85,10 @@ def run_training_job(
     store: ModelStore | None = None,
     *,
     activate: bool = True,
-    manifest_extra: dict[str, Any] | None = None,
+    retrained_from: str | None = None,
 ) -> None:
-    """Train on the data table, publish the model version (manifest_extra added to its
-    manifest) and, unless told not to, make it active."""
+    """Train on the data table, publish the model version (noting in its manifest the
+    version it retrains, if any) and, unless told not to, make it active."""
     store = store or ModelStore()
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
@@ -96,15 +96,15 @@ def run_training_job(
         logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
         return
     with jobs.heartbeat(job_uuid):
-        _run(job, model_id_for_job(job_uuid), store, activate, manifest_extra or {})
+        _run(job, model_id_for_job(job_uuid), store, activate, retrained_from)
 
 
 def _run(
-    job: dict[str, Any],
+    job: Job,
     model_id: str,
     store: ModelStore,
     activate: bool,
-    manifest_extra: dict[str, Any],
+    retrained_from: str | None,
 ) -> None:
     job_id, job_uuid = str(job["id"]), job["id"]
     started = time.monotonic()
@@ -119,23 +119,20 @@ def _run(
             )
             trained, snapshot = _train(algorithm, job["parameters"], progress)
             progress.stage("saving")
+            outcome: TrainingOutcome = {
+                "job_id": job_id,
+                "algorithm": job["algorithm"],
+                "parameters": job["parameters"],
+                "labels": trained.labels,
+                "row_count": snapshot["rows"],
+                "data_snapshot": snapshot,
+                "metrics": trained.metrics,
+                "training_seconds": round(time.monotonic() - started, 3),
+            }
+            if retrained_from:
+                outcome["retrained_from"] = retrained_from
             try:
-                manifest = store.publish(
-                    model_id,
-                    trained.vectorizer,
-                    trained.classifier,
-                    {
-                        "job_id": job_id,
-                        "algorithm": job["algorithm"],
-                        "parameters": job["parameters"],
-                        "labels": trained.labels,
-                        "row_count": snapshot["rows"],
-                        "data_snapshot": snapshot,
-                        "metrics": trained.metrics,
-                        "training_seconds": round(time.monotonic() - started, 3),
-                        **manifest_extra,
-                    },
-                )
+                manifest = store.publish(model_id, trained.vectorizer, trained.classifier, outcome)
             except VersionExists:
                 # Another run of this job (one taken for dead, say) published first.
                 manifest = store.read_manifest(model_id)

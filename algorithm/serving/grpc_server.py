@@ -17,15 +17,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from algorithm import settings
-from algorithm.domain import monitoring
 from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from algorithm.serving import metrics as algorithm_metrics
+from algorithm.serving.error_status import grpc_code
 from algorithm.serving.metrics import MetricsInterceptor
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.service_auth import CredentialInterceptor, ServiceCredential
-from algorithm.serving.services import inference, info, models, prediction, training
+from algorithm.serving.services import inference, info, models, monitoring, prediction, training
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -76,12 +76,14 @@ SERVICE_NAMES = (
 def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs: Any) -> Any:
     """Run a service function; its ServiceError becomes the matching status with its message."""
     metadata = dict(context.invocation_metadata() or ())
-    with correlated(clean_id(metadata.get(REQUEST_ID_METADATA)) or "-"):
+    request_id = metadata.get(REQUEST_ID_METADATA)
+    # Text metadata: only keys ending in -bin carry bytes.
+    with correlated(clean_id(request_id if isinstance(request_id, str) else None) or "-"):
         try:
             return function(**kwargs)
         except ServiceError as error:
             context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
-            context.abort(error.grpc_code, error.message)
+            context.abort(grpc_code(error), error.message)
         except Exception:
             logger.exception("Unexpected error in %s", function.__name__)
             context.abort(
@@ -259,7 +261,7 @@ class InferenceServicer(oip_pb2_grpc.GRPCInferenceServiceServicer):
         return reply
 
 
-def _model_infer(*, request: oip_pb2.ModelInferRequest) -> dict[str, Any]:
+def _model_infer(*, request: oip_pb2.ModelInferRequest) -> inference.InferResult:
     """ModelInfer's tensors as plain values: raw_input_contents, if sent, holds every
     input's elements, one entry per input, and then no input has contents of its own."""
     raw = list(request.raw_input_contents)
@@ -270,7 +272,7 @@ def _model_infer(*, request: oip_pb2.ModelInferRequest) -> dict[str, Any]:
             "Send the inputs' elements either in raw_input_contents, one entry per input, "
             "or in each input's contents, not both."
         )
-    inputs = [
+    inputs: list[inference.InputTensor] = [
         {
             "name": tensor.name,
             "datatype": tensor.datatype,

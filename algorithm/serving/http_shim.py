@@ -10,13 +10,14 @@ import uuid
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from algorithm.domain import monitoring
 from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.serving import inference_http
+from algorithm.serving.error_status import http_status
 from algorithm.serving.service_auth import REFUSAL, ServiceCredential
-from algorithm.serving.services import info, prediction, training
+from algorithm.serving.services import info, monitoring, prediction, training
 from common import metrics
 from common.logs import clean_id, correlation_id
 from common.proto_json import as_json
@@ -30,10 +31,16 @@ _credential = ServiceCredential()
 # health check stays open.
 OPEN_PATHS = frozenset({"/health"})
 
+
+class _JSONProvider(DefaultJSONProvider):
+    # Texts and labels as they are, keys in the order the service put them.
+    ensure_ascii = False
+    sort_keys = False
+
+
 app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-app.json.ensure_ascii = False
-app.json.sort_keys = False
+app.json = _JSONProvider(app)
 app.register_blueprint(inference_http.blueprint)
 
 
@@ -70,7 +77,7 @@ def _count(response):
 
 @app.errorhandler(ServiceError)
 def _service_error(error: ServiceError):
-    return jsonify(message=error.message, extra={}), error.http_status
+    return jsonify(message=error.message, extra={}), http_status(error)
 
 
 @app.errorhandler(HTTPException)

@@ -6,12 +6,12 @@ answer 200 for true and 400 for false, as the protocol says (4xx).
 """
 
 import re
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from algorithm.domain.errors import InvalidArgument, ServiceError
+from algorithm.serving.error_status import http_status
 from algorithm.serving.services import inference
 from common.inference_json import BadInferBody, infer_body
 
@@ -24,7 +24,7 @@ blueprint = Blueprint("inference", __name__, url_prefix=PREFIX)
 
 @blueprint.errorhandler(ServiceError)
 def _error(error: ServiceError):
-    return jsonify(error=error.message), error.http_status
+    return jsonify(error=error.message), http_status(error)
 
 
 def _probe(true: bool, **body: Any):
@@ -80,7 +80,12 @@ def model_infer(name: str, version: str = ""):
     result = inference.model_infer(
         model_name=name,
         model_version=version,
-        inputs=[asdict(tensor) for tensor in body.inputs],
+        inputs=[
+            inference.InputTensor(
+                name=tensor.name, datatype=tensor.datatype, shape=tensor.shape, data=[*tensor.data]
+            )
+            for tensor in body.inputs
+        ],
         outputs=body.outputs,
         request_id=body.id,
     )

@@ -161,8 +161,11 @@ def _non_blocking_stream(behavior: Callable, service: str, method: str) -> Calla
         if context.add_callback(record):
             behavior(request, context, send_response_callback=send)
 
-    counted.experimental_non_blocking = True
-    counted.experimental_thread_pool = getattr(behavior, "experimental_thread_pool", None)
+    # grpcio reads these flags off the handler function; the stubs know nothing of them.
+    counted.experimental_non_blocking = True  # type: ignore[attr-defined]
+    counted.experimental_thread_pool = getattr(  # type: ignore[attr-defined]
+        behavior, "experimental_thread_pool", None
+    )
     return counted
 
 

@@ -138,7 +138,7 @@ def _database_tables() -> int:
     try:
         with conn, conn.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-            return cursor.fetchone()[0]
+            return int(db.fetch_one(cursor)[0])
     finally:
         conn.close()
 
@@ -339,7 +339,8 @@ def _unpack_models(path: pathlib.Path, staging: pathlib.Path, summary: Summary) 
     active = None
     with tarfile.open(path, "r:") as archive:
         for member, model_id, name in _members(archive):
-            data = archive.extractfile(member).read()
+            # _members yields regular files only, which extractfile always opens.
+            data = archive.extractfile(member).read()  # type: ignore[union-attr]
             if model_id is None:
                 active = data.decode("ascii", "replace").strip()
                 continue

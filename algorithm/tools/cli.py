@@ -38,8 +38,10 @@ from typing import Any, NoReturn
 from algorithm import settings
 from algorithm.domain import ml
 from algorithm.domain.errors import InvalidArgument, NotFound
+from algorithm.domain.records import ConfusionMatrix, DataSnapshot, Scores
 from algorithm.domain.store import ModelIntegrityError, ModelStore, parse_model_id
 from algorithm.tools.local_classifier import TextClassifier
+from common.coalescing import Scored
 from common.credentials import MissingSecret
 from common.datafiles import DataImportError, RowError, check_row, format_from_name, read_rows
 
@@ -120,7 +122,7 @@ def _describe(error: RowError) -> str:
     return f"{where}: {error.message}"
 
 
-def data_snapshot(path: Path, rows: int) -> dict[str, Any]:
+def data_snapshot(path: Path, rows: int) -> DataSnapshot:
     """Which data a model saw: the worker's keys (the file has no ids), and the file."""
     with path.open("rb") as stream:
         digest = hashlib.file_digest(stream, "sha256").hexdigest()
@@ -218,11 +220,11 @@ def warmup(classifier: TextClassifier, args: argparse.Namespace) -> None:
     print(f"Trained with {versions}.")
 
 
-def _summary(metrics: dict[str, Any]) -> str:
+def _summary(metrics: Scores) -> str:
     return f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
-def _print_per_label(metrics: dict[str, Any]) -> None:
+def _print_per_label(metrics: Scores) -> None:
     width = max(len(label) for label in metrics["per_label"])
     for label, scores in metrics["per_label"].items():
         print(
@@ -231,7 +233,7 @@ def _print_per_label(metrics: dict[str, Any]) -> None:
         )
 
 
-def _print_confusion_matrix(matrix: dict[str, Any]) -> None:
+def _print_confusion_matrix(matrix: ConfusionMatrix) -> None:
     labels, rows = matrix["labels"], matrix["rows"]
     print("Confusion matrix (a row per true label, a column per predicted label):")
     name_width = max(len(label) for label in labels)
@@ -246,7 +248,7 @@ def _print_confusion_matrix(matrix: dict[str, Any]) -> None:
         print(f"  {label:<{name_width}}  {cells}")
 
 
-def _prediction_line(prediction: dict[str, Any]) -> str:
+def _prediction_line(prediction: Scored) -> str:
     return f"{prediction['label']}\t{prediction['scores'][prediction['label']]:.4f}"
 
 

@@ -7,19 +7,27 @@ command line (algorithm.tools.cli) is built on it.
 
 import time
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from algorithm.domain import evaluation, ml
 from algorithm.domain.errors import NotFound
+from algorithm.domain.records import DataSnapshot, Manifest, Metrics
 from algorithm.domain.store import (
     LoadedModel,
     ModelIntegrityError,
     ModelStore,
 )
+from common.coalescing import Prediction
 
 # Warmup classifies this: any text goes through the whole pipeline.
 WARMUP_TEXT = "warmup"
+
+
+class Evaluation(TypedDict):
+    model_id: str
+    row_count: int
+    metrics: Metrics
 
 
 class TextClassifier:
@@ -34,9 +42,9 @@ class TextClassifier:
         labels: Sequence[str],
         *,
         algorithm: str = ml.DEFAULT_ALGORITHM,
-        parameters: dict[str, Any] | None = None,
-        data_snapshot: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        parameters: Mapping[str, object] | None = None,
+        data_snapshot: DataSnapshot | None = None,
+    ) -> Manifest:
         """Train a new version on the rows, publish it under a new UUID, make it active.
 
         Returns its manifest, with the worker's metadata; job_id is None, as no job made it.
@@ -69,7 +77,7 @@ class TextClassifier:
 
     def evaluate(
         self, texts: Sequence[str], labels: Sequence[str], model_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Evaluation:
         """Score a version on labelled rows: {"model_id", "row_count", "metrics"}, the metrics
         as an evaluation job records them (with the confusion matrix)."""
         if not texts:
@@ -78,10 +86,10 @@ class TextClassifier:
         metrics = evaluation.evaluate(model.classifier, model.vectorizer, texts, labels)
         return {"model_id": model.model_id, "row_count": len(texts), "metrics": metrics}
 
-    def predict(self, texts: Sequence[str], model_id: str | None = None) -> list[dict[str, Any]]:
+    def predict(self, texts: Sequence[str], model_id: str | None = None) -> list[Prediction]:
         """{"label", "scores", "model_id"} per text, in order."""
         model = self._load(model_id)
-        predictions = []
+        predictions: list[Prediction] = []
         # In batches, as evaluation does, so a large file never becomes one huge matrix.
         for start in range(0, len(texts), evaluation.PREDICT_BATCH):
             batch = texts[start : start + evaluation.PREDICT_BATCH]
@@ -91,7 +99,7 @@ class TextClassifier:
             )
         return predictions
 
-    def warmup(self, model_id: str | None = None) -> dict[str, Any]:
+    def warmup(self, model_id: str | None = None) -> Manifest:
         """Load a version as a serving process does (signature, checksums, scikit-learn
         version), classify one text with it, and return its manifest."""
         model = self._load(model_id)

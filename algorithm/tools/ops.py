@@ -13,9 +13,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from algorithm.domain import jobs, ml, training
+from algorithm.domain.records import Manifest
 from algorithm.domain.store import ModelIntegrityError, ModelStore, stale_libraries
 from algorithm.tools import backup as backups
 from algorithm.tools.cli import EXIT_OK, EXIT_USAGE, fail
@@ -114,7 +115,7 @@ def run_retrain_stale(store: ModelStore, args: argparse.Namespace) -> None:
         _retrain(store, manifest, activate=manifest["model_id"] == active_id)
 
 
-def _retrain(store: ModelStore, manifest: dict[str, Any], *, activate: bool) -> None:
+def _retrain(store: ModelStore, manifest: Manifest, *, activate: bool) -> None:
     old_id, algorithm = manifest["model_id"], manifest["algorithm"]
     recorded = manifest.get("library_versions") or {}
     versions = ", ".join(
@@ -127,13 +128,11 @@ def _retrain(store: ModelStore, manifest: dict[str, Any], *, activate: bool) -> 
     )
     # In this process, synchronously: done before the command returns, whether or not a
     # worker runs (a release step runs before any does).
-    training.run_training_job(
-        str(job["id"]), store, activate=activate, manifest_extra={"retrained_from": old_id}
-    )
+    training.run_training_job(str(job["id"]), store, activate=activate, retrained_from=old_id)
     job = jobs.job_get(job["id"])
     if job["state"] != "succeeded":
         raise OperationFailed(f"retraining model {old_id} failed: {job['error']}")
-    new = store.read_manifest(job["model_id"])
+    new = store.read_manifest(str(job["model_id"]))
     parameters = ", ".join(f"{name}={value}" for name, value in new["parameters"].items())
     print(
         f"Model {old_id} ({versions}) retrained as {new['model_id']} ({algorithm}, "

@@ -4,7 +4,7 @@ SCHEDULE_MIN_INTERVAL_MINUTES, so the monitoring queue's work stays bounded."""
 import pytest
 
 from algorithm.domain.errors import InvalidArgument
-from algorithm.domain.monitoring import parse_cron, shortest_gap_minutes
+from algorithm.serving.services.monitoring import parse_cron, shortest_gap_minutes
 from common import limits
 
 

@@ -67,6 +67,7 @@ def test_the_scan_covers_the_modules_that_run_sql():
     assert {
         "algorithm/domain/jobs.py",
         "algorithm/domain/monitoring.py",
+        "algorithm/serving/services/monitoring.py",
         "web/data/services.py",
     } <= names
 

@@ -115,8 +115,9 @@ def populated(deployment, sms_rows):
     active = classifier.train(texts, labels, algorithm="naive_bayes")["model_id"]
     python(
         env,
-        "from algorithm import monitoring\n"
-        f"monitoring.schedule_upsert(model_id={active!r}, cron_expression={SCHEDULE!r})\n"
+        "from algorithm.domain import monitoring\n"
+        "from algorithm.serving.services.monitoring import schedule_upsert\n"
+        f"schedule_upsert(model_id={active!r}, cron_expression={SCHEDULE!r})\n"
         f"monitoring.result_insert(model_id={active!r}, y_true=['a', 'b'], y_pred=['a', 'a'])\n"
         f"monitoring.compute_accuracy(model_id={active!r})\n",
     )

@@ -156,7 +156,7 @@ def test_a_second_schedule_replaces_the_first_in_the_table_and_the_scheduler(
 def test_new_schedules_stop_at_max_schedules_and_replacing_one_still_works(algorithm_services):
     upsert = (
         "python -c 'from algorithm.domain.errors import FailedPrecondition\n"
-        "from algorithm.domain.monitoring import schedule_upsert\n"
+        "from algorithm.serving.services.monitoring import schedule_upsert\n"
         'try: schedule_upsert(model_id="{model_id}", cron_expression="0 4 * * *")\n'
         "except FailedPrecondition as error: raise SystemExit(error.message)'"
     )

@@ -67,7 +67,7 @@ def prepare(env: dict[str, str]) -> None:
 def set_schedule(env: dict[str, str], model_id: str, cron_expression: str) -> None:
     """Through the very function the gRPC and HTTP services call, in its own process."""
     support.run_checked(
-        "python -c 'from algorithm.domain.monitoring import schedule_upsert; "
+        "python -c 'from algorithm.serving.services.monitoring import schedule_upsert; "
         f'schedule_upsert(model_id="{model_id}", cron_expression="{cron_expression}")\'',
         env,
     )

@@ -11,7 +11,7 @@ The functions take and return plain values; the gRPC servicer converts at the ed
 """
 
 import json
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
@@ -31,6 +31,48 @@ INPUT = "text"
 LABEL = "label"
 PROBABILITIES = "probabilities"
 OUTPUTS = (LABEL, PROBABILITIES)
+
+
+class TensorMetadata(TypedDict):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class InputTensor(TensorMetadata):
+    """A request's input: its elements as "data" (str or UTF-8 bytes), or as "raw" (the
+    protocol's raw BYTES encoding, from gRPC's raw_input_contents)."""
+
+    data: list[str | bytes]
+    raw: NotRequired[bytes | None]
+
+
+class OutputTensor(TensorMetadata):
+    """An answer's output, its elements flattened row-major."""
+
+    data: list[str | float]
+
+
+class ServerMetadata(TypedDict):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class ModelMetadata(TypedDict):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+
+
+class InferResult(TypedDict):
+    model_name: str
+    model_version: str
+    id: str
+    parameters: dict[str, str]
+    outputs: list[OutputTensor]
 
 
 def server_live() -> bool:
@@ -57,11 +99,11 @@ def model_ready(*, name: str, version: str = "") -> bool:
         raise _unknown_version(name, version) from None
 
 
-def server_metadata() -> dict[str, Any]:
+def server_metadata() -> ServerMetadata:
     return {"name": SERVER_NAME, "version": common_settings.VERSION, "extensions": []}
 
 
-def model_metadata(*, name: str, version: str = "") -> dict[str, Any]:
+def model_metadata(*, name: str, version: str = "") -> ModelMetadata:
     """The version that would answer (the active one unless named) and its tensors; the
     protocol's metadata has no place for the class names, which every answer states."""
     model = _model(name, version)
@@ -82,10 +124,10 @@ def model_infer(
     *,
     model_name: str,
     model_version: str = "",
-    inputs: list[dict[str, Any]],
+    inputs: list[InputTensor],
     outputs: list[str] | None = None,
     request_id: str = "",
-) -> dict[str, Any]:
+) -> InferResult:
     """Classify the texts of the input `text`.
 
     Each input is {"name", "datatype", "shape"} with its elements either as "data" (a list
@@ -99,7 +141,7 @@ def model_infer(
     result = prediction.predict_batch(texts=texts, model_id=model_id, field=INPUT)
     # The scores' order is the class order of the version that answered.
     classes = list(result["predictions"][0]["scores"])
-    tensors = {
+    tensors: dict[str, OutputTensor] = {
         LABEL: {
             "name": LABEL,
             "datatype": "BYTES",
@@ -122,12 +164,13 @@ def model_infer(
     }
 
 
-def raw_contents(tensor: dict[str, Any]) -> bytes:
+def raw_contents(tensor: OutputTensor) -> bytes:
     """An output's elements in the protocol's raw encoding, which standard clients read."""
     if tensor["datatype"] == "BYTES":
         return b"".join(
             BYTES_LENGTH.pack(len(encoded)) + encoded
-            for encoded in (element.encode() for element in tensor["data"])
+            # BYTES elements are the labels, strings: str() leaves them as they are.
+            for encoded in (str(element).encode() for element in tensor["data"])
         )
     return np.asarray(tensor["data"], dtype="<f4").tobytes()
 
@@ -174,7 +217,7 @@ def _wanted_outputs(outputs: list[str] | None) -> list[str]:
     return list(dict.fromkeys(outputs)) if outputs else list(OUTPUTS)
 
 
-def _texts(inputs: list[dict[str, Any]]) -> list[str]:
+def _texts(inputs: list[InputTensor]) -> list[str]:
     """The texts of the one input, once its name, type, shape and elements check out."""
     if len(inputs) != 1 or inputs[0]["name"] != INPUT:
         names = ", ".join(repr(tensor["name"]) for tensor in inputs) or "none"
@@ -192,7 +235,8 @@ def _texts(inputs: list[dict[str, Any]]) -> list[str]:
             f"Input '{INPUT}' must have shape [N], N texts from 1 to {limits.MAX_BATCH_TEXTS} "
             f"per call; got {shape}."
         )
-    elements = _raw_elements(tensor["raw"]) if tensor.get("raw") is not None else tensor["data"]
+    raw = tensor.get("raw")
+    elements: list[str | bytes] = [*_raw_elements(raw)] if raw is not None else tensor["data"]
     if len(elements) != shape[0]:
         raise InvalidArgument(
             f"Input '{INPUT}' has shape {shape} but {len(elements)} elements; send one per text."

@@ -38,7 +38,7 @@ def get_info() -> info_pb2.GetInfoResponse:
     try:
         with db.transaction() as cursor:
             cursor.execute("SELECT count(*) AS rows FROM data")
-            data_rows = cursor.fetchone()["rows"]
+            data_rows = db.fetch_one(cursor)["rows"]
     except Unavailable:
         data_rows = None
     described = from_json(

@@ -2,12 +2,13 @@
 metric records."""
 
 import logging
-from typing import Any
 
-from algorithm.domain import metric_records, monitoring
+from algorithm.domain import metric_records
 from algorithm.domain.errors import InvalidArgument, check_no_nul, parse_uuid
+from algorithm.domain.records import Manifest, MetricRecord
 from algorithm.domain.store import parse_model_id
 from algorithm.serving.model_repository import model_repository
+from algorithm.serving.services import monitoring
 from algorithm.serving.services.prediction import check_text
 from algorithm.serving.services.training import job_message
 from algorithm.v1 import models_pb2
@@ -17,7 +18,7 @@ from common.proto_json import from_json
 logger = logging.getLogger(__name__)
 
 
-def model_message(manifest: dict[str, Any], active_id: str | None) -> models_pb2.Model:
+def model_message(manifest: Manifest, active_id: str | None) -> models_pb2.Model:
     return from_json(
         models_pb2.Model,
         {
@@ -75,13 +76,12 @@ def delete_model(*, model_id: str) -> models_pb2.DeleteModelResponse:
     return models_pb2.DeleteModelResponse(model_id=model_id)
 
 
-def evaluate_model(*, model_id: str, rows: Any = None) -> models_pb2.EvaluateModelResponse:
+def evaluate_model(*, model_id: str, rows: object = None) -> models_pb2.EvaluateModelResponse:
     """Queue an evaluation on the data table, or on the given [(text, label)] rows."""
     manifest = model_repository.store.read_manifest(parse_model_id(model_id))
-    if rows is not None:
-        rows = _check_rows(rows)
+    checked = _check_rows(rows) if rows is not None else None
     job, record = metric_records.metric_record_create(
-        model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=rows or None
+        model_id=manifest["model_id"], algorithm=manifest["algorithm"], rows=checked or None
     )
     # Imported here so the serving paths never pay for Celery's import.
     from algorithm.jobqueue import enqueue_job
@@ -93,7 +93,7 @@ def evaluate_model(*, model_id: str, rows: Any = None) -> models_pb2.EvaluateMod
     )
 
 
-def _check_rows(rows: Any) -> list[tuple[str, str]]:
+def _check_rows(rows: object) -> list[tuple[str, str]]:
     if not isinstance(rows, list):
         raise InvalidArgument("rows must be a list of {text, label} objects.")
     if len(rows) > limits.MAX_EVALUATION_ROWS:
@@ -107,7 +107,7 @@ def _check_rows(rows: Any) -> list[tuple[str, str]]:
     return checked
 
 
-def _check_label(label: Any, index: int) -> str:
+def _check_label(label: object, index: int) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InvalidArgument(f"rows[{index}].label must be a non-empty string.")
     if len(label) > limits.MAX_LABEL_CHARS:
@@ -119,7 +119,7 @@ def _check_label(label: Any, index: int) -> str:
     return label
 
 
-def _metric_record_message(row: dict[str, Any]) -> models_pb2.MetricRecord:
+def _metric_record_message(row: MetricRecord) -> models_pb2.MetricRecord:
     return from_json(models_pb2.MetricRecord, {**row, "metric_id": row["id"]})
 
 

@@ -1,16 +1,14 @@
 """PredictionService: classify texts with a loaded model version."""
 
-from typing import Any
-
 from algorithm.domain import ml
 from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
 from algorithm.serving.metrics import PREDICTION_BATCH_TEXTS, PREDICTIONS
 from algorithm.serving.model_repository import model_repository
 from common import limits
-from common.coalescing import PredictionCoalescer
+from common.coalescing import BatchPrediction, Prediction, PredictionCoalescer
 
 
-def check_text(text: Any, where: str = "text") -> str:
+def check_text(text: object, where: str = "text") -> str:
     if not isinstance(text, str):
         raise InvalidArgument(f"{where} must be a string.")
     if limits.is_blank(text):
@@ -23,7 +21,7 @@ def check_text(text: Any, where: str = "text") -> str:
     return text
 
 
-def predict(*, text: Any, model_id: str = "") -> dict[str, Any]:
+def predict(*, text: object, model_id: str = "") -> Prediction:
     """Classify one text: {"label", "scores", "model_id"}.
 
     Texts that arrive at once share one scikit-learn call (see coalescing.py).
@@ -31,7 +29,7 @@ def predict(*, text: Any, model_id: str = "") -> dict[str, Any]:
     return _single_predictions.predict(text=check_text(text), model_id=model_id)
 
 
-def predict_batch(*, texts: Any, model_id: str = "", field: str = "texts") -> dict[str, Any]:
+def predict_batch(*, texts: object, model_id: str = "", field: str = "texts") -> BatchPrediction:
     """Classify many texts with one version: {"predictions": [{"label", "scores"}], "model_id"}.
 
     Each prediction's scores follow the model's class order. Messages name the texts by
@@ -43,11 +41,11 @@ def predict_batch(*, texts: Any, model_id: str = "", field: str = "texts") -> di
         raise InvalidArgument(
             f"{field} has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
         )
-    texts = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
+    checked = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
     model = model_repository.get(model_id)
-    predictions = ml.predict(model.vectorizer, model.classifier, texts)
-    PREDICTIONS.labels(model.model_id).inc(len(texts))
-    PREDICTION_BATCH_TEXTS.observe(len(texts))
+    predictions = ml.predict(model.vectorizer, model.classifier, checked)
+    PREDICTIONS.labels(model.model_id).inc(len(checked))
+    PREDICTION_BATCH_TEXTS.observe(len(checked))
     return {
         "predictions": [{"label": label, "scores": scores} for label, scores in predictions],
         "model_id": model.model_id,

@@ -1,10 +1,10 @@
 """TrainingService: queue training jobs, read jobs, list the algorithms."""
 
 import logging
-from typing import Any
 
 from algorithm.domain import jobs, ml
 from algorithm.domain.errors import InvalidArgument, parse_uuid
+from algorithm.domain.records import Job
 from algorithm.domain.store import parse_model_id
 from algorithm.serving.model_repository import model_repository
 from algorithm.v1 import training_pb2
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 def train(
     *,
     algorithm: str = "",
-    parameters: dict[str, Any] | None = None,
+    parameters: object = None,
     request_id: str = "",
     base_model_id: str = "",
 ) -> training_pb2.Job:
@@ -53,7 +53,7 @@ def get_job(*, job_id: str) -> training_pb2.Job:
     return job_message(jobs.job_get(job_id))
 
 
-def job_message(row: dict[str, Any]) -> training_pb2.Job:
+def job_message(row: Job) -> training_pb2.Job:
     return from_json(training_pb2.Job, {**row, "job_id": row["id"]})
 
 

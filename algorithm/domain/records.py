@@ -1,0 +1,143 @@
+"""The shapes the domain hands to the serving process, the worker and the operator tools:
+jobs, model manifests, metric records, metrics, monitoring outcomes and predictions.
+
+TypedDicts rather than classes: each is a row of a table (psycopg2's RealDictCursor gives
+dicts), a JSON document (a manifest on the volume, an accuracy in Redis) or both, and the
+serving side turns them into algorithm.v1 messages with common.proto_json.from_json, which
+reads any mapping. The keys are the column and JSON names, so the proto fields of the same
+names are filled without a second mapping.
+"""
+
+import datetime
+import uuid
+from typing import Literal, NotRequired, TypedDict
+
+# An algorithm's hyper-parameters, resolved (ml.resolve_parameters): every one a number.
+Parameters = dict[str, int | float]
+JobKind = Literal["train", "evaluate"]
+
+
+class LabelScores(TypedDict):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class ConfusionMatrix(TypedDict):
+    labels: list[str]
+    rows: list[list[int]]
+
+
+class Scores(TypedDict):
+    """How a model's predictions compare with the true labels (ml.score)."""
+
+    accuracy: float
+    macro_f1: float
+    per_label: dict[str, LabelScores]
+
+
+class Metrics(Scores):
+    """A job's outcome: the hold-out split's scores at training, with the rows on each side,
+    or an evaluation's scores with its confusion matrix."""
+
+    train_rows: NotRequired[int]
+    test_rows: NotRequired[int]
+    confusion_matrix: NotRequired[ConfusionMatrix]
+
+
+class Job(TypedDict):
+    """A row of the ``jobs`` table, as the API reports it."""
+
+    id: uuid.UUID
+    kind: JobKind
+    state: str
+    stage: str | None
+    progress: float
+    rows_read: int
+    rows_total: int
+    algorithm: str
+    parameters: Parameters
+    model_id: uuid.UUID | None
+    metric_id: uuid.UUID | None
+    metrics: Metrics | None
+    error: str | None
+    create_time: datetime.datetime
+    start_time: datetime.datetime | None
+    end_time: datetime.datetime | None
+
+
+class DataSnapshot(TypedDict):
+    """What identifies the rows of ``data`` a model was trained on."""
+
+    rows: int
+    # A version trained on rows from elsewhere (algorithm.tools.local_classifier) may know
+    # only how many there were; one trained from a file (the command line) names the file.
+    max_id: NotRequired[int | None]
+    last_update: NotRequired[str | None]
+    file: NotRequired[str]
+    sha256: NotRequired[str]
+
+
+class TrainingOutcome(TypedDict):
+    """What training writes into a version's manifest; the store adds the rest."""
+
+    # None for a version trained outside a job (algorithm.tools.local_classifier).
+    job_id: str | None
+    algorithm: str
+    parameters: Parameters
+    labels: list[str]
+    row_count: int
+    data_snapshot: DataSnapshot
+    metrics: Metrics
+    training_seconds: float
+    # The version a retraining replaced (python -m algorithm.tools.ops retrain-stale).
+    retrained_from: NotRequired[str]
+
+
+class Manifest(TrainingOutcome):
+    """A version's manifest.json: its training outcome, files, libraries and signature.
+    Versions written before a key was added lack it: readers use .get for those."""
+
+    model_id: str
+    files: dict[str, str]
+    library_versions: dict[str, str]
+    created_time: str
+    signature: str
+
+
+class MetricRecord(TypedDict):
+    """A row of ``metric_records`` with its job's state: one evaluation of a version."""
+
+    id: uuid.UUID
+    model_id: uuid.UUID
+    job_id: uuid.UUID
+    source: Literal["data_table", "upload"]
+    row_count: int
+    metrics: Metrics | None
+    create_time: datetime.datetime
+    state: str
+    error: str | None
+    end_time: datetime.datetime | None
+
+
+class StoredResult(TypedDict):
+    """A batch of labelled outcomes once stored in ``results``."""
+
+    id: int
+    timestamp: datetime.datetime
+    model_id: uuid.UUID
+    samples: int
+
+
+class Accuracy(TypedDict):
+    """A model's accuracy as the periodic task computed it from its newest results row, kept
+    in Redis as JSON; error says why there is none."""
+
+    model_id: str
+    accuracy: float | None
+    samples: int
+    result_id: int | None
+    result_timestamp: str | None
+    computed_time: str
+    error: str | None
