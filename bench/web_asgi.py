@@ -9,10 +9,11 @@ from web.config import asgi
 # Import models and URLs: only once web.config.asgi has set Django up.
 from bench.web_urls import FIXED_ANSWER
 from web.algorithm_proxy.predict_asgi import PredictApp
+from web.algorithm_proxy.views import PredictParams
 
 
 class _EmptyPredictApp(PredictApp):
-    async def predictions(self, params: dict) -> dict:
+    async def predictions(self, params: PredictParams) -> dict:
         return FIXED_ANSWER
 
 

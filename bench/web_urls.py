@@ -2,6 +2,8 @@
 (token authentication, JSON parser and renderer):
 
 - ``bench/empty/``: parses the body and answers a fixed prediction: the cost of the web tier;
+- ``bench/empty-async/``: PredictView's route for bench/web_asgi.py, which answers it on the
+  event loop without calling the algorithm service;
 - ``bench/naive-predict/``: unpickles the model and vectorizer from disk on every request,
   as naive published implementations do (``{"text", "model_id"}``).
 """
@@ -15,6 +17,7 @@ from rest_framework.views import APIView
 from algorithm import settings
 from algorithm.domain import ml
 from algorithm.domain.store import MODEL_FILE, VECTORIZER_FILE, parse_model_id
+from web.algorithm_proxy.views import PredictView
 from web.config.urls import handler400, handler403, handler404, handler500
 from web.config.urls import urlpatterns as web_urlpatterns
 
@@ -42,6 +45,7 @@ class NaivePredictView(APIView):
 
 urlpatterns = [
     path("bench/empty/", EmptyView.as_view()),
+    path("bench/empty-async/", PredictView.as_view()),
     path("bench/naive-predict/", NaivePredictView.as_view()),
     *web_urlpatterns,
 ]

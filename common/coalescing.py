@@ -48,6 +48,12 @@ SendBatchAsync = Callable[[list[str], str], Awaitable[BatchPrediction]]
 Outcome = Prediction | Exception
 
 
+def _no_text_alone(error: Exception) -> bool:
+    """For callers whose texts were each checked before they joined a batch: a refused batch
+    is refused for every text in it."""
+    return False
+
+
 def answers(reply: BatchPrediction) -> list[Outcome]:
     """A PredictBatch reply's predictions, each naming the version that answered."""
     return [
@@ -131,13 +137,14 @@ class PredictionCoalescer:
         max_in_flight: int,
         timeout: float,
         busy_error: Callable[[], Exception],
-        is_per_text_error: Callable[[Exception], bool],
+        is_per_text_error: Callable[[Exception], bool] = _no_text_alone,
     ):
         """send_batch(texts, model_id) answers {"predictions": [...], "model_id"} or raises.
 
         A request still unanswered after timeout seconds raises busy_error(); a batch that
-        fails with an error is_per_text_error accepts (one bad text) is sent again one text
-        at a time, so each request gets its own verdict.
+        fails with an error is_per_text_error accepts (one text, or the batch's size, at
+        fault) is sent again one text at a time, so each request gets its own verdict. By
+        default none is: the caller checked each text before it joined a batch.
         """
         self._send_batch = send_batch
         self._timeout = timeout
@@ -235,7 +242,7 @@ class AsyncPredictionCoalescer:
         max_in_flight: int,
         timeout: float,
         busy_error: Callable[[], Exception],
-        is_per_text_error: Callable[[Exception], bool],
+        is_per_text_error: Callable[[Exception], bool] = _no_text_alone,
     ):
         self._send_batch = send_batch
         self._timeout = timeout

@@ -125,6 +125,28 @@ def test_a_bad_text_fails_only_its_own_request():
             bad.result(5)
 
 
+def test_without_a_per_text_rule_a_refused_batch_is_refused_for_each_of_its_texts():
+    """As the algorithm service coalesces: each text was checked before it joined."""
+    send = Recorder(
+        hold_first=True,
+        fail=lambda texts: InvalidArgument("No such version.") if len(texts) > 1 else None,
+    )
+    subject = PredictionCoalescer(
+        send, max_batch=64, max_in_flight=1, timeout=5, busy_error=lambda: Unavailable("Busy.")
+    )
+    with ThreadPoolExecutor(4) as pool:
+        pool.submit(subject.predict, text="first", model_id="")
+        assert send.first_call_started.wait(5)
+        queued = [pool.submit(subject.predict, text=t, model_id="") for t in ("a", "b")]
+        support.wait_until(lambda: subject.queued == 2, 5, "both queued")
+        send.release.set()
+
+        for future in queued:
+            with pytest.raises(InvalidArgument, match="No such version"):
+                future.result(5)
+    assert len(send.calls) == 2
+
+
 def test_an_unavailable_service_fails_the_whole_batch_without_retrying_each_text():
     send = Recorder(
         hold_first=True, fail=lambda texts: Unavailable("The model store is unreachable.")

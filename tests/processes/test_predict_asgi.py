@@ -199,6 +199,38 @@ def test_a_repeated_host_header_is_refused_as_gunicorn_refuses_it(servers, hosts
     assert answers[0].json()["message"] == REFUSED.format("Host")
 
 
+# Set per answer, or per route (the methods it allows): compared by name only.
+PER_ANSWER = {"date", "x-request-id", "content-length", "allow"}
+
+
+def _headers(response) -> dict[str, str]:
+    return {name.lower(): value for name, value in response.headers.items()}
+
+
+def test_predictions_carry_every_header_another_route_gets(servers):
+    """Every header a DRF route answers with, by name, and by value unless it is set per
+    answer: on predictions answered on the event loop, a success and an error, each twice (a
+    worker's first answer runs Django's middleware, the later ones reuse what it added)."""
+    server = servers["asgi"]
+    models = server.url.replace("/predict/", "/models/")
+    read = {"Authorization": f"Token {server.tokens['read']}"}
+    route = {
+        200: requests.get(models, headers=read, timeout=10),
+        400: requests.get(models, params={"page": 0}, headers=read, timeout=10),
+    }
+    bodies = {200: b'{"text": "lunch at 1?"}', 400: b"{}"}
+    for answer_status, body in [*bodies.items(), *bodies.items()]:
+        expected = _headers(route[answer_status])
+        prediction = _answer(server, body, "predict")
+        shown = _headers(prediction)
+        assert (prediction.status_code, route[answer_status].status_code) == (answer_status,) * 2
+        assert sorted(shown) == sorted(expected)
+        assert {name: shown[name] for name in shown.keys() - PER_ANSWER} == {
+            name: expected[name] for name in expected.keys() - PER_ANSWER
+        }
+        assert shown["allow"] == "POST, OPTIONS"
+
+
 def test_a_caller_request_id_is_kept_and_a_new_one_given_otherwise(servers):
     server = servers["asgi"]
     kept = _answer(server, b'{"text": "hi"}', "predict", **{"X-Request-ID": "caller-id-42"})

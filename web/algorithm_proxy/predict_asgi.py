@@ -2,69 +2,59 @@
 
 Predictions are the hot path: each worker answers them without a thread per request, and
 sends the texts that arrive together over grpc.aio as one PredictBatch call. Everything a
-request meets on the way is the API's own code, called as DRF's view would call it: the token
-authentication, the scope rule with PredictView's declared scope, the throttle, the JSON
-parser and its size limit, PredictRequestSerializer, the exception handler and its error
-body, the request id, the security headers and the request metrics. The token and budget
-checks run on the event loop when they need no I/O and in a thread when they do
-(common/nonblocking.py).
+request meets on the way is PredictView's and the API's own code, called as DRF's APIView
+calls it: the view's authentication, permission and throttle classes, the JSON parser and
+its size limit, `PredictView.params`, the exception handler and its error body, the view's
+headers; the request id and the metrics by the functions the middleware calls. The headers
+the middleware adds (settings.MIDDLEWARE) are the middleware's own: Django runs it on the
+first answer of each worker, as on every other route, and later answers carry what it added
+(`_MiddlewareHeaders`). Only the call to the algorithm service differs from PredictView.post:
+awaited here, blocking there. The token and budget checks run on the event loop when they
+need no I/O and in a thread when they do (common/nonblocking.py).
 
 Only requests of the usual shape come here: a JSON body with its Content-Length, for an
 allowed host, each header once. Anything else (another method, another media type, a
 chunked body, a repeated header) goes to Django's PredictView, which documents the endpoint
-in the OpenAPI schema and answers it the same way.
+in the OpenAPI schema and answers it the same way (tests/processes/test_predict_asgi.py holds
+the two to the same answers and headers).
 """
 
 import io
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from a2wsgi.wsgi import build_environ
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, close_old_connections
+from django.http import HttpResponse
 from django.http.request import HttpHeaders, split_domain_port, validate_host
-from django.urls import reverse
+from django.urls import resolve, reverse
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 
 from common import metrics
 from common.coalescing import answers
-from common.logs import clean_id, correlated
+from common.logs import correlated
 from common.nonblocking import without_blocking
 from web.accounts.authentication import TokenAuthentication
-from web.accounts.permissions import HasRequiredScope
 from web.algorithm_proxy.client import AsyncPredictions
-from web.algorithm_proxy.serializers import PredictRequestSerializer
-from web.algorithm_proxy.views import PredictView
+from web.algorithm_proxy.views import PredictParams, PredictView
 from web.api.bodies import held_bodies, read_body
 from web.api.exception_handlers import exception_handler
 from web.api.exceptions import PayloadTooLarge
+from web.api.middleware import request_id_of, started_at
 from web.api.parsers import JSONParser
-from web.api.throttling import ClientRateThrottle
 from web.api.views import server_error_body
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _render = JSONRenderer().render
-
-
-def _static_headers() -> list[tuple[bytes, bytes]]:
-    """What Django's middleware (SecurityMiddleware, XFrameOptionsMiddleware) and DRF's view
-    add to every answer of this endpoint; tests/web/test_predict_asgi.py holds the two paths
-    to the same set."""
-    headers = {"allow": "POST, OPTIONS"}
-    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-        headers["x-content-type-options"] = "nosniff"
-    if settings.SECURE_REFERRER_POLICY:
-        headers["referrer-policy"] = settings.SECURE_REFERRER_POLICY
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        headers["cross-origin-opener-policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
-    headers["x-frame-options"] = settings.X_FRAME_OPTIONS
-    return [(name.encode(), value.encode()) for name, value in headers.items()]
 
 
 class _Caller:
@@ -80,19 +70,28 @@ class _Caller:
         self.auth: Any = None
 
 
-def _admit(caller: _Caller) -> None:
-    """DRF's APIView.initial for PredictView: authentication, permission, throttle."""
-    authenticator = TokenAuthentication()
-    found = authenticator.authenticate(caller)
-    if found is not None:
-        caller.user, caller.auth = found
-    if not HasRequiredScope().has_permission(caller, PredictView):
-        if found is None:
-            raise exceptions.NotAuthenticated()
-        raise exceptions.PermissionDenied()
-    throttle = ClientRateThrottle()
-    if not throttle.allow_request(caller, PredictView):
-        raise exceptions.Throttled(throttle.wait())
+def _admit(caller: _Caller, view: PredictView) -> None:
+    """DRF's APIView.initial with the view's own classes: authentication, permission,
+    throttle. No content negotiation: the view has one renderer, and DRF's negotiation would
+    cost a prediction more than the rest of this."""
+    found = None
+    for authenticator in view.get_authenticators():
+        found = authenticator.authenticate(caller)
+        if found is not None:
+            caller.user, caller.auth = found
+            break
+    for permission in view.get_permissions():
+        if not permission.has_permission(caller, view):
+            if found is None:
+                raise exceptions.NotAuthenticated()
+            raise exceptions.PermissionDenied(getattr(permission, "message", None))
+    waits = [
+        throttle.wait()
+        for throttle in view.get_throttles()
+        if not throttle.allow_request(caller, view)
+    ]
+    if waits:
+        raise exceptions.Throttled(max((wait for wait in waits if wait is not None), default=None))
 
 
 def _in_thread(step: Callable[[], T]) -> T:
@@ -121,13 +120,64 @@ async def token_of(scope: dict) -> int | None:
     return await without_blocking(check, lambda: _in_thread(check))
 
 
+class _Middleware(BaseHandler):
+    """settings.MIDDLEWARE around an answer made on the event loop, as Django's WSGIHandler
+    runs it around a view."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        # As Django's URL resolution sets it: the metrics name the route by it.
+        self.match = resolve(path)
+        self.load_middleware()
+
+    def _get_response(self, request: Any) -> HttpResponse:
+        # Where Django would resolve the URL and call the view: this one has answered.
+        request.resolver_match = self.match
+        return request.predict_answer
+
+
+# What the middleware sets per answer; the rest of what it adds, it adds to every answer.
+_PER_ANSWER = {"content-length", "x-request-id"}
+
+
+class _MiddlewareHeaders:
+    """The headers settings.MIDDLEWARE adds to this endpoint's answers, learned by running it
+    (all of it: logs, metrics, request id) on a worker's first answer and added to every later
+    one, which then costs no more than before any middleware: a middleware added later adds
+    its headers here too."""
+
+    def __init__(self, path: str) -> None:
+        self._middleware = _Middleware(path)
+        self.route = self._middleware.match.route
+        self.added: list[tuple[bytes, bytes]] | None = None
+
+    def run(self, scope: dict, caller: _Caller, answer: HttpResponse) -> HttpResponse:
+        request = WSGIRequest(build_environ(scope, io.BytesIO()))
+        # The id and start time the answer was made under, which the middleware keeps.
+        request.request_id, request.started_at = caller.request_id, caller.started_at
+        request.predict_answer = answer
+        own = {name.lower() for name in answer.headers}
+        response = self._middleware.get_response(request)
+        self.added = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.items()
+            if name.lower() not in own | _PER_ANSWER
+        ]
+        return response
+
+
 class PredictApp:
     """The ASGI app of the endpoint; `serves(scope)` says whether a request is its own."""
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path or reverse("predict")
-        self.route = self.path.lstrip("/")
-        self._headers = _static_headers()
+        self._view = PredictView()
+        # The view's own (Allow), which DRF's finalize_response adds to each of its answers.
+        self._view_headers = [
+            (name.lower().encode(), value.encode())
+            for name, value in self._view.default_response_headers.items()
+        ]
+        self._middleware_headers = _MiddlewareHeaders(self.path)
         # Read once: Django's lazy settings cost more per read than the rest of this check.
         self._on = not settings.USE_X_FORWARDED_HOST
         self._allowed_hosts = settings.ALLOWED_HOSTS
@@ -153,40 +203,54 @@ class PredictApp:
         )
 
     async def __call__(self, scope: dict, receive, send) -> None:
-        started = time.perf_counter()
-        meta = _meta(scope)
-        request_id = clean_id(meta.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex[:16]
-        caller = _Caller(self.path, meta)
+        caller = _Caller(self.path, _meta(scope))
+        started = started_at(caller)
+        request_id = request_id_of(caller)
         with correlated(request_id):
             try:
                 answer_status, body, headers = (
                     status.HTTP_200_OK,
-                    await self._answer(caller, int(meta["CONTENT_LENGTH"]), receive),
+                    await self._answer(caller, int(caller.META["CONTENT_LENGTH"]), receive),
                     [],
                 )
             except Exception as error:
                 answer_status, body, headers = self._error(error, caller, request_id)
         payload = _render(body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer_status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"x-request-id", request_id.encode()),
-                    *self._headers,
-                    *headers,
-                ],
-            }
-        )
+        headers += self._view_headers
+        if self._middleware_headers.added is None:
+            answer = HttpResponse(payload, status=answer_status, content_type="application/json")
+            for name, value in headers:
+                answer[name.decode("latin-1")] = value.decode("latin-1")
+            response = self._middleware_headers.run(scope, caller, answer)
+            response.close()
+            answer_status, payload = response.status_code, response.content
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.items()
+            ]
+        else:
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-request-id", request_id.encode()),
+                *self._middleware_headers.added,
+                *headers,
+            ]
+            # As MetricsMiddleware counts every other answer.
+            metrics.record_http_request(
+                self._middleware_headers.route,
+                "POST",
+                answer_status,
+                time.perf_counter() - started,
+            )
+        await send({"type": "http.response.start", "status": answer_status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-        metrics.record_http_request(
-            self.route, "POST", answer_status, time.perf_counter() - started
-        )
 
     async def _answer(self, caller: _Caller, length: int, receive) -> Any:
-        await without_blocking(lambda: _admit(caller), lambda: _in_thread(lambda: _admit(caller)))
+        def admit() -> None:
+            _admit(caller, self._view)
+
+        await without_blocking(admit, lambda: _in_thread(admit))
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if length > limit:
             raise PayloadTooLarge()
@@ -199,18 +263,15 @@ class PredictApp:
 
             await read_body(receive, limit, PayloadTooLarge, keep)
             body = b"".join(chunks)
-            params = PredictRequestSerializer(data=JSONParser().parse(io.BytesIO(body)))
-            params.is_valid(raise_exception=True)
-            return await self.predictions(params.validated_data)
+            return await self.predictions(PredictView.params(JSONParser().parse(io.BytesIO(body))))
 
-    async def predictions(self, params: dict) -> Any:
-        """The answer to a valid request: one prediction for "text", a list for "texts"."""
-        model_id = str(params["model_id"] or "")
+    async def predictions(self, params: PredictParams) -> Any:
+        """The answer to a valid request: one prediction for a text, a list for texts."""
         if self._predictions is None:
             self._predictions = AsyncPredictions(settings.ALGORITHM_GRPC_TARGET)
-        if "text" in params:
-            return await self._predictions.predict(text=params["text"], model_id=model_id)
-        return answers(await self._predictions.predict_batch(params["texts"], model_id))
+        if params.texts is None:
+            return await self._predictions.predict(text=params.text, model_id=params.model_id)
+        return answers(await self._predictions.predict_batch(params.texts, params.model_id))
 
     def _error(
         self, error: Exception, caller: _Caller, request_id: str
@@ -218,8 +279,8 @@ class PredictApp:
         """As DRF's APIView.handle_exception: the API's exception handler answers what it
         knows (a database it cannot reach is a 503); anything else is a logged 500."""
         if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-            # A 401 names the scheme to use.
-            error.auth_header = TokenAuthentication().authenticate_header(caller)
+            # A 401 names the scheme to use, as DRF's handle_exception has it.
+            error.auth_header = self._view.get_authenticate_header(caller)
         response = exception_handler(error, {"request": caller, "view": None})
         if response is None:
             logger.error("Internal Server Error: %s", self.path, exc_info=error)

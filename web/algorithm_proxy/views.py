@@ -2,7 +2,8 @@
 validated here, answered by the algorithm service."""
 
 import time
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.urls import reverse
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
@@ -66,8 +67,29 @@ _OneOrManyPredictions = PolymorphicProxySerializer(
 )
 
 
+@dataclass(frozen=True)
+class PredictParams:
+    """A valid prediction request: one text, or a list of texts, for a version ("" asks for
+    the active one)."""
+
+    text: str | None
+    texts: list[str] | None
+    model_id: str
+
+
 class PredictView(APIView):
+    """Requests of the usual shape are answered on the event loop through this view's own
+    steps (web/algorithm_proxy/predict_asgi.py); the rest here, the same way."""
+
     required_scope: ClassVar = {"POST": Scope.PREDICT}
+
+    @staticmethod
+    def params(data: Any) -> PredictParams:
+        """A request body's parameters, or the ValidationError naming each field at fault."""
+        params = serializers.PredictRequestSerializer(data=data)
+        params.is_valid(raise_exception=True)
+        valid = params.validated_data
+        return PredictParams(valid.get("text"), valid.get("texts"), str(valid["model_id"] or ""))
 
     @extend_schema(
         request=serializers.PredictRequestSerializer,
@@ -81,14 +103,11 @@ class PredictView(APIView):
         "active one answers. The label is always the one with the highest score.",
     )
     def post(self, request):
-        params = serializers.PredictRequestSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        model_id = str(params.validated_data["model_id"] or "")
+        params = self.params(request.data)
         client = algorithm_client()
-        if "text" in params.validated_data:
-            return Response(client.predict(text=params.validated_data["text"], model_id=model_id))
-        batch = client.predict_batch(texts=params.validated_data["texts"], model_id=model_id)
-        return Response(answers(batch))
+        if params.texts is None:
+            return Response(client.predict(text=params.text, model_id=params.model_id))
+        return Response(answers(client.predict_batch(texts=params.texts, model_id=params.model_id)))
 
 
 class AlgorithmListView(APIView):

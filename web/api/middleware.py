@@ -75,6 +75,24 @@ class OneHostAndAuthorizationMiddleware:
         return self.get_response(request)
 
 
+def request_id_of(request: HttpRequest) -> str:
+    """The request's id, given at the first call: the caller's own if valid, else a new one.
+    Predictions ask before this stack runs (web/algorithm_proxy/predict_asgi.py), and the stack
+    keeps what they were given."""
+    if not hasattr(request, "request_id"):
+        given = clean_id(request.META.get("HTTP_X_REQUEST_ID"))
+        request.request_id = given or uuid.uuid4().hex[:16]
+    return request.request_id
+
+
+def started_at(request: HttpRequest) -> float:
+    """When answering the request began (time.perf_counter()), taken at the first call: for a
+    prediction, before it is answered on the event loop and handed to this stack."""
+    if not hasattr(request, "started_at"):
+        request.started_at = time.perf_counter()
+    return request.started_at
+
+
 class RequestIdMiddleware:
     """Give every request an id: logged on each of its lines, passed on to the algorithm
     service, and returned in the X-Request-ID header (a caller's own valid id is kept)."""
@@ -83,8 +101,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = clean_id(request.META.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex[:16]
-        request.request_id = request_id
+        request_id = request_id_of(request)
         with correlated(request_id):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
@@ -99,7 +116,7 @@ class MetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
+        started = started_at(request)
         response = self.get_response(request)
         match = request.resolver_match
         metrics.record_http_request(

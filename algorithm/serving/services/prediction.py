@@ -57,8 +57,9 @@ _single_predictions = PredictionCoalescer(
     max_batch=64,
     max_in_flight=1,
     timeout=10.0,
+    # No text is sent again alone: predict() checked each one before it joined a batch, so
+    # what refuses a batch (its model version) refuses each of its texts.
     busy_error=lambda: Unavailable("Too busy to answer in time; try again shortly."),
-    is_per_text_error=lambda error: isinstance(error, InvalidArgument),
 )
 
 
