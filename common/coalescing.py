@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypedDict, TypeVar
+from typing import Generic, NotRequired, Protocol, TypedDict, TypeVar
 
 from common.metrics import COALESCED_BATCH_TEXTS
 
@@ -46,6 +46,16 @@ class Prediction(Scored):
 SendBatch = Callable[[list[str], str], BatchPrediction]
 SendBatchAsync = Callable[[list[str], str], Awaitable[BatchPrediction]]
 Outcome = Prediction | Exception
+
+
+class CoalescerOptions(TypedDict):
+    """How a coalescer batches and fails, as its keyword arguments (after send_batch)."""
+
+    max_batch: int
+    max_in_flight: int
+    timeout: float
+    busy_error: Callable[[], Exception]
+    is_per_text_error: NotRequired[Callable[[Exception], bool]]
 
 
 def _no_text_alone(error: Exception) -> bool:

@@ -14,6 +14,7 @@ from rest_framework import status
 
 from algorithm.v1 import prediction_pb2
 from common import limits
+from common.coalescing import CoalescerOptions
 from common.logs import correlation_id
 from common.wire import AUTHORIZATION_METADATA, REQUEST_ID_METADATA, bearer
 from web.algorithm_proxy.grpc_errors import BUSY, AlgorithmError, rest_error
@@ -81,16 +82,17 @@ def call_metadata(credential: str) -> tuple[tuple[str, str], ...]:
     return ((REQUEST_ID_METADATA, correlation_id.get()), (AUTHORIZATION_METADATA, credential))
 
 
-def coalescing() -> dict[str, Any]:
-    """How web's coalescers (blocking and asynchronous) batch and fail: their keyword
-    arguments."""
+def coalescing() -> CoalescerOptions:
+    """How web's coalescers (blocking and asynchronous) batch and fail."""
     return {
         "max_batch": COALESCE_MAX_BATCH,
         "max_in_flight": COALESCE_MAX_IN_FLIGHT,
         # Room to queue behind the calls under way, each bounded by its own deadline.
         "timeout": PREDICT_DEADLINE_SECONDS * 2,
         "busy_error": lambda: AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, BUSY),
-        # What one text can cause (invalid, too long); the rest apply to the whole batch.
+        # What one text can cause (too long for a batch's message; invalid, were a rule of the
+        # service's ever stricter than web's): the batch's texts are then sent one by one, so
+        # one caller's text never fails the others'. The rest apply to the whole batch.
         "is_per_text_error": lambda error: (
             getattr(error, "status_code", None)
             in (status.HTTP_400_BAD_REQUEST, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

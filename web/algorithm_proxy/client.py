@@ -26,8 +26,13 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
-from common.coalescing import AsyncPredictionCoalescer, PredictionCoalescer
-from common.proto_json import as_json
+from common.coalescing import (
+    AsyncPredictionCoalescer,
+    BatchPrediction,
+    Prediction,
+    PredictionCoalescer,
+    Scored,
+)
 from web.algorithm_proxy.channel import (
     CHANNEL_OPTIONS,
     HEALTH_DEADLINE_SECONDS,
@@ -39,6 +44,16 @@ from web.algorithm_proxy.channel import (
     coalescing,
 )
 from web.algorithm_proxy.grpc_errors import rest_error
+
+
+def batch_prediction(reply: prediction_pb2.PredictBatchResponse) -> BatchPrediction:
+    return BatchPrediction(
+        predictions=[
+            Scored(label=prediction.label, scores=dict(prediction.scores))
+            for prediction in reply.predictions
+        ],
+        model_id=reply.model_id,
+    )
 
 
 class AlgorithmClient:
@@ -67,17 +82,16 @@ class AlgorithmClient:
             states[key] = reply.status == health_pb2.HealthCheckResponse.SERVING
         return states
 
-    # Predictions: JSON objects, as the coalescer shares replies out (common/coalescing.py).
+    # Predictions: in the coalescer's shapes, as it shares batch replies out.
 
-    def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
-        """{"label", "scores", "model_id"} for one text."""
+    def predict(self, *, text: str, model_id: str) -> Prediction:
         return self._coalescer.predict(text=text, model_id=model_id)
 
-    def predict_batch(self, *, texts: list[str], model_id: str) -> dict[str, Any]:
-        """{"predictions": [{"label", "scores"}], "model_id"}."""
+    def predict_batch(self, *, texts: list[str], model_id: str) -> BatchPrediction:
         stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
         request = prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id)
-        return as_json(self.channel.call(stub.PredictBatch, request, PREDICT_DEADLINE_SECONDS))
+        reply = self.channel.call(stub.PredictBatch, request, PREDICT_DEADLINE_SECONDS)
+        return batch_prediction(reply)
 
     # Training and jobs.
 
@@ -233,10 +247,10 @@ class AsyncPredictions:
         self._prediction = prediction_pb2_grpc.PredictionServiceStub(self._channel)
         self._coalescer = AsyncPredictionCoalescer(self.predict_batch, **coalescing())
 
-    async def predict(self, *, text: str, model_id: str) -> dict[str, Any]:
+    async def predict(self, *, text: str, model_id: str) -> Prediction:
         return await self._coalescer.predict(text=text, model_id=model_id)
 
-    async def predict_batch(self, texts: list[str], model_id: str) -> dict[str, Any]:
+    async def predict_batch(self, texts: list[str], model_id: str) -> BatchPrediction:
         try:
             reply = await self._prediction.PredictBatch(
                 prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id),
@@ -245,7 +259,7 @@ class AsyncPredictions:
             )
         except grpc.RpcError as error:
             raise rest_error(error) from error
-        return as_json(reply)
+        return batch_prediction(reply)
 
     async def close(self) -> None:
         await self._channel.close()
