@@ -18,12 +18,11 @@ from algorithm.serving import inference_http
 from algorithm.serving.service_auth import REFUSAL, ServiceCredential
 from algorithm.serving.services import info, prediction, training
 from common import metrics
+from common.limits import MAX_SHIM_BODY_BYTES
 from common.logs import clean_id, correlation_id
 from common.proto_json import as_json
 
 logger = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 32 << 20
 
 _credential = ServiceCredential()
 # Like the gRPC server, the shim answers only callers holding the service's credential; its
@@ -31,7 +30,7 @@ _credential = ServiceCredential()
 OPEN_PATHS = frozenset({"/health"})
 
 app = Flask(__name__)
-app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+app.config["MAX_CONTENT_LENGTH"] = MAX_SHIM_BODY_BYTES
 app.json.ensure_ascii = False
 app.json.sort_keys = False
 app.register_blueprint(inference_http.blueprint)
