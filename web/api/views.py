@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 from common.limits import MAX_LOG_LINES
 from web.accounts.scopes import Scope
 from web.api.exceptions import PayloadTooLarge, error_body
+from web.api.log_tail import SERVICES, log_tail
+from web.api.readiness import readiness
 from web.api.schema import error_responses
-from web.api.selectors import SERVICES, log_tail, readiness
 
 _CHECK = serializers.ChoiceField(choices=["ok", "error"])
 _ReadinessSerializer = inline_serializer(
