@@ -55,7 +55,7 @@ _render = JSONRenderer().render
 
 def _static_headers() -> list[tuple[bytes, bytes]]:
     """What Django's middleware (SecurityMiddleware, XFrameOptionsMiddleware) and DRF's view
-    add to every answer of this endpoint; tests/web/test_predict_asgi.py holds the two paths
+    add to every answer of this endpoint; tests/processes/test_predict_asgi.py holds the two paths
     to the same set."""
     headers = {"allow": "POST, OPTIONS"}
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
