@@ -70,10 +70,12 @@ def test_every_test_a_page_cites_exists(page):
 
 
 def test_every_test_the_code_cites_in_comments_and_docstrings_exists():
+    sources = {path: (REPO_ROOT / path).read_text() for path in _code_files()}
     missing = {
         path: cited
-        for path in _code_files()
-        if (cited := missing_citations(comments_and_docstrings((REPO_ROOT / path).read_text())))
+        for path, source in sources.items()
+        if "tests/" in source  # most cite nothing: no need to take them apart
+        if (cited := missing_citations(comments_and_docstrings(source)))
     }
     assert missing == {}
 
