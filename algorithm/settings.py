@@ -8,6 +8,10 @@ from common.settings import REDIS_URL, env, env_int, env_path
 REDBEAT_REDIS_URL = env("REDBEAT_REDIS_URL", REDIS_URL)
 MODEL_DIR = env_path("MODEL_DIR", "var/models")
 
+# The Flask shim's gunicorn processes, and threads in each (algorithm/serving/gunicorn.conf.py).
+HTTP_WORKERS = env_int("ALGORITHM_HTTP_WORKERS", 2)
+HTTP_THREADS = env_int("ALGORITHM_HTTP_THREADS", 4)
+
 GRPC_THREADS = env_int("ALGORITHM_GRPC_THREADS", 16)
 # Calls the gRPC server holds at once, running or waiting for a thread; one more is refused
 # at once with RESOURCE_EXHAUSTED instead of waiting in a queue without bound. Non-blocking

@@ -10,7 +10,7 @@ import time
 import warnings
 
 from algorithm.domain import db, jobs, ml, training
-from algorithm.domain.datasource import open_labelled_stream, read_labelled_rows
+from algorithm.domain.datasource import DATA_TABLE, open_labelled_stream, read_labelled_rows
 
 
 def _ignore_progress(_read: int, _total: int) -> None:
@@ -37,11 +37,16 @@ def _worker_stream_pass() -> int:
         return sum(len(batch) for batch in stream.batches())
 
 
+# The floor readers ask for what training reads of web's `data` table.
+DATA_COLUMNS = ("text", "label")
+_SELECT_ROWS = f"SELECT {', '.join(DATA_COLUMNS)} FROM {DATA_TABLE}"
+
+
 def _copy_floor() -> int:
     conn = db.connect()
     try:
         with conn.cursor() as cursor:
-            cursor.copy_expert("COPY (SELECT text, label FROM data) TO STDOUT", _NullSink())
+            cursor.copy_expert(f"COPY ({_SELECT_ROWS}) TO STDOUT", _NullSink())
             return cursor.rowcount
     finally:
         conn.close()
@@ -56,7 +61,7 @@ def _pandas_read_sql() -> int:
         with warnings.catch_warnings():
             # pandas prefers SQLAlchemy but reads a DBAPI connection all the same.
             warnings.simplefilter("ignore", UserWarning)
-            return len(pd.read_sql("SELECT text, label FROM data", conn))
+            return len(pd.read_sql(_SELECT_ROWS, conn))
     finally:
         conn.close()
 

@@ -38,10 +38,6 @@ COLUMNS = ("text", "label")
 # How many row errors an answer lists; the counts cover them all.
 MAX_REPORTED_ERRORS = 20
 
-# The longest line a valid row needs is a JSON line of 20,000 characters all written as
-# \uXXXX escapes, about 120 KB; a longer line means a wrong format or a broken file, and
-# reading it whole would put an unbounded amount of the upload in memory.
-MAX_LINE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
 # A lone CR (old Mac line ending) ends a line too, as in Python's universal newlines.
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
@@ -102,10 +98,10 @@ def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, str]]:
     """
     buffered = io.BufferedReader(_RawStream(stream), buffer_size=_CHUNK_BYTES)
     number = 0
-    while raw := buffered.readline(MAX_LINE_BYTES + 1):
-        if len(raw) > MAX_LINE_BYTES:
+    while raw := buffered.readline(limits.MAX_LINE_BYTES + 1):
+        if len(raw) > limits.MAX_LINE_BYTES:
             raise DataImportError(
-                f"Line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB, far more "
+                f"Line {number + 1} is longer than {limits.MAX_LINE_BYTES // 2**20} MiB, far more "
                 "than any valid row; check that the file and its format are right.",
                 line=number + 1,
             )

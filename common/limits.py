@@ -34,3 +34,23 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1_000
 # An API token's name (max_length in web's ApiToken model and its migration).
 MAX_TOKEN_NAME_CHARS = 100
+# Objects in one bulk create (POST /api/data/ with a list), saved in one transaction.
+MAX_BULK_ITEMS = 10_000
+# Log lines one GET /api/log/ returns.
+MAX_LOG_LINES = 1_000
+
+# Request bodies. Web's JSON bodies (Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which web's own
+# body reader and parser hold to): a bulk create of MAX_BULK_ITEMS short items fits, or about
+# 200 items of full-length text.
+MAX_JSON_BODY_BYTES = 4 << 20
+# An import (POST /api/data/import/) is streamed, never held in memory, so it may be larger;
+# sized to import well within web's gunicorn timeout (about 20,000 rows a second).
+MAX_IMPORT_BYTES = 64 << 20
+# One line of an imported file (CSV, TSV or JSON lines). The longest a valid row needs is a
+# JSON line of MAX_TEXT_CHARS characters all written as \uXXXX escapes, about 120 KB; a
+# longer line means a wrong format or a broken file, and reading it whole would hold an
+# unbounded part of the upload in memory.
+MAX_LINE_BYTES = 1 << 20
+# A body the Flask shim reads: its largest are an evaluation's MAX_EVALUATION_ROWS rows and a
+# result's MAX_RESULT_LABELS labels.
+MAX_SHIM_BODY_BYTES = 32 << 20

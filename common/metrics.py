@@ -3,13 +3,12 @@ serves its own at ``/metrics`` on a port of its own.
 
 gunicorn and Celery fork their workers, so every process writes its samples through
 prometheus_client's multiprocess mode into its process tree's folder, and a service's
-endpoint sums the folders of its trees (the Procfile's process names). The mode must be
-chosen before prometheus_client is first imported, which is why every Procfile command
-starts through this module: ``python -m common.metrics <tree> <command> [args...]`` makes
-the tree's folder afresh, names it in the environment and runs the command in its place.
+endpoint sums the folders of its trees (the Procfile's process names). Every Procfile command
+starts through common/launch.py, which names the tree's folder before prometheus_client is
+first imported.
 
 That mode has no process collector, so the endpoint reads each live process of its trees
-from /proc at every scrape (``_Processes``): the trees' roots are the processes this module
+from /proc at every scrape (``_Processes``): the trees' roots are the processes the launcher
 started, and their descendants are found through their parents. A process's series have a
 ``pid`` label and go when it does, so there are as many as there are live processes.
 """
@@ -17,29 +16,22 @@ started, and their descendants are found through their parents. A process's seri
 import contextlib
 import os
 import pathlib
-import shutil
-import sys
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from common import settings
+from common.launch import PROC, ROOT_FILE, SERVICE_TREES, ProcessStat, process_stat
 
-# service: (its metrics port, the process trees whose samples it serves; the first serves)
-SERVICES = {
-    "web": (settings.WEB_METRICS_PORT, ("web",)),
-    "algorithm": (settings.ALGORITHM_METRICS_PORT, ("algorithm_grpc", "algorithm_http")),
-    "worker": (settings.WORKER_METRICS_PORT, ("algorithm_celery", "algorithm_monitor")),
-    "scheduler": (settings.SCHEDULER_METRICS_PORT, ("scheduler",)),
+# Each service's metrics port.
+PORTS = {
+    "web": settings.WEB_METRICS_PORT,
+    "algorithm": settings.ALGORITHM_METRICS_PORT,
+    "worker": settings.WORKER_METRICS_PORT,
+    "scheduler": settings.SCHEDULER_METRICS_PORT,
 }
-TREE_VARIABLE = "TEXTCLF_METRICS_TREE"
-# In each tree's folder: the tree's first process, as "<pid> <start time in clock ticks>" (a
-# pid alone could be reused by another process once the tree's has gone).
-ROOT_FILE = "root"
-PROC = pathlib.Path("/proc")
 # The container's memory: cgroup v2's files, else cgroup v1's (limit, usage, the statistic
 # counted in usage that the kernel reclaims first).
 CGROUP_MEMORY = (
@@ -85,9 +77,9 @@ def serve_if_first(*extra: Collector, keep: Callable[[Metric], Metric] | None = 
     """Serve this service's metrics, if this process runs its first tree: the sum of its
     trees' samples (each family passed through `keep`, if given) and the `extra` collectors,
     which report what only this process knows."""
-    tree = os.environ.get(TREE_VARIABLE)
-    for port, trees in SERVICES.values():
-        if tree == trees[0]:
+    for service, trees in SERVICE_TREES.items():
+        if trees[0] == settings.METRICS_TREE:
+            port = PORTS[service]
             registry = CollectorRegistry()
             _Trees(registry, trees, keep)
             registry.register(_Processes(trees))
@@ -148,38 +140,15 @@ class _Processes(Collector):
         yield from _container_memory()
 
 
-class _Stat(NamedTuple):
-    parent: int
-    start: int
-    cpu_ticks: int
-    rss_pages: int
-
-
-def _stat(pid: int | str) -> _Stat | None:
-    """Some fields of /proc/<pid>/stat (proc(5)); None once the process has gone."""
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    # The fields after the command, which is in parentheses and may hold anything.
-    fields = text[text.rindex(")") + 2 :].split()
-    return _Stat(
-        parent=int(fields[1]),
-        start=int(fields[19]),
-        cpu_ticks=int(fields[11]) + int(fields[12]),
-        rss_pages=int(fields[21]),
-    )
-
-
-def _process_stats() -> dict[int, _Stat]:
+def _process_stats() -> dict[int, ProcessStat]:
     stats = {}
     for entry in PROC.iterdir():
-        if entry.name.isdigit() and (stat := _stat(entry.name)) is not None:
+        if entry.name.isdigit() and (stat := process_stat(entry.name)) is not None:
             stats[int(entry.name)] = stat
     return stats
 
 
-def _tree_pids(root_file: pathlib.Path, stats: dict[int, _Stat]) -> list[int]:
+def _tree_pids(root_file: pathlib.Path, stats: dict[int, ProcessStat]) -> list[int]:
     """The tree's live processes: its root, if still the process that wrote root_file, and
     every descendant."""
     try:
@@ -227,28 +196,5 @@ def _container_memory() -> Iterator[Metric]:
 
 def process_exited(pid: int) -> None:
     """gunicorn's child_exit: a dead worker's live gauges leave the sums."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.METRICS_TREE:  # the launcher chose the multiprocess mode
         multiprocess.mark_process_dead(pid)
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) < 2 or not any(argv[0] in trees for _, trees in SERVICES.values()):
-        names = "|".join(tree for _, trees in SERVICES.values() for tree in trees)
-        sys.exit(f"usage: python -m common.metrics {{{names}}} COMMAND [ARGS...]")
-    tree, command = argv[0], argv[1:]
-    folder = settings.METRICS_DIR / tree
-    # A fresh folder: the files of a previous run's processes would be summed in too.
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    pid = os.getpid()  # exec keeps it, and the start time with it
-    own = _stat(pid)
-    if own is None:
-        sys.exit(f"/proc/{pid}/stat cannot be read: this needs Linux's /proc.")
-    (folder / ROOT_FILE).write_text(f"{pid} {own.start}")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    os.environ[TREE_VARIABLE] = tree
-    os.execvp(command[0], command)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

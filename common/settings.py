@@ -86,14 +86,25 @@ LISTEN_ADDRESS = env("LISTEN_ADDRESS", "127.0.0.1")
 
 ALGORITHM_GRPC_PORT = env_int("ALGORITHM_GRPC_PORT", 50051)
 ALGORITHM_HTTP_PORT = env_int("ALGORITHM_HTTP_PORT", 5000)
-# Threads per web worker for the token and budget checks of predictions that need the
-# database or Redis (common/nonblocking.py). Each may hold a database connection, so they
-# count in web's connections with WEB_THREADS (web/gunicorn.conf.py).
+# Web's processes, read here rather than in web/config/settings.py because gunicorn's
+# configuration (web/gunicorn.conf.py) reads them before Django is set up: its port, its
+# worker processes (each an event loop), the threads per worker that run Django for every
+# request but predictions and liveness (web/config/asgi.py), and those for the token and
+# budget checks of predictions that need the database or Redis (common/nonblocking.py).
+# Each thread may hold a database connection, so WEB_WORKERS * (WEB_THREADS +
+# WEB_CHECK_THREADS + 2) must stay below PostgreSQL's max_connections.
+WEB_PORT = env_int("WEB_PORT", 8000)
+WEB_WORKERS = env_int("WEB_WORKERS", os.cpu_count() or 1)
+WEB_THREADS = env_int("WEB_THREADS", 16)
 WEB_CHECK_THREADS = env_int("WEB_CHECK_THREADS", 4)
 if not 1 <= WEB_CHECK_THREADS <= 64:
     raise ValueError(f"WEB_CHECK_THREADS must be from 1 to 64, not {WEB_CHECK_THREADS}.")
 # Prometheus metrics, each service's at /metrics on a port of its own (common/metrics.py),
 # never published outside; the samples of each process tree are kept in METRICS_DIR.
+# The process tree (the Procfile's name) this process belongs to: set by common/launch.py for
+# the command it starts, empty in a process started otherwise.
+METRICS_TREE_VARIABLE = "TEXTCLF_METRICS_TREE"
+METRICS_TREE = env(METRICS_TREE_VARIABLE, "")
 WEB_METRICS_PORT = env_int("WEB_METRICS_PORT", 9511)
 ALGORITHM_METRICS_PORT = env_int("ALGORITHM_METRICS_PORT", 9512)
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9513)

@@ -6,11 +6,12 @@ TIMEOUT_SECONDS with what is still missing.
 """
 
 import json
-import os
 import sys
 import time
 import urllib.error
 import urllib.request
+
+from common.settings import WEB_PORT
 
 TIMEOUT_SECONDS = 180
 
@@ -26,7 +27,7 @@ def readiness(url: str) -> dict | None:
 
 
 def main() -> int:
-    url = f"http://127.0.0.1:{os.environ.get('WEB_PORT') or 8000}/api/health/"
+    url = f"http://127.0.0.1:{WEB_PORT}/api/health/"
     deadline = time.monotonic() + TIMEOUT_SECONDS
     state = None
     while time.monotonic() < deadline:

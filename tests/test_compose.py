@@ -131,7 +131,7 @@ def test_each_app_service_writes_its_logs_to_a_volume_of_its_own():
 
 
 def test_web_reads_the_other_containers_logs_read_only_in_folders_under_its_own():
-    # GET /api/log/ reads LOG_DIR and the folders directly under it (web/api/selectors.py).
+    # GET /api/log/ reads LOG_DIR and the folders directly under it (web/api/log_tail.py).
     assert log_volumes("web") == {
         "logs_web": "rw",
         "logs_algorithm": "ro",

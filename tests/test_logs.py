@@ -10,7 +10,7 @@ import pytest
 
 from common import logs
 from common import settings as common_settings
-from web.api import selectors
+from web.api.log_tail import log_tail
 
 MODEL_POINTER = "0123456789abcdef0123456789abcdef\n"
 
@@ -131,6 +131,6 @@ def test_the_log_view_reads_other_containers_folders_and_no_link(tmp_path, monke
     secret.write_text(line.format(3, "web", "the secret"))
     (other / "algorithm-http.log").symlink_to(secret)
 
-    records = selectors.log_tail(lines=10)
+    records = log_tail(lines=10)
 
     assert [record["message"] for record in records] == ["from web", "from grpc"]

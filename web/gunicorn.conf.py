@@ -1,13 +1,10 @@
 """Gunicorn configuration: `gunicorn -c web/gunicorn.conf.py` from the repository root."""
 
-import multiprocessing
-import os
-
 from common import metrics
-from common.settings import LISTEN_ADDRESS
+from common.settings import LISTEN_ADDRESS, WEB_PORT, WEB_WORKERS
 
 wsgi_app = "web.config.asgi:application"
-bind = f"{LISTEN_ADDRESS}:{os.environ.get('WEB_PORT', '8000')}"
+bind = f"{LISTEN_ADDRESS}:{WEB_PORT}"
 
 # One process per core, each an event loop (uvicorn, with uvloop and httptools): predictions
 # are answered on the loop, and those that arrive together in a process share one call to
@@ -18,7 +15,7 @@ bind = f"{LISTEN_ADDRESS}:{os.environ.get('WEB_PORT', '8000')}"
 # connection, so workers * (WEB_THREADS + WEB_CHECK_THREADS + 2) must stay below
 # PostgreSQL's max_connections.
 worker_class = "uvicorn_worker.UvicornWorker"
-workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
+workers = WEB_WORKERS
 # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new
 # connections over the workers; on one shared socket, whichever worker woke first took a
 # whole burst of keep-alive connections and kept them while the others idled.

@@ -10,12 +10,19 @@ import psycopg2.extensions
 from algorithm.domain import db
 from algorithm.domain.records import DataSnapshot
 
+# Web's `data` table as this module reads it: its SQL takes every name from here, and
+# tests/test_data_table_contract.py holds them to web's model and its latest migration, so a
+# migration that renames a column fails there, not in a training job.
+DATA_TABLE = "data"
+DATA_COLUMNS = ("id", "text", "label", "updated_at")
+_ID, _TEXT, _LABEL, _UPDATED_AT = DATA_COLUMNS
+
 BATCH_ROWS = 10_000
 # The streaming order. SGD learns from rows in the order they come, and a table filled one
 # label at a time would teach it one label and then the other (SMS hold-out accuracy 0.83
 # instead of 0.97). A hash of the id mixes the labels, the same way on every pass;
 # PostgreSQL sorts on its side, spilling to disk, so the worker still holds one batch.
-_MIXED_ORDER = "md5(id::text)"
+_MIXED_ORDER = f"md5({_ID}::text)"
 
 Progress = Callable[[int, int], None]
 
@@ -47,7 +54,9 @@ def read_labelled_rows(on_progress: Progress) -> LabelledRows:
         # tuples a cursor builds per row (1.3 to 1.8 times the rows per second on 100,000
         # rows). Every row is kept anyway, so nothing is gained by streaming them.
         with conn.cursor() as cursor:
-            cursor.copy_expert("COPY (SELECT text, label FROM data ORDER BY id) TO STDOUT", rows)
+            cursor.copy_expert(
+                f"COPY (SELECT {_TEXT}, {_LABEL} FROM {DATA_TABLE} ORDER BY {_ID}) TO STDOUT", rows
+            )
         if len(rows.texts) % BATCH_ROWS:
             on_progress(len(rows.texts), snapshot["rows"])
     return LabelledRows(rows.texts, rows.labels, snapshot)
@@ -88,7 +97,9 @@ def open_labelled_stream(on_progress: Progress) -> Iterator[LabelledStream]:
     """
     with _snapshot() as (conn, snapshot):
         with conn.cursor() as cursor:
-            cursor.execute("SELECT label, count(*) FROM data GROUP BY label ORDER BY label")
+            cursor.execute(
+                f"SELECT {_LABEL}, count(*) FROM {DATA_TABLE} GROUP BY {_LABEL} ORDER BY {_LABEL}"
+            )
             label_counts = dict(cursor.fetchall())
         on_progress(0, snapshot["rows"])
         yield LabelledStream(
@@ -112,7 +123,7 @@ def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, DataSnapshot]]
         )
         with conn:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT count(*), max(id), max(updated_at) FROM data")
+                cursor.execute(f"SELECT count(*), max({_ID}), max({_UPDATED_AT}) FROM {DATA_TABLE}")
                 total, max_id, last_update = db.fetch_one(cursor)
             yield (
                 conn,
@@ -132,7 +143,7 @@ def _batches(
     # A named cursor streams from the server instead of loading the table at once.
     with conn.cursor(name="training_rows") as rows:
         rows.itersize = BATCH_ROWS
-        rows.execute(f"SELECT text, label FROM data ORDER BY {order_by}")
+        rows.execute(f"SELECT {_TEXT}, {_LABEL} FROM {DATA_TABLE} ORDER BY {order_by}")
         rows_read = 0
         while batch := rows.fetchmany(BATCH_ROWS):
             rows_read += len(batch)

@@ -1,15 +1,14 @@
-"""gunicorn settings for the Flask shim, from the environment."""
+"""gunicorn settings for the Flask shim; what varies comes from algorithm/settings.py."""
 
-import os
-
+from algorithm import settings
 from algorithm.serving.model_repository import model_repository
 from common import metrics
 from common import settings as common_settings
 from common.logs import configure_logging
 
 bind = f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_HTTP_PORT}"
-workers = int(os.environ.get("ALGORITHM_HTTP_WORKERS") or 2)
-threads = int(os.environ.get("ALGORITHM_HTTP_THREADS") or 4)
+workers = settings.HTTP_WORKERS
+threads = settings.HTTP_THREADS
 # A socket per worker (SO_REUSEPORT): the kernel spreads connections over the workers, where
 # on one shared socket a single worker could take a whole burst of keep-alive connections.
 reuse_port = True

@@ -19,12 +19,11 @@ from algorithm.serving.error_status import http_status
 from algorithm.serving.service_auth import REFUSAL, ServiceCredential
 from algorithm.serving.services import info, monitoring, prediction, training
 from common import metrics
+from common.limits import MAX_SHIM_BODY_BYTES
 from common.logs import clean_id, correlation_id
 from common.proto_json import as_json
 
 logger = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 32 << 20
 
 _credential = ServiceCredential()
 # Like the gRPC server, the shim answers only callers holding the service's credential; its
@@ -39,7 +38,7 @@ class _JSONProvider(DefaultJSONProvider):
 
 
 app = Flask(__name__)
-app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+app.config["MAX_CONTENT_LENGTH"] = MAX_SHIM_BODY_BYTES
 app.json = _JSONProvider(app)
 app.register_blueprint(inference_http.blueprint)
 

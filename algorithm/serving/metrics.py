@@ -3,7 +3,7 @@
 gRPC calls follow the names go-grpc-prometheus made usual (``grpc_server_handled_total``,
 ``grpc_server_handling_seconds``), so existing dashboards read them. Model versions appear as
 label values only while loaded: the endpoint leaves out the samples of any other version
-(see ``collectors``), so the series stay as few as the model cache holds.
+(see ``collectors``), so the series stay as few as the model repository holds.
 """
 
 import threading

@@ -3,6 +3,7 @@
 import importlib
 import logging
 import multiprocessing
+import os
 import re
 import runpy
 import subprocess
@@ -36,6 +37,10 @@ ENV_NAMES = [
     "API_TOKEN_OUTAGE_GRACE_SECONDS",
     "WEB_TRUSTED_PROXY_COUNT",
     "WEB_BODY_MEMORY_BYTES",
+    "WEB_PORT",
+    "WEB_WORKERS",
+    "WEB_THREADS",
+    "WEB_CHECK_THREADS",
 ]
 
 
@@ -224,9 +229,14 @@ def test_models_and_migrations_agree():
     assert out.getvalue() == "No changes detected\n"
 
 
-def run_python(*args: str) -> subprocess.CompletedProcess:
+def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -244,27 +254,35 @@ def test_manage_lists_the_project_commands():
     assert {"ensure_api_token", "create_api_token", "release"} <= set(result.stdout.split())
 
 
-def test_gunicorn_config_defaults(monkeypatch):
-    monkeypatch.delenv("WEB_PORT", raising=False)
-    monkeypatch.delenv("WEB_WORKERS", raising=False)
+def test_web_port_processes_and_threads_default_when_unset_or_empty(load_settings):
+    load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", WEB_PORT="", WEB_WORKERS=" ")
 
+    read = (common_settings.WEB_PORT, common_settings.WEB_WORKERS, common_settings.WEB_THREADS)
+    assert read == (8000, multiprocessing.cpu_count(), 16)
+
+
+def test_gunicorn_config_defaults():
     config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
 
-    # Loopback only, unless LISTEN_ADDRESS says otherwise (the image says 0.0.0.0).
-    assert config["bind"] == "127.0.0.1:8000"
-    assert config["workers"] == multiprocessing.cpu_count()
     assert (config["worker_class"], config["reuse_port"]) == ("uvicorn_worker.UvicornWorker", True)
     assert config["wsgi_app"] == "web.config.asgi:application"
     assert (config["accesslog"], config["timeout"], config["preload_app"]) == ("-", 120, True)
 
 
-def test_gunicorn_config_reads_port_and_workers(monkeypatch):
-    monkeypatch.setenv("WEB_PORT", "9123")
-    monkeypatch.setenv("WEB_WORKERS", "3")
+def test_gunicorn_takes_port_and_workers_from_the_settings():
+    check = [
+        "-m",
+        "gunicorn",
+        "--config",
+        "web/gunicorn.conf.py",
+        "--check-config",
+        "--print-config",
+    ]
+    result = run_python(*check, WEB_PORT="9123", WEB_WORKERS="3")
 
-    config = runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))
-
-    assert (config["bind"], config["workers"]) == ("127.0.0.1:9123", 3)
+    # Loopback only, unless LISTEN_ADDRESS says otherwise (the image says 0.0.0.0).
+    assert re.search(r"^bind\s*=\s*\['127\.0\.0\.1:9123'\]$", result.stdout, re.M), result.stderr
+    assert re.search(r"^workers\s*=\s*3$", result.stdout, re.M)
 
 
 def test_gunicorn_loads_the_asgi_app_with_its_config():

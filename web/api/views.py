@@ -7,10 +7,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.limits import MAX_LOG_LINES
 from web.accounts.scopes import Scope
 from web.api.exceptions import PayloadTooLarge, error_body
+from web.api.log_tail import SERVICES, log_tail
+from web.api.readiness import readiness
 from web.api.schema import error_responses
-from web.api.selectors import SERVICES, log_tail, readiness
 
 _CHECK = serializers.ChoiceField(choices=["ok", "error"])
 _ReadinessSerializer = inline_serializer(
@@ -74,7 +76,9 @@ class LivenessView(OpenProbe):
 
 
 class LogQuerySerializer(serializers.Serializer):
-    lines = serializers.IntegerField(required=False, default=20, min_value=1, max_value=1000)
+    lines = serializers.IntegerField(
+        required=False, default=20, min_value=1, max_value=MAX_LOG_LINES
+    )
     service = serializers.ChoiceField(
         choices=SERVICES, required=False, help_text="Only this service's lines."
     )

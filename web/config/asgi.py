@@ -10,13 +10,13 @@ answered on the loop (Django does no I/O for it; Django refuses any database use
 readiness runs on threads of its own.
 """
 
-import os
 from collections.abc import Callable
 from tempfile import SpooledTemporaryFile
 
 from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
 
+from common import settings as common_settings
 from web.config.wsgi import application as django_application
 
 # isort: split
@@ -31,7 +31,7 @@ from web.api.exceptions import PayloadTooLarge
 from web.api.middleware import REFUSED_BODY
 from web.data.views import DataImportTooLarge
 
-_django = WSGIMiddleware(django_application, workers=int(os.environ.get("WEB_THREADS") or 16))
+_django = WSGIMiddleware(django_application, workers=common_settings.WEB_THREADS)
 # Readiness checks the database, Redis and the algorithm service, each under a deadline of its
 # own; on two threads of their own, a busy pool never makes a healthy process look unready.
 _readiness = WSGIMiddleware(django_application, workers=2)

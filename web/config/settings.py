@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from common import limits
 from common import settings as common_settings
 from common.credentials import secret
 from common.logs import logging_config
@@ -128,9 +129,8 @@ CACHES = {
     }
 }
 
-# Request bodies above 4 MiB are refused with a JSON 413 (see web/api/parsers.py).
-# That fits a bulk create of 10,000 short items, or about 200 items of full-length text.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# Request bodies above it are refused with a JSON 413 (web/api/parsers.py, web/api/bodies.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = limits.MAX_JSON_BODY_BYTES
 # A request's whole body must arrive within this long; it is read on the event loop before
 # the request takes one of the WEB_THREADS threads (web/config/asgi.py), so a client that
 # sends headers and then stalls holds no thread, and is answered 408 when it passes. The
@@ -147,9 +147,8 @@ if WEB_BODY_MEMORY_BYTES < 4 * DATA_UPLOAD_MAX_MEMORY_SIZE:
         f"the largest size; not {WEB_BODY_MEMORY_BYTES}."
     )
 # Imports (POST /api/data/import/) are streamed from the request or from the temporary file
-# Django spools an upload to, never held in memory, so their limit is separate and larger;
-# it is sized to import well within gunicorn's timeout (about 20,000 rows a second).
-DATA_IMPORT_MAX_BYTES = 64 * 1024 * 1024
+# Django spools an upload to, never held in memory, so their limit is separate and larger.
+DATA_IMPORT_MAX_BYTES = limits.MAX_IMPORT_BYTES
 # An import's statements may run this long (the rest of a request: the common bound); under
 # gunicorn's 120 s timeout, so the import fails with a message before its worker is killed.
 DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS = env_seconds(

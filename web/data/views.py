@@ -28,6 +28,7 @@ from common.datafiles import (
     format_from_media_type,
     format_from_name,
 )
+from common.limits import MAX_BULK_ITEMS
 from web.api.exceptions import QueryTimedOut, error_body, statement_timed_out
 from web.api.schema import ErrorSerializer, error_responses
 from web.data.models import Data
@@ -50,8 +51,6 @@ from web.data.services import (
     data_update,
 )
 
-BULK_MAX_ITEMS = 10_000
-
 _OneOrMany = PolymorphicProxySerializer(
     component_name="DataOneOrMany",
     serializers=[DataSerializer, DataSerializer(many=True)],
@@ -70,7 +69,7 @@ _OneOrMany = PolymorphicProxySerializer(
         summary="Create one item, or many at once",
         description=(
             "Send one object to create one item, or a list of up to "
-            f"{BULK_MAX_ITEMS:,} objects to create them all in one transaction: either every "
+            f"{MAX_BULK_ITEMS:,} objects to create them all in one transaction: either every "
             "item is created or, if any item is invalid, none is and the error names each "
             "bad item by its index (`[3].label`). The answer is what was sent, created: one "
             "object, or the list of created objects in the order sent."
@@ -109,7 +108,7 @@ class DataViewSet(viewsets.ModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if isinstance(request.data, list):
             serializer = self.get_serializer(
-                data=request.data, many=True, allow_empty=False, max_length=BULK_MAX_ITEMS
+                data=request.data, many=True, allow_empty=False, max_length=MAX_BULK_ITEMS
             )
             serializer.is_valid(raise_exception=True)
             created = data_bulk_create(items=serializer.validated_data)

@@ -201,7 +201,7 @@ def _unknown_version(name: str, version: str) -> NotFound:
 
 def _version(name: str, version: str) -> str:
     """The model id to predict with: a named version's, once it is known to exist, or "" for
-    the active version (which the model cache holds, whatever versions were named since)."""
+    the active version (which the model repository holds, whatever versions were named since)."""
     if version:
         return _model(name, version).model_id
     _check_name(name)

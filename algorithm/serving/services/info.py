@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from algorithm.domain import db
+from algorithm.domain.datasource import DATA_TABLE
 from algorithm.domain.errors import Unavailable
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.services.models import model_message
@@ -12,6 +13,10 @@ from algorithm.serving.services.prediction import texts_predicted
 from algorithm.v1 import info_pb2
 from common import settings as common_settings
 from common.proto_json import from_json
+
+# Of web's `data` table only the rows are counted, no column read (the declaration
+# tests/test_data_table_contract.py reads).
+DATA_COLUMNS: tuple[str, ...] = ()
 
 
 def health() -> dict[str, Any]:
@@ -37,7 +42,7 @@ def get_info() -> info_pb2.GetInfoResponse:
     active = next((m for m in manifests if m["model_id"] == deployed_id), None)
     try:
         with db.transaction() as cursor:
-            cursor.execute("SELECT count(*) AS rows FROM data")
+            cursor.execute(f"SELECT count(*) AS rows FROM {DATA_TABLE}")
             data_rows = db.fetch_one(cursor)["rows"]
     except Unavailable:
         data_rows = None

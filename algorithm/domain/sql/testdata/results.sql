@@ -1,4 +1,4 @@
--- Test data for scheduled monitoring: python -m algorithm.schema --test-data loads it.
+-- Test data for scheduled monitoring: python -m algorithm.tools.sql_schema --test-data loads it.
 -- The newest row of a model is its latest timestamp, then its highest id.
 -- Safe to load again: it replaces these two models' rows.
 DELETE FROM results
