@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from common.limits import MAX_TOKEN_NAME_CHARS
-from web.accounts.scopes import Scope
+from web.accounts.scopes import SCOPE_CHOICES
 
 
 def digest_of(key: str) -> str:
@@ -26,7 +26,7 @@ class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=MAX_TOKEN_NAME_CHARS, blank=True)
     digest = models.CharField(max_length=64, unique=True)
-    scopes = ArrayField(models.CharField(max_length=16, choices=Scope.choices))
+    scopes = ArrayField(models.CharField(max_length=16, choices=SCOPE_CHOICES))
     # A default rather than auto_now_add, so that migrated tokens keep their creation time.
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)

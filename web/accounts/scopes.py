@@ -6,13 +6,24 @@ methods that differ from the rule. docs/security.md lists the result for every e
 tests/web/test_scopes.py holds it to that list.
 """
 
+import enum
 from collections.abc import Iterable
 
-from django.db import models
 from rest_framework.permissions import SAFE_METHODS
 
 
-class Scope(models.TextChoices):
+class Scope(enum.StrEnum):
+    """A scope's value is what tokens store and callers send; its label says what it allows.
+    (A plain enum, not Django's TextChoices, so that type checkers see its members.)"""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> "Scope":
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
     READ = "read", "read data, jobs, models, records, schedules and info"
     PREDICT = "predict", "ask for predictions"
     WRITE = "write", "change data, train, evaluate, activate; implies read"
@@ -21,12 +32,14 @@ class Scope(models.TextChoices):
 
 # Writing without seeing what was written (a job's progress, the row created) is of no use,
 # so write implies read; admin implies everything.
-_IMPLIED = {
+_IMPLIED: dict[str, set[Scope]] = {
     Scope.READ: {Scope.READ},
     Scope.PREDICT: {Scope.PREDICT},
     Scope.WRITE: {Scope.WRITE, Scope.READ},
     Scope.ADMIN: set(Scope),
 }
+# For model fields, serializers and the command line: (value, label) of each, in order.
+SCOPE_CHOICES = [(scope.value, scope.label) for scope in Scope]
 
 # What a token gets when its creator names no scopes, and what every token held before scopes
 # existed keeps: everything the API offered, but the admin operations that came with scopes.
@@ -40,7 +53,7 @@ def canonical(scopes: Iterable[str]) -> list[str]:
 
 
 def grants(scopes: Iterable[str], needed: Scope) -> bool:
-    return any(needed in _IMPLIED[Scope(scope)] for scope in scopes)
+    return any(needed in _IMPLIED[scope] for scope in scopes)
 
 
 def required_scope(view: object, method: str) -> Scope:

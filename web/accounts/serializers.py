@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from common import limits
 from web.accounts.models import ApiToken
-from web.accounts.scopes import DEFAULT_SCOPES, Scope
+from web.accounts.scopes import DEFAULT_SCOPES, SCOPE_CHOICES, Scope
 from web.api.fields import StrictCharField
 
 
@@ -13,7 +13,7 @@ class TokenSerializer(serializers.ModelSerializer):
     """A token as listed: everything but its key, which is never stored."""
 
     user = serializers.CharField(source="user.get_username", read_only=True)
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPE_CHOICES))
     fingerprint = serializers.CharField(
         read_only=True,
         help_text="The first 8 hex digits of the key's SHA-256, to tell tokens apart.",
@@ -21,7 +21,7 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "user",
             "name",
@@ -59,7 +59,7 @@ class TokenCreateSerializer(serializers.Serializer):
         help_text="What the token is for, to recognise it in the list.",
     )
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=Scope.choices),
+        child=serializers.ChoiceField(choices=SCOPE_CHOICES),
         min_length=1,
         max_length=len(Scope),
         default=list(DEFAULT_SCOPES),

@@ -102,7 +102,7 @@ class AlgorithmClient:
         self,
         *,
         algorithm: str,
-        parameters: Mapping[str, object] | None,
+        parameters: Mapping[str, Any] | None,  # the caller's JSON object
         request_id: str,
         base_model_id: str = "",
     ) -> training_pb2.Job:

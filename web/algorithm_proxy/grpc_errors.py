@@ -3,6 +3,8 @@ status to REST status in web. Every caller of the service (the views, the infere
 REST form, the predictions on the event loop) raises what `rest_error` makes of its error, and
 the API's exception handler writes it out in the route's error shape."""
 
+from typing import cast
+
 import grpc
 from prometheus_client import Counter
 from rest_framework import status
@@ -57,8 +59,10 @@ def rest_error(error: grpc.RpcError) -> AlgorithmError:
     CALL_ERRORS.labels(code.name).inc()
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return AlgorithmError(status.HTTP_502_BAD_GATEWAY, CREDENTIAL_REFUSED)
-    # tuple(): grpc.aio's Metadata matches keys alone with `in`.
-    answered = SERVICE_ERROR_METADATA in tuple(error.trailing_metadata() or ())
+    # Both APIs give (key, value) tuples, which grpc-stubs does not say; tuple(): grpc.aio's
+    # Metadata matches keys alone with `in`.
+    trailing = cast("tuple[tuple[str, str], ...]", tuple(error.trailing_metadata() or ()))
+    answered = SERVICE_ERROR_METADATA in trailing
     if code in _UNREACHED and not answered:
         return AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, UNREACHABLE)
     details = error.details()

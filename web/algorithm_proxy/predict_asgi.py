@@ -23,9 +23,9 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from a2wsgi.wsgi import build_environ
+from a2wsgi.asgi_typing import HTTPScope
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.base import BaseHandler
@@ -44,7 +44,7 @@ from common.nonblocking import without_blocking
 from web.accounts.authentication import TokenAuthentication
 from web.algorithm_proxy.client import AsyncPredictions
 from web.algorithm_proxy.views import PredictParams, PredictView
-from web.api.bodies import held_bodies, read_body
+from web.api.bodies import environ_of, held_bodies, read_body
 from web.api.exception_handlers import exception_handler
 from web.api.exceptions import PayloadTooLarge
 from web.api.middleware import request_id_of, started_at
@@ -105,7 +105,7 @@ def _in_thread(step: Callable[[], T]) -> T:
         close_old_connections()
 
 
-async def token_of(scope: dict) -> int | None:
+async def token_of(scope: HTTPScope) -> int | None:
     """The id of the good token an HTTP request carries, checked as predictions check theirs;
     None without one."""
     caller = _Caller(scope["path"], _meta(scope))
@@ -151,10 +151,10 @@ class _MiddlewareHeaders:
         self.route = self._middleware.match.route
         self.added: list[tuple[bytes, bytes]] | None = None
 
-    def run(self, scope: dict, caller: _Caller, answer: HttpResponse) -> HttpResponse:
-        request = WSGIRequest(build_environ(scope, io.BytesIO()))
+    def run(self, scope: HTTPScope, caller: _Caller, answer: HttpResponse) -> HttpResponse:
+        request = WSGIRequest(environ_of(scope, io.BytesIO()))
         # The id and start time the answer was made under, which the middleware keeps.
-        request.request_id, request.started_at = caller.request_id, caller.started_at
+        request.request_id, request.started_at = request_id_of(caller), started_at(caller)
         request.predict_answer = answer
         own = {name.lower() for name in answer.headers}
         response = self._middleware.get_response(request)
@@ -184,13 +184,15 @@ class PredictApp:
         # Made on the worker's event loop, at its first prediction.
         self._predictions: AsyncPredictions | None = None
 
-    def serves(self, scope: dict) -> bool:
+    def serves(self, scope: HTTPScope) -> bool:
         if not (self._on and scope["path"] == self.path and scope["method"] == "POST"):
             return False
-        headers = dict(scope["headers"])
+        # uvicorn passes a list, which the ASGI type names only as an iterable.
+        pairs = cast("list[tuple[bytes, bytes]]", scope["headers"])
+        headers = dict(pairs)
         # A repeated header goes to Django, which sees it as WSGI servers pass it on: the
         # values joined with commas (refused for Host and Authorization, web/api/middleware.py).
-        if len(headers) != len(scope["headers"]):
+        if len(headers) != len(pairs):
             return False
         length = headers.get(b"content-length", b"")
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -202,17 +204,15 @@ class PredictApp:
             and validate_host(domain, self._allowed_hosts)
         )
 
-    async def __call__(self, scope: dict, receive, send) -> None:
+    async def __call__(self, scope: HTTPScope, receive, send) -> None:
         caller = _Caller(self.path, _meta(scope))
         started = started_at(caller)
         request_id = request_id_of(caller)
         with correlated(request_id):
+            headers: list[tuple[bytes, bytes]] = []
+            answer_status: int = status.HTTP_200_OK
             try:
-                answer_status, body, headers = (
-                    status.HTTP_200_OK,
-                    await self._answer(caller, int(caller.META["CONTENT_LENGTH"]), receive),
-                    [],
-                )
+                body = await self._answer(caller, int(caller.META["CONTENT_LENGTH"]), receive)
             except Exception as error:
                 answer_status, body, headers = self._error(error, caller, request_id)
         payload = _render(body)
@@ -269,8 +269,8 @@ class PredictApp:
         """The answer to a valid request: one prediction for a text, a list for texts."""
         if self._predictions is None:
             self._predictions = AsyncPredictions(settings.ALGORITHM_GRPC_TARGET)
-        if params.texts is None:
-            return await self._predictions.predict(text=params.text, model_id=params.model_id)
+        if params.one:
+            return await self._predictions.predict(text=params.texts[0], model_id=params.model_id)
         return answers(await self._predictions.predict_batch(params.texts, params.model_id))
 
     def _error(
@@ -297,7 +297,7 @@ class PredictApp:
             await self._predictions.close()
 
 
-def _meta(scope: dict) -> dict[str, str]:
+def _meta(scope: HTTPScope) -> dict[str, str]:
     """The request's headers as WSGI's environ names them, as DRF reads them."""
     meta = {}
     for name, value in scope["headers"]:

@@ -69,11 +69,11 @@ _OneOrManyPredictions = PolymorphicProxySerializer(
 
 @dataclass(frozen=True)
 class PredictParams:
-    """A valid prediction request: one text, or a list of texts, for a version ("" asks for
-    the active one)."""
+    """A valid prediction request: its texts, whether it asked for one ({"text"}, answered
+    with one prediction) or a list ({"texts"}), and a version ("" asks for the active one)."""
 
-    text: str | None
-    texts: list[str] | None
+    texts: list[str]
+    one: bool
     model_id: str
 
 
@@ -89,7 +89,9 @@ class PredictView(APIView):
         params = serializers.PredictRequestSerializer(data=data)
         params.is_valid(raise_exception=True)
         valid = params.validated_data
-        return PredictParams(valid.get("text"), valid.get("texts"), str(valid["model_id"] or ""))
+        one = "text" in valid
+        texts = [valid["text"]] if one else valid["texts"]
+        return PredictParams(texts, one, str(valid["model_id"] or ""))
 
     @extend_schema(
         request=serializers.PredictRequestSerializer,
@@ -105,8 +107,8 @@ class PredictView(APIView):
     def post(self, request):
         params = self.params(request.data)
         client = algorithm_client()
-        if params.texts is None:
-            return Response(client.predict(text=params.text, model_id=params.model_id))
+        if params.one:
+            return Response(client.predict(text=params.texts[0], model_id=params.model_id))
         return Response(answers(client.predict_batch(texts=params.texts, model_id=params.model_id)))
 
 

@@ -8,7 +8,10 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import IO, Any, cast
 
+from a2wsgi.asgi_typing import HTTPScope
+from a2wsgi.wsgi import Body, build_environ
 from django.conf import settings
 from rest_framework import exceptions, status
 
@@ -79,6 +82,8 @@ async def read_body(
     than `limit` bytes have arrived, whatever the headers said."""
     # A bare timer rather than asyncio.timeout(), which costs predictions several times more.
     task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("Request bodies are read in the request's task.")
     expired = False
 
     def expire() -> None:
@@ -106,3 +111,9 @@ async def read_body(
         raise BodyTimedOut() from None
     finally:
         timer.cancel()
+
+
+def environ_of(scope: HTTPScope, body: IO[bytes]) -> dict[str, Any]:
+    """The WSGI environ of a request whose body has been read already: a2wsgi reads it from
+    any file, though its signature names the Body it streams from."""
+    return dict(build_environ(scope, cast(Body, body)))

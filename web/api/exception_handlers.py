@@ -67,7 +67,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, dict) and isinstance(response.data.get("detail"), str):
         response.data = error_body(response.data["detail"], getattr(exc, "extra", None))
     else:
-        response.data = error_body(str(exc.default_detail))
+        detail = exc.default_detail if isinstance(exc, exceptions.APIException) else exc
+        response.data = error_body(str(detail))
     if context["request"].path.startswith(INFERENCE_PREFIX):
         # The inference protocol's clients read its own error shape.
         response.data = {"error": response.data["message"]}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from tempfile import SpooledTemporaryFile
 
 from a2wsgi import WSGIMiddleware
-from a2wsgi.wsgi import build_environ
+from a2wsgi.asgi_typing import HTTPScope
 
 from common import settings as common_settings
 from web.config.wsgi import application as django_application
@@ -26,7 +26,7 @@ from django.urls import reverse
 from rest_framework.exceptions import APIException
 
 from web.algorithm_proxy.predict_asgi import PredictApp, token_of
-from web.api.bodies import held_bodies, read_body
+from web.api.bodies import environ_of, held_bodies, read_body
 from web.api.exceptions import PayloadTooLarge
 from web.api.middleware import REFUSED_BODY
 from web.data.views import DataImportTooLarge
@@ -56,7 +56,7 @@ async def application(scope, receive, send) -> None:
             await _after_body(scope, receive, send)
 
 
-def _drop_underscored_names(scope: dict) -> None:
+def _drop_underscored_names(scope: HTTPScope) -> None:
     """As gunicorn and Django's own server do: WSGI names `Content_Length` and
     `Content-Length` alike, so a header named with an underscore could pass for another
     (a second, smaller Content-Length; another client address)."""
@@ -65,7 +65,7 @@ def _drop_underscored_names(scope: dict) -> None:
         scope["headers"] = [(name, value) for name, value in headers if b"_" not in name]
 
 
-async def _after_body(scope: dict, receive, send) -> None:
+async def _after_body(scope: HTTPScope, receive, send) -> None:
     """Django's answer, once the whole body has arrived; a file past DATA_UPLOAD_MAX_MEMORY_SIZE
     (only imports are allowed that much) waits on disk, as Django spools an upload."""
     token = None
@@ -111,14 +111,14 @@ def _limit(path: str) -> tuple[int, Callable[[], APIException]]:
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE, PayloadTooLarge
 
 
-def _has_body(scope: dict) -> bool:
+def _has_body(scope: HTTPScope) -> bool:
     return any(
         name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
         for name, value in scope["headers"]
     )
 
 
-def _declared_length(scope: dict) -> int:
+def _declared_length(scope: HTTPScope) -> int:
     # uvicorn refuses a Content-Length that is not a number, and one sent twice.
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -141,9 +141,9 @@ def _replay(body: SpooledTemporaryFile, receive):
     return replayed
 
 
-async def _on_the_loop(scope: dict, body, send, extra: dict | None = None) -> None:
+async def _on_the_loop(scope: HTTPScope, body, send, extra: dict | None = None) -> None:
     """Django's answer computed on the event loop itself, for requests it answers without I/O."""
-    environ = build_environ(scope, body)
+    environ = environ_of(scope, body)
     environ.update(extra or {})
     started: list = []
 

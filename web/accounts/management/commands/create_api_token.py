@@ -40,7 +40,7 @@ class Command(BaseCommand):
             "--scope",
             dest="scopes",
             action="append",
-            choices=Scope.values,
+            choices=[scope.value for scope in Scope],
             help="what the token may do; repeat for several "
             f"(default: {' '.join(DEFAULT_SCOPES)}). admin implies every scope, write read.",
         )
