@@ -57,12 +57,16 @@ def test_tritonclients_http_client_gets_the_same_from_the_shims_rest_form(
     )
 
     assert_client_saw(seen, predictions, active_model_id, served_model_id, dimension=int)
-    assert seen["errors"] == {
-        "no_credential": "401",
-        "unknown_model": "404",
-        "unknown_version": "404",
-        "wrong_datatype": "400",
-    }
+    assert seen["errors"] == HTTP_CLIENT_ERRORS
+
+
+# What tritonclient's HTTP client meets for each wrong call, from the shim or from web.
+HTTP_CLIENT_ERRORS = {
+    "no_credential": "401",
+    "unknown_model": "404",
+    "unknown_version": "404",
+    "wrong_datatype": "400",
+}
 
 
 def assert_client_saw(seen, predictions, active_model_id, served_model_id, dimension):

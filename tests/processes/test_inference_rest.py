@@ -11,7 +11,7 @@ import requests
 from algorithm.domain.store import ModelStore
 from algorithm.v1 import prediction_pb2, prediction_pb2_grpc
 from tests import support
-from tests.processes.test_inference_client import TEXTS, assert_client_saw
+from tests.processes.test_inference_client import HTTP_CLIENT_ERRORS, TEXTS, assert_client_saw
 
 pytestmark = pytest.mark.slow
 
@@ -63,12 +63,7 @@ def test_v2_answers_through_web_with_no_shim_running(web_over_grpc):
 
     model_id = web_over_grpc.model_id
     assert_client_saw(seen, predictions, model_id, model_id, dimension=int)
-    assert seen["errors"] == {
-        "no_credential": "401",
-        "unknown_model": "404",
-        "unknown_version": "404",
-        "wrong_datatype": "400",
-    }
+    assert seen["errors"] == HTTP_CLIENT_ERRORS
 
 
 @pytest.mark.parametrize(
