@@ -1,6 +1,9 @@
 """The compose deployment on a real Docker engine: `make compose-test` (scripts/with_docker.py
-provides the engine). One stack, under a project name of its own, for the whole module; it is
-taken down with its volumes and networks at the end, whatever happened."""
+provides the engine). One stack, under a project name of its own, for the whole folder; it is
+taken down with its volumes and networks at the end, whatever happened. The modules run in name
+order on it, each from what the one before left: test_first_start.py brings it up,
+test_isolation.py checks what each container may do, test_restart_and_scaling.py restarts,
+scales and damages it."""
 
 import json
 import os
@@ -29,6 +32,8 @@ OFFLINE_IMAGES = {
 }
 LONG_RUNNING = ("db", "redis", "web", "algorithm", "algorithm_celery", "scheduler")
 HTTP_TIMEOUT_SECONDS = 10
+# From `up` returning to every service healthy: their health checks run every 15 s.
+HEALTHY_SECONDS = 180
 
 
 def report(what: str, seconds: float) -> None:
@@ -185,7 +190,7 @@ class Stack:
         return seen
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(base_images) -> Iterator[Stack]:
     with tempfile.NamedTemporaryFile("w", suffix=".env") as env_file:
         stack = Stack(base_images, env_file.name)
