@@ -23,7 +23,7 @@ ALLOWED = {
     "common/credentials.py": "a secret set in the environment is never generated",
     "web/manage.py": "Django's DJANGO_SETTINGS_MODULE default, set before Django reads it",
     "web/config/wsgi.py": "Django's DJANGO_SETTINGS_MODULE default, set before Django reads it",
-    "algorithm/tools/backup.py": "hands pg_dump its environment, with the password added",
+    "algorithm/tools/backup_stores.py": "hands pg_dump its environment, with the password added",
 }
 _OS_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 _READERS = {"env", "env_int", "env_seconds", "env_path"}

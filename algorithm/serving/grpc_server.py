@@ -1,4 +1,5 @@
-"""The gRPC server: thin servicers over algorithm.serving.services, plus health and reflection.
+"""The gRPC server: the servicers of algorithm.serving.grpc_servicers, health and reflection,
+assembled and started.
 
 Run with ``python -m algorithm.serving.grpc_server``; it listens on ALGORITHM_GRPC_PORT.
 """
@@ -6,26 +7,27 @@ Run with ``python -m algorithm.serving.grpc_server``; it listens on ALGORITHM_GR
 import logging
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from algorithm import settings
-from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from algorithm.serving import metrics as algorithm_metrics
-from algorithm.serving.error_status import grpc_code
+from algorithm.serving.grpc_servicers import (
+    InferenceServicer,
+    InfoServicer,
+    ModelServicer,
+    MonitoringServicer,
+    PredictionServicer,
+    TrainingServicer,
+)
 from algorithm.serving.metrics import MetricsInterceptor
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.service_auth import CredentialInterceptor, ServiceCredential
-from algorithm.serving.services import inference, info, models, monitoring, prediction, training
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -40,9 +42,7 @@ from algorithm.v1 import (
 )
 from common import limits, metrics
 from common import settings as common_settings
-from common.logs import clean_id, configure_logging, correlated
-from common.proto_json import from_json
-from common.wire import NO_RETRY_METADATA, REQUEST_ID_METADATA, SERVICE_ERROR_METADATA
+from common.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +51,11 @@ logger = logging.getLogger(__name__)
 # within about this long. Calls under way finish on the old connection, with no time limit,
 # so a WatchJob stream runs to its job's end.
 MAX_CONNECTION_AGE_MS = 20_000
-WATCH_POLL_SECONDS = 0.25
-# A watch holds a server thread for as long as the job runs: cap them so that watchers can
-# never take every thread away from predictions.
-MAX_WATCHERS = max(1, settings.GRPC_THREADS // 4)
-_watch_slots = threading.BoundedSemaphore(MAX_WATCHERS)
 # grpc.health.v1 Watch streams open at once. They are open to every caller and hold no thread
 # (the handler is non-blocking), but each holds a stream and is answered at every change, so
 # they are capped too; a process has a handful of legitimate watchers at most (a client
 # channel's health checking opens one).
 MAX_HEALTH_WATCHERS = 32
-_FINAL_JOB_STATES = (training_pb2.JOB_STATE_SUCCEEDED, training_pb2.JOB_STATE_FAILED)
 PREDICTION_SERVICE = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
 SERVICE_NAMES = (
     PREDICTION_SERVICE,
@@ -71,245 +65,6 @@ SERVICE_NAMES = (
     monitoring_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name,
     oip_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
 )
-
-
-def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs: Any) -> Any:
-    """Run a service function; its ServiceError becomes the matching status with its message."""
-    metadata = dict(context.invocation_metadata() or ())
-    request_id = metadata.get(REQUEST_ID_METADATA)
-    # Text metadata: only keys ending in -bin carry bytes.
-    with correlated(clean_id(request_id if isinstance(request_id, str) else None) or "-"):
-        try:
-            return function(**kwargs)
-        except ServiceError as error:
-            context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
-            context.abort(grpc_code(error), error.message)
-        except Exception:
-            logger.exception("Unexpected error in %s", function.__name__)
-            context.abort(
-                grpc.StatusCode.INTERNAL, "Internal error; the server log has the details."
-            )
-
-
-class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
-    def Predict(self, request, context):
-        result = _call(context, prediction.predict, text=request.text, model_id=request.model_id)
-        return prediction_pb2.PredictResponse(**result)
-
-    def PredictBatch(self, request, context):
-        result = _call(
-            context, prediction.predict_batch, texts=list(request.texts), model_id=request.model_id
-        )
-        return prediction_pb2.PredictBatchResponse(
-            predictions=[prediction_pb2.Prediction(**p) for p in result["predictions"]],
-            model_id=result["model_id"],
-        )
-
-
-class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    def Train(self, request, context):
-        parameters = _plain(request.parameters) if request.HasField("parameters") else None
-        job = _call(
-            context,
-            training.train,
-            algorithm=request.algorithm,
-            parameters=parameters,
-            request_id=request.request_id,
-            base_model_id=request.base_model_id,
-        )
-        return training_pb2.TrainResponse(job=job)
-
-    def GetJob(self, request, context):
-        return training_pb2.GetJobResponse(
-            job=_call(context, training.get_job, job_id=request.job_id)
-        )
-
-    def WatchJob(self, request, context) -> Iterator[training_pb2.WatchJobResponse]:
-        if not _watch_slots.acquire(blocking=False):
-            context.set_trailing_metadata((SERVICE_ERROR_METADATA, NO_RETRY_METADATA))
-            context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"{MAX_WATCHERS} jobs are being watched already; poll GetJob instead.",
-            )
-        try:
-            last = None
-            while context.is_active():
-                job = _call(context, training.get_job, job_id=request.job_id)
-                if job != last:
-                    yield training_pb2.WatchJobResponse(job=job)
-                    last = job
-                if job.state in _FINAL_JOB_STATES:
-                    return
-                time.sleep(WATCH_POLL_SECONDS)
-        finally:
-            _watch_slots.release()
-
-    def ListAlgorithms(self, request, context):
-        return _call(context, training.list_algorithms)
-
-
-class ModelServicer(models_pb2_grpc.ModelServiceServicer):
-    def ListModels(self, request, context):
-        return _call(
-            context, models.list_models, page_size=request.page_size, page_token=request.page_token
-        )
-
-    def GetModel(self, request, context):
-        model = _call(context, models.get_model, model_id=request.model_id)
-        return models_pb2.GetModelResponse(model=model)
-
-    def DeleteModel(self, request, context):
-        return _call(context, models.delete_model, model_id=request.model_id)
-
-    def ActivateModel(self, request, context):
-        model = _call(context, models.activate_model, model_id=request.model_id)
-        return models_pb2.ActivateModelResponse(model=model)
-
-    def EvaluateModel(self, request, context):
-        rows = [(row.text, row.label) for row in request.rows] or None
-        return _call(context, models.evaluate_model, model_id=request.model_id, rows=rows)
-
-    def GetMetricRecord(self, request, context):
-        record = _call(context, models.get_metric_record, metric_id=request.metric_id)
-        return models_pb2.GetMetricRecordResponse(metric_record=record)
-
-    def ListMetricRecords(self, request, context):
-        return _call(context, models.list_metric_records, model_id=request.model_id)
-
-    def DeleteMetricRecord(self, request, context):
-        return _call(context, models.delete_metric_record, metric_id=request.metric_id)
-
-
-class InfoServicer(info_pb2_grpc.InfoServiceServicer):
-    def GetInfo(self, request, context):
-        return _call(context, info.get_info)
-
-
-class MonitoringServicer(monitoring_pb2_grpc.MonitoringServiceServicer):
-    def SetSchedule(self, request, context):
-        schedule = _call(
-            context,
-            monitoring.schedule_upsert,
-            model_id=request.model_id,
-            cron_expression=request.cron_expression,
-        )
-        return monitoring_pb2.SetScheduleResponse(schedule=schedule)
-
-    def GetSchedule(self, request, context):
-        schedule = _call(context, monitoring.schedule_get, model_id=request.model_id)
-        return monitoring_pb2.GetScheduleResponse(schedule=schedule)
-
-    def ListSchedules(self, request, context):
-        return _call(context, monitoring.schedule_list)
-
-    def DeleteSchedule(self, request, context):
-        _call(context, monitoring.schedule_delete, model_id=request.model_id)
-        return monitoring_pb2.DeleteScheduleResponse(model_id=request.model_id)
-
-    def CreateResult(self, request, context):
-        return _call(
-            context,
-            monitoring.result_insert,
-            model_id=request.model_id,
-            y_true=_labels(request, "y_true"),
-            y_pred=_labels(request, "y_pred"),
-        )
-
-    def GetAccuracy(self, request, context):
-        return _call(context, monitoring.accuracy_get, model_id=request.model_id)
-
-
-class InferenceServicer(oip_pb2_grpc.GRPCInferenceServiceServicer):
-    """The Open Inference Protocol's calls, over algorithm.serving.services.inference."""
-
-    def ServerLive(self, request, context):
-        return oip_pb2.ServerLiveResponse(live=_call(context, inference.server_live))
-
-    def ServerReady(self, request, context):
-        return oip_pb2.ServerReadyResponse(ready=_call(context, inference.server_ready))
-
-    def ModelReady(self, request, context):
-        ready = _call(context, inference.model_ready, name=request.name, version=request.version)
-        return oip_pb2.ModelReadyResponse(ready=ready)
-
-    def ServerMetadata(self, request, context):
-        return oip_pb2.ServerMetadataResponse(**_call(context, inference.server_metadata))
-
-    def ModelMetadata(self, request, context):
-        metadata = _call(
-            context, inference.model_metadata, name=request.name, version=request.version
-        )
-        return from_json(oip_pb2.ModelMetadataResponse, metadata)
-
-    def ModelInfer(self, request, context):
-        result = _call(context, _model_infer, request=request)
-        reply = oip_pb2.ModelInferResponse(
-            model_name=result["model_name"],
-            model_version=result["model_version"],
-            id=result["id"],
-            parameters={
-                key: oip_pb2.InferParameter(string_param=value)
-                for key, value in result["parameters"].items()
-            },
-        )
-        # Standard clients read outputs from raw_output_contents (tritonclient's as_numpy).
-        for tensor in result["outputs"]:
-            reply.outputs.add(
-                name=tensor["name"], datatype=tensor["datatype"], shape=tensor["shape"]
-            )
-            reply.raw_output_contents.append(inference.raw_contents(tensor))
-        return reply
-
-
-def _model_infer(*, request: oip_pb2.ModelInferRequest) -> inference.InferResult:
-    """ModelInfer's tensors as plain values: raw_input_contents, if sent, holds every
-    input's elements, one entry per input, and then no input has contents of its own."""
-    raw = list(request.raw_input_contents)
-    if raw and (
-        len(raw) != len(request.inputs) or any(t.HasField("contents") for t in request.inputs)
-    ):
-        raise InvalidArgument(
-            "Send the inputs' elements either in raw_input_contents, one entry per input, "
-            "or in each input's contents, not both."
-        )
-    inputs: list[inference.InputTensor] = [
-        {
-            "name": tensor.name,
-            "datatype": tensor.datatype,
-            "shape": list(tensor.shape),
-            "data": list(tensor.contents.bytes_contents),
-            "raw": raw[index] if raw else None,
-        }
-        for index, tensor in enumerate(request.inputs)
-    ]
-    return inference.model_infer(
-        model_name=request.model_name,
-        model_version=request.model_version,
-        inputs=inputs,
-        outputs=[output.name for output in request.outputs],
-        request_id=request.id,
-    )
-
-
-def _labels(request, field: str) -> list | None:
-    # Whole numbers come back as floats from a ListValue: 1.0 is the label 1.
-    if not request.HasField(field):
-        return None
-    return [
-        int(value) if isinstance(value, float) and value.is_integer() else value
-        for value in _plain(getattr(request, field))
-    ]
-
-
-def _plain(value: Any) -> Any:
-    """A Struct or ListValue as plain dicts and lists. Unlike json_format.MessageToDict, which
-    raises on them, NaN and the infinities stay numbers, for the service's checks to refuse
-    with a message."""
-    if isinstance(value, struct_pb2.Struct):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, struct_pb2.ListValue):
-        return [_plain(item) for item in value]
-    return value
 
 
 class _CappedHealth(health.HealthServicer):

@@ -25,116 +25,27 @@ Exit codes:
 """
 
 import argparse
-import datetime
-import hashlib
-import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from algorithm import settings
 from algorithm.domain import ml
 from algorithm.domain.errors import InvalidArgument, NotFound
-from algorithm.domain.records import ConfusionMatrix, DataSnapshot, Scores
 from algorithm.domain.store import ModelIntegrityError, ModelStore, parse_model_id
+from algorithm.tools import reports
+from algorithm.tools.datasets import DatasetError, data_snapshot, read_dataset
 from algorithm.tools.local_classifier import TextClassifier
-from common.coalescing import Scored
 from common.credentials import MissingSecret
-from common.datafiles import DataImportError, RowError, check_row, format_from_name, read_rows
+from common.datafiles import check_row
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_BAD_DATA = 3
 EXIT_NO_MODEL = 4
 EXIT_INTEGRITY = 5
-
-# Problems named in the error line; the count of invalid rows covers them all.
-REPORTED_ROW_ERRORS = 5
-
-
-class DatasetError(Exception):
-    """A dataset cannot be used; the message says where and what to fix."""
-
-
-@dataclass
-class Dataset:
-    texts: list[str] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-    # The line of the file each row starts on.
-    lines: list[int] = field(default_factory=list)
-
-
-# Rows
-
-
-def read_dataset(path: Path, *, labelled: bool = True) -> Dataset:
-    """Every row of a data file, checked as the REST API checks rows; DatasetError if any
-    row is invalid, naming the first few by line."""
-    format = format_from_name(path.name)
-    if format is None:
-        raise DatasetError(
-            f"{path}: cannot tell the format from the file name; "
-            "name it .csv, .tsv, .jsonl or .ndjson."
-        )
-    dataset = Dataset()
-    rows = invalid_rows = 0
-    errors: list[RowError] = []
-    try:
-        with path.open("rb") as stream:
-            for line, fields in read_rows(stream=stream, format=format):
-                rows += 1
-                if isinstance(fields, RowError):
-                    problems = [fields]
-                else:
-                    values, errors_by_field = check_row(fields, labelled=labelled)
-                    problems = [
-                        RowError(line, name, message)
-                        for name, messages in errors_by_field.items()
-                        for message in messages
-                    ]
-                    if not problems:
-                        dataset.lines.append(line)
-                        dataset.texts.append(values["text"])
-                        if labelled:
-                            dataset.labels.append(values["label"])
-                if problems:
-                    invalid_rows += 1
-                    errors.extend(problems[: REPORTED_ROW_ERRORS - len(errors)])
-    except OSError as error:
-        raise DatasetError(f"cannot read {path}: {error.strerror}.") from error
-    except DataImportError as error:
-        raise DatasetError(f"{path}: {error.message}") from error
-    if invalid_rows:
-        listed = " ".join(_describe(error) for error in errors)
-        raise DatasetError(
-            f"{path}: {invalid_rows} of {rows} rows are invalid. {listed} Fix them and run again."
-        )
-    if not dataset.texts:
-        raise DatasetError(f"{path}: the file has no data rows.")
-    return dataset
-
-
-def _describe(error: RowError) -> str:
-    where = f"Line {error.line}, {error.field}" if error.field else f"Line {error.line}"
-    return f"{where}: {error.message}"
-
-
-def data_snapshot(path: Path, rows: int) -> DataSnapshot:
-    """Which data a model saw: the worker's keys (the file has no ids), and the file."""
-    with path.open("rb") as stream:
-        digest = hashlib.file_digest(stream, "sha256").hexdigest()
-    modified = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
-    return {
-        "rows": rows,
-        "max_id": None,
-        "last_update": modified.isoformat(),
-        "file": str(path.resolve()),
-        "sha256": digest,
-    }
-
 
 # Commands
 
@@ -154,7 +65,7 @@ def train(classifier: TextClassifier, args: argparse.Namespace) -> None:
     except ml.TrainingDataError as error:
         raise DatasetError(f"{args.dataset}: {error}") from error
     if args.json:
-        _print_json(manifest)
+        reports.print_json(manifest)
         return
     parameters = ", ".join(f"{name}={value}" for name, value in manifest["parameters"].items())
     metrics = manifest["metrics"]
@@ -162,8 +73,8 @@ def train(classifier: TextClassifier, args: argparse.Namespace) -> None:
         f"Trained model {manifest['model_id']} ({manifest['algorithm']}, {parameters}) "
         f"on {manifest['row_count']} rows in {manifest['training_seconds']:.1f} s."
     )
-    print(f"Hold-out of {metrics['test_rows']} rows: {_summary(metrics)}")
-    _print_per_label(metrics)
+    print(f"Hold-out of {metrics['test_rows']} rows: {reports.summary(metrics)}")
+    reports.print_per_label(metrics)
     print(f"It is the active model in {classifier.store.root}.")
 
 
@@ -171,13 +82,13 @@ def evaluate(classifier: TextClassifier, args: argparse.Namespace) -> None:
     dataset = read_dataset(args.dataset)
     result = classifier.evaluate(dataset.texts, dataset.labels, args.model_id)
     if args.json:
-        _print_json(result)
+        reports.print_json(result)
         return
     metrics = result["metrics"]
     print(f"Model {result['model_id']} on {result['row_count']} rows of {args.dataset}:")
-    print(_summary(metrics))
-    _print_per_label(metrics)
-    _print_confusion_matrix(metrics["confusion_matrix"])
+    print(reports.summary(metrics))
+    reports.print_per_label(metrics)
+    reports.print_confusion_matrix(metrics["confusion_matrix"])
 
 
 def predict(classifier: TextClassifier, args: argparse.Namespace) -> None:
@@ -187,23 +98,23 @@ def predict(classifier: TextClassifier, args: argparse.Namespace) -> None:
             raise DatasetError(f"--text: {' '.join(errors['text'])}")
         (prediction,) = classifier.predict([args.text], args.model_id)
         if args.json:
-            _print_json(prediction)
+            reports.print_json(prediction)
         else:
-            print(_prediction_line(prediction))
+            print(reports.prediction_line(prediction))
         return
     dataset = read_dataset(args.dataset, labelled=False)
     predictions = classifier.predict(dataset.texts, args.model_id)
     for line, prediction in zip(dataset.lines, predictions, strict=True):
         if args.json:
-            _print_json({"line": line, **prediction})
+            reports.print_json({"line": line, **prediction})
         else:
-            print(_prediction_line(prediction))
+            print(reports.prediction_line(prediction))
 
 
 def warmup(classifier: TextClassifier, args: argparse.Namespace) -> None:
     manifest = classifier.warmup(args.model_id)
     if args.json:
-        _print_json(manifest)
+        reports.print_json(manifest)
         return
     versions = ", ".join(
         f"{name} {version}" for name, version in manifest["library_versions"].items()
@@ -215,45 +126,9 @@ def warmup(classifier: TextClassifier, args: argparse.Namespace) -> None:
     print(
         f"{manifest['algorithm']}, labels {', '.join(manifest['labels'])}; trained "
         f"{manifest['created_time']} on {manifest['row_count']} rows; "
-        f"{_summary(manifest['metrics'])}"
+        f"{reports.summary(manifest['metrics'])}"
     )
     print(f"Trained with {versions}.")
-
-
-def _summary(metrics: Scores) -> str:
-    return f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
-
-
-def _print_per_label(metrics: Scores) -> None:
-    width = max(len(label) for label in metrics["per_label"])
-    for label, scores in metrics["per_label"].items():
-        print(
-            f"  {label:<{width}}  precision {scores['precision']:.4f}  recall "
-            f"{scores['recall']:.4f}  F1 {scores['f1']:.4f}  support {scores['support']}"
-        )
-
-
-def _print_confusion_matrix(matrix: ConfusionMatrix) -> None:
-    labels, rows = matrix["labels"], matrix["rows"]
-    print("Confusion matrix (a row per true label, a column per predicted label):")
-    name_width = max(len(label) for label in labels)
-    count_width = max(len(str(count)) for row in rows for count in row)
-    widths = [max(len(label), count_width) for label in labels]
-    print(
-        " " * (name_width + 4)
-        + "  ".join(f"{lb:>{w}}" for lb, w in zip(labels, widths, strict=True))
-    )
-    for label, row in zip(labels, rows, strict=True):
-        cells = "  ".join(f"{count:>{w}}" for count, w in zip(row, widths, strict=True))
-        print(f"  {label:<{name_width}}  {cells}")
-
-
-def _prediction_line(prediction: Scored) -> str:
-    return f"{prediction['label']}\t{prediction['scores'][prediction['label']]:.4f}"
-
-
-def _print_json(document: Any) -> None:
-    print(json.dumps(document, ensure_ascii=False))
 
 
 # Arguments

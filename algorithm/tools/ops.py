@@ -18,8 +18,10 @@ from typing import NoReturn
 from algorithm.domain import jobs, ml, training
 from algorithm.domain.records import Manifest
 from algorithm.domain.store import ModelIntegrityError, ModelStore, stale_libraries
-from algorithm.tools import backup as backups
+from algorithm.tools.backup import backup
+from algorithm.tools.backup_stores import DATABASE_FILE, BackupError
 from algorithm.tools.cli import EXIT_OK, EXIT_USAGE, fail
+from algorithm.tools.restore import restore
 from common.credentials import MissingSecret
 
 EXIT_FAILED = 1
@@ -30,9 +32,9 @@ class OperationFailed(Exception):
 
 
 def run_backup(store: ModelStore, args: argparse.Namespace) -> None:
-    summary = backups.backup(args.directory, store)
+    summary = backup(args.directory, store)
     print(f"Backed up to {args.directory}:")
-    print(f"  database: {summary.database_bytes} bytes ({backups.DATABASE_FILE})")
+    print(f"  database: {summary.database_bytes} bytes ({DATABASE_FILE})")
     print(f"  Redis: {summary.redis_keys} keys, {summary.schedules} of them schedules")
     print(
         f"  models: {len(summary.versions)} versions, active {summary.active_id or 'none'}"
@@ -41,7 +43,7 @@ def run_backup(store: ModelStore, args: argparse.Namespace) -> None:
 
 
 def run_restore(store: ModelStore, args: argparse.Namespace) -> None:
-    summary = backups.restore(args.directory, store, force=args.force)
+    summary = restore(args.directory, store, force=args.force)
     print(f"Restored from {args.directory}:")
     print(f"  database: {summary.database_bytes} bytes restored")
     print(f"  Redis: {summary.redis_keys} keys, {summary.schedules} of them schedules")
@@ -185,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(ModelStore(), args)
-    except (backups.BackupError, OperationFailed, ModelIntegrityError) as error:
+    except (BackupError, OperationFailed, ModelIntegrityError) as error:
         return fail(EXIT_FAILED, str(error))
     except MissingSecret as error:
         return fail(EXIT_USAGE, str(error))
