@@ -123,7 +123,7 @@ lint: install $(CHECKOV_VENV)/.installed docker-compose-installed promtool-insta
 test: install protos $(VENV)/.bench-installed $(TRITON_VENV)/.installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: install protos ## The quick loop (under a minute): every test that starts no stack, worker, container or process
+test-fast: install protos ## The quick loop (under two minutes): every test that starts no stack, worker, container or process
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m "not slow and not chaos and not compose" $(PYTEST_ARGS)
 
 bench: install protos $(VENV)/.bench-installed peers wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
