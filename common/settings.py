@@ -20,6 +20,26 @@ def env_int(name: str, default: int) -> int:
     return int(env(name, str(default)))
 
 
+def env_int_between(name: str, default: int, minimum: int, maximum: int) -> int:
+    """A whole number from `minimum` to `maximum`; anything else is refused at start-up."""
+    raw = env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}.")
+    return value
+
+
+def env_switch(name: str, default: bool) -> bool:
+    """on or off (in any case); anything else is refused at start-up."""
+    raw = env(name, "on" if default else "off").lower()
+    if raw not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, not {raw!r}.")
+    return raw == "on"
+
+
 def env_seconds(name: str, default: float, maximum: float) -> float:
     """A number of seconds from 0 to `maximum`; anything else is refused at start-up."""
     raw = env(name, str(default))
@@ -99,6 +119,16 @@ WEB_THREADS = env_int("WEB_THREADS", 16)
 WEB_CHECK_THREADS = env_int("WEB_CHECK_THREADS", 4)
 if not 1 <= WEB_CHECK_THREADS <= 64:
     raise ValueError(f"WEB_CHECK_THREADS must be from 1 to 64, not {WEB_CHECK_THREADS}.")
+# Predictions that arrive together in one process share one call (common/coalescing.py): in
+# web, one PredictBatch call to the algorithm service; in the algorithm service, one call to
+# the model. Each such call carries up to COALESCE_MAX_BATCH texts, with at most
+# COALESCE_MAX_IN_FLIGHT calls under way per model version: one at a time makes the fullest
+# batches, since what queues behind a call goes out together next. Off, every prediction goes
+# out on a call of its own (the benchmark measures the gain apart).
+PREDICT_COALESCING = env_switch("PREDICT_COALESCING", True)
+# At most the texts one prediction call takes (common/limits.py MAX_BATCH_TEXTS).
+COALESCE_MAX_BATCH = env_int_between("COALESCE_MAX_BATCH", 64, 1, 1_000)
+COALESCE_MAX_IN_FLIGHT = env_int_between("COALESCE_MAX_IN_FLIGHT", 1, 1, 64)
 # Prometheus metrics, each service's at /metrics on a port of its own (common/metrics.py),
 # never published outside; the samples of each process tree are kept in METRICS_DIR.
 # The process tree (the Procfile's name) this process belongs to: set by common/launch.py for

@@ -1,6 +1,7 @@
 """`POST /api/predict/` as web serves it (web/algorithm_proxy/predict_asgi.py, on the event
-loop) against Django's own PredictView served by WSGI: the same status, body and headers for
-every kind of request a client may send, on two real servers of one deployment."""
+loop), with its predictions coalesced and with PREDICT_COALESCING off, against Django's own
+PredictView served by WSGI: the same status, body and headers for every kind of request a
+client may send, on real servers of one deployment."""
 
 import http.client
 import json
@@ -53,15 +54,18 @@ def servers(algorithm_services, served_model_id, prediction_stub, tmp_path_facto
     env = {**algorithm_services.env, "THROTTLE_RATE_PREDICT": f"{PREDICT_BUDGET}/hour"}
     started = {}
     try:
-        for name, app in (
-            ("asgi", None),
-            ("wsgi", "-k gthread web.config.wsgi:application"),
+        for name, app, coalescing in (
+            ("asgi", None, "on"),
+            # Each prediction on a call of its own, on either path: the same answers.
+            ("asgi_alone", None, "off"),
+            ("wsgi", "-k gthread web.config.wsgi:application", "off"),
         ):
             port = support.free_port()
             server_env = {
                 **support.metrics_apart(env, workdir / f"metrics-{name}"),
                 "WEB_PORT": str(port),
                 "WEB_WORKERS": "1",
+                "PREDICT_COALESCING": coalescing,
             }
             command = support.procfile_command("web")
             if app:
@@ -121,7 +125,9 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_each_kind_of_request_gets_djangos_answer(servers, case):
     body, token = CASES[case]
-    _same(_answer(servers["asgi"], body, token), _answer(servers["wsgi"], body, token))
+    django = _answer(servers["wsgi"], body, token)
+    _same(_answer(servers["asgi"], body, token), django)
+    _same(_answer(servers["asgi_alone"], body, token), django)
 
 
 def test_an_unknown_token_gets_djangos_answer(servers):

@@ -14,6 +14,7 @@ from rest_framework import status
 
 from algorithm.v1 import prediction_pb2
 from common import limits
+from common import settings as common_settings
 from common.coalescing import CoalescerOptions
 from common.logs import correlation_id
 from common.wire import AUTHORIZATION_METADATA, REQUEST_ID_METADATA, bearer
@@ -23,11 +24,6 @@ PREDICT_DEADLINE_SECONDS = 5.0
 CONTROL_DEADLINE_SECONDS = 5.0
 # A readiness probe must answer well within its own caller's timeout (3 s in compose).
 HEALTH_DEADLINE_SECONDS = 1.0
-# Concurrent predictions in one web process share calls of up to this many texts, with at
-# most this many calls under way at once per model (see coalescing.py). One call at a time
-# makes the fullest batches: what queues behind it goes out together next.
-COALESCE_MAX_BATCH = 64
-COALESCE_MAX_IN_FLIGHT = 1
 
 PREDICTION_SERVICE = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
 # Round robin spreads calls over every address the service's name resolves to, so more
@@ -85,8 +81,8 @@ def call_metadata(credential: str) -> tuple[tuple[str, str], ...]:
 def coalescing() -> CoalescerOptions:
     """How web's coalescers (blocking and asynchronous) batch and fail."""
     return {
-        "max_batch": COALESCE_MAX_BATCH,
-        "max_in_flight": COALESCE_MAX_IN_FLIGHT,
+        "max_batch": common_settings.COALESCE_MAX_BATCH,
+        "max_in_flight": common_settings.COALESCE_MAX_IN_FLIGHT,
         # Room to queue behind the calls under way, each bounded by its own deadline.
         "timeout": PREDICT_DEADLINE_SECONDS * 2,
         "busy_error": lambda: AlgorithmError(status.HTTP_503_SERVICE_UNAVAILABLE, BUSY),

@@ -26,6 +26,7 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+from common import settings as common_settings
 from common.coalescing import (
     AsyncPredictionCoalescer,
     BatchPrediction,
@@ -56,15 +57,23 @@ def batch_prediction(reply: prediction_pb2.PredictBatchResponse) -> BatchPredict
     )
 
 
+def prediction(reply: prediction_pb2.PredictResponse) -> Prediction:
+    return Prediction(label=reply.label, scores=dict(reply.scores), model_id=reply.model_id)
+
+
 class AlgorithmClient:
     """Calls to the algorithm service at `target`; single predictions go out coalesced into
     batches."""
 
     def __init__(self, target: str):
         self.channel = ServiceChannel(target)
-        self._coalescer = PredictionCoalescer(
-            lambda texts, model_id: self.predict_batch(texts=texts, model_id=model_id),
-            **coalescing(),
+        self._predict = (
+            PredictionCoalescer(
+                lambda texts, model_id: self.predict_batch(texts=texts, model_id=model_id),
+                **coalescing(),
+            ).predict
+            if common_settings.PREDICT_COALESCING
+            else self._predict_alone
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -85,7 +94,12 @@ class AlgorithmClient:
     # Predictions: in the coalescer's shapes, as it shares batch replies out.
 
     def predict(self, *, text: str, model_id: str) -> Prediction:
-        return self._coalescer.predict(text=text, model_id=model_id)
+        return self._predict(text=text, model_id=model_id)
+
+    def _predict_alone(self, *, text: str, model_id: str) -> Prediction:
+        stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
+        request = prediction_pb2.PredictRequest(text=text, model_id=model_id)
+        return prediction(self.channel.call(stub.Predict, request, PREDICT_DEADLINE_SECONDS))
 
     def predict_batch(self, *, texts: list[str], model_id: str) -> BatchPrediction:
         stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
@@ -245,10 +259,25 @@ class AsyncPredictions:
         self._credential = authorization()
         self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._prediction = prediction_pb2_grpc.PredictionServiceStub(self._channel)
-        self._coalescer = AsyncPredictionCoalescer(self.predict_batch, **coalescing())
+        self._predict = (
+            AsyncPredictionCoalescer(self.predict_batch, **coalescing()).predict
+            if common_settings.PREDICT_COALESCING
+            else self._predict_alone
+        )
 
     async def predict(self, *, text: str, model_id: str) -> Prediction:
-        return await self._coalescer.predict(text=text, model_id=model_id)
+        return await self._predict(text=text, model_id=model_id)
+
+    async def _predict_alone(self, *, text: str, model_id: str) -> Prediction:
+        try:
+            reply = await self._prediction.Predict(
+                prediction_pb2.PredictRequest(text=text, model_id=model_id),
+                timeout=PREDICT_DEADLINE_SECONDS,
+                metadata=call_metadata(self._credential),
+            )
+        except grpc.RpcError as error:
+            raise rest_error(error) from error
+        return prediction(reply)
 
     async def predict_batch(self, texts: list[str], model_id: str) -> BatchPrediction:
         try:

@@ -5,6 +5,7 @@ from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
 from algorithm.serving.metrics import PREDICTION_BATCH_TEXTS, PREDICTIONS
 from algorithm.serving.model_repository import model_repository
 from common import limits
+from common import settings as common_settings
 from common.coalescing import BatchPrediction, Prediction, PredictionCoalescer
 
 
@@ -24,9 +25,10 @@ def check_text(text: object, where: str = "text") -> str:
 def predict(*, text: object, model_id: str = "") -> Prediction:
     """Classify one text: {"label", "scores", "model_id"}.
 
-    Texts that arrive at once share one scikit-learn call (see coalescing.py).
+    Texts that arrive at once share one call to the model (see coalescing.py), unless
+    PREDICT_COALESCING is off.
     """
-    return _single_predictions.predict(text=check_text(text), model_id=model_id)
+    return _predict_one(text=check_text(text), model_id=model_id)
 
 
 def predict_batch(*, texts: object, model_id: str = "", field: str = "texts") -> BatchPrediction:
@@ -52,14 +54,23 @@ def predict_batch(*, texts: object, model_id: str = "", field: str = "texts") ->
     }
 
 
-_single_predictions = PredictionCoalescer(
-    lambda texts, model_id: predict_batch(texts=texts, model_id=model_id),
-    max_batch=64,
-    max_in_flight=1,
-    timeout=10.0,
-    # No text is sent again alone: predict() checked each one before it joined a batch, so
-    # what refuses a batch (its model version) refuses each of its texts.
-    busy_error=lambda: Unavailable("Too busy to answer in time; try again shortly."),
+def _predict_alone(*, text: str, model_id: str) -> Prediction:
+    reply = predict_batch(texts=[text], model_id=model_id)
+    return {**reply["predictions"][0], "model_id": reply["model_id"]}
+
+
+_predict_one = (
+    PredictionCoalescer(
+        lambda texts, model_id: predict_batch(texts=texts, model_id=model_id),
+        max_batch=common_settings.COALESCE_MAX_BATCH,
+        max_in_flight=common_settings.COALESCE_MAX_IN_FLIGHT,
+        timeout=10.0,
+        # No text is sent again alone: predict() checked each one before it joined a batch,
+        # so what refuses a batch (its model version) refuses each of its texts.
+        busy_error=lambda: Unavailable("Too busy to answer in time; try again shortly."),
+    ).predict
+    if common_settings.PREDICT_COALESCING
+    else _predict_alone
 )
 
 
