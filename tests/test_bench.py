@@ -20,7 +20,6 @@ SECTIONS = {
     "batch",
     "inference_protocol",
     "growth",
-    "mlflow",
     "hot_swap",
     "data",
     "naive",
