@@ -15,7 +15,7 @@ from tests import support
 try:
     from bench import open_loop as _open_loop
 except ImportError:  # the open-loop generator is not there yet: its part of peers is skipped
-    _open_loop = None  # type: ignore[assignment]
+    _open_loop = None
 
 OPEN_LOOP_MISSING = "bench/open_loop.py is missing: the open-loop runs are skipped"
 
