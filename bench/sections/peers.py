@@ -119,12 +119,14 @@ BEST = {
         {"mlflow": "mlflow"},
     ),
 }
-# KServe's per-request lines off: the latency trace (--enable_latency_logging), and its own
-# logging set-up (--configure_logging), which would print uvicorn's access line per request.
+# KServe's per-request lines off: the latency trace (--enable_latency_logging), its own
+# logging set-up (--configure_logging), which would print uvicorn's access line per request,
+# and its loggers' level.
 KSERVE_QUIET = "--enable_latency_logging false --configure_logging false"
+KSERVE_QUIET_ENV = {"KSERVE_LOGLEVEL": "WARNING"}
 
 
-def _start_kserve(stack: Stack, name: str, version_dir, workers: int, options: str = "") -> None:
+def _start_kserve(stack: Stack, name: str, version_dir, workers: int, quiet: bool) -> None:
     if not KSERVE_PYTHON.exists():
         raise RuntimeError(f"{KSERVE_PYTHON} is missing: `make peers` creates it")
     stack.ports[name] = port = support.free_port()
@@ -132,10 +134,10 @@ def _start_kserve(stack: Stack, name: str, version_dir, workers: int, options: s
         name,
         f"{KSERVE_PYTHON} {PEERS_DIR / 'kserve_model.py'} --model_name {MODEL_NAME} "
         f"--version_dir {version_dir} --http_port {port} --workers {workers} "
-        f"--enable_grpc false {options}",
+        f"--enable_grpc false {KSERVE_QUIET if quiet else ''}",
         port,
         inherit_env=False,
-        **({"KSERVE_LOGLEVEL": "WARNING"} if options else {}),
+        **(KSERVE_QUIET_ENV if quiet else {}),
     )
 
 
@@ -269,7 +271,7 @@ def run(ctx: Context) -> tuple[dict, list]:
 
     shipped = ["kserve", "bentoml"]
     try:
-        _start_kserve(stack, "kserve", version_dir, workers)
+        _start_kserve(stack, "kserve", version_dir, workers, quiet=False)
         _start_bentoml(stack, "bentoml", "TextClassifier", version_dir, workers)
         stack.wait_ready()
         figures["labels"] = _labels(stack, SHIPPED)
@@ -282,7 +284,7 @@ def run(ctx: Context) -> tuple[dict, list]:
     best = ["kserve_best", "bentoml_best", "mlflow"]
     best += [service for name in REST_VARIANTS for service in (name, f"{name}_grpc")]
     try:
-        _start_kserve(stack, "kserve_best", version_dir, workers, KSERVE_QUIET)
+        _start_kserve(stack, "kserve_best", version_dir, workers, quiet=True)
         _start_bentoml(stack, "bentoml_best", "BatchedTextClassifier", version_dir, workers)
         mlflow_serve.start(stack, version_dir, workers)
         for name, settings in REST_VARIANTS.items():
