@@ -32,7 +32,6 @@ SECTIONS = (
     ("batch", serving.batch),
     ("inference_protocol", serving.inference_protocol),
     ("growth", growth.predict_latency),
-    ("mlflow", mlflow_serve.run),
     ("peers", peers.run),
     ("hot_swap", hot_swap.run),
     ("data", data_path.run),
@@ -122,8 +121,12 @@ def main() -> int:
     print(f"\n{document['machine']['line']}; sizes {sizes.name}; {document['seconds']:.0f} s\n")
     if "latency" in ctx.results:
         print(report.figures_table(ctx.results), "\n")
-    if "error" not in ctx.results.get("peers", {"error": "not run"}):
-        print(report.peers_table(ctx.results["peers"]), "\n")
+    peer_figures = ctx.results.get("peers", {})
+    for sitting in ("shipped", "best"):
+        if sitting in peer_figures:
+            print(f"Peers, {sitting}:\n{report.peers_table(peer_figures[sitting])}\n")
+    if "skipped" not in peer_figures.get("open_loop", {"skipped": ""}):
+        print(f"Open loop:\n{report.open_loop_table(peer_figures['open_loop'])}\n")
     print(report.targets_table(targets))
     if failed:
         print(f"\nSections that failed: {', '.join(failed)}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """What every section gets: the running stack, the sizes, the models trained so far, and the
 sample texts; and the way figures are taken side by side."""
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,13 @@ from bench import load
 from bench.sizes import Sizes
 from bench.stack import API_TOKEN, Stack
 from tests import support
+
+try:
+    from bench import open_loop as _open_loop
+except ImportError:  # the open-loop generator is not there yet: its part of peers is skipped
+    _open_loop = None
+
+OPEN_LOOP_MISSING = "bench/open_loop.py is missing: the open-loop runs are skipped"
 
 # A typical SMS: what one prediction is asked about.
 SAMPLE_TEXT = (
@@ -32,12 +40,27 @@ class Context:
     # The sections' figures so far, by section name.
     results: dict[str, Any] = field(default_factory=dict)
 
-    def http(self, server: str, path: str, body: dict, concurrency: int, seconds: float) -> dict:
-        authorization = {
+    @staticmethod
+    def _authorization(server: str) -> str:
+        return {
             "http": support.service_authorization(),  # the shim wants the service credential
             **dict.fromkeys(UNAUTHENTICATED_SERVERS, ""),
         }.get(server, f"Token {API_TOKEN}")
+
+    def http(self, server: str, path: str, body: dict, concurrency: int, seconds: float) -> dict:
+        authorization = self._authorization(server)
         return load.wrk(self.stack.url(server, path), body, concurrency, seconds, authorization)
+
+    def open_loop(self, server: str, path: str, body: dict, rate: float, seconds: float) -> dict:
+        """Requests sent at a fixed `rate` a second whatever the answers (bench/open_loop.py):
+        p50_ms, p99_ms, completed, errors, rate."""
+        if _open_loop is None:
+            raise RuntimeError(OPEN_LOOP_MISSING)
+        headers = {"Content-Type": "application/json"}
+        if authorization := self._authorization(server):
+            headers["Authorization"] = authorization
+        url = self.stack.url(server, path)
+        return _open_loop.run(url, json.dumps(body).encode(), headers, rate, seconds)
 
     def grpc(self, server: str, method: str, request: dict, concurrency: int, seconds: float):
         return load.grpc(self.stack.grpc_target(server), method, request, concurrency, seconds)
@@ -59,24 +82,37 @@ def warm_up(run: Callable[[int, float], dict], concurrency: int = 8) -> None:
             return
 
 
-def side_by_side(runs: dict[str, Callable[[], dict]], repetitions: int) -> dict[str, dict]:
-    """Median figures of each run, the runs interleaved repetition by repetition so that a
-    change in the machine's load hits every one of them alike."""
-    collected: dict[str, list[dict]] = {name: [] for name in runs}
-    for _ in range(repetitions):
-        for name, run in runs.items():
-            collected[name].append(run())
-    return {name: load.median_figure(figures) for name, figures in collected.items()}
+def open_loop_available() -> bool:
+    return _open_loop is not None
 
 
-# Between two in-process calls. A loop that never waits is taken by a busy machine's
-# scheduler for a CPU hog and gets slices late, while the servers it is compared with wait
-# for their next request like this.
-IN_PROCESS_PAUSE_SECONDS = 0.001
+def side_by_side(
+    runs: dict[str, Callable[[], dict]],
+    repetitions: int,
+    summarize: Callable[[Sequence[dict]], dict] = load.median_figure,
+) -> dict[str, dict]:
+    """The median figures of each run (`summarize`), and every repetition's in "runs"; the
+    runs interleaved repetition by repetition, so that a change in the machine's load hits
+    every one of them alike, and their order rotated by one each repetition, so that none is
+    always first (after a pause) or always after the same neighbour."""
+    names = list(runs)
+    collected: dict[str, list[dict]] = {name: [] for name in names}
+    for repetition in range(repetitions):
+        shift = repetition % len(names)
+        for name in names[shift:] + names[:shift]:
+            collected[name].append(runs[name]())
+    return {name: {**summarize(figures), "runs": figures} for name, figures in collected.items()}
 
 
-def timed_loop(call: Callable[[], Any], seconds: float) -> dict:
-    """Call one at a time for `seconds` in this process: the in-process figure."""
+# Between two calls of the cold in-process loop: as a server waits for its next request one
+# call at a time, long enough for the caches to cool (and for a busy machine's scheduler not
+# to take the loop for a CPU hog).
+COLD_PAUSE_SECONDS = 0.001
+
+
+def timed_loop(call: Callable[[], Any], seconds: float, pause: float = 0.0) -> dict:
+    """Call one at a time for `seconds` in this process, `pause` seconds between two calls:
+    the in-process figure, warm (no pause) or cold."""
     call()
     latencies = []
     end = time.perf_counter() + seconds
@@ -84,5 +120,6 @@ def timed_loop(call: Callable[[], Any], seconds: float) -> dict:
     while (start := time.perf_counter()) < end:
         call()
         latencies.append((time.perf_counter() - start) * 1000)
-        time.sleep(IN_PROCESS_PAUSE_SECONDS)
+        if pause:
+            time.sleep(pause)
     return load.figure_from_latencies(latencies, time.perf_counter() - began, errors=0)

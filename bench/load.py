@@ -6,7 +6,7 @@ import pathlib
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -111,5 +111,13 @@ def median_figure(runs: Sequence[dict]) -> dict:
     return merged
 
 
-def repeat(run: Callable[[], dict], repetitions: int) -> dict:
-    return median_figure([run() for _ in range(repetitions)])
+def median_open_loop(runs: Sequence[dict]) -> dict:
+    """The median of each open-loop figure over repeated runs; requests and errors summed."""
+    return {
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
+        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
+        "rate": round(statistics.median(run["rate"] for run in runs), 1),
+        "completed": sum(run["completed"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+        "repetitions": len(runs),
+    }

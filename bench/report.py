@@ -51,8 +51,18 @@ def targets_table(targets: list[Target]) -> str:
     return _markdown(rows)
 
 
+def _spread(figure: dict, key: str) -> str:
+    """The median and, over the repetitions kept in "runs", the lowest and the highest."""
+    median = _number(figure[key])
+    runs = [run[key] for run in figure.get("runs", ()) if run.get("requests", 1)]
+    if len(runs) < 2:
+        return median
+    return f"{median} ({_number(min(runs))}-{_number(max(runs))})"
+
+
 def figures_table(results: dict) -> str:
-    """Latency (c1) and throughput of every path, one row each."""
+    """Latency (c1) and throughput of every path, one row each: the median over the
+    repetitions, and their range."""
     throughput = results.get("throughput", {})
     concurrencies = sorted({int(c) for path in throughput.values() for c in path}) or [1]
     header = ("path", "p50 ms", "p99 ms", *(f"req/s c{c}" for c in concurrencies))
@@ -62,10 +72,10 @@ def figures_table(results: dict) -> str:
         rows.append(
             (
                 name,
-                _number(figure["p50_ms"]),
-                _number(figure["p99_ms"]),
+                _spread(figure, "p50_ms"),
+                _spread(figure, "p99_ms"),
                 *(
-                    _number(by_concurrency[str(c)]["rps"]) if str(c) in by_concurrency else "-"
+                    _spread(by_concurrency[str(c)], "rps") if str(c) in by_concurrency else "-"
                     for c in concurrencies
                 ),
             )
@@ -73,25 +83,47 @@ def figures_table(results: dict) -> str:
     return _markdown(rows)
 
 
-def peers_table(peers: dict) -> str:
-    """The peers section: each path at each concurrency, with the CPU each server process
-    spent per request (busiest first; "imbalanced" if its workers did not share the load in
-    some run)."""
+def peers_table(by_concurrency: dict) -> str:
+    """One sitting of the peers section: each path at each concurrency (median and range
+    over the repetitions), with the CPU each server process spent per request (busiest
+    first; "imbalanced" if its workers did not share the load in some run)."""
     rows = [("path", "conc.", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/request by process")]
-    for concurrency in sorted((key for key in peers if key.isdigit()), key=int):
-        for name, figure in peers[concurrency].items():
-            cpu = peers["cpu"][concurrency][name]
+    for concurrency in sorted(by_concurrency, key=int):
+        for name, figure in by_concurrency[concurrency].items():
+            cpu = figure["cpu"]
             rows.append(
                 (
                     name,
                     concurrency,
-                    _number(figure["rps"]),
-                    _number(figure["p50_ms"]),
-                    _number(figure["p99_ms"]),
+                    _spread(figure, "rps"),
+                    _spread(figure, "p50_ms"),
+                    _spread(figure, "p99_ms"),
                     figure["errors"],
                     "; ".join(_cpu_cell(server, cpu[server]) for server in cpu),
                 )
             )
+    return _markdown(rows)
+
+
+def open_loop_table(open_loop: dict) -> str:
+    """REST and each peer at fixed arrival rates (median and range over the repetitions)."""
+    rows = [("pair", "share", "req/s sent", "path", "p50 ms", "p99 ms", "completed", "errors")]
+    for peer, by_peer in open_loop.items():
+        for share, at in by_peer["shares"].items():
+            for name in ("rest_predict", peer):
+                figure = at[name]
+                rows.append(
+                    (
+                        f"rest_predict / {peer}",
+                        f"{float(share):.0%} of {_number(by_peer['capacity_rps'])}",
+                        _number(at["rate"]),
+                        name,
+                        _spread(figure, "p50_ms"),
+                        _spread(figure, "p99_ms"),
+                        figure["completed"],
+                        figure["errors"],
+                    )
+                )
     return _markdown(rows)
 
 
@@ -142,11 +174,9 @@ def _latency_distributions(axis, latency: dict) -> None:
 
 def _scaling(rps_axis, p99_axis, results: dict) -> None:
     curves = dict(results.get("throughput", {}))
-    for section, names in (("mlflow", ("mlflow",)), ("peers", ("kserve_v1", "bentoml"))):
-        figures = results.get(section, {})
-        concurrencies = [key for key in figures if key.isdigit()]
-        for name in names if concurrencies else ():
-            curves[name] = {c: figures[c][name] for c in concurrencies}
+    best = results.get("peers", {}).get("best", {})
+    for name in ("kserve_v1_best", "bentoml_best", "mlflow") if best else ():
+        curves[name] = {c: by_path[name] for c, by_path in best.items()}
     for name, by_concurrency in curves.items():
         if not isinstance(by_concurrency, dict) or "error" in by_concurrency:
             continue

@@ -1,5 +1,5 @@
-"""How much each run measures: --smoke (seconds, so the suite cannot rot), the default
-(under ten minutes), --full (the large tables)."""
+"""How much each run measures: --smoke (a few minutes, so the suite cannot rot), the default
+(about 40 minutes on a 2-core machine, under 45: see DEFAULT), --full (the large tables)."""
 
 from dataclasses import dataclass
 
@@ -21,8 +21,17 @@ class Sizes:
     hot_swap_concurrency: int = 16
     # Algorithms whose training jobs are measured (None: all of them).
     job_algorithms: tuple[str, ...] | None = None
-    # Processes of `mlflow models serve` (None: as many as web's gunicorn runs).
-    mlflow_workers: int | None = None
+    # The warm in-process loop (back to back calls), each repetition.
+    floor_seconds: float = 1
+    # The peers section: the runs its targets compare (REST, its variants, each peer at its
+    # best), at every concurrency, and the open-loop runs at each share of the slower
+    # server's capacity...
+    peer_repetitions: int = 1
+    peer_seconds: float = 1
+    open_loop_shares: tuple[float, ...] = (0.5, 0.8)
+    # ... and the peers as shipped, which carry no target.
+    shipped_repetitions: int = 1
+    shipped_seconds: float = 1
     # Sections left out of a run at these sizes (unless named with --only).
     skipped_sections: tuple[str, ...] = ()
 
@@ -40,10 +49,15 @@ SMOKE = Sizes(
     growth_train_rows=(500, 1_000, 2_000),
     # The default algorithm makes the naive peer's large model; sgd_hashing has a target.
     job_algorithms=("linear_svm", "sgd_hashing"),
-    mlflow_workers=1,
     # The peers need their own environments (`make peers`), minutes to create.
     skipped_sections=("peers",),
 )
+# The budget on an idle 2-core machine, about 40 minutes (the bar is 45):
+# - peers, about 34 minutes: 7 paths (REST, its two variants, KServe V1 and V2 at their best,
+#   BentoML at its best, mlflow) x 3 concurrencies x 5 x 10 s = 17.5 min; open loop,
+#   4 pairs x 2 rates x 2 servers x 5 x 10 s = 13.3 min; the peers as shipped, 4 paths x 3
+#   concurrencies x 2 x 4 s = 1.6 min; starting the servers and warming them up, about 2 min;
+# - every other section, about 6 minutes (the warm floor 3 x 10 s of it).
 DEFAULT = Sizes(
     name="default",
     repetitions=3,
@@ -55,6 +69,11 @@ DEFAULT = Sizes(
     data_rows=(100_000,),
     train_call_rows=(1_000, 100_000),
     growth_train_rows=(1_000, 3_000, 10_000, 30_000),
+    floor_seconds=10,
+    peer_repetitions=5,
+    peer_seconds=10,
+    shipped_repetitions=2,
+    shipped_seconds=4,
 )
 FULL = Sizes(
     name="full",
@@ -67,4 +86,9 @@ FULL = Sizes(
     data_rows=(100_000, 1_000_000),
     train_call_rows=(1_000, 1_000_000),
     growth_train_rows=(1_000, 3_000, 10_000, 30_000, 100_000, 300_000),
+    floor_seconds=10,
+    peer_repetitions=5,
+    peer_seconds=10,
+    shipped_repetitions=3,
+    shipped_seconds=5,
 )

@@ -94,6 +94,36 @@ class Stack:
             method, self.url(server, path), headers=headers, timeout=30, **kwargs
         )
 
+    def start_rest_variant(self, name: str, **settings: str) -> None:
+        """Another web and gRPC server of the same code, database, Redis and models, with
+        `settings` in both environments: web as `name` (its port self.ports[name]), the gRPC
+        server as f"{name}_grpc". stack.wait_ready() waits for them."""
+        grpc_port, web_port = support.free_port(), support.free_port()
+        self.ports[f"{name}_grpc"], self.ports[name] = grpc_port, web_port
+        apart = {
+            # Its metrics apart from the other servers'.
+            "METRICS_DIR": str(self.workdir / f"metrics-{name}"),
+            "WEB_METRICS_PORT": str(support.free_port()),
+            "ALGORITHM_METRICS_PORT": str(support.free_port()),
+        }
+        self.start(
+            f"{name}_grpc",
+            support.procfile_command("algorithm_grpc"),
+            grpc_port,
+            ALGORITHM_GRPC_PORT=str(grpc_port),
+            **apart,
+            **settings,
+        )
+        self.start(
+            name,
+            support.procfile_command("web"),
+            web_port,
+            WEB_PORT=str(web_port),
+            ALGORITHM_GRPC_TARGET=f"127.0.0.1:{grpc_port}",
+            **apart,
+            **settings,
+        )
+
     def web_workers(self) -> int:
         """How many processes web's gunicorn runs, as its configuration decides."""
         return int(runpy.run_path(str(REPO_ROOT / "web" / "gunicorn.conf.py"))["workers"])

@@ -20,7 +20,6 @@ SECTIONS = {
     "batch",
     "inference_protocol",
     "growth",
-    "mlflow",
     "hot_swap",
     "data",
     "naive",
@@ -46,6 +45,10 @@ def test_smoke_run_writes_every_section_the_targets_and_the_plot(tmp_path):
     assert set(results["sections"]) == SECTIONS
     assert not [name for name, figures in results["sections"].items() if "error" in figures]
     assert {"cpu", "cores", "python", "kernel", "line"} <= set(results["machine"])
+    # Every repetition is kept beside the median: the warm floor and the cold one apart.
+    latency = results["sections"]["latency"]
+    for name in ("in_process", "in_process_warm", "rest_predict"):
+        assert len(latency[name]["runs"]) == latency[name]["repetitions"] >= 1
     names = [target["name"] for target in results["targets"]]
     assert len(names) == len(set(names)) >= 10
     for target in results["targets"]:

@@ -61,9 +61,9 @@ class TextClassifier(kserve.Model):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(parents=[kserve.model_repository.parser])
+    parser = argparse.ArgumentParser(parents=[kserve.model_server.parser])
     parser.add_argument("--version_dir", required=True)
     args, _ = parser.parse_known_args()
     model = TextClassifier(args.model_name, args.version_dir)
     model.load()
-    kserve.ModelRepository().start([model])
+    kserve.ModelServer().start([model])

@@ -1,57 +1,46 @@
-"""`mlflow models serve` on the same algorithm and data, under the same wrk load."""
+"""`mlflow models serve` on the project's own model version, a peer of the peers section: the
+very vectorizer.pickle and model.pickle, through a pyfunc (bench/peers/mlflow_model.py) that
+answers the label and the scores, with MLflow's documented serving settings (the local
+environment, as many uvicorn workers as web's gunicorn)."""
 
-import pandas as pd
+import pathlib
+import sys
 
-from algorithm.domain import ml
-from bench import data
-from bench.context import SAMPLE_TEXT, Context, side_by_side, warm_up
-from bench.targets import Target, at_least, at_most
+from bench.stack import REPO_ROOT, Stack
 from tests import support
 
+PEERS_DIR = REPO_ROOT / "bench" / "peers"
 # MLflow stays off the network: a local tracking store, no telemetry.
 OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 
-def _save_pipeline(path) -> None:
-    """The default algorithm as one scikit-learn pipeline over a "text" column, saved in
-    MLflow's sklearn flavour."""
-    import mlflow.sklearn
+def save_pyfunc(path: pathlib.Path, version_dir: pathlib.Path) -> None:
+    """The pyfunc, a model from code: nothing of it is pickled, it unpickles the version's
+    own files when a worker loads it."""
+    import mlflow.pyfunc
     import sklearn
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
 
-    rows = data.sms_rows()
-    frame = pd.DataFrame({"text": [text for text, _ in rows]})
-    labels = [label for _, label in rows]
-    algorithm = ml.ALGORITHMS[ml.DEFAULT_ALGORITHM]
-    parameters = ml.resolve_parameters(algorithm.name, {})
-    smallest = min(labels.count(label) for label in set(labels))
-    pipeline = Pipeline(
-        [
-            (
-                "features",
-                ColumnTransformer([("tfidf", algorithm.build_vectorizer(parameters), "text")]),
-            ),
-            ("classifier", algorithm.build_classifier(parameters, smallest)),
-        ]
-    )
-    pipeline.fit(frame, labels)
-    mlflow.sklearn.save_model(
-        pipeline,
-        str(path),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
-        # Given, so MLflow does not import the model in a subprocess to infer them.
-        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-    )
+    # MLflow imports the model's code while saving it, and that code imports model_files as
+    # the server will, from its code_paths: from the peers' folder.
+    sys.path.insert(0, str(PEERS_DIR))
+    try:
+        mlflow.pyfunc.save_model(
+            str(path),
+            python_model=str(PEERS_DIR / "mlflow_model.py"),
+            code_paths=[str(PEERS_DIR / "model_files.py")],
+            model_config={"version_dir": str(version_dir)},
+            # Given, so MLflow does not import the model in a subprocess to infer them.
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
+    finally:
+        sys.path.remove(str(PEERS_DIR))
 
 
-def run(ctx: Context) -> tuple[dict, list[Target]]:
-    stack = ctx.stack
-    model_path = stack.workdir / "mlflow-model"
-    _save_pipeline(model_path)
-    port = support.free_port()
-    stack.ports["mlflow"] = port
-    workers = ctx.sizes.mlflow_workers or stack.web_workers()
+def start(stack: Stack, version_dir: pathlib.Path, workers: int) -> None:
+    """Start the server as "mlflow" (stack.wait_ready() waits for it)."""
+    model_path = stack.workdir / "mlflow-pyfunc"
+    save_pyfunc(model_path, version_dir)
+    stack.ports["mlflow"] = port = support.free_port()
     stack.start(
         "mlflow",
         f"mlflow models serve -m {model_path} -h 127.0.0.1 -p {port} "
@@ -60,51 +49,3 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
         MLFLOW_TRACKING_URI=(stack.workdir / "mlruns").as_uri(),
         **OFFLINE_ENV,
     )
-    try:
-        stack.wait_ready()
-        mlflow_body = {"dataframe_records": [{"text": SAMPLE_TEXT}]}
-        answer = stack.api("POST", "/invocations", server="mlflow", json=mlflow_body)
-        answer.raise_for_status()
-        warm_up(lambda c, s: ctx.http("mlflow", "/invocations", mlflow_body, c, s))
-        figures = {"workers": workers, "answer": answer.json()}
-        for concurrency in ctx.sizes.concurrencies:
-            seconds = ctx.sizes.latency_seconds if concurrency == 1 else ctx.sizes.load_seconds
-            figures[str(concurrency)] = side_by_side(
-                {
-                    "rest_predict": lambda c=concurrency, s=seconds: ctx.http(
-                        "web", "/api/predict/", {"text": SAMPLE_TEXT}, c, s
-                    ),
-                    "mlflow": lambda c=concurrency, s=seconds: ctx.http(
-                        "mlflow", "/invocations", mlflow_body, c, s
-                    ),
-                },
-                ctx.sizes.repetitions,
-            )
-    finally:
-        stack.stop("mlflow")
-    top = str(max(ctx.sizes.concurrencies))
-    rest, served = figures[top]["rest_predict"], figures[top]["mlflow"]
-    targets = [
-        at_least(
-            f"REST vs mlflow throughput c{top}",
-            rest["rps"],
-            5 * served["rps"],
-            "req/s",
-            "5 x mlflow",
-        ),
-        at_most(
-            f"REST vs mlflow p50 c{top}",
-            rest["p50_ms"],
-            served["p50_ms"],
-            "ms",
-            "mlflow p50 (lower)",
-        ),
-        at_most(
-            f"REST vs mlflow p99 c{top}",
-            rest["p99_ms"],
-            served["p99_ms"],
-            "ms",
-            "mlflow p99 (lower)",
-        ),
-    ]
-    return figures, targets
