@@ -184,14 +184,13 @@ Linear = tuple[NDArray[np.float64], NDArray[np.float64], Probabilities]
 
 def _linear(classifier: Any) -> Linear | str:
     kind = type(classifier)
-    n_classes = len(classifier.classes_)
     if kind is CalibratedClassifierCV:
         return _calibrated_svm(classifier)
     if kind is LogisticRegression:
         return (
             _float64(classifier.coef_),
             _float64(classifier.intercept_),
-            _one_vs_rest if n_classes == 2 else _softmax,
+            _one_vs_rest if len(classifier.classes_) == 2 else _softmax,
         )
     if kind is SGDClassifier:
         if classifier.loss != "log_loss":
