@@ -28,6 +28,13 @@ ACTIVE_MODEL_POLL_SECONDS = float(env("ACTIVE_MODEL_POLL_SECONDS", "0.25"))
 # Model versions kept loaded besides the active one, for predictions that name a version.
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4)
 
+# Whether this serving process scores with the fast runtime the versions whose training-time
+# comparison passed (algorithm/domain/fast_scoring.py); off serves every one with scikit-learn.
+_FAST_SCORER = env("ALGORITHM_FAST_SCORER", "on")
+if _FAST_SCORER not in ("on", "off"):
+    raise ValueError(f"ALGORITHM_FAST_SCORER must be on or off, not {_FAST_SCORER!r}.")
+FAST_SCORER = _FAST_SCORER == "on"
+
 # The one model name the Open Inference Protocol serves (algorithm/serving/services/inference.py).
 INFERENCE_MODEL_NAME = env("INFERENCE_MODEL_NAME", "textclf")
 

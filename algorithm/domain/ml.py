@@ -3,7 +3,6 @@
 As in the original: TF-IDF features, a linear SVM giving class probabilities, a 75/25
 hold-out split, accuracy, precision and recall. Unlike the original, the predicted label
 is always the arg-max of the returned scores, and every random step has a fixed seed.
-
 Besides it, other algorithms to choose from (ALGORITHMS). Most learn from rows held in
 memory (train); a streaming one learns from batches read one at a time (train_streaming),
 so tables larger than the worker's memory can train.
@@ -38,6 +37,8 @@ HOLD_OUT_EVERY = round(1 / TEST_SIZE)
 
 # (text, label) rows, as the data table yields them.
 Batch = Sequence[tuple[str, str]]
+# Sees (vectorizer, classifier, held-out texts, their predictions): fast_scoring's check.
+HoldOutObserver = Callable[[Any, Any, Sequence[str], list[tuple[str, dict[str, float]]]], None]
 
 
 class TrainingDataError(ValueError):
@@ -74,6 +75,7 @@ class Algorithm:
     streaming: bool = False
 
 
+INVERSE_REGULARISATION = Parameter("C", float, 1.0, 1e-4, 1e4, "Inverse regularisation strength.")
 NGRAM_MAX = Parameter(
     "ngram_max", int, 1, 1, 3, "Longest word n-gram used as a feature (1 = single words)."
 )
@@ -110,20 +112,14 @@ ALGORITHMS: dict[str, Algorithm] = {
             "TF-IDF features and a linear SVM with calibrated class probabilities "
             "(the ML team's algorithm). A strong default for short texts.",
             _linear_svm,
-            (
-                Parameter("C", float, 1.0, 1e-4, 1e4, "Inverse regularisation strength."),
-                NGRAM_MAX,
-            ),
+            (INVERSE_REGULARISATION, NGRAM_MAX),
         ),
         Algorithm(
             "logistic_regression",
             "TF-IDF features and multinomial logistic regression: well-calibrated "
             "probabilities out of the box.",
             _logistic_regression,
-            (
-                Parameter("C", float, 1.0, 1e-4, 1e4, "Inverse regularisation strength."),
-                NGRAM_MAX,
-            ),
+            (INVERSE_REGULARISATION, NGRAM_MAX),
         ),
         Algorithm(
             "naive_bayes",
@@ -230,6 +226,7 @@ def train(
     algorithm_name: str,
     parameters: Parameters,
     on_stage: Callable[[str], None] = lambda stage: None,
+    on_hold_out: HoldOutObserver = lambda *_: None,
 ) -> TrainedModel:
     """Fit the vectorizer and classifier on 75% of the rows and score them on the rest."""
     _check_trainable(Counter(labels))
@@ -244,9 +241,10 @@ def train(
     classifier = algorithm.build_classifier(parameters, smallest)
     classifier.fit(features, train_labels)
     on_stage("evaluating")
-    predicted = [label for label, _ in predict(vectorizer, classifier, test_texts)]
-    classes = [str(label) for label in classifier.classes_]
-    metrics = _hold_out_metrics(test_labels, predicted, classes, len(train_texts))
+    predictions = predict(vectorizer, classifier, test_texts)
+    on_hold_out(vectorizer, classifier, test_texts, predictions)
+    predicted = [label for label, _ in predictions]
+    metrics = _hold_out_metrics(test_labels, predicted, class_labels(classifier), len(train_texts))
     return TrainedModel(vectorizer, classifier, metrics, list(test_labels), predicted)
 
 
@@ -256,6 +254,7 @@ def train_streaming(
     algorithm_name: str,
     parameters: Parameters,
     on_stage: Callable[[str], None] = lambda stage: None,
+    on_hold_out: HoldOutObserver = lambda *_: None,
 ) -> TrainedModel:
     """Train a streaming algorithm holding one batch of rows at a time.
 
@@ -275,7 +274,7 @@ def train_streaming(
     on_stage("training")
     train_rows = _learn_training_side(vectorizer, classifier, classes, read_batches())
     on_stage("evaluating")
-    true, predicted = _predict_test_side(vectorizer, classifier, read_batches())
+    true, predicted = _predict_test_side(vectorizer, classifier, read_batches(), on_hold_out)
     metrics = _hold_out_metrics(true, predicted, classes, train_rows)
     return TrainedModel(vectorizer, classifier, metrics, list(true), predicted)
 
@@ -294,7 +293,7 @@ def _learn_training_side(
 
 
 def _predict_test_side(
-    vectorizer: Any, classifier: Any, batches: Iterable[Batch]
+    vectorizer: Any, classifier: Any, batches: Iterable[Batch], on_hold_out: HoldOutObserver
 ) -> tuple[list[str], list[str]]:
     """The true and the predicted label of every test row."""
     # Only labels are kept. Each row read brings its own copy of its label string:
@@ -305,7 +304,9 @@ def _predict_test_side(
         if test_side:
             texts, labels = zip(*test_side, strict=True)
             true.extend(sys.intern(label) for label in labels)
-            predicted.extend(label for label, _ in predict(vectorizer, classifier, texts))
+            predictions = predict(vectorizer, classifier, texts)
+            on_hold_out(vectorizer, classifier, texts, predictions)
+            predicted.extend(label for label, _ in predictions)
     return true, predicted
 
 
@@ -365,9 +366,8 @@ def predict(
     vectorizer: Any, classifier: Any, texts: Sequence[str]
 ) -> list[tuple[str, dict[str, float]]]:
     """Return (label, scores) per text; the label is the arg-max of the scores."""
-    # The checks scikit-learn makes on every call (finite values, parameter types) cost up
-    # to a third of a one-text prediction; here they only ever see the fitted estimators and
-    # the vectorizer's own output.
+    # scikit-learn's checks on every call (finite values, parameter types) cost up to a third
+    # of a one-text prediction; here they only see the fitted estimators and vectorizer output.
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         probabilities = classifier.predict_proba(vectorizer.transform(texts))
     classes = class_labels(classifier)

@@ -79,6 +79,18 @@ class DataSnapshot(TypedDict):
     sha256: NotRequired[str]
 
 
+class RuntimeCheck(TypedDict):
+    """How the fast runtime compared with scikit-learn on a version's held-out texts at
+    training (algorithm/domain/fast_scoring.py), and so which of them serves the version."""
+
+    name: Literal["fast_linear", "scikit-learn"]
+    texts_compared: int
+    max_abs_difference: float
+    labels_identical: bool
+    # Why scikit-learn serves the version; empty when the fast runtime does.
+    reason: str
+
+
 class TrainingOutcome(TypedDict):
     """What training writes into a version's manifest; the store adds the rest."""
 
@@ -93,6 +105,8 @@ class TrainingOutcome(TypedDict):
     training_seconds: float
     # The version a retraining replaced (python -m algorithm.tools.ops retrain-stale).
     retrained_from: NotRequired[str]
+    # Versions trained before the fast runtime existed lack it, and are served by scikit-learn.
+    runtime: NotRequired[RuntimeCheck]
 
 
 class Manifest(TrainingOutcome):

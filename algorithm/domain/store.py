@@ -20,7 +20,7 @@ import shutil
 import stat
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,6 +29,7 @@ import scipy
 import sklearn
 
 from algorithm import settings
+from algorithm.domain import fast_scoring, ml
 from algorithm.domain.errors import FailedPrecondition, InvalidArgument, NotFound, parse_uuid
 from algorithm.domain.records import Manifest, TrainingOutcome
 from common import settings as common_settings
@@ -69,6 +70,19 @@ class LoadedModel:
     manifest: Manifest
     vectorizer: Any
     classifier: Any
+    # Set when the fast runtime serves this version (fast_scoring.for_version).
+    scorer: fast_scoring.FastScorer | None = None
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
+        """What ml.predict returns, from the runtime that serves this version."""
+        if self.scorer is not None:
+            return self.scorer.predict(texts)
+        return ml.predict(self.vectorizer, self.classifier, texts)
+
+    @property
+    def runtime(self) -> str:
+        """The runtime that serves this version: fast_linear or scikit-learn."""
+        return fast_scoring.FAST_RUNTIME if self.scorer else fast_scoring.SCIKIT_LEARN_RUNTIME
 
 
 def library_versions() -> dict[str, str]:
@@ -269,7 +283,9 @@ class ModelStore:
         # Only now, with both checksums signed at training time matching: these are the very
         # files the worker wrote.
         objects = {name: pickle.loads(blob) for name, blob in data.items()}
-        return LoadedModel(model_id, manifest, objects[VECTORIZER_FILE], objects[MODEL_FILE])
+        vectorizer, classifier = objects[VECTORIZER_FILE], objects[MODEL_FILE]
+        scorer = fast_scoring.for_version(manifest, vectorizer, classifier)
+        return LoadedModel(model_id, manifest, vectorizer, classifier, scorer)
 
     def verify(self, model_id: str, *, libraries: bool = True) -> tuple[Manifest, dict[str, bytes]]:
         """A version's manifest and pickled bytes, once every check a load makes has passed

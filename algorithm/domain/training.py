@@ -4,7 +4,7 @@ import logging
 import time
 import uuid
 
-from algorithm.domain import db, jobs, ml, monitoring
+from algorithm.domain import db, fast_scoring, jobs, ml, monitoring
 from algorithm.domain.datasource import open_labelled_stream, read_labelled_rows
 from algorithm.domain.records import DataSnapshot, Job, Parameters, TrainingOutcome
 from algorithm.domain.store import ModelStore, VersionExists
@@ -64,19 +64,30 @@ class _Progress:
 
 
 def _train(
-    algorithm: ml.Algorithm, parameters: Parameters, progress: _Progress
+    algorithm: ml.Algorithm,
+    parameters: Parameters,
+    progress: _Progress,
+    comparison: fast_scoring.HoldOutComparison,
 ) -> tuple[ml.TrainedModel, DataSnapshot]:
-    """Train on the data table, streamed or in memory as the algorithm needs; return the
-    model and the data snapshot it was trained on."""
+    """Train on the data table, streamed or in memory as the algorithm needs, comparing the
+    two runtimes on the held-out texts; return the model and the data snapshot it was
+    trained on."""
     progress.stage("loading")
     if algorithm.streaming:
         with open_labelled_stream(progress.rows) as stream:
             trained = ml.train_streaming(
-                stream.batches, stream.label_counts, algorithm.name, parameters, progress.stage
+                stream.batches,
+                stream.label_counts,
+                algorithm.name,
+                parameters,
+                progress.stage,
+                comparison.observe,
             )
         return trained, stream.snapshot
     rows = read_labelled_rows(progress.rows)
-    trained = ml.train(rows.texts, rows.labels, algorithm.name, parameters, progress.stage)
+    trained = ml.train(
+        rows.texts, rows.labels, algorithm.name, parameters, progress.stage, comparison.observe
+    )
     return trained, rows.snapshot
 
 
@@ -117,7 +128,8 @@ def _run(
             progress = _Progress(
                 job_uuid, _STREAMING_STAGE_START if algorithm.streaming else _STAGE_START
             )
-            trained, snapshot = _train(algorithm, job["parameters"], progress)
+            comparison = fast_scoring.HoldOutComparison()
+            trained, snapshot = _train(algorithm, job["parameters"], progress, comparison)
             progress.stage("saving")
             outcome: TrainingOutcome = {
                 "job_id": job_id,
@@ -128,6 +140,7 @@ def _run(
                 "data_snapshot": snapshot,
                 "metrics": trained.metrics,
                 "training_seconds": round(time.monotonic() - started, 3),
+                "runtime": comparison.record(),
             }
             if retrained_from:
                 outcome["retrained_from"] = retrained_from

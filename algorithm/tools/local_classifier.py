@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-from algorithm.domain import evaluation, ml
+from algorithm.domain import evaluation, fast_scoring, ml
 from algorithm.domain.errors import NotFound
 from algorithm.domain.records import DataSnapshot, Manifest, Metrics
 from algorithm.domain.store import (
@@ -55,7 +55,8 @@ class TextClassifier:
         started = time.monotonic()
         # The rows are in memory already, so ml.train fits every algorithm, streaming ones
         # too: the worker streams only because a table can outgrow its memory.
-        trained = ml.train(texts, labels, algorithm, resolved)
+        comparison = fast_scoring.HoldOutComparison()
+        trained = ml.train(texts, labels, algorithm, resolved, on_hold_out=comparison.observe)
         model_id = str(uuid.uuid4())
         manifest = self.store.publish(
             model_id,
@@ -70,6 +71,7 @@ class TextClassifier:
                 "data_snapshot": data_snapshot or {"rows": len(texts)},
                 "metrics": trained.metrics,
                 "training_seconds": round(time.monotonic() - started, 3),
+                "runtime": comparison.record(),
             },
         )
         self.store.activate(model_id)
@@ -95,7 +97,7 @@ class TextClassifier:
             batch = texts[start : start + evaluation.PREDICT_BATCH]
             predictions.extend(
                 {"label": label, "scores": scores, "model_id": model.model_id}
-                for label, scores in ml.predict(model.vectorizer, model.classifier, batch)
+                for label, scores in model.predict(batch)
             )
         return predictions
 
@@ -103,7 +105,7 @@ class TextClassifier:
         """Load a version as a serving process does (signature, checksums, scikit-learn
         version), classify one text with it, and return its manifest."""
         model = self._load(model_id)
-        ml.predict(model.vectorizer, model.classifier, [WARMUP_TEXT])
+        model.predict([WARMUP_TEXT])
         return model.manifest
 
     def _load(self, model_id: str | None) -> LoadedModel:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from algorithm.v1 import models_pb2 as algorithm_dot_v1_dot_models__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61lgorithm/v1/info.proto\x12\x0c\x61lgorithm.v1\x1a\x19\x61lgorithm/v1/models.proto\"\x10\n\x0eGetInfoRequest\"\xa2\x02\n\x0fGetInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x12\n\nbuild_time\x18\x02 \x01(\t\x12\x14\n\x0cgit_revision\x18\x03 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x01\x12)\n\x0c\x61\x63tive_model\x18\x05 \x01(\x0b\x32\x13.algorithm.v1.Model\x12\x1a\n\rmodel_refused\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x0bmodel_count\x18\x07 \x01(\x05\x12\x16\n\tdata_rows\x18\x08 \x01(\x03H\x01\x88\x01\x01\x12\x0f\n\x07replica\x18\t \x01(\t\x12\x17\n\x0ftexts_predicted\x18\n \x01(\x03\x42\x10\n\x0e_model_refusedB\x0c\n\n_data_rows2U\n\x0bInfoService\x12\x46\n\x07GetInfo\x12\x1c.algorithm.v1.GetInfoRequest\x1a\x1d.algorithm.v1.GetInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61lgorithm/v1/info.proto\x12\x0c\x61lgorithm.v1\x1a\x19\x61lgorithm/v1/models.proto\"\x10\n\x0eGetInfoRequest\"\xb3\x02\n\x0fGetInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x12\n\nbuild_time\x18\x02 \x01(\t\x12\x14\n\x0cgit_revision\x18\x03 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x01\x12)\n\x0c\x61\x63tive_model\x18\x05 \x01(\x0b\x32\x13.algorithm.v1.Model\x12\x1a\n\rmodel_refused\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x0bmodel_count\x18\x07 \x01(\x05\x12\x16\n\tdata_rows\x18\x08 \x01(\x03H\x01\x88\x01\x01\x12\x0f\n\x07replica\x18\t \x01(\t\x12\x17\n\x0ftexts_predicted\x18\n \x01(\x03\x12\x0f\n\x07runtime\x18\x0b \x01(\tB\x10\n\x0e_model_refusedB\x0c\n\n_data_rows2U\n\x0bInfoService\x12\x46\n\x07GetInfo\x12\x1c.algorithm.v1.GetInfoRequest\x1a\x1d.algorithm.v1.GetInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETINFOREQUEST']._serialized_start=68
   _globals['_GETINFOREQUEST']._serialized_end=84
   _globals['_GETINFORESPONSE']._serialized_start=87
-  _globals['_GETINFORESPONSE']._serialized_end=377
-  _globals['_INFOSERVICE']._serialized_start=379
-  _globals['_INFOSERVICE']._serialized_end=464
+  _globals['_GETINFORESPONSE']._serialized_end=394
+  _globals['_INFOSERVICE']._serialized_start=396
+  _globals['_INFOSERVICE']._serialized_end=481
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetInfoResponse(_message.Message):
-    __slots__ = ("version", "build_time", "git_revision", "uptime_seconds", "active_model", "model_refused", "model_count", "data_rows", "replica", "texts_predicted")
+    __slots__ = ("version", "build_time", "git_revision", "uptime_seconds", "active_model", "model_refused", "model_count", "data_rows", "replica", "texts_predicted", "runtime")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     BUILD_TIME_FIELD_NUMBER: _ClassVar[int]
     GIT_REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class GetInfoResponse(_message.Message):
     DATA_ROWS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     TEXTS_PREDICTED_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
     version: str
     build_time: str
     git_revision: str
@@ -32,4 +33,5 @@ class GetInfoResponse(_message.Message):
     data_rows: int
     replica: str
     texts_predicted: int
-    def __init__(self, version: _Optional[str] = ..., build_time: _Optional[str] = ..., git_revision: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., active_model: _Optional[_Union[_models_pb2.Model, _Mapping]] = ..., model_refused: _Optional[str] = ..., model_count: _Optional[int] = ..., data_rows: _Optional[int] = ..., replica: _Optional[str] = ..., texts_predicted: _Optional[int] = ...) -> None: ...
+    runtime: str
+    def __init__(self, version: _Optional[str] = ..., build_time: _Optional[str] = ..., git_revision: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., active_model: _Optional[_Union[_models_pb2.Model, _Mapping]] = ..., model_refused: _Optional[str] = ..., model_count: _Optional[int] = ..., data_rows: _Optional[int] = ..., replica: _Optional[str] = ..., texts_predicted: _Optional[int] = ..., runtime: _Optional[str] = ...) -> None: ...

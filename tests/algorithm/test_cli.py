@@ -30,6 +30,7 @@ WORKER_MANIFEST_KEYS = {
     "data_snapshot",
     "metrics",
     "training_seconds",
+    "runtime",
     "model_id",
     "files",
     "library_versions",

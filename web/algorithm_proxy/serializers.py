@@ -225,6 +225,11 @@ class AlgorithmInfoSerializer(serializers.Serializer):
     texts_predicted = serializers.IntegerField(
         help_text="Texts that replica has classified since it started."
     )
+    runtime = serializers.CharField(
+        help_text="What scores the deployed model's predictions on that replica: "
+        "'fast_linear' (checked against scikit-learn on the version's hold-out at training) "
+        "or 'scikit-learn'; empty before the first model is served."
+    )
 
 
 class InfoSerializer(serializers.Serializer):

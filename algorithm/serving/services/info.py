@@ -58,6 +58,7 @@ def get_info() -> info_pb2.GetInfoResponse:
             "data_rows": data_rows,
             "replica": socket.gethostname(),
             "texts_predicted": texts_predicted(),
+            "runtime": served.runtime if served else "",
         },
     )
     if active:

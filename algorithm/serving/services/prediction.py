@@ -1,6 +1,5 @@
 """PredictionService: classify texts with a loaded model version."""
 
-from algorithm.domain import ml
 from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
 from algorithm.serving.metrics import PREDICTION_BATCH_TEXTS, PREDICTIONS
 from algorithm.serving.model_repository import model_repository
@@ -45,7 +44,7 @@ def predict_batch(*, texts: object, model_id: str = "", field: str = "texts") ->
         )
     checked = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
     model = model_repository.get(model_id)
-    predictions = ml.predict(model.vectorizer, model.classifier, checked)
+    predictions = model.predict(checked)
     PREDICTIONS.labels(model.model_id).inc(len(checked))
     PREDICTION_BATCH_TEXTS.observe(len(checked))
     return {
