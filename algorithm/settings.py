@@ -2,7 +2,7 @@
 environment by common.settings' rule (unset or empty means the default). What web needs too
 is in common.settings, and the limits in common.limits."""
 
-from common.settings import REDIS_URL, env, env_int, env_path
+from common.settings import REDIS_URL, env, env_int, env_path, env_switch
 
 # Where RedBeat keeps the schedules; the broker's Redis unless set.
 REDBEAT_REDIS_URL = env("REDBEAT_REDIS_URL", REDIS_URL)
@@ -30,10 +30,7 @@ MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4)
 
 # Whether this serving process scores with the fast runtime the versions whose training-time
 # comparison passed (algorithm/domain/fast_scoring.py); off serves every one with scikit-learn.
-_FAST_SCORER = env("ALGORITHM_FAST_SCORER", "on")
-if _FAST_SCORER not in ("on", "off"):
-    raise ValueError(f"ALGORITHM_FAST_SCORER must be on or off, not {_FAST_SCORER!r}.")
-FAST_SCORER = _FAST_SCORER == "on"
+FAST_SCORER = env_switch("ALGORITHM_FAST_SCORER", True)
 
 # The one model name the Open Inference Protocol serves (algorithm/serving/services/inference.py).
 INFERENCE_MODEL_NAME = env("INFERENCE_MODEL_NAME", "textclf")

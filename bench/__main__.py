@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 
+from algorithm.domain.store import ModelStore
 from bench import data, report
 from bench.context import SAMPLE_TEXT, Context
 from bench.sections import data_path, growth, hot_swap, mlflow_serve, naive, peers, serving
@@ -57,6 +58,17 @@ def prepare(ctx: Context) -> None:
         return answer.ok and answer.json()["model_id"] == job["model_id"]
 
     support.wait_until(served, 30, "the SMS model being served")
+
+
+def model_record(ctx: Context, name: str) -> dict:
+    """A named version, with its manifest's check of the fast runtime against scikit-learn on
+    its held-out texts (which runtime serves it, texts compared, largest difference)."""
+    manifest = ModelStore(ctx.stack.model_dir).read_manifest(ctx.models[name])
+    return {
+        "model_id": ctx.models[name],
+        "rows": ctx.model_rows[name],
+        "runtime": manifest.get("runtime"),
+    }
 
 
 def run_sections(ctx: Context, only: list[str]) -> tuple[list, list[str]]:
@@ -108,10 +120,7 @@ def main() -> int:
         targets, failed = run_sections(ctx, args.only)
     document |= {
         "seconds": round(time.monotonic() - started, 1),
-        "models": {
-            name: {"model_id": ctx.models[name], "rows": ctx.model_rows[name]}
-            for name in ctx.models
-        },
+        "models": {name: model_record(ctx, name) for name in ctx.models},
         "sections": ctx.results,
         "targets": [target.as_dict() for target in targets],
     }
@@ -127,6 +136,13 @@ def main() -> int:
             print(f"Peers, {sitting}:\n{report.peers_table(peer_figures[sitting])}\n")
     if "skipped" not in peer_figures.get("open_loop", {"skipped": ""}):
         print(f"Open loop:\n{report.open_loop_table(peer_figures['open_loop'])}\n")
+    for name, model in document["models"].items():
+        check = model["runtime"] or {}
+        print(
+            f"{name} model ({model['rows']} rows): served by {check.get('name', 'scikit-learn')}; "
+            f"{check.get('texts_compared', 0)} held-out texts compared with scikit-learn, "
+            f"largest probability difference {check.get('max_abs_difference', 'n/a')}"
+        )
     print(report.targets_table(targets))
     if failed:
         print(f"\nSections that failed: {', '.join(failed)}", file=sys.stderr)

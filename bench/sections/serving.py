@@ -1,10 +1,11 @@
 """Predictions one at a time against their floors, the same paths under load, and batches."""
 
 import base64
+import dataclasses
 from collections.abc import Callable
 
-from algorithm.domain import ml
-from algorithm.domain.store import LoadedModel, ModelStore
+from algorithm.domain.fast_scoring import SCIKIT_LEARN_RUNTIME
+from algorithm.domain.store import ModelStore
 from bench.context import (
     COLD_PAUSE_SECONDS,
     SAMPLE_TEXT,
@@ -38,19 +39,24 @@ def paths(ctx: Context, body: dict | None = None) -> dict[str, Path]:
     }
 
 
-def serving_prediction(model: LoadedModel, texts: list[str]) -> Callable[[], object]:
-    """One prediction as the serving path makes it on its loaded model, without transport."""
-    return lambda: ml.predict(model.vectorizer, model.classifier, texts)
-
-
 def in_process(
-    ctx: Context, texts: list[str], model_id: str, seconds: float | None = None, warm: bool = False
+    ctx: Context,
+    texts: list[str],
+    model_id: str,
+    seconds: float | None = None,
+    warm: bool = False,
+    runtime: str = "",
 ) -> Callable[[], dict]:
-    """One timed loop of the serving path's prediction: cold (a pause between two calls, as a
-    server one request at a time), or warm (back to back)."""
-    call = serving_prediction(ModelStore(ctx.stack.model_dir).load(model_id), texts)
+    """One timed loop of the serving path's prediction (LoadedModel.predict, by the runtime
+    that serves the version, or by scikit-learn if `runtime` names it): cold (a pause between
+    two calls, as a server one request at a time), or warm (back to back)."""
+    model = ModelStore(ctx.stack.model_dir).load(model_id)
+    if runtime == SCIKIT_LEARN_RUNTIME:
+        model = dataclasses.replace(model, scorer=None)
     pause = 0.0 if warm else COLD_PAUSE_SECONDS
-    return lambda: timed_loop(call, seconds or ctx.sizes.latency_seconds, pause)
+    return lambda: timed_loop(
+        lambda: model.predict(texts), seconds or ctx.sizes.latency_seconds, pause
+    )
 
 
 def latency(ctx: Context) -> tuple[dict, list[Target]]:
@@ -63,6 +69,10 @@ def latency(ctx: Context) -> tuple[dict, list[Target]]:
         "in_process": in_process(ctx, [SAMPLE_TEXT], model_id),
         "in_process_warm": in_process(
             ctx, [SAMPLE_TEXT], model_id, ctx.sizes.floor_seconds, warm=True
+        ),
+        # The same, by scikit-learn: what the fast runtime saves.
+        "in_process_warm_sklearn": in_process(
+            ctx, [SAMPLE_TEXT], model_id, warm=True, runtime=SCIKIT_LEARN_RUNTIME
         ),
     }
     runs |= {name: (lambda run=run: run(1, seconds)) for name, run in paths(ctx).items()}
