@@ -74,8 +74,9 @@ class LoadedModel:
     scorer: fast_scoring.FastScorer | None = None
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
-        """What ml.predict returns, from the runtime that serves this version."""
-        if self.scorer is not None:
+        """What ml.predict returns, from the runtime that serves this version; a call of more
+        texts than the fast runtime's batch bound goes to scikit-learn, which is then faster."""
+        if self.scorer is not None and len(texts) <= fast_scoring.MAX_FAST_TEXTS:
             return self.scorer.predict(texts)
         return ml.predict(self.vectorizer, self.classifier, texts)
 
