@@ -83,6 +83,10 @@ def test_latency_is_the_servers_delay_and_every_scheduled_request_is_sent(server
     assert result["connections_opened"] <= 3 * RATE * DELAY_MS / 1000
     assert result["waited_at_cap"] == 0
     assert result["cpu_seconds"] > 0 and result["cpu_ms_per_request"] > 0
+    # Valid when the generator sent on time (a busy machine can starve it: then it says so).
+    lag_ms = result["send_lag_ms"]
+    assert 0 <= lag_ms["50"] <= lag_ms["99"] <= lag_ms["max"]
+    assert result["valid"] == (lag_ms["99"] <= open_loop.MAX_SEND_LAG_P99_MS)
 
 
 async def _closed_loop(url: str, connections: int, seconds: float) -> list[float]:
@@ -131,8 +135,7 @@ def test_a_stall_delays_every_request_due_during_it_which_a_closed_loop_hides(se
         return (stall_s + DELAY_MS / 1000 - RATE * seconds * (1 - q) / RATE) * 1000
 
     assert result["sent"] == RATE * seconds == received(server_url, "stall-open")
-    # Its lateness, at most a tenth of a half-second tail, leaves the figures the server's.
-    assert result["errors"] == 0 and result["valid"], result["send_lag_ms"]
+    assert result["errors"] == 0
     assert DELAY_MS <= result["p50_ms"] <= DELAY_MS + 10
     for q in (0.90, 0.95, 0.99):
         assert result["percentiles_ms"][f"{q * 100:g}"] == pytest.approx(expected_ms(q), abs=15)
@@ -178,7 +181,7 @@ def test_errors_are_counted_apart_and_the_run_ends_at_its_deadline(server_url):
 
     for result, kind in ((refused, "connection"), (failing, "status"), (hung, "timeout")):
         assert result[f"errors_{kind}"] == result["sent"] == 20 == result["errors"], result
-        assert result["requests"] == 0 and not result["valid"]
+        assert result["requests"] == 0
     assert failing["completed"] == 20
     # The last request of the hung run is due at 0.38 s and times out 0.3 s later (found by a
     # sweep within 50 ms), not at the default 10 s.
