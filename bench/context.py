@@ -7,17 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import load
+from bench import load, open_loop
 from bench.sizes import Sizes
 from bench.stack import API_TOKEN, Stack
 from tests import support
-
-try:
-    from bench import open_loop as _open_loop
-except ImportError:  # the open-loop generator is not there yet: its part of peers is skipped
-    _open_loop = None
-
-OPEN_LOOP_MISSING = "bench/open_loop.py is missing: the open-loop runs are skipped"
 
 # A typical SMS: what one prediction is asked about.
 SAMPLE_TEXT = (
@@ -54,13 +47,11 @@ class Context:
     def open_loop(self, server: str, path: str, body: dict, rate: float, seconds: float) -> dict:
         """Requests sent at a fixed `rate` a second whatever the answers (bench/open_loop.py):
         p50_ms, p99_ms, completed, errors, rate."""
-        if _open_loop is None:
-            raise RuntimeError(OPEN_LOOP_MISSING)
         headers = {"Content-Type": "application/json"}
         if authorization := self._authorization(server):
             headers["Authorization"] = authorization
         url = self.stack.url(server, path)
-        return _open_loop.run(url, json.dumps(body).encode(), headers, rate, seconds)
+        return open_loop.run(url, json.dumps(body).encode(), headers, rate, seconds)
 
     def grpc(self, server: str, method: str, request: dict, concurrency: int, seconds: float):
         return load.grpc(self.stack.grpc_target(server), method, request, concurrency, seconds)
@@ -80,10 +71,6 @@ def warm_up(run: Callable[[int, float], dict], concurrency: int = 8) -> None:
         answered = figure["requests"] >= concurrency and not figure["errors"]
         if answered and figure["percentiles_ms"]["99.9"] < 1000:
             return
-
-
-def open_loop_available() -> bool:
-    return _open_loop is not None
 
 
 def side_by_side(

@@ -119,5 +119,11 @@ def median_open_loop(runs: Sequence[dict]) -> dict:
         "rate": round(statistics.median(run["rate"] for run in runs), 1),
         "completed": sum(run["completed"] for run in runs),
         "errors": sum(run["errors"] for run in runs),
+        # Every request sent on time (bench/open_loop.py), in every run.
+        "valid": all(run["valid"] for run in runs),
+        "send_lag_p99_ms": max(run["send_lag_ms"]["99"] for run in runs),
+        "generator_cpu_ms_per_request": round(
+            statistics.median(run["cpu_ms_per_request"] for run in runs), 4
+        ),
         "repetitions": len(runs),
     }

@@ -87,20 +87,19 @@ def _open_loop(open_loop: dict) -> list[Target]:
     for peer, by_peer in open_loop.items():
         for share, at in by_peer["shares"].items():
             title = BEST_PEERS[peer]
+            # A run where the generator fell behind its schedule measured itself too.
+            behind = "" if at["rest_predict"]["valid"] and at[peer]["valid"] else "; LATE SENDS"
             found.append(
                 at_most(
                     f"REST vs {title} p99, open loop at {float(share):.0%}",
                     at["rest_predict"]["p99_ms"],
                     at[peer]["p99_ms"],
                     "ms",
-                    f"{title} p99 at {at['rate']:,.0f} req/s (lower)",
+                    f"{title} p99 at {at['rate']:,.0f} req/s (lower){behind}",
                 )
             )
     return found
 
 
 def targets(figures: dict, concurrencies: tuple[int, ...]) -> list[Target]:
-    found = _closed_loop(figures["best"], concurrencies)
-    if "skipped" not in figures["open_loop"]:
-        found += _open_loop(figures["open_loop"])
-    return found
+    return _closed_loop(figures["best"], concurrencies) + _open_loop(figures["open_loop"])

@@ -24,14 +24,7 @@ from dataclasses import dataclass
 
 from algorithm.domain.store import ModelStore
 from bench import load
-from bench.context import (
-    OPEN_LOOP_MISSING,
-    SAMPLE_TEXT,
-    Context,
-    open_loop_available,
-    side_by_side,
-    warm_up,
-)
+from bench.context import SAMPLE_TEXT, Context, side_by_side, warm_up
 from bench.cpu import CpuMeter, Server, descendants
 from bench.sections import mlflow_serve
 from bench.sections.peer_targets import BEST_PEERS, targets
@@ -233,9 +226,6 @@ def _closed_loop(ctx: Context, paths: dict[str, PeerPath], repetitions: int, sec
 def _open_loop(ctx: Context, best: dict) -> dict:
     """REST and each peer at its best at fixed arrival rates, shares of the slower one's
     closed-loop capacity at the top concurrency."""
-    if not open_loop_available():
-        print(f"[bench] peers: {OPEN_LOOP_MISSING}", flush=True)
-        return {"skipped": OPEN_LOOP_MISSING}
     top = best[str(max(ctx.sizes.concurrencies))]
     figures = {}
     for peer in BEST_PEERS:
