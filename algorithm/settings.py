@@ -2,6 +2,8 @@
 environment by common.settings' rule (unset or empty means the default). What web needs too
 is in common.settings, and the limits in common.limits."""
 
+import os
+
 from common.settings import REDIS_URL, env, env_int, env_path
 
 # Where RedBeat keeps the schedules; the broker's Redis unless set.
@@ -12,10 +14,25 @@ MODEL_DIR = env_path("MODEL_DIR", "var/models")
 HTTP_WORKERS = env_int("ALGORITHM_HTTP_WORKERS", 2)
 HTTP_THREADS = env_int("ALGORITHM_HTTP_THREADS", 4)
 
+# gRPC server processes in a replica, on one port (algorithm/serving/grpc_processes.py): each
+# has its own interpreter lock, so a replica uses as many cores as it has processes. By default
+# one per CPU this process may run on; a container's CPU limit is not seen here, so deployments
+# set it.
+_GRPC_PROCESSES = env("ALGORITHM_GRPC_PROCESSES", str(len(os.sched_getaffinity(0))))
+try:
+    GRPC_PROCESSES = int(_GRPC_PROCESSES)
+except ValueError:
+    GRPC_PROCESSES = 0
+if GRPC_PROCESSES < 1:
+    raise ValueError(
+        "ALGORITHM_GRPC_PROCESSES must be a whole number of processes, 1 or more, "
+        f"not {_GRPC_PROCESSES!r}."
+    )
+# Threads of each gRPC server process.
 GRPC_THREADS = env_int("ALGORITHM_GRPC_THREADS", 16)
-# Calls the gRPC server holds at once, running or waiting for a thread; one more is refused
-# at once with RESOURCE_EXHAUSTED instead of waiting in a queue without bound. Non-blocking
-# calls (health's Watch) hold no thread and do not count.
+# Calls each gRPC server process holds at once, running or waiting for a thread; one more is
+# refused at once with RESOURCE_EXHAUSTED instead of waiting in a queue without bound.
+# Non-blocking calls (health's Watch) hold no thread and do not count.
 GRPC_MAX_CONCURRENT_RPCS = env_int("ALGORITHM_GRPC_MAX_CONCURRENT_RPCS", 4 * GRPC_THREADS)
 if GRPC_MAX_CONCURRENT_RPCS <= GRPC_THREADS:
     raise ValueError(
