@@ -76,7 +76,7 @@ def texts_predicted() -> int:
         families = multiprocess.MultiProcessCollector.merge([str(path) for path in files])
     else:
         families = PREDICTIONS.collect()
-    name = PREDICTIONS.describe()[0].name
+    name = next(iter(PREDICTIONS.describe())).name
     return int(
         sum(
             sample.value
