@@ -2,7 +2,9 @@
 environment by common.settings' rule (unset or empty means the default). What web needs too
 is in common.settings, and the limits in common.limits."""
 
-from common.settings import REDIS_URL, env, env_int, env_path, env_switch
+import os
+
+from common.settings import REDIS_URL, env, env_int, env_int_between, env_path, env_switch
 
 # Where RedBeat keeps the schedules; the broker's Redis unless set.
 REDBEAT_REDIS_URL = env("REDBEAT_REDIS_URL", REDIS_URL)
@@ -12,10 +14,20 @@ MODEL_DIR = env_path("MODEL_DIR", "var/models")
 HTTP_WORKERS = env_int("ALGORITHM_HTTP_WORKERS", 2)
 HTTP_THREADS = env_int("ALGORITHM_HTTP_THREADS", 4)
 
+# At most one per core of the largest machines.
+MAX_GRPC_PROCESSES = 256
+# gRPC server processes in a replica, on one port (algorithm/serving/grpc_processes.py): each
+# has its own interpreter lock, so a replica uses as many cores as it has processes. By default
+# one per CPU this process may run on; a container's CPU limit is not seen here, so deployments
+# set it.
+GRPC_PROCESSES = env_int_between(
+    "ALGORITHM_GRPC_PROCESSES", len(os.sched_getaffinity(0)), 1, MAX_GRPC_PROCESSES
+)
+# Threads of each gRPC server process.
 GRPC_THREADS = env_int("ALGORITHM_GRPC_THREADS", 16)
-# Calls the gRPC server holds at once, running or waiting for a thread; one more is refused
-# at once with RESOURCE_EXHAUSTED instead of waiting in a queue without bound. Non-blocking
-# calls (health's Watch) hold no thread and do not count.
+# Calls each gRPC server process holds at once, running or waiting for a thread; one more is
+# refused at once with RESOURCE_EXHAUSTED instead of waiting in a queue without bound.
+# Non-blocking calls (health's Watch) hold no thread and do not count.
 GRPC_MAX_CONCURRENT_RPCS = env_int("ALGORITHM_GRPC_MAX_CONCURRENT_RPCS", 4 * GRPC_THREADS)
 if GRPC_MAX_CONCURRENT_RPCS <= GRPC_THREADS:
     raise ValueError(

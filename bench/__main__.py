@@ -18,7 +18,16 @@ import traceback
 from algorithm.domain.store import ModelStore
 from bench import data, report
 from bench.context import SAMPLE_TEXT, Context
-from bench.sections import data_path, growth, hot_swap, mlflow_serve, naive, peers, serving
+from bench.sections import (
+    data_path,
+    growth,
+    grpc_processes,
+    hot_swap,
+    mlflow_serve,
+    naive,
+    peers,
+    serving,
+)
 from bench.sizes import DEFAULT, FULL, SMOKE
 from bench.stack import running_stack
 from tests import support
@@ -32,6 +41,7 @@ SECTIONS = (
     ("throughput", serving.throughput),
     ("batch", serving.batch),
     ("inference_protocol", serving.inference_protocol),
+    ("grpc_processes", grpc_processes.run),
     ("growth", growth.predict_latency),
     ("peers", peers.run),
     ("hot_swap", hot_swap.run),

@@ -68,8 +68,11 @@ def wrk(url: str, body: dict, concurrency: int, seconds: float, authorization: s
     )
 
 
-def grpc(target: str, method: str, request: dict, concurrency: int, seconds: float) -> dict:
-    """One run of bench.grpc_load: `concurrency` calls in flight on one channel."""
+def grpc(
+    target: str, method: str, request: dict, concurrency: int, seconds: float, channels: int = 1
+) -> dict:
+    """One run of bench.grpc_load: `concurrency` calls in flight, shared by `channels`
+    connections."""
     command = [
         sys.executable,
         "-m",
@@ -78,6 +81,7 @@ def grpc(target: str, method: str, request: dict, concurrency: int, seconds: flo
         method,
         str(concurrency),
         str(seconds),
+        str(channels),
     ]
     done = subprocess.run(
         command,

@@ -22,7 +22,12 @@ API_TOKEN = "bench-token"
 REPO_ROOT = support.REPO_ROOT
 # isolated_env pins small process counts for the test suite; the benchmark measures the
 # deployed defaults instead.
-_TEST_ONLY_SETTINGS = ("WEB_WORKERS", "ALGORITHM_HTTP_WORKERS", "WORKER_CONCURRENCY")
+_TEST_ONLY_SETTINGS = (
+    "WEB_WORKERS",
+    "ALGORITHM_HTTP_WORKERS",
+    "ALGORITHM_GRPC_PROCESSES",
+    "WORKER_CONCURRENCY",
+)
 
 
 @dataclass

@@ -115,6 +115,9 @@ def isolated_env(name: str, workdir: pathlib.Path) -> Iterator[dict[str, str]]:
         **{name: str(ports[name]) for name in METRICS_PORTS},
         "WEB_WORKERS": "2",
         "ALGORITHM_HTTP_WORKERS": "1",
+        # One process answers, so that a test sees the version switch it waited for
+        # (tests/processes/test_grpc_processes.py runs several).
+        "ALGORITHM_GRPC_PROCESSES": "1",
         "WORKER_CONCURRENCY": "1",
         # Tests wait for real ticks of '* * * * *'.
         "SCHEDULE_MIN_INTERVAL_MINUTES": "1",

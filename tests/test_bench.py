@@ -19,6 +19,7 @@ SECTIONS = {
     "throughput",
     "batch",
     "inference_protocol",
+    "grpc_processes",
     "growth",
     "hot_swap",
     "data",

@@ -1,11 +1,13 @@
 """The gRPC server: the servicers of algorithm.serving.grpc_servicers, health and reflection,
 assembled and started.
 
-Run with ``python -m algorithm.serving.grpc_server``; it listens on ALGORITHM_GRPC_PORT.
+Run with ``python -m algorithm.serving.grpc_server``; it listens on ALGORITHM_GRPC_PORT with
+ALGORITHM_GRPC_PROCESSES processes (algorithm/serving/grpc_processes.py).
 """
 
 import logging
 import signal
+import sys
 import threading
 from concurrent import futures
 
@@ -16,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from algorithm import settings
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
+from algorithm.serving import grpc_processes
 from algorithm.serving import metrics as algorithm_metrics
 from algorithm.serving.grpc_servicers import (
     InferenceServicer,
@@ -122,6 +125,8 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
             ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
+            # The ALGORITHM_GRPC_PROCESSES servers of a replica listen on one port.
+            ("grpc.so_reuseport", 1),
         ],
     )
     prediction_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(), server)
@@ -145,28 +150,53 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     return server, port
 
 
-def main() -> None:
-    configure_logging("algorithm-grpc")
+def serve(slot: int) -> None:
+    """Run one server process until SIGTERM or SIGINT, then stop it with 5 seconds' grace.
+    Slot 0 serves the service's metrics: the sum of every process's samples."""
     server, port = create_server(
         f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_GRPC_PORT}"
     )
     server.start()
     model_repository.start()
-    keep_loaded, versions = algorithm_metrics.collectors(
-        model_repository.loaded_ids, model_repository.active_id
-    )
-    metrics.serve_if_first(versions, algorithm_metrics.ThreadsCollector(), keep=keep_loaded)
+    if slot == 0:
+        # Every process follows the same ACTIVE pointer: this one's versions stand for all.
+        keep_loaded, versions = algorithm_metrics.collectors(
+            model_repository.loaded_ids, model_repository.active_id
+        )
+        metrics.serve_if_first(versions, algorithm_metrics.ThreadsCollector(), keep=keep_loaded)
     logger.info("gRPC server listening on port %s", port)
     stopped = threading.Event()
 
     def stop(signum, _frame):
-        logger.info("Signal %s: stopping, in-flight calls get 5 seconds", signum)
+        if not stopped.is_set():
+            logger.info("Signal %s: stopping, in-flight calls get 5 seconds", signum)
         stopped.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stopped.wait()
     server.stop(grace=5).wait()
+
+
+def _name_the_process() -> None:
+    """Log lines name their process: the logger's name gets the pid (name[pid])."""
+    make_record = logging.getLogRecordFactory()
+
+    def with_pid(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        record.name = f"{record.name}[{record.process}]"
+        return record
+
+    logging.setLogRecordFactory(with_pid)
+
+
+def main() -> None:
+    configure_logging("algorithm-grpc")
+    _name_the_process()
+    if settings.GRPC_PROCESSES == 1:
+        serve(0)
+    else:
+        sys.exit(grpc_processes.supervise(settings.GRPC_PROCESSES, serve))
 
 
 if __name__ == "__main__":

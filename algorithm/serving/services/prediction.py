@@ -1,5 +1,7 @@
 """PredictionService: classify texts with a loaded model version."""
 
+from prometheus_client import multiprocess
+
 from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
 from algorithm.serving.metrics import PREDICTION_BATCH_TEXTS, PREDICTIONS
 from algorithm.serving.model_repository import model_repository
@@ -74,12 +76,21 @@ _predict_one = (
 
 
 def texts_predicted() -> int:
-    """Texts this process has classified since it started: the sum of its prediction
-    counter over every version (collect() reads this process's own values)."""
+    """Texts this server has classified since it started: its prediction counter summed over
+    every version and every process of its tree (the ALGORITHM_GRPC_PROCESSES of the gRPC
+    server, the shim's workers), whose samples are in the tree's multiprocess files; outside
+    of the launcher, this process's own."""
+    if common_settings.METRICS_TREE:
+        files = (common_settings.METRICS_DIR / common_settings.METRICS_TREE).glob("counter_*.db")
+        families = multiprocess.MultiProcessCollector.merge([str(path) for path in files])
+    else:
+        families = PREDICTIONS.collect()
+    name = next(iter(PREDICTIONS.describe())).name
     return int(
         sum(
             sample.value
-            for metric in PREDICTIONS.collect()
+            for metric in families
+            if metric.name == name
             for sample in metric.samples
             if sample.name.endswith("_total")
         )
