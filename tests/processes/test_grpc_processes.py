@@ -58,6 +58,46 @@ def _predict_on_new_connections(target: str, model_id: str) -> None:
             assert reply.model_id == model_id
 
 
+def _answered(folder: pathlib.Path, pid: int) -> float:
+    """Texts one process has predicted, from its own file of the tree's metrics folder."""
+    families = multiprocess.MultiProcessCollector.merge([str(folder / f"counter_{pid}.db")])
+    return sum(
+        sample.value
+        for family in families
+        if family.name == "textclf_predictions"
+        for sample in family.samples
+    )
+
+
+def _web(env: dict[str, str], workdir: pathlib.Path) -> support.Service:
+    """One web process in front of the server, with as many connections to it as the
+    predictions on new connections above open."""
+    port = support.free_port()
+    web_env = {
+        **support.metrics_apart(env, workdir / "web-metrics"),
+        "WEB_PORT": str(port),
+        "WEB_WORKERS": "1",
+        "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{env['ALGORITHM_GRPC_PORT']}",
+        "ALGORITHM_GRPC_CONNECTIONS": str(CONNECTIONS),
+    }
+    web = support.Service("web", support.procfile_command("web"), web_env, workdir)
+    web.url = f"http://127.0.0.1:{port}/api/predict/"
+    web.wait_for_port(port)
+    return web
+
+
+def _token(env: dict[str, str]) -> str:
+    command = [str(support.VENV_BIN / "python"), "-m", "web.manage", "create_api_token"]
+    return subprocess.run(
+        [*command, f"spread-{os.getpid()}", "--scope", "predict"],
+        env=env,
+        cwd=support.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def _texts_predicted(target: str) -> int:
     with support.service_channel(target) as channel:
         stub = info_pb2_grpc.InfoServiceStub(channel)
@@ -78,14 +118,25 @@ def test_two_processes_answer_on_one_port_and_are_counted_together(server, activ
     # Each process's counter is in its own file of the tree's folder: both answered some.
     folder = pathlib.Path(env["METRICS_DIR"]) / "algorithm_grpc"
     for pid in children:
-        families = multiprocess.MultiProcessCollector.merge([str(folder / f"counter_{pid}.db")])
-        answered = sum(
-            sample.value
-            for family in families
-            if family.name == "textclf_predictions"
-            for sample in family.samples
-        )
-        assert answered > 0, f"process {pid} answered no prediction"
+        assert _answered(folder, pid) > 0, f"process {pid} answered no prediction"
+
+    # REST predictions too: web spreads its calls over connections that reach both.
+    counts = {pid: _answered(folder, pid) for pid in children}
+    web = _web(env, workdir=pathlib.Path(env["METRICS_DIR"]).parent)
+    try:
+        token = _token(env)
+        for _ in range(CONNECTIONS * 2):
+            answer = requests.post(
+                web.url,
+                json={"text": "win a prize"},
+                headers={"Authorization": f"Token {token}"},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+    finally:
+        web.stop()
+    for pid in children:
+        assert _answered(folder, pid) > counts[pid], f"web sent process {pid} no prediction"
 
     # One endpoint for the tree: each process's memory, and the predictions of both summed.
     text = requests.get(f"http://127.0.0.1:{env['ALGORITHM_METRICS_PORT']}/metrics", timeout=5)

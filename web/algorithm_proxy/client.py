@@ -5,7 +5,7 @@ reply returned as its proto message; views write replies out with common.proto_j
 are AlgorithmError with the REST status they mean (grpc_errors.py).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -257,8 +257,15 @@ class AsyncPredictions:
 
     def __init__(self, target: str):
         self._credential = authorization()
-        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-        self._prediction = prediction_pb2_grpc.PredictionServiceStub(self._channel)
+        # Each channel its own connections: channels with the same options share them.
+        options = (*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1))
+        self._channels = [
+            grpc.aio.insecure_channel(target, options=options)
+            for _ in range(settings.ALGORITHM_GRPC_CONNECTIONS)
+        ]
+        self._stubs = [prediction_pb2_grpc.PredictionServiceStub(c) for c in self._channels]
+        self._under_way = [0] * len(self._stubs)
+        self._next = 0
         self._predict = (
             AsyncPredictionCoalescer(self.predict_batch, **coalescing()).predict
             if common_settings.PREDICT_COALESCING
@@ -269,29 +276,36 @@ class AsyncPredictions:
         return await self._predict(text=text, model_id=model_id)
 
     async def _predict_alone(self, *, text: str, model_id: str) -> Prediction:
-        try:
-            reply = await self._prediction.Predict(
-                prediction_pb2.PredictRequest(text=text, model_id=model_id),
-                timeout=PREDICT_DEADLINE_SECONDS,
-                metadata=call_metadata(self._credential),
-            )
-        except grpc.RpcError as error:
-            raise rest_error(error) from error
-        return prediction(reply)
+        request = prediction_pb2.PredictRequest(text=text, model_id=model_id)
+        return prediction(await self._call(lambda stub: stub.Predict, request))
 
     async def predict_batch(self, texts: list[str], model_id: str) -> BatchPrediction:
+        request = prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id)
+        return batch_prediction(await self._call(lambda stub: stub.PredictBatch, request))
+
+    async def _call(self, method: Callable[[Any], Any], request: Any) -> Any:
+        """The call on the connection with the fewest under way, the next in turn on a tie."""
+        count = len(self._stubs)
+        index = min(
+            ((self._next + step) % count for step in range(count)),
+            key=self._under_way.__getitem__,
+        )
+        self._next = (index + 1) % count
+        self._under_way[index] += 1
         try:
-            reply = await self._prediction.PredictBatch(
-                prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id),
+            return await method(self._stubs[index])(
+                request,
                 timeout=PREDICT_DEADLINE_SECONDS,
                 metadata=call_metadata(self._credential),
             )
         except grpc.RpcError as error:
             raise rest_error(error) from error
-        return batch_prediction(reply)
+        finally:
+            self._under_way[index] -= 1
 
     async def close(self) -> None:
-        await self._channel.close()
+        for channel in self._channels:
+            await channel.close()
 
 
 _clients: dict[str, AlgorithmClient] = {}

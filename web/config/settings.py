@@ -49,6 +49,12 @@ REDIS_KEY_PREFIX = common_settings.REDIS_KEY_PREFIX
 ALGORITHM_GRPC_TARGET = common_settings.env(
     "ALGORITHM_GRPC_TARGET", f"127.0.0.1:{common_settings.ALGORITHM_GRPC_PORT}"
 )
+# Connections each web process opens to each algorithm address for predictions. A replica's
+# gRPC server processes share one port and the kernel hands each connection to one of them
+# (ALGORITHM_GRPC_PROCESSES): calls go to the connection with the fewest under way, so every
+# process a connection reaches takes its share, and a few more connections than processes
+# leave none without one but by a small chance.
+ALGORITHM_GRPC_CONNECTIONS = common_settings.env_int_between("ALGORITHM_GRPC_CONNECTIONS", 4, 1, 64)
 
 LOG_DIR = common_settings.LOG_DIR
 LOG_DIR.mkdir(parents=True, exist_ok=True)
