@@ -52,17 +52,18 @@ SMOKE = Sizes(
     # The peers need their own environments (`make peers`), minutes to create.
     skipped_sections=("peers",),
 )
-# The budget on an idle 2-core machine, about 40 minutes (the bar is 45):
-# - peers, about 34 minutes: 7 paths (REST, its two variants, KServe V1 and V2 at their best,
-#   BentoML at its best, mlflow) x 3 concurrencies x 5 x 10 s = 17.5 min; open loop,
-#   4 pairs x 2 rates x 2 servers x 5 x 10 s = 13.3 min; the peers as shipped, 4 paths x 3
-#   concurrencies x 2 x 4 s = 1.6 min; starting the servers and warming them up, about 2 min;
-# - every other section, about 6 minutes (the warm floor 3 x 10 s of it).
+# The budget on an idle 2-core machine, about 43 minutes (the bar is 45), from a run's section
+# times: the sections before peers about 14 minutes (latency 2.4, throughput 2.2, batch and
+# inference protocol 4, grpc_processes 2.5, growth 2.2, starting the stack 0.6); peers about
+# 25 minutes: 6 paths (REST, its two variants, KServe V1 and BentoML at their best, mlflow)
+# x 3 concurrencies x 5 x 10 s = 15 min, open loop 2 peers x 2 rates x 2 servers x 5 x 10 s
+# = 6.7 min, the peers as shipped 4 paths x 3 concurrencies x 2 x 3 s = 1.2 min, starting and
+# warming the servers about 2 min; data, hot_swap and naive about 4 minutes.
 DEFAULT = Sizes(
     name="default",
     repetitions=3,
     latency_seconds=2,
-    load_seconds=3,
+    load_seconds=2,
     concurrencies=(1, 8, 32),
     batch_sizes=(1, 10, 100, 1000),
     text_lengths=(10, 100, 1000, 10000),
@@ -73,7 +74,7 @@ DEFAULT = Sizes(
     peer_repetitions=5,
     peer_seconds=10,
     shipped_repetitions=2,
-    shipped_seconds=4,
+    shipped_seconds=3,
 )
 FULL = Sizes(
     name="full",

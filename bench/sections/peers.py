@@ -27,7 +27,7 @@ from bench import load
 from bench.context import SAMPLE_TEXT, Context, side_by_side, warm_up
 from bench.cpu import CpuMeter, Server, descendants
 from bench.sections import mlflow_serve
-from bench.sections.peer_targets import BEST_PEERS, targets
+from bench.sections.peer_targets import OPEN_LOOP_PEERS, targets
 from bench.stack import REPO_ROOT, Stack
 from tests import support
 
@@ -95,7 +95,6 @@ BEST = {
     "rest_predict": REST,
     **{name: _rest(name, f"{name}_grpc") for name in REST_VARIANTS},
     "kserve_v1_best": _kserve_v1("kserve_best"),
-    "kserve_v2_best": _kserve_v2("kserve_best"),
     # Each request still one text: BentoML batches the lists of concurrent requests.
     "bentoml_best": PeerPath(
         "bentoml_best",
@@ -228,7 +227,7 @@ def _open_loop(ctx: Context, best: dict) -> dict:
     closed-loop capacity at the top concurrency."""
     top = best[str(max(ctx.sizes.concurrencies))]
     figures = {}
-    for peer in BEST_PEERS:
+    for peer in OPEN_LOOP_PEERS:
         capacity = min(top["rest_predict"]["rps"], top[peer]["rps"])
         shares = {}
         for share in ctx.sizes.open_loop_shares:
