@@ -15,7 +15,6 @@ import sys
 import time
 import traceback
 
-from algorithm.domain.store import ModelStore
 from bench import data, report
 from bench.context import SAMPLE_TEXT, Context
 from bench.sections import (
@@ -61,24 +60,13 @@ def prepare(ctx: Context) -> None:
     rows = len(data.sms_rows())
     data.load_table(ctx.stack, rows)
     job = hot_swap.train_and_wait(ctx)
-    ctx.models["sms"], ctx.model_rows["sms"] = job["model_id"], rows
+    ctx.name_model("sms", job["model_id"], rows)
 
     def served():
         answer = ctx.stack.api("POST", "/api/predict/", json={"text": SAMPLE_TEXT})
         return answer.ok and answer.json()["model_id"] == job["model_id"]
 
     support.wait_until(served, 30, "the SMS model being served")
-
-
-def model_record(ctx: Context, name: str) -> dict:
-    """A named version, with its manifest's check of the fast runtime against scikit-learn on
-    its held-out texts (which runtime serves it, texts compared, largest difference)."""
-    manifest = ModelStore(ctx.stack.model_dir).read_manifest(ctx.models[name])
-    return {
-        "model_id": ctx.models[name],
-        "rows": ctx.model_rows[name],
-        "runtime": manifest.get("runtime"),
-    }
 
 
 def run_sections(ctx: Context, only: list[str]) -> tuple[list, list[str]]:
@@ -130,7 +118,14 @@ def main() -> int:
         targets, failed = run_sections(ctx, args.only)
     document |= {
         "seconds": round(time.monotonic() - started, 1),
-        "models": {name: model_record(ctx, name) for name in ctx.models},
+        "models": {
+            name: {
+                "model_id": ctx.models[name],
+                "rows": ctx.model_rows[name],
+                "runtime": ctx.model_runtimes[name],
+            }
+            for name in ctx.models
+        },
         "sections": ctx.results,
         "targets": [target.as_dict() for target in targets],
     }

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from algorithm.domain.store import ModelStore
 from bench import load, open_loop
 from bench.sizes import Sizes
 from bench.stack import API_TOKEN, Stack
@@ -30,8 +31,16 @@ class Context:
     models: dict[str, str] = field(default_factory=dict)
     # The rows each named model was trained on.
     model_rows: dict[str, int] = field(default_factory=dict)
+    # Each named version's check of the fast runtime against scikit-learn on its held-out
+    # texts, from its manifest (read when it is named: later sections may delete it).
+    model_runtimes: dict[str, Any] = field(default_factory=dict)
     # The sections' figures so far, by section name.
     results: dict[str, Any] = field(default_factory=dict)
+
+    def name_model(self, name: str, model_id: str, rows: int) -> None:
+        self.models[name], self.model_rows[name] = model_id, rows
+        manifest = ModelStore(self.stack.model_dir).read_manifest(model_id)
+        self.model_runtimes[name] = manifest.get("runtime")
 
     @staticmethod
     def _authorization(server: str) -> str:

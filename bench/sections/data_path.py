@@ -77,8 +77,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     # The queued Train calls must not run when a worker comes back.
     support.delete_redis_keys(f"{stack.env['REDIS_KEY_PREFIX']}celery")
     first = str(sizes.data_rows[0])
-    ctx.models["large"] = figures["tables"][first]["jobs"][ml.DEFAULT_ALGORITHM]["model_id"]
-    ctx.model_rows["large"] = int(first)
+    large = figures["tables"][first]["jobs"][ml.DEFAULT_ALGORITHM]["model_id"]
+    ctx.name_model("large", large, int(first))
     return figures, _targets(figures, sizes)
 
 
