@@ -5,6 +5,7 @@ prefix, started with the very commands `make run` uses.
 """
 
 import pathlib
+import subprocess
 
 import psycopg2
 import pytest
@@ -29,6 +30,20 @@ def insert_data(env: dict[str, str], rows: list[tuple[str, str]], replace: bool 
             )
     finally:
         conn.close()
+
+
+def api_token(env: dict[str, str], username: str, *scopes: str) -> str:
+    """A new API token of a new user in env's database, made by the management command."""
+    command = [str(support.VENV_BIN / "python"), "-m", "web.manage", "create_api_token"]
+    flags = [arg for scope in scopes for arg in ("--scope", scope)]
+    return subprocess.run(
+        [*command, username, *flags],
+        env=env,
+        cwd=support.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 class AlgorithmServices:

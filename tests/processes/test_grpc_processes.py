@@ -14,6 +14,7 @@ from prometheus_client import multiprocess
 from algorithm.v1 import info_pb2, info_pb2_grpc, prediction_pb2, prediction_pb2_grpc
 from common.launch import PROC, process_stat
 from tests import support
+from tests.processes.conftest import api_token
 
 pytestmark = pytest.mark.slow
 
@@ -86,18 +87,6 @@ def _web(env: dict[str, str], workdir: pathlib.Path) -> support.Service:
     return web
 
 
-def _token(env: dict[str, str]) -> str:
-    command = [str(support.VENV_BIN / "python"), "-m", "web.manage", "create_api_token"]
-    return subprocess.run(
-        [*command, f"spread-{os.getpid()}", "--scope", "predict"],
-        env=env,
-        cwd=support.REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 def _texts_predicted(target: str) -> int:
     with support.service_channel(target) as channel:
         stub = info_pb2_grpc.InfoServiceStub(channel)
@@ -124,7 +113,7 @@ def test_two_processes_answer_on_one_port_and_are_counted_together(server, activ
     counts = {pid: _answered(folder, pid) for pid in children}
     web = _web(env, workdir=pathlib.Path(env["METRICS_DIR"]).parent)
     try:
-        token = _token(env)
+        token = api_token(env, f"spread-{os.getpid()}", "predict")
         for _ in range(CONNECTIONS * 2):
             answer = requests.post(
                 web.url,

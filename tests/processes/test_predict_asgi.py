@@ -6,7 +6,6 @@ client may send, on real servers of one deployment."""
 import http.client
 import json
 import re
-import subprocess
 import urllib.parse
 import uuid
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from tests import support
-from tests.processes.conftest import activate_and_wait
+from tests.processes.conftest import activate_and_wait, api_token
 
 pytestmark = pytest.mark.slow
 
@@ -24,25 +23,6 @@ pytestmark = pytest.mark.slow
 PREDICT_BUDGET = 20
 # Headers that differ between any two answers.
 VARYING = {"date", "server", "x-request-id", "connection", "keep-alive"}
-
-
-def _token(env: dict[str, str], username: str, *scopes: str) -> str:
-    flags = [arg for scope in scopes for arg in ("--scope", scope)]
-    return subprocess.run(
-        [
-            str(support.VENV_BIN / "python"),
-            "-m",
-            "web.manage",
-            "create_api_token",
-            username,
-            *flags,
-        ],
-        env=env,
-        cwd=support.REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +54,8 @@ def servers(algorithm_services, served_model_id, prediction_stub, tmp_path_facto
             user = f"{name}-{uuid.uuid4().hex[:8]}"
             started[name].url = f"http://127.0.0.1:{port}/api/predict/"
             started[name].tokens = {
-                "predict": _token(env, user, "predict"),
-                "read": _token(env, user, "read"),
+                "predict": api_token(env, user, "predict"),
+                "read": api_token(env, user, "read"),
             }
             started[name].wait_for_port(port)
         yield started
