@@ -52,13 +52,12 @@ SMOKE = Sizes(
     # The peers need their own environments (`make peers`), minutes to create.
     skipped_sections=("peers",),
 )
-# The budget on an idle 2-core machine, about 43 minutes (the bar is 45), from a run's section
-# times: the sections before peers about 14 minutes (latency 2.4, throughput 2.2, batch and
-# inference protocol 4, grpc_processes 2.5, growth 2.2, starting the stack 0.6); peers about
-# 25 minutes: 6 paths (REST, its two variants, KServe V1 and BentoML at their best, mlflow)
-# x 3 concurrencies x 5 x 10 s = 15 min, open loop 2 peers x 2 rates x 2 servers x 5 x 10 s
-# = 6.7 min, the peers as shipped 4 paths x 3 concurrencies x 2 x 3 s = 1.2 min, starting and
-# warming the servers about 2 min; data, hot_swap and naive about 4 minutes.
+# The budget on an idle 2-core machine: 41 minutes measured (AMD EPYC, 2 cores), the bar 45.
+# Starting the stack 0.5 min; latency 2.4, throughput 2.7, batch 2.5, inference protocol 1.9,
+# grpc_processes 2.4, growth 2.2; peers 24.3: 6 paths (REST, its two variants, KServe V1 and
+# BentoML at their best, mlflow) x 3 concurrencies x 5 x 10 s = 15 min, open loop 2 peers x
+# 2 rates x 2 servers x 5 x 10 s = 6.7 min, the peers as shipped 4 paths x 3 concurrencies x
+# 2 x 3 s = 1.2 min, the rest starting and warming the servers; hot_swap, data, naive 1.7.
 DEFAULT = Sizes(
     name="default",
     repetitions=3,
