@@ -18,16 +18,31 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, NotRequired, Protocol, TypedDict, TypeVar
+from typing import Generic, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 from common.metrics import COALESCED_BATCH_TEXTS
 
 
+class Origin(NamedTuple):
+    """Who asked for one prediction, as the prediction log records it: the caller's own
+    reference, the caller ("token:<fingerprint>" for REST; empty means internal) and the
+    request id. Texts batched together keep each their own."""
+
+    reference: str = ""
+    caller: str = ""
+    request_id: str = ""
+
+
+INTERNAL = Origin()
+
+
 class Scored(TypedDict):
-    """One text's label and its score per label, in the model's class order."""
+    """One text's label, its score per label in the model's class order, and the id of the
+    prediction."""
 
     label: str
     scores: dict[str, float]
+    prediction_id: str
 
 
 class BatchPrediction(TypedDict):
@@ -43,8 +58,8 @@ class Prediction(Scored):
     model_id: str
 
 
-SendBatch = Callable[[list[str], str], BatchPrediction]
-SendBatchAsync = Callable[[list[str], str], Awaitable[BatchPrediction]]
+SendBatch = Callable[[list[str], str, list[Origin]], BatchPrediction]
+SendBatchAsync = Callable[[list[str], str, list[Origin]], Awaitable[BatchPrediction]]
 Outcome = Prediction | Exception
 
 
@@ -67,7 +82,12 @@ def _no_text_alone(error: Exception) -> bool:
 def answers(reply: BatchPrediction) -> list[Outcome]:
     """A PredictBatch reply's predictions, each naming the version that answered."""
     return [
-        Prediction(label=scored["label"], scores=scored["scores"], model_id=reply["model_id"])
+        Prediction(
+            label=scored["label"],
+            scores=scored["scores"],
+            prediction_id=scored["prediction_id"],
+            model_id=reply["model_id"],
+        )
         for scored in reply["predictions"]
     ]
 
@@ -75,6 +95,7 @@ def answers(reply: BatchPrediction) -> list[Outcome]:
 class _Queued(Protocol):
     text: str
     model_id: str
+    origin: Origin
 
 
 Q = TypeVar("Q", bound=_Queued)
@@ -125,15 +146,18 @@ class _Batches(Generic[Q]):
             self.queue.remove(pending)
 
     @staticmethod
-    def texts(batch: list[Q]) -> list[str]:
+    def call(batch: list[Q]) -> tuple[list[str], str, list[Origin]]:
+        """send_batch's arguments for a batch: its texts, their model, their origins."""
         COALESCED_BATCH_TEXTS.observe(len(batch))
-        return [pending.text for pending in batch]
+        texts = [pending.text for pending in batch]
+        return texts, batch[0].model_id, [pending.origin for pending in batch]
 
 
 @dataclass(eq=False)
 class _Pending:
     text: str
     model_id: str
+    origin: Origin
     outcome: Outcome | None = None
     # Set when the outcome is in, or when a sending slot may have come free.
     wakeup: threading.Event = field(default_factory=threading.Event)
@@ -149,7 +173,8 @@ class PredictionCoalescer:
         busy_error: Callable[[], Exception],
         is_per_text_error: Callable[[Exception], bool] = _no_text_alone,
     ):
-        """send_batch(texts, model_id) answers {"predictions": [...], "model_id"} or raises.
+        """send_batch(texts, model_id, origins) answers {"predictions": [...], "model_id"} or
+        raises.
 
         A request still unanswered after timeout seconds raises busy_error(); a batch that
         fails with an error is_per_text_error accepts (one text, or the batch's size, at
@@ -169,9 +194,10 @@ class PredictionCoalescer:
         with self._lock:
             return len(self._batches.queue)
 
-    def predict(self, *, text: str, model_id: str) -> Prediction:
-        """One prediction, {"label", "scores", "model_id"}, sent alone or with others."""
-        pending = _Pending(text, model_id)
+    def predict(self, *, text: str, model_id: str, origin: Origin = INTERNAL) -> Prediction:
+        """One prediction, {"label", "scores", "prediction_id", "model_id"}, sent alone or
+        with others."""
+        pending = _Pending(text, model_id, origin)
         deadline = time.monotonic() + self._timeout
         with self._lock:
             self._batches.queue.append(pending)
@@ -218,7 +244,7 @@ class PredictionCoalescer:
 
     def _call(self, batch: list[_Pending]) -> list[Outcome]:
         try:
-            reply = self._send_batch(_Batches.texts(batch), batch[0].model_id)
+            reply = self._send_batch(*_Batches.call(batch))
         except Exception as error:
             if len(batch) == 1 or not self._is_per_text_error(error):
                 raise
@@ -236,6 +262,7 @@ class PredictionCoalescer:
 class _AsyncPending:
     text: str
     model_id: str
+    origin: Origin
     # Its result is the outcome, an answer or an exception, so that an abandoned request's
     # error is never left unretrieved.
     outcome: asyncio.Future[Outcome]
@@ -262,8 +289,9 @@ class AsyncPredictionCoalescer:
         # Tasks under way, held so that none is collected before it ends.
         self._calls: set[asyncio.Task[None]] = set()
 
-    async def predict(self, *, text: str, model_id: str) -> Prediction:
-        pending = _AsyncPending(text, model_id, asyncio.get_running_loop().create_future())
+    async def predict(self, *, text: str, model_id: str, origin: Origin = INTERNAL) -> Prediction:
+        future = asyncio.get_running_loop().create_future()
+        pending = _AsyncPending(text, model_id, origin, future)
         self._batches.queue.append(pending)
         self._dispatch()
         try:
@@ -295,7 +323,7 @@ class AsyncPredictionCoalescer:
 
     async def _call(self, batch: list[_AsyncPending]) -> list[Outcome]:
         try:
-            reply = await self._send_batch(_Batches.texts(batch), batch[0].model_id)
+            reply = await self._send_batch(*_Batches.call(batch))
         except Exception as error:
             if len(batch) == 1 or not self._is_per_text_error(error):
                 raise

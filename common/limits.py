@@ -18,6 +18,8 @@ def is_blank(text: str) -> bool:
 
 # The data table's label column (max_length in web's Data model and its migration).
 MAX_LABEL_CHARS = 100
+# A caller's own key for a prediction (`reference`), which feedback can name it by.
+MAX_REFERENCE_CHARS = 200
 # Texts in one prediction call.
 MAX_BATCH_TEXTS = 1_000
 # Labels in each list of a posted result, and rows sent with an evaluation.

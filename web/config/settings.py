@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "web.accounts",
     "web.data",
+    "web.learning",
     "web.algorithm_proxy",
 ]
 

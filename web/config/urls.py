@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("web.data.urls")),
     path("api/", include("web.algorithm_proxy.urls")),
     path("api/", include("web.accounts.urls")),
+    path("api/", include("web.learning.urls")),
     path("v2", MetadataView.as_view(), name="inference-server"),
     path("v2/health/live", ProbeView.as_view(probe="live"), name="inference-live"),
     path("v2/health/ready", ProbeView.as_view(probe="ready"), name="inference-ready"),

@@ -6,11 +6,24 @@ from common.limits import MAX_LABEL_CHARS
 # column, so it can move without a migration.
 
 
+class Source(models.TextChoices):
+    """Where a row came from: the data API, a file import, the review queue, feedback."""
+
+    API = "api"
+    IMPORT = "import"
+    REVIEW = "review"
+    FEEDBACK = "feedback"
+
+
 class Data(models.Model):
     """One labelled training example. The worker reads this table with raw SQL."""
 
     text = models.TextField()
     label = models.CharField(max_length=MAX_LABEL_CHARS, db_index=True)
+    # Rows from before sources were recorded came through the API.
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.API, db_index=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

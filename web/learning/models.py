@@ -1,0 +1,118 @@
+"""The learning loop's tables. Web owns them; the algorithm service writes the prediction log
+(algorithm/domain/prediction_log.py, held to this model by
+tests/test_prediction_log_contract.py) and its daily retention job deletes old rows."""
+
+from django.db import models
+
+from common.limits import MAX_LABEL_CHARS, MAX_REFERENCE_CHARS
+
+
+class KeptBecause(models.TextChoices):
+    """Why a prediction is in the log (the policy in docs/operations.md)."""
+
+    UNCERTAIN = "uncertain"
+    SAMPLED = "sampled"
+
+
+class LoggedPrediction(models.Model):
+    """One logged prediction, written by the algorithm service off its answer path."""
+
+    # The prediction_id of the answer.
+    id = models.UUIDField(primary_key=True)
+    created_at = models.DateTimeField()
+    model_id = models.UUIDField()
+    label = models.CharField(max_length=MAX_LABEL_CHARS)
+    # Label -> probability, in the model's class order.
+    scores = models.JSONField()
+    # The review queue's strategies rank by these, computed once when the record is written.
+    top_probability = models.FloatField()
+    margin = models.FloatField()
+    entropy = models.FloatField()
+    # "internal", or "token:<fingerprint>" for a REST caller.
+    caller = models.CharField(max_length=64)
+    request_id = models.CharField(max_length=200, blank=True)
+    reference = models.CharField(max_length=MAX_REFERENCE_CHARS, blank=True)
+    # At most one of the two, as the policy decides; both empty when it keeps no text (a
+    # text is never empty: the service refuses blank texts).
+    text = models.TextField(blank=True)
+    text_hash = models.CharField(max_length=64, blank=True)
+    # A keyed hash of the text lower-cased with its white space collapsed: the same text
+    # twice is one review item.
+    text_key = models.CharField(max_length=64)
+    kept_because = models.CharField(max_length=16, choices=KeptBecause.choices)
+
+    class Meta:
+        db_table = "predictions"
+        ordering = ("-created_at",)
+        indexes = (
+            models.Index(fields=["created_at"], name="predictions_created_idx"),
+            models.Index(fields=["model_id", "created_at"], name="predictions_model_idx"),
+            models.Index(
+                fields=["reference", "-created_at"],
+                name="predictions_reference_idx",
+                condition=~models.Q(reference=""),
+            ),
+            models.Index(fields=["text_key"], name="predictions_text_key_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.label} ({self.top_probability:.2f})"
+
+
+class Feedback(models.Model):
+    """The true label of one logged prediction, as its caller or a person gave it."""
+
+    prediction = models.OneToOneField(
+        LoggedPrediction, on_delete=models.CASCADE, related_name="feedback"
+    )
+    label = models.CharField(max_length=MAX_LABEL_CHARS)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Who gave it: "token:<fingerprint>", or "user:<name>" from the console.
+    given_by = models.CharField(max_length=64)
+    # The labelled row the feedback added to `data`, if it asked for one.
+    data_row = models.ForeignKey(
+        "data.Data", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "feedback"
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=["created_at"], name="feedback_created_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id}: {self.label}"
+
+
+class ReviewState(models.TextChoices):
+    LEASED = "leased"
+    ACCEPTED = "accepted"
+    CORRECTED = "corrected"
+    SKIPPED = "skipped"
+
+
+class ReviewItem(models.Model):
+    """A text of the log taken into the review queue: leased to one reviewer until
+    leased_until, then decided. One per text_key, so that no text is shown twice and two
+    reviewers never hold the same one."""
+
+    text_key = models.CharField(max_length=64, unique=True)
+    prediction = models.ForeignKey(
+        LoggedPrediction, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=ReviewState.choices)
+    reviewer = models.CharField(max_length=64)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    # The label the reviewer gave (accepted: the model's; corrected: theirs).
+    label = models.CharField(max_length=MAX_LABEL_CHARS, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    data_row = models.ForeignKey(
+        "data.Data", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "review_items"
+        indexes = (models.Index(fields=["reviewer", "state"], name="review_reviewer_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.text_key[:8]}: {self.state}"
