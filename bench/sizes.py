@@ -52,7 +52,8 @@ SMOKE = Sizes(
     # The peers need their own environments (`make peers`), minutes to create.
     skipped_sections=("peers",),
 )
-# The budget on an idle 2-core machine: 41 minutes measured (AMD EPYC, 2 cores), the bar 45.
+# The budget on an idle 2-core machine: 41 minutes measured on an AMD EPYC, 34 on an Intel Xeon
+# (2 cores each), the bar 45. On the EPYC, section by section:
 # Starting the stack 0.5 min; latency 2.4, throughput 2.7, batch 2.5, inference protocol 1.9,
 # grpc_processes 2.4, growth 2.2; peers 24.3: 6 paths (REST, its two variants, KServe V1 and
 # BentoML at their best, mlflow) x 3 concurrencies x 5 x 10 s = 15 min, open loop 2 peers x
