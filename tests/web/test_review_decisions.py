@@ -80,7 +80,11 @@ def test_skip_adds_nothing_and_the_text_is_never_offered_again(reviewer, leased)
             f"Ensure this field has no more than {MAX_LABEL_CHARS} characters.",
         ),
         ({"decision": "correct", "label": 5}, "label", "Not a valid string."),
-        ({"decision": "accept", "label": "ham"}, "label", "Only a correction takes a label, not accept."),
+        (
+            {"decision": "accept", "label": "ham"},
+            "label",
+            "Only a correction takes a label, not accept.",
+        ),
         (
             {"decision": "approve"},
             "decision",

@@ -75,7 +75,7 @@ def review_counts(*, reviewer: str, now: datetime) -> dict[str, int]:
         .annotate(count=Count("id"))
         .order_by()
     )
-    return {state.value: 0 for state in ReviewState} | dict(rows)
+    return dict.fromkeys(ReviewState.values, 0) | dict(rows)
 
 
 def reviewer_of_token(*, token_id: int) -> str:

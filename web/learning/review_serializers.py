@@ -7,10 +7,6 @@ from web.learning.review_selectors import Strategy
 from web.learning.review_services import Decision
 
 
-def _choices_help(choices: type[Strategy] | type[Decision]) -> str:
-    return "; ".join(f"`{choice.value}`: {choice.label}" for choice in choices)
-
-
 class ReviewLeaseRequestSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(
         choices=Strategy.choices,
@@ -18,7 +14,7 @@ class ReviewLeaseRequestSerializer(serializers.Serializer):
         error_messages={
             "invalid_choice": 'Unknown strategy "{input}": use least_confidence, margin or entropy.'
         },
-        help_text=f"Which item first. {_choices_help(Strategy)}.",
+        help_text="Which items come first.",
     )
     balanced = serializers.BooleanField(
         default=False,
@@ -64,8 +60,10 @@ class ReviewLeaseSerializer(serializers.ModelSerializer):
 class ReviewDecisionRequestSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(
         choices=Decision.choices,
-        error_messages={"invalid_choice": 'Unknown decision "{input}": use accept, correct or skip.'},
-        help_text=f"{_choices_help(Decision)}.",
+        error_messages={
+            "invalid_choice": 'Unknown decision "{input}": use accept, correct or skip.'
+        },
+        help_text="What to do with the item.",
     )
     label = StrictCharField(
         max_length=limits.MAX_LABEL_CHARS,
@@ -117,4 +115,3 @@ class ReviewCountsSerializer(serializers.Serializer):
 class ReviewOverviewSerializer(serializers.Serializer):
     leases = ReviewLeaseSerializer(many=True, help_text="Your unexpired leases, ending first.")
     counts = ReviewCountsSerializer(help_text="Your items by state.")
-

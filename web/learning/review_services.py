@@ -49,9 +49,7 @@ class ReviewItemNotFound(Exception):
 
 
 @transaction.atomic
-def review_lease(
-    *, reviewer: str, strategy: Strategy, balanced: bool = False
-) -> ReviewItem | None:
+def review_lease(*, reviewer: str, strategy: Strategy, balanced: bool = False) -> ReviewItem | None:
     """Lease the best candidate (review_selectors.review_candidates) to `reviewer` for
     REVIEW_LEASE_SECONDS: its review item, with the prediction, or None when none is left.
 
