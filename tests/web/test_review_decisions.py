@@ -141,11 +141,12 @@ def test_a_second_decision_is_a_409(reviewer, leased):
     assert list(Data.objects.values_list("label", flat=True)) == ["spam"]
 
 
-def test_an_unknown_item_is_a_404(reviewer):
-    response = decide(reviewer, 424242, "skip")
+@pytest.mark.parametrize("item_id", [424242, 10**20])
+def test_an_unknown_item_is_a_404(reviewer, item_id):
+    response = decide(reviewer, item_id, "skip")
 
     assert response.status_code == 404
-    assert response.json() == {"message": "There is no review item 424242.", "extra": {}}
+    assert response.json() == {"message": f"There is no review item {item_id}.", "extra": {}}
 
 
 def test_an_item_whose_prediction_retention_deleted_can_be_skipped_not_accepted(reviewer, leased):
