@@ -41,6 +41,8 @@ ENV_NAMES = [
     "WEB_WORKERS",
     "WEB_THREADS",
     "WEB_CHECK_THREADS",
+    "REVIEW_LEASE_SECONDS",
+    "REVIEW_MAX_LEASES",
 ]
 
 
@@ -161,6 +163,31 @@ def test_token_times_default_to_ten_seconds_and_five_minutes(load_settings):
         10,
         300,
     )
+
+
+def test_review_leases_default_to_five_minutes_and_twenty_a_reviewer(load_settings):
+    loaded = load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t")
+    assert (loaded["REVIEW_LEASE_SECONDS"], loaded["REVIEW_MAX_LEASES"]) == (300, 20)
+
+    loaded = load_settings(
+        DJANGO_SECRET_KEY="k", API_TOKEN="t", REVIEW_LEASE_SECONDS="60", REVIEW_MAX_LEASES="5"
+    )
+    assert (loaded["REVIEW_LEASE_SECONDS"], loaded["REVIEW_MAX_LEASES"]) == (60, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "bounds"),
+    [
+        ("REVIEW_LEASE_SECONDS", "5", "from 10 to 86400"),
+        ("REVIEW_LEASE_SECONDS", "5m", "from 10 to 86400"),
+        ("REVIEW_MAX_LEASES", "0", "from 1 to 1000"),
+    ],
+)
+def test_review_lease_settings_are_bounded(load_settings, name, value, bounds):
+    with pytest.raises(ValueError) as error:
+        load_settings(**{name: value, "DJANGO_SECRET_KEY": "k", "API_TOKEN": "t"})
+
+    assert str(error.value) == f"{name} must be a whole number {bounds}, not {value!r}."
 
 
 def test_the_client_is_the_peer_unless_proxies_are_trusted(load_settings):

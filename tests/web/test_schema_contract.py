@@ -29,6 +29,9 @@ CONTRACT = {
     "/api/health/live/": {"get"},
     "/api/tokens/": {"get", "post"},
     "/api/tokens/{token_id}/": {"get", "delete"},
+    "/api/review/": {"get"},
+    "/api/review/lease/": {"post"},
+    "/api/review/{item_id}/": {"post"},
 }
 BODYLESS_POSTS = {"/api/models/{model_id}/activate/"}
 

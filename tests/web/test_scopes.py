@@ -34,6 +34,9 @@ SCOPES = {
     "/api/log/": {"GET": "admin"},
     "/api/tokens/": {"GET": "admin", "POST": "admin"},
     "/api/tokens/1/": {"GET": "admin", "DELETE": "admin"},
+    "/api/review/": {"GET": "read"},
+    "/api/review/lease/": {"POST": "write"},
+    "/api/review/1/": {"POST": "write"},
     # The inference protocol's REST form: metadata and inference are predictions' business.
     "/v2": {"GET": "predict"},
     f"/v2/models/{ID}": {"GET": "predict"},

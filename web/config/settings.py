@@ -162,6 +162,12 @@ DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS = env_seconds(
     "DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS", 100, maximum=110
 )
 
+# The review queue (web/learning/review_services.py): how long a leased item stays with its
+# reviewer before it is offered to others, and how many unexpired leases one reviewer (a
+# token) may hold, so that no caller can take the whole queue.
+REVIEW_LEASE_SECONDS = common_settings.env_int_between("REVIEW_LEASE_SECONDS", 300, 10, 86_400)
+REVIEW_MAX_LEASES = common_settings.env_int_between("REVIEW_MAX_LEASES", 20, 1, 1_000)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -14,6 +14,10 @@ class KeptBecause(models.TextChoices):
     SAMPLED = "sampled"
 
 
+# A logged prediction whose text was kept.
+_KEPT = ~models.Q(text="")
+
+
 class LoggedPrediction(models.Model):
     """One logged prediction, written by the algorithm service off its answer path."""
 
@@ -53,6 +57,16 @@ class LoggedPrediction(models.Model):
                 condition=~models.Q(reference=""),
             ),
             models.Index(fields=["text_key"], name="predictions_text_key_idx"),
+            # One per strategy of the review queue (web/learning/review_selectors.py), over
+            # the predictions whose text was kept, the only ones it offers: a lease reads
+            # them in order and stops at the first not yet taken.
+            models.Index(
+                fields=["top_probability"], name="predictions_review_top_idx", condition=_KEPT
+            ),
+            models.Index(fields=["margin"], name="predictions_review_margin_idx", condition=_KEPT),
+            models.Index(
+                fields=["-entropy"], name="predictions_review_entropy_idx", condition=_KEPT
+            ),
         )
 
     def __str__(self) -> str:

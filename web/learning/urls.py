@@ -1,3 +1,11 @@
 # Routes of the learning loop under /api/: feedback (feedback_views.py), the review queue
 # (review_views.py).
-urlpatterns: list = []
+from django.urls import path
+
+from web.learning import review_views
+
+urlpatterns = [
+    path("review/", review_views.ReviewOverviewView.as_view(), name="review-overview"),
+    path("review/lease/", review_views.ReviewLeaseView.as_view(), name="review-lease"),
+    path("review/<int:item_id>/", review_views.ReviewDecisionView.as_view(), name="review-decide"),
+]
