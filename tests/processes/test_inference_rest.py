@@ -3,6 +3,7 @@ inference.GRPCInferenceService, on a deployment where no Flask shim runs: triton
 client sees what it sees from the shim (tests/processes/test_inference_client.py), and
 web's own answers keep the protocol's error shape."""
 
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -124,6 +125,27 @@ def test_web_reads_the_protocols_json_itself(web_over_grpc, body, status, error)
         answer = response.json()
         assert (answer["id"], [o["name"] for o in answer["outputs"]]) == ("call-1", ["label"])
         assert answer["outputs"][0]["shape"] == [2]
+
+
+def test_v2_takes_a_reference_per_text_and_answers_each_prediction_id(web_over_grpc):
+    """Needs the algorithm service's prediction ids (issue 26's prediction log)."""
+    texts = ["win cash now", "lunch at noon?"]
+    body = {
+        "inputs": [
+            {"name": "text", "datatype": "BYTES", "shape": [2], "data": texts},
+            {"name": "reference", "datatype": "BYTES", "shape": [2], "data": ["t-1", "t-2"]},
+        ]
+    }
+    response = requests.post(
+        f"{web_over_grpc.url}/v2/models/textclf/infer",
+        json=body,
+        headers={"Authorization": web_over_grpc.authorization},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    ids = response.json()["parameters"]["prediction_ids"].split(",")
+    assert [str(uuid.UUID(prediction_id)) for prediction_id in ids] == ids
+    assert len(set(ids)) == len(texts)
 
 
 def test_the_probes_need_no_token_and_answer_false_with_400(web_over_grpc):

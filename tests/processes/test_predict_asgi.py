@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from common import limits
 from tests import support
 from tests.processes.conftest import activate_and_wait, api_token
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 # Small enough to run out within a test; each request then takes a Redis round trip, so the
 # budget's slow path (a thread, off the event loop) runs on every prediction.
-PREDICT_BUDGET = 20
+PREDICT_BUDGET = 40
 # Headers that differ between any two answers.
 VARYING = {"date", "server", "x-request-id", "connection", "keep-alive"}
 
@@ -72,9 +73,17 @@ def _answer(server, body: bytes | None, token: str | None, **headers: str):
     return response
 
 
+def _without_ids(body):
+    """An answer with each prediction's id, which differs between any two, left blank."""
+    predictions = body if isinstance(body, list) else [body]
+    if all(isinstance(p, dict) and "prediction_id" in p for p in predictions):
+        return [{**p, "prediction_id": ""} for p in predictions]
+    return body
+
+
 def _same(fast, django) -> None:
     assert fast.status_code == django.status_code, (fast.text, django.text)
-    assert fast.json() == django.json()
+    assert _without_ids(fast.json()) == _without_ids(django.json())
     shown = {name.lower(): value for name, value in fast.headers.items()}
     expected = {name.lower(): value for name, value in django.headers.items()}
     for name in VARYING | {"content-length"}:
@@ -86,6 +95,16 @@ def _same(fast, django) -> None:
 CASES = {
     "one text": (b'{"text": "WINNER! Claim your free prize now"}', "predict"),
     "a list": (b'{"texts": ["lunch at 1?", "WINNER! Claim your prize"]}', "predict"),
+    "one text with a reference": (b'{"text": "lunch at 1?", "reference": "ticket-7"}', "predict"),
+    "a list with references": (
+        b'{"texts": ["lunch at 1?", "WINNER! Claim your prize"], "references": ["t-1", ""]}',
+        "predict",
+    ),
+    "references not one per text": (b'{"texts": ["a", "b"], "references": ["t-1"]}', "predict"),
+    "a reference too long": (
+        json.dumps({"text": "hi", "reference": "r" * (limits.MAX_REFERENCE_CHARS + 1)}).encode(),
+        "predict",
+    ),
     "neither field": (b"{}", "predict"),
     "not a string": (b'{"text": 5}', "predict"),
     "a bad model id": (b'{"text": "hi", "model_id": "x"}', "predict"),
@@ -108,6 +127,17 @@ def test_each_kind_of_request_gets_djangos_answer(servers, case):
     django = _answer(servers["wsgi"], body, token)
     _same(_answer(servers["asgi"], body, token), django)
     _same(_answer(servers["asgi_alone"], body, token), django)
+
+
+def test_each_prediction_has_an_id_of_its_own_on_each_path(servers):
+    """Needs the algorithm service's prediction ids (issue 26's prediction log)."""
+    body = b'{"texts": ["lunch at 1?", "WINNER! Claim your prize"], "references": ["t-1", ""]}'
+    ids = []
+    for name in ("asgi", "asgi_alone", "wsgi"):
+        ids += [p["prediction_id"] for p in _answer(servers[name], body, "predict").json()]
+        ids.append(_answer(servers[name], b'{"text": "hi"}', "predict").json()["prediction_id"])
+    assert [str(uuid.UUID(prediction_id)) for prediction_id in ids] == ids
+    assert len(set(ids)) == len(ids)
 
 
 def test_an_unknown_token_gets_djangos_answer(servers):

@@ -15,6 +15,7 @@ from algorithm.v1 import (
     training_pb2,
     training_pb2_grpc,
 )
+from common.coalescing import INTERNAL
 from common.wire import NO_RETRY_METADATA, SERVICE_ERROR_METADATA
 from web.algorithm_proxy.client import AlgorithmClient
 from web.algorithm_proxy.grpc_errors import AlgorithmError
@@ -73,7 +74,7 @@ def replica_at():
 def test_a_prediction_a_vanished_replica_failed_is_tried_again(replica_at):
     replica = _Replica(failures=2, service_answer=False)
     client = AlgorithmClient(replica_at(replica))
-    answer = client.predict_batch(texts=["win cash"], model_id="")
+    answer = client.predict_batch(texts=["win cash"], model_id="", origins=[INTERNAL])
     assert answer["predictions"][0]["label"] == "spam"
     assert replica.attempts == 3
 
@@ -81,7 +82,8 @@ def test_a_prediction_a_vanished_replica_failed_is_tried_again(replica_at):
 def test_a_prediction_a_stopping_replica_cancelled_is_tried_again(replica_at):
     replica = _Replica(failures=1, service_answer=False, code=grpc.StatusCode.CANCELLED)
     client = AlgorithmClient(replica_at(replica))
-    assert client.predict_batch(texts=["win cash"], model_id="")["model_id"] == "m"
+    answer = client.predict_batch(texts=["win cash"], model_id="", origins=[INTERNAL])
+    assert answer["model_id"] == "m"
     assert replica.attempts == 2
 
 
@@ -89,7 +91,7 @@ def test_the_services_own_busy_answer_is_not_retried(replica_at):
     replica = _Replica(failures=1, service_answer=True)
     client = AlgorithmClient(replica_at(replica))
     with pytest.raises(AlgorithmError) as raised:
-        client.predict_batch(texts=["win cash"], model_id="")
+        client.predict_batch(texts=["win cash"], model_id="", origins=[INTERNAL])
     assert raised.value.status_code == 503
     assert str(raised.value.detail) == "Too busy to answer in time."
     assert replica.attempts == 1
@@ -99,7 +101,7 @@ def test_retries_stop_at_four_attempts_and_the_client_gets_a_503(replica_at):
     replica = _Replica(failures=100, service_answer=False)
     client = AlgorithmClient(replica_at(replica))
     with pytest.raises(AlgorithmError) as raised:
-        client.predict_batch(texts=["win cash"], model_id="")
+        client.predict_batch(texts=["win cash"], model_id="", origins=[INTERNAL])
     assert raised.value.status_code == 503
     assert replica.attempts == 4
 

@@ -98,6 +98,15 @@ def test_the_schema_states_the_limits_the_code_enforces(schema):
     assert predict["text"]["maxLength"] == limits.MAX_TEXT_CHARS
     assert predict["texts"]["maxItems"] == limits.MAX_BATCH_TEXTS
     assert predict["texts"]["items"]["maxLength"] == limits.MAX_TEXT_CHARS
+    assert predict["reference"]["maxLength"] == limits.MAX_REFERENCE_CHARS
+    assert predict["references"]["maxItems"] == limits.MAX_BATCH_TEXTS
+    assert predict["references"]["items"]["maxLength"] == limits.MAX_REFERENCE_CHARS
+    prediction = components["Prediction"]["properties"]
+    assert prediction["prediction_id"] == {
+        "type": "string",
+        "format": "uuid",
+        "description": "This prediction's id, which feedback can name it by.",
+    }
     data = components["Data"]["properties"]
     assert (data["text"]["maxLength"], data["label"]["maxLength"]) == (
         limits.MAX_TEXT_CHARS,

@@ -43,6 +43,13 @@ class TokenGrant:
     scopes: tuple[str, ...]
     # On _clock, converted once from the token's wall-clock expiry; None: never expires.
     expires_at: float | None
+    # The token's public handle (ApiToken.fingerprint).
+    fingerprint: str
+
+    @property
+    def caller(self) -> str:
+        """Who asks, as the prediction log records a REST caller."""
+        return f"token:{self.fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
         expires_at = None
         if token.expires_at is not None:
             expires_at = now + (token.expires_at - timezone.now()).total_seconds()
-        checked = _Checked(now, token.user, TokenGrant(token.pk, tuple(token.scopes), expires_at))
+        grant = TokenGrant(token.pk, tuple(token.scopes), expires_at, token.fingerprint)
+        checked = _Checked(now, token.user, grant)
         with _lock:
             _checked[digest] = checked
             _checked.move_to_end(digest)

@@ -6,7 +6,7 @@ are AlgorithmError with the REST status they mean (grpc_errors.py).
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from django.conf import settings
@@ -30,10 +30,11 @@ from common import settings as common_settings
 from common.coalescing import (
     AsyncPredictionCoalescer,
     BatchPrediction,
+    Origin,
     Prediction,
     PredictionCoalescer,
-    Scored,
 )
+from common.proto_json import as_json
 from web.algorithm_proxy.channel import (
     CHANNEL_OPTIONS,
     HEALTH_DEADLINE_SECONDS,
@@ -47,18 +48,44 @@ from web.algorithm_proxy.channel import (
 from web.algorithm_proxy.grpc_errors import rest_error
 
 
-def batch_prediction(reply: prediction_pb2.PredictBatchResponse) -> BatchPrediction:
-    return BatchPrediction(
-        predictions=[
-            Scored(label=prediction.label, scores=dict(prediction.scores))
-            for prediction in reply.predictions
-        ],
-        model_id=reply.model_id,
+def _predict_request(text: str, model_id: str, origin: Origin) -> prediction_pb2.PredictRequest:
+    return prediction_pb2.PredictRequest(
+        text=text,
+        model_id=model_id,
+        reference=origin.reference,
+        caller=origin.caller,
+        request_id=origin.request_id,
     )
 
 
-def prediction(reply: prediction_pb2.PredictResponse) -> Prediction:
-    return Prediction(label=reply.label, scores=dict(reply.scores), model_id=reply.model_id)
+def _predict_batch_request(
+    texts: list[str], model_id: str, origins: Sequence[Origin]
+) -> prediction_pb2.PredictBatchRequest:
+    """The call for texts of these origins, one per text: each of the origins' fields goes as
+    a list parallel to the texts, or as none when no text has one."""
+    return prediction_pb2.PredictBatchRequest(
+        texts=texts,
+        model_id=model_id,
+        references=_per_text([origin.reference for origin in origins]),
+        callers=_per_text([origin.caller for origin in origins]),
+        request_ids=_per_text([origin.request_id for origin in origins]),
+    )
+
+
+def _per_text(values: list[str]) -> list[str]:
+    return values if any(values) else []
+
+
+# The replies in the coalescer's shapes, written by the one mapping of messages to JSON: a
+# field added to the messages reaches the answers with no edit here.
+
+
+def _batch_prediction(reply: prediction_pb2.PredictBatchResponse) -> BatchPrediction:
+    return cast(BatchPrediction, as_json(reply))
+
+
+def _prediction(reply: prediction_pb2.PredictResponse) -> Prediction:
+    return cast(Prediction, as_json(reply))
 
 
 class AlgorithmClient:
@@ -69,7 +96,9 @@ class AlgorithmClient:
         self.channel = ServiceChannel(target)
         self._predict = (
             PredictionCoalescer(
-                lambda texts, model_id: self.predict_batch(texts=texts, model_id=model_id),
+                lambda texts, model_id, origins: self.predict_batch(
+                    texts=texts, model_id=model_id, origins=origins
+                ),
                 **coalescing(),
             ).predict
             if common_settings.PREDICT_COALESCING
@@ -93,19 +122,22 @@ class AlgorithmClient:
 
     # Predictions: in the coalescer's shapes, as it shares batch replies out.
 
-    def predict(self, *, text: str, model_id: str) -> Prediction:
-        return self._predict(text=text, model_id=model_id)
+    def predict(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
+        return self._predict(text=text, model_id=model_id, origin=origin)
 
-    def _predict_alone(self, *, text: str, model_id: str) -> Prediction:
+    def _predict_alone(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
         stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
-        request = prediction_pb2.PredictRequest(text=text, model_id=model_id)
-        return prediction(self.channel.call(stub.Predict, request, PREDICT_DEADLINE_SECONDS))
+        request = _predict_request(text, model_id, origin)
+        return _prediction(self.channel.call(stub.Predict, request, PREDICT_DEADLINE_SECONDS))
 
-    def predict_batch(self, *, texts: list[str], model_id: str) -> BatchPrediction:
+    def predict_batch(
+        self, *, texts: list[str], model_id: str, origins: Sequence[Origin]
+    ) -> BatchPrediction:
+        """The texts' predictions, in order; origins: one per text."""
         stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
-        request = prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id)
+        request = _predict_batch_request(texts, model_id, origins)
         reply = self.channel.call(stub.PredictBatch, request, PREDICT_DEADLINE_SECONDS)
-        return batch_prediction(reply)
+        return _batch_prediction(reply)
 
     # Training and jobs.
 
@@ -272,16 +304,18 @@ class AsyncPredictions:
             else self._predict_alone
         )
 
-    async def predict(self, *, text: str, model_id: str) -> Prediction:
-        return await self._predict(text=text, model_id=model_id)
+    async def predict(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
+        return await self._predict(text=text, model_id=model_id, origin=origin)
 
-    async def _predict_alone(self, *, text: str, model_id: str) -> Prediction:
-        request = prediction_pb2.PredictRequest(text=text, model_id=model_id)
-        return prediction(await self._call(lambda stub: stub.Predict, request))
+    async def _predict_alone(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
+        request = _predict_request(text, model_id, origin)
+        return _prediction(await self._call(lambda stub: stub.Predict, request))
 
-    async def predict_batch(self, texts: list[str], model_id: str) -> BatchPrediction:
-        request = prediction_pb2.PredictBatchRequest(texts=texts, model_id=model_id)
-        return batch_prediction(await self._call(lambda stub: stub.PredictBatch, request))
+    async def predict_batch(
+        self, texts: list[str], model_id: str, origins: Sequence[Origin]
+    ) -> BatchPrediction:
+        request = _predict_batch_request(texts, model_id, origins)
+        return _batch_prediction(await self._call(lambda stub: stub.PredictBatch, request))
 
     async def _call(self, method: Callable[[Any], Any], request: Any) -> Any:
         """The call on the connection with the fewest under way, the next in turn on a tie."""

@@ -72,9 +72,11 @@ class InferView(APIView):
         request=OpenApiTypes.OBJECT,
         responses={200: _JSON, **error_responses(400, 401, 404, 409, 413, 503)},
         summary="Inference protocol: classify the texts of the input `text`",
-        description="Input `text` (BYTES, shape [N]); outputs `label` (BYTES, [N]) and "
-        "`probabilities` (FP32, [N, C], columns in the order of the answer's parameter "
-        "`labels`). The label is always the one with the highest probability.",
+        description="Input `text` (BYTES, shape [N]) and optionally `reference` (BYTES, [N]: "
+        "each text's key of your own); outputs `label` (BYTES, [N]) and `probabilities` (FP32, "
+        "[N, C], columns in the order of the answer's parameter `labels`). The label is always "
+        "the one with the highest probability. The answer's parameter `prediction_ids` holds "
+        "the predictions' ids, comma-separated in the order of the texts.",
     )
     def post(self, request: Request, name: str, version: str = "") -> Response:
         # Whatever the media type, as the protocol's clients send it; held to web's body

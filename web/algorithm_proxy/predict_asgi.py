@@ -263,15 +263,19 @@ class PredictApp:
 
             await read_body(receive, limit, PayloadTooLarge, keep)
             body = b"".join(chunks)
-            return await self.predictions(PredictView.params(JSONParser().parse(io.BytesIO(body))))
+            data = JSONParser().parse(io.BytesIO(body))
+            return await self.predictions(PredictView.params(data, caller))
 
     async def predictions(self, params: PredictParams) -> Any:
         """The answer to a valid request: one prediction for a text, a list for texts."""
         if self._predictions is None:
             self._predictions = AsyncPredictions(settings.ALGORITHM_GRPC_TARGET)
         if params.one:
-            return await self._predictions.predict(text=params.texts[0], model_id=params.model_id)
-        return answers(await self._predictions.predict_batch(params.texts, params.model_id))
+            return await self._predictions.predict(
+                text=params.texts[0], model_id=params.model_id, origin=params.origins[0]
+            )
+        batch = await self._predictions.predict_batch(params.texts, params.model_id, params.origins)
+        return answers(batch)
 
     def _error(
         self, error: Exception, caller: _Caller, request_id: str

@@ -46,6 +46,16 @@ class TextToClassifyField(StrictCharField):
         return text
 
 
+class ReferenceField(StrictCharField):
+    """A caller's own key for a prediction (a ticket id, say), kept as sent so that feedback
+    finds it by the same string: at most MAX_REFERENCE_CHARS characters; empty for none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_length=limits.MAX_REFERENCE_CHARS, allow_blank=True, trim_whitespace=False, **kwargs
+        )
+
+
 class PredictRequestSerializer(serializers.Serializer):
     text = TextToClassifyField(required=False)
     texts = serializers.ListField(
@@ -55,6 +65,18 @@ class PredictRequestSerializer(serializers.Serializer):
         max_length=limits.MAX_BATCH_TEXTS,
     )
     model_id = StrictUUIDField(required=False, allow_null=True, default=None)
+    reference = ReferenceField(
+        required=False,
+        help_text="With `text`: your own key for this prediction (a ticket id, say), which "
+        "feedback can name it by.",
+    )
+    references = serializers.ListField(
+        child=ReferenceField(),
+        required=False,
+        max_length=limits.MAX_BATCH_TEXTS,
+        help_text="With `texts`: one reference per text, in the same order (an empty string "
+        "for none).",
+    )
 
     # Every prediction is validated here, and DRF deep-copies a serializer's declared fields
     # for each instance: most of the cost of a prediction in web. These fields keep nothing of
@@ -73,6 +95,23 @@ class PredictRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 'Send either "text" (one string) or "texts" (a list of strings), not both.'
             )
+        if "reference" in attrs and "texts" in attrs:
+            raise serializers.ValidationError(
+                {"reference": ['Goes with "text"; with "texts", send "references", one per text.']}
+            )
+        if "references" in attrs and "text" in attrs:
+            raise serializers.ValidationError(
+                {"references": ['Go with "texts"; with "text", send one "reference".']}
+            )
+        if "references" in attrs and len(attrs["references"]) != len(attrs["texts"]):
+            raise serializers.ValidationError(
+                {
+                    "references": [
+                        f"Send one reference per text (an empty string for none): "
+                        f"{len(attrs['texts'])} texts, {len(attrs['references'])} references."
+                    ]
+                }
+            )
         return attrs
 
 
@@ -80,6 +119,9 @@ class PredictionSerializer(serializers.Serializer):
     label = serializers.CharField()
     scores = serializers.DictField(child=serializers.FloatField())
     model_id = serializers.UUIDField()
+    prediction_id = serializers.UUIDField(
+        help_text="This prediction's id, which feedback can name it by."
+    )
 
 
 class LabelMetricsSerializer(serializers.Serializer):

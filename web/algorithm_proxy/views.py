@@ -14,12 +14,13 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from common import settings as common_settings
-from common.coalescing import answers
+from common.coalescing import Origin, answers
 from common.proto_json import as_json
 from web.accounts.scopes import Scope
 from web.algorithm_proxy import serializers
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.grpc_errors import AlgorithmError
+from web.api.middleware import request_id_of
 from web.api.schema import error_responses, uuid_in_path
 from web.data.selectors import data_count
 
@@ -70,11 +71,13 @@ _OneOrManyPredictions = PolymorphicProxySerializer(
 @dataclass(frozen=True)
 class PredictParams:
     """A valid prediction request: its texts, whether it asked for one ({"text"}, answered
-    with one prediction) or a list ({"texts"}), and a version ("" asks for the active one)."""
+    with one prediction) or a list ({"texts"}), a version ("" asks for the active one), and
+    each text's origin, which the algorithm service's prediction log records."""
 
     texts: list[str]
     one: bool
     model_id: str
+    origins: list[Origin]
 
 
 class PredictView(APIView):
@@ -84,14 +87,21 @@ class PredictView(APIView):
     required_scope: ClassVar = {"POST": Scope.PREDICT}
 
     @staticmethod
-    def params(data: Any) -> PredictParams:
-        """A request body's parameters, or the ValidationError naming each field at fault."""
+    def params(data: Any, request: Any) -> PredictParams:
+        """The parameters of a request body, sent by an authenticated request; or the
+        ValidationError naming each field at fault."""
         params = serializers.PredictRequestSerializer(data=data)
         params.is_valid(raise_exception=True)
         valid = params.validated_data
         one = "text" in valid
-        texts = [valid["text"]] if one else valid["texts"]
-        return PredictParams(texts, one, str(valid["model_id"] or ""))
+        if one:
+            texts, references = [valid["text"]], [valid.get("reference", "")]
+        else:
+            texts = valid["texts"]
+            references = valid.get("references") or [""] * len(texts)
+        caller, request_id = request.auth.caller, request_id_of(request)
+        origins = [Origin(reference, caller, request_id) for reference in references]
+        return PredictParams(texts, one, str(valid["model_id"] or ""), origins)
 
     @extend_schema(
         request=serializers.PredictRequestSerializer,
@@ -102,14 +112,22 @@ class PredictView(APIView):
         summary="Classify one text, or a list of texts",
         description='`{"text": "..."}` answers one prediction; `{"texts": [...]}` answers a '
         "list of predictions in the same order. `model_id` picks a version; by default the "
-        "active one answers. The label is always the one with the highest score.",
+        "active one answers. The label is always the one with the highest score. Each "
+        "prediction has its `prediction_id`; a `reference` (or `references`, one per text) "
+        "of your own names it too.",
     )
     def post(self, request):
-        params = self.params(request.data)
+        params = self.params(request.data, request)
         client = algorithm_client()
         if params.one:
-            return Response(client.predict(text=params.texts[0], model_id=params.model_id))
-        return Response(answers(client.predict_batch(texts=params.texts, model_id=params.model_id)))
+            one = client.predict(
+                text=params.texts[0], model_id=params.model_id, origin=params.origins[0]
+            )
+            return Response(one)
+        batch = client.predict_batch(
+            texts=params.texts, model_id=params.model_id, origins=params.origins
+        )
+        return Response(answers(batch))
 
 
 class AlgorithmListView(APIView):
