@@ -29,6 +29,7 @@ CONTRACT = {
     "/api/health/live/": {"get"},
     "/api/tokens/": {"get", "post"},
     "/api/tokens/{token_id}/": {"get", "delete"},
+    "/api/feedback/": {"get", "post"},
 }
 BODYLESS_POSTS = {"/api/models/{model_id}/activate/"}
 

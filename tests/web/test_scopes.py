@@ -34,6 +34,8 @@ SCOPES = {
     "/api/log/": {"GET": "admin"},
     "/api/tokens/": {"GET": "admin", "POST": "admin"},
     "/api/tokens/1/": {"GET": "admin", "DELETE": "admin"},
+    # Whoever was answered gives feedback (with add_to_data, write as well: the view checks).
+    "/api/feedback/": {"GET": "read", "POST": "predict"},
     # The inference protocol's REST form: metadata and inference are predictions' business.
     "/v2": {"GET": "predict"},
     f"/v2/models/{ID}": {"GET": "predict"},
