@@ -123,9 +123,7 @@ def test_replacing_feedback_that_added_a_row_relabels_the_row(token_client):
     )
     assert replaced.status_code == 200
     # Relabelled, not added twice.
-    assert list(Data.objects.values_list("id", "label", "source")) == [
-        (row.id, "spam", "feedback")
-    ]
+    assert list(Data.objects.values_list("id", "label", "source")) == [(row.id, "spam", "feedback")]
     assert (Feedback.objects.get().label, replaced.json()["data_id"]) == ("spam", row.id)
 
 

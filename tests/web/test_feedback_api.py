@@ -268,9 +268,7 @@ def test_a_predict_token_cannot_list_feedback(token_client):
 def test_a_read_token_cannot_give_feedback(token_client):
     prediction = logged()
 
-    response = token_client("read").post(
-        URL, {"prediction_id": str(prediction.id), "label": "ham"}
-    )
+    response = token_client("read").post(URL, {"prediction_id": str(prediction.id), "label": "ham"})
 
     assert response.status_code == 403
     assert Feedback.objects.count() == 0
@@ -280,9 +278,7 @@ def test_the_schema_documents_each_answer_and_the_scope(anonymous_client):
     schema = anonymous_client.get("/api/schema/?format=json").json()
     give, read = (schema["paths"][URL][method] for method in ("post", "get"))
 
-    assert {"200", "201", "400", "401", "403", "404", "409", "413", "429"} <= set(
-        give["responses"]
-    )
+    assert {"200", "201", "400", "401", "403", "404", "409", "413", "429"} <= set(give["responses"])
     assert "Needs a token with the `predict` scope" in give["description"]
     assert "Needs a token with the `read` scope" in read["description"]
     assert {parameter["name"] for parameter in read["parameters"]} >= {

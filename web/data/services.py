@@ -24,7 +24,7 @@ class DataFields(TypedDict):
     label: str
 
 
-def data_create(*, text: str, label: str, source: Source = Source.API) -> Data:
+def data_create(*, text: str, label: str, source: str = Source.API) -> Data:
     return Data.objects.create(text=text, label=label, source=source)
 
 
@@ -157,7 +157,7 @@ def _copy_into_data(rows: Iterable[tuple[str, str]]) -> int:
     count = 0
     now = timezone.now().isoformat()
     # The columns every row shares: created_at, updated_at, source.
-    shared = f"{now}\t{now}\t{Source.IMPORT.value}"
+    shared = f"{now}\t{now}\t{Source.IMPORT}"
 
     def chunks() -> Iterator[bytes]:
         nonlocal count
