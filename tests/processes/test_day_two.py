@@ -211,12 +211,13 @@ def test_a_restore_refuses_targets_that_hold_data_unless_forced(populated, tmp_p
         f"deployment) and the model folder {store.root} already hold data; restore into empty "
         "ones, or add --force to replace what they hold.\n"
     )
-    assert query(env, "SELECT count(*) FROM data") == [(201,)]
+    # The 200 rows, the one feedback added, and the one written since.
+    assert query(env, "SELECT count(*) FROM data") == [(202,)]
 
     forced = ops(env, "restore", "--force", str(tmp_path / "backup"))
 
     assert forced.returncode == 0, forced.stderr
-    assert query(env, "SELECT count(*) FROM data") == [(200,)]
+    assert query(env, "SELECT count(*) FROM data") == [(201,)]
     assert store.read_active_id() == active
 
 
