@@ -2,8 +2,10 @@
 report, and how both reach the stores a backup covers (PostgreSQL through pg_dump and
 pg_restore, the project's keys in Redis). The model volume is reached through ModelStore.
 
-The folder holds ``database.dump`` (pg_dump's custom format: the data table, the jobs, results
-and schedules tables, Django's tables with the API tokens), ``redis.jsonl`` (each RedBeat
+The folder holds ``database.dump`` (pg_dump's custom format of the whole database: the data
+table, the jobs, results and schedules tables, the learning loop's predictions, feedback and
+review_items, Django's tables with the API tokens; pg_restore adds the foreign keys once every
+table's rows are in, so no order of tables matters), ``redis.jsonl`` (each RedBeat
 schedule key and each stored accuracy, by DUMP, with its time to live), ``models.tar`` (every
 version that passed its checks, and the ACTIVE pointer as it was read) and ``backup.json``,
 the SHA-256 of each.

@@ -85,7 +85,10 @@ def project_redis(env: dict[str, str]) -> dict[bytes, object]:
 
 def state(env: dict[str, str]) -> dict[str, object]:
     return {
-        "data": query(env, "SELECT id, text, label, created_at FROM data ORDER BY id"),
+        "data": query(env, "SELECT id, text, label, source, created_at FROM data ORDER BY id"),
+        "predictions": query(env, "SELECT * FROM predictions ORDER BY id"),
+        "feedback": query(env, "SELECT * FROM feedback ORDER BY id"),
+        "review_items": query(env, "SELECT * FROM review_items ORDER BY id"),
         "tokens": query(env, "SELECT * FROM accounts_apitoken ORDER BY id"),
         "users": query(env, "SELECT id, username FROM auth_user ORDER BY id"),
         "jobs": query(env, "SELECT id, state, model_id FROM jobs ORDER BY id"),
@@ -104,9 +107,10 @@ def wipe(env: dict[str, str]) -> None:
 @pytest.fixture
 def populated(deployment, sms_rows):
     """A deployment with data, a token, two trained versions (one active), a schedule and an
-    accuracy in Redis."""
+    accuracy in Redis, and logged predictions with feedback and a review item."""
     env = deployment
     insert_data(env, sms_rows[:200])
+    learning_rows(env)
     support.run_checked("python -m web.manage create_api_token operator", env)
     store = ModelStore(env["MODEL_DIR"])
     classifier = TextClassifier(store)
@@ -124,6 +128,39 @@ def populated(deployment, sms_rows):
     return env, store, first, active
 
 
+def learning_rows(env: dict[str, str]) -> None:
+    """Two logged predictions, one with feedback that added a data row, the other leased for
+    review: rows in each learning table, each naming a row of another."""
+    query(
+        env,
+        "INSERT INTO predictions (id, created_at, model_id, label, scores, top_probability, "
+        "margin, entropy, caller, request_id, reference, text, text_hash, text_key, "
+        "kept_because) SELECT gen_random_uuid(), now() - n * interval '1 minute', "
+        "gen_random_uuid(), 'spam', '{\"ham\": 0.4, \"spam\": 0.6}', 0.6, 0.2, 0.67, "
+        "'internal', '', 'ticket-' || n, 'text ' || n, '', md5(n::text) || md5(n::text), "
+        "'uncertain' FROM generate_series(1, 2) AS n RETURNING id",
+    )
+    query(
+        env,
+        "INSERT INTO data (text, label, source, created_at, updated_at) "
+        "VALUES ('text 1', 'ham', 'feedback', now(), now()) RETURNING id",
+    )
+    query(
+        env,
+        "INSERT INTO feedback (prediction_id, label, created_at, updated_at, given_by, "
+        "data_row_id) SELECT p.id, 'ham', now(), now(), 'token:0123abcd', d.id "
+        "FROM predictions p, data d WHERE p.reference = 'ticket-1' AND d.source = 'feedback' "
+        "RETURNING id",
+    )
+    query(
+        env,
+        "INSERT INTO review_items (text_key, prediction_id, state, reviewer, leased_until, "
+        "label, decided_at) SELECT text_key, id, 'leased', 'token:0123abcd', "
+        "now() + interval '5 minutes', '', NULL FROM predictions WHERE reference = 'ticket-2' "
+        "RETURNING id",
+    )
+
+
 @pytest.fixture(scope="session")
 def sms_rows() -> list[tuple[str, str]]:
     return [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
@@ -136,6 +173,11 @@ def test_backup_then_wipe_then_restore_gives_back_everything(populated, tmp_path
     (predicted,) = TextClassifier(store).predict([text])
     # The service token release made, and the one made for an operator.
     assert len(before["tokens"]) == 2 and len(before["schedules"]) == 1
+    assert [len(before[table]) for table in ("predictions", "feedback", "review_items")] == [
+        2,
+        1,
+        1,
+    ]
     assert any(b"monitor-accuracy" in key for key in before["redis"])
     assert any(b"accuracy:" + active.encode() in key for key in before["redis"])
 
@@ -169,12 +211,13 @@ def test_a_restore_refuses_targets_that_hold_data_unless_forced(populated, tmp_p
         f"deployment) and the model folder {store.root} already hold data; restore into empty "
         "ones, or add --force to replace what they hold.\n"
     )
-    assert query(env, "SELECT count(*) FROM data") == [(201,)]
+    # The 200 rows, the one feedback added, and the one written since.
+    assert query(env, "SELECT count(*) FROM data") == [(202,)]
 
     forced = ops(env, "restore", "--force", str(tmp_path / "backup"))
 
     assert forced.returncode == 0, forced.stderr
-    assert query(env, "SELECT count(*) FROM data") == [(200,)]
+    assert query(env, "SELECT count(*) FROM data") == [(201,)]
     assert store.read_active_id() == active
 
 

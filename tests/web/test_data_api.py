@@ -15,6 +15,7 @@ def body(data: Data) -> dict:
         "id": data.id,
         "text": data.text,
         "label": data.label,
+        "source": "api",
         "created_at": ANY,
         "updated_at": ANY,
     }

@@ -32,6 +32,7 @@ CONTRACT = {
     "/api/review/": {"get"},
     "/api/review/lease/": {"post"},
     "/api/review/{item_id}/": {"post"},
+    "/api/feedback/": {"get", "post"},
 }
 BODYLESS_POSTS = {"/api/models/{model_id}/activate/"}
 

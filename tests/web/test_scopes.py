@@ -37,6 +37,8 @@ SCOPES = {
     "/api/review/": {"GET": "read"},
     "/api/review/lease/": {"POST": "write"},
     "/api/review/1/": {"POST": "write"},
+    # Whoever was answered gives feedback (with add_to_data, write as well: the view checks).
+    "/api/feedback/": {"GET": "read", "POST": "predict"},
     # The inference protocol's REST form: metadata and inference are predictions' business.
     "/v2": {"GET": "predict"},
     f"/v2/models/{ID}": {"GET": "predict"},

@@ -20,9 +20,14 @@ class Data(models.Model):
 
     text = models.TextField()
     label = models.CharField(max_length=MAX_LABEL_CHARS, db_index=True)
-    # Rows from before sources were recorded came through the API.
+    # Rows from before sources were recorded came through the API; so do rows inserted with
+    # SQL that names no source (the column's own default).
     source = models.CharField(
-        max_length=16, choices=Source.choices, default=Source.API, db_index=True
+        max_length=16,
+        choices=Source.choices,
+        default=Source.API,
+        db_default=Source.API,
+        db_index=True,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -5,20 +5,39 @@ from rest_framework import serializers
 from common import limits
 from common.datafiles import FORMATS, MAX_REPORTED_ERRORS
 from web.api.fields import StrictCharField
-from web.data.models import Data
+from web.data.models import Data, Source
 
 
 class DataSerializer(serializers.ModelSerializer):
     text = StrictCharField(max_length=limits.MAX_TEXT_CHARS)
     label = StrictCharField(max_length=limits.MAX_LABEL_CHARS)
+    # Recorded by the way a row came, never sent.
+    source = serializers.ChoiceField(
+        choices=Source.choices,
+        read_only=True,
+        help_text="Where the row came from: `api` (this API), `import` (a file import), "
+        "`review` (the review queue), `feedback` (feedback that added it).",
+    )
 
     class Meta:
         model = Data
-        fields = ("id", "text", "label", "created_at", "updated_at")
+        fields = ("id", "text", "label", "source", "created_at", "updated_at")
         read_only_fields = ("id", "created_at", "updated_at")
 
 
-class DataFilterSerializer(serializers.Serializer):
+class CreatedBetweenSerializer(serializers.Serializer):
+    """The time filters of a list's query parameters: ISO 8601 times (UTC unless they name
+    an offset)."""
+
+    since = serializers.DateTimeField(
+        required=False, help_text="Only what was created at or after this time."
+    )
+    until = serializers.DateTimeField(
+        required=False, help_text="Only what was created before this time."
+    )
+
+
+class DataFilterSerializer(CreatedBetweenSerializer):
     """Query parameters of the list; an empty value means no filter."""
 
     label = serializers.CharField(
@@ -28,6 +47,15 @@ class DataFilterSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text="Only data whose text contains this, ignoring case.",
+    )
+    source = serializers.ChoiceField(
+        choices=Source.choices,
+        required=False,
+        allow_blank=True,
+        error_messages={
+            "invalid_choice": f'Unknown source "{{input}}": use {", ".join(Source.values)}.'
+        },
+        help_text="Only data that came this way.",
     )
 
 

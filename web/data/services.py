@@ -16,7 +16,7 @@ from common.datafiles import (
     check_row,
     read_rows,
 )
-from web.data.models import Data
+from web.data.models import Data, Source
 
 
 class DataFields(TypedDict):
@@ -24,8 +24,8 @@ class DataFields(TypedDict):
     label: str
 
 
-def data_create(*, text: str, label: str) -> Data:
-    return Data.objects.create(text=text, label=label)
+def data_create(*, text: str, label: str, source: str = Source.API) -> Data:
+    return Data.objects.create(text=text, label=label, source=source)
 
 
 @transaction.atomic
@@ -141,7 +141,7 @@ def _valid_rows(rows: Iterable[Row], report: DataImportReport) -> Iterator[tuple
 
 
 # PostgreSQL's COPY text format: tab-separated, one row a line, backslash escapes.
-_COPY_SQL = "COPY data (text, label, created_at, updated_at) FROM STDIN"
+_COPY_SQL = "COPY data (text, label, created_at, updated_at, source) FROM STDIN"
 # Rows go to the server in pieces of about this many characters: few enough calls to be
 # fast, small enough that long texts never pile up in memory.
 _COPY_CHUNK_CHARS = 256 * 1024
@@ -156,13 +156,15 @@ def _copy_into_data(rows: Iterable[tuple[str, str]]) -> int:
     """
     count = 0
     now = timezone.now().isoformat()
+    # The columns every row shares: created_at, updated_at, source.
+    shared = f"{now}\t{now}\t{Source.IMPORT}"
 
     def chunks() -> Iterator[bytes]:
         nonlocal count
         lines: list[str] = []
         size = 0
         for text, label in rows:
-            lines.append(f"{_copy_escape(text)}\t{_copy_escape(label)}\t{now}\t{now}\n")
+            lines.append(f"{_copy_escape(text)}\t{_copy_escape(label)}\t{shared}\n")
             size += len(lines[-1])
             if size >= _COPY_CHUNK_CHARS:
                 count += len(lines)

@@ -3,8 +3,10 @@
 from django.urls import path
 
 from web.learning import review_views
+from web.learning.feedback_views import FeedbackView
 
 urlpatterns = [
+    path("feedback/", FeedbackView.as_view(), name="feedback"),
     path("review/", review_views.ReviewOverviewView.as_view(), name="review-overview"),
     path("review/lease/", review_views.ReviewLeaseView.as_view(), name="review-lease"),
     path("review/<int:item_id>/", review_views.ReviewDecisionView.as_view(), name="review-decide"),
