@@ -58,7 +58,7 @@ def write_tsv(rows: Iterator[tuple[str, str]], path: pathlib.Path) -> pathlib.Pa
 def load_table(stack: Stack, rows: int) -> None:
     """Make the data table hold `rows` rows, imported as `import_data` (the API's import) does."""
     with psycopg2.connect(stack.env["DATABASE_URL"]) as conn, conn.cursor() as cursor:
-        cursor.execute("TRUNCATE data")
+        cursor.execute("TRUNCATE data CASCADE")
     conn.close()
     path = write_tsv(perturbed_rows(rows), stack.workdir / f"data-{rows}.tsv")
     stack.run(f"python -m web.manage import_data {path}")

@@ -146,7 +146,7 @@ class Stack:
 
     def replace_data(self, rows: list[tuple[str, str]]) -> None:
         with self.cursor() as cursor:
-            cursor.execute("TRUNCATE data")
+            cursor.execute("TRUNCATE data CASCADE")
             psycopg2.extras.execute_values(
                 cursor,
                 "INSERT INTO data (text, label, created_at, updated_at) VALUES %s",

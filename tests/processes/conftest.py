@@ -22,7 +22,7 @@ def insert_data(env: dict[str, str], rows: list[tuple[str, str]], replace: bool 
     try:
         with conn, conn.cursor() as cursor:
             if replace:
-                cursor.execute("TRUNCATE data")
+                cursor.execute("TRUNCATE data CASCADE")
             cursor.executemany(
                 "INSERT INTO data (text, label, created_at, updated_at) "
                 "VALUES (%s, %s, now(), now())",
