@@ -7,15 +7,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PredictRequest(_message.Message):
-    __slots__ = ("text", "model_id")
+    __slots__ = ("text", "model_id", "reference", "caller", "request_id")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     text: str
     model_id: str
-    def __init__(self, text: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
+    reference: str
+    caller: str
+    request_id: str
+    def __init__(self, text: _Optional[str] = ..., model_id: _Optional[str] = ..., reference: _Optional[str] = ..., caller: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("label", "scores", "model_id")
+    __slots__ = ("label", "scores", "model_id", "prediction_id")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,18 +32,26 @@ class PredictResponse(_message.Message):
     LABEL_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     label: str
     scores: _containers.ScalarMap[str, float]
     model_id: str
-    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    prediction_id: str
+    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., model_id: _Optional[str] = ..., prediction_id: _Optional[str] = ...) -> None: ...
 
 class PredictBatchRequest(_message.Message):
-    __slots__ = ("texts", "model_id")
+    __slots__ = ("texts", "model_id", "references", "callers", "request_ids")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    CALLERS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     model_id: str
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    references: _containers.RepeatedScalarFieldContainer[str]
+    callers: _containers.RepeatedScalarFieldContainer[str]
+    request_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., model_id: _Optional[str] = ..., references: _Optional[_Iterable[str]] = ..., callers: _Optional[_Iterable[str]] = ..., request_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PredictBatchResponse(_message.Message):
     __slots__ = ("predictions", "model_id")
@@ -48,7 +62,7 @@ class PredictBatchResponse(_message.Message):
     def __init__(self, predictions: _Optional[_Iterable[_Union[Prediction, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("label", "scores")
+    __slots__ = ("label", "scores", "prediction_id")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +72,8 @@ class Prediction(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     LABEL_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     label: str
     scores: _containers.ScalarMap[str, float]
-    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    prediction_id: str
+    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., prediction_id: _Optional[str] = ...) -> None: ...
