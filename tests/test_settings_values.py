@@ -32,7 +32,9 @@ def test_a_number_out_of_bounds_is_refused(monkeypatch, given):
         env_int_between("COALESCE_MAX_BATCH", 64, 1, 1_000)
 
 
-@pytest.mark.parametrize(("given", "expected"), [("", 0.1), ("0", 0.0), ("1", 1.0), (" 0.25 ", 0.25)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [("", 0.1), ("0", 0.0), ("1", 1.0), (" 0.25 ", 0.25)]
+)
 def test_a_fraction_is_read(monkeypatch, given, expected):
     monkeypatch.setenv("PREDICTION_LOG_SAMPLE_RATE", given)
     assert env_fraction("PREDICTION_LOG_SAMPLE_RATE", 0.1) == expected
