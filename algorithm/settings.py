@@ -4,7 +4,16 @@ is in common.settings, and the limits in common.limits."""
 
 import os
 
-from common.settings import REDIS_URL, env, env_int, env_int_between, env_path, env_switch
+from common.settings import (
+    REDIS_URL,
+    env,
+    env_choice,
+    env_fraction,
+    env_int,
+    env_int_between,
+    env_path,
+    env_switch,
+)
 
 # Where RedBeat keeps the schedules; the broker's Redis unless set.
 REDBEAT_REDIS_URL = env("REDBEAT_REDIS_URL", REDIS_URL)
@@ -58,3 +67,32 @@ JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 90)
 RESULT_RETENTION_DAYS = env_int("RESULT_RETENTION_DAYS", 90)
 # Times a job may be taken by a worker before a dying worker fails it instead.
 JOB_MAX_ATTEMPTS = 3
+
+# The prediction log (algorithm/domain/prediction_log.py): what the serving processes record
+# of their predictions in web's `predictions` table. Uncertain predictions (top probability
+# below UNCERTAIN_BELOW, or top minus runner-up below MARGIN_BELOW; 0 turns the margin's test
+# off) are always kept, a SAMPLE_RATE share of the rest; each with its text in full, as a
+# keyed hash, or not at all. Full texts past TEXT_BYTES_PER_MINUTE in a minute (per process)
+# are kept as hashes instead, so that no caller fills the disk through the log.
+PREDICTION_LOG = env_switch("PREDICTION_LOG", True)
+PREDICTION_LOG_UNCERTAIN_BELOW = env_fraction("PREDICTION_LOG_UNCERTAIN_BELOW", 0.6)
+PREDICTION_LOG_MARGIN_BELOW = env_fraction("PREDICTION_LOG_MARGIN_BELOW", 0.0)
+PREDICTION_LOG_SAMPLE_RATE = env_fraction("PREDICTION_LOG_SAMPLE_RATE", 0.1)
+PREDICTION_LOG_TEXT_MODES = ("full", "hash", "none")
+PREDICTION_LOG_TEXT_UNCERTAIN = env_choice(
+    "PREDICTION_LOG_TEXT_UNCERTAIN", "full", PREDICTION_LOG_TEXT_MODES
+)
+PREDICTION_LOG_TEXT_SAMPLED = env_choice(
+    "PREDICTION_LOG_TEXT_SAMPLED", "hash", PREDICTION_LOG_TEXT_MODES
+)
+PREDICTION_LOG_TEXT_BYTES_PER_MINUTE = env_int_between(
+    "PREDICTION_LOG_TEXT_BYTES_PER_MINUTE", 8 << 20, 0, 1 << 40
+)
+# Records waiting for the log's writer, per process; one more is dropped, and counted.
+PREDICTION_LOG_QUEUE = env_int_between("PREDICTION_LOG_QUEUE", 20_000, 1, 1_000_000)
+# The daily retention job deletes logged predictions older than this (0: none by age), then
+# the oldest past MAX_ROWS (0: no cap); those that feedback or a review names stay.
+PREDICTION_LOG_RETENTION_DAYS = env_int_between("PREDICTION_LOG_RETENTION_DAYS", 30, 0, 36_500)
+PREDICTION_LOG_MAX_ROWS = env_int_between(
+    "PREDICTION_LOG_MAX_ROWS", 10_000_000, 0, 1_000_000_000_000
+)

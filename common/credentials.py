@@ -26,6 +26,7 @@ NAMES = (
     "DJANGO_SECRET_KEY",
     "MODEL_SIGNING_KEY",
     "ALGORITHM_SERVICE_TOKEN",
+    "PREDICTION_LOG_KEY",
 )
 # Set only while a secret is rotated (docs/operations.md), never generated: the value being
 # retired, still accepted beside the new one. Shared like the others when set; a container's

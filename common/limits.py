@@ -20,6 +20,10 @@ def is_blank(text: str) -> bool:
 MAX_LABEL_CHARS = 100
 # A caller's own key for a prediction (`reference`), which feedback can name it by.
 MAX_REFERENCE_CHARS = 200
+# Who asked for a prediction, and the id of the request, as the prediction log keeps them
+# (max_length in web's LoggedPrediction model and its migration).
+MAX_CALLER_CHARS = 64
+MAX_REQUEST_ID_CHARS = 200
 # Texts in one prediction call.
 MAX_BATCH_TEXTS = 1_000
 # Labels in each list of a posted result, and rows sent with an evaluation.

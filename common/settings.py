@@ -52,6 +52,26 @@ def env_seconds(name: str, default: float, maximum: float) -> float:
     return value
 
 
+def env_fraction(name: str, default: float) -> float:
+    """A number from 0 to 1 (a share, a probability); anything else is refused at start-up."""
+    raw = env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:  # NaN fails this too
+        raise ValueError(f"{name} must be a number from 0 to 1, not {raw!r}.")
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (in any case); anything else is refused at start-up."""
+    raw = env(name, default).lower()
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
+    return raw
+
+
 def env_path(name: str, default: str) -> pathlib.Path:
     """A path; a relative one is taken from the repository's root, where `make run` runs."""
     path = pathlib.Path(env(name, default))

@@ -26,7 +26,16 @@ ALLOWED = {
     "algorithm/tools/backup_stores.py": "hands pg_dump its environment, with the password added",
 }
 _OS_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
-_READERS = {"env", "env_int", "env_int_between", "env_switch", "env_seconds", "env_path"}
+_READERS = {
+    "env",
+    "env_int",
+    "env_int_between",
+    "env_switch",
+    "env_seconds",
+    "env_fraction",
+    "env_choice",
+    "env_path",
+}
 
 
 def _service_modules() -> list[str]:

@@ -31,6 +31,7 @@ from algorithm.serving.grpc_servicers import (
 from algorithm.serving.metrics import MetricsInterceptor
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.service_auth import CredentialInterceptor, ServiceCredential
+from algorithm.serving.services import prediction
 from algorithm.v1 import (
     info_pb2,
     info_pb2_grpc,
@@ -156,6 +157,7 @@ def serve(slot: int) -> None:
     server, port = create_server(
         f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_GRPC_PORT}"
     )
+    prediction.start_prediction_log()
     server.start()
     model_repository.start()
     if slot == 0:

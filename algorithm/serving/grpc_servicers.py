@@ -62,12 +62,26 @@ def _call(context: grpc.ServicerContext, function: Callable[..., Any], **kwargs:
 
 class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
-        result = _call(context, prediction.predict, text=request.text, model_id=request.model_id)
+        result = _call(
+            context,
+            prediction.predict,
+            text=request.text,
+            model_id=request.model_id,
+            reference=request.reference,
+            caller=request.caller,
+            request_id=request.request_id,
+        )
         return prediction_pb2.PredictResponse(**result)
 
     def PredictBatch(self, request, context):
         result = _call(
-            context, prediction.predict_batch, texts=list(request.texts), model_id=request.model_id
+            context,
+            prediction.predict_batch,
+            texts=list(request.texts),
+            model_id=request.model_id,
+            references=list(request.references),
+            callers=list(request.callers),
+            request_ids=list(request.request_ids),
         )
         return prediction_pb2.PredictBatchResponse(
             predictions=[prediction_pb2.Prediction(**p) for p in result["predictions"]],

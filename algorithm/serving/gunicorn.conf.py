@@ -2,6 +2,7 @@
 
 from algorithm import settings
 from algorithm.serving.model_repository import model_repository
+from algorithm.serving.services import prediction
 from common import metrics
 from common import settings as common_settings
 from common.logs import configure_logging
@@ -22,8 +23,9 @@ preload_app = True
 def post_fork(_server, _worker):
     configure_logging("algorithm-http")
     # Threads do not survive a fork: each worker watches for new model versions itself,
-    # and loads the active one before its first request.
+    # and loads the active one before its first request, and writes its prediction log.
     model_repository.start()
+    prediction.start_prediction_log()
 
 
 def child_exit(_server, worker):

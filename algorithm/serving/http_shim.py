@@ -111,15 +111,33 @@ def get_job(job_id: str):
 
 @app.post("/predict")
 def predict():
+    """{"text", "reference"} or {"texts", "references"}, and "model_id"; the request id the
+    caller sent (X-Request-ID) goes to the prediction log with each prediction."""
     body = _json_body(required=True)
     model_id = body.get("model_id") or ""
     if not isinstance(model_id, str):
         raise InvalidArgument("model_id must be a string.")
+    request_id = clean_id(request.headers.get("X-Request-ID")) or ""
     if "texts" in body:
-        return jsonify(prediction.predict_batch(texts=body["texts"], model_id=model_id))
+        texts = body["texts"]
+        # The request's id for each of its texts (predict_batch refuses texts not a list).
+        request_ids = [request_id] * len(texts) if request_id and isinstance(texts, list) else []
+        reply = prediction.predict_batch(
+            texts=texts,
+            model_id=model_id,
+            references=body.get("references") or [],
+            request_ids=request_ids,
+        )
+        return jsonify(reply)
     if "text" not in body:
         raise InvalidArgument('The body needs "text" (one string) or "texts" (a list).')
-    return jsonify(prediction.predict(text=body["text"], model_id=model_id))
+    answer = prediction.predict(
+        text=body["text"],
+        model_id=model_id,
+        reference=body.get("reference") or "",
+        request_id=request_id,
+    )
+    return jsonify(answer)
 
 
 @app.post("/schedule")

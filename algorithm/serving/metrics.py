@@ -1,4 +1,5 @@
-"""The algorithm service's Prometheus metrics: gRPC calls, predictions and model loads.
+"""The algorithm service's Prometheus metrics: gRPC calls, predictions, the prediction log
+and model loads.
 
 gRPC calls follow the names go-grpc-prometheus made usual (``grpc_server_handled_total``,
 ``grpc_server_handling_seconds``), so existing dashboards read them. Model versions appear as
@@ -38,6 +39,12 @@ PREDICTION_BATCH_TEXTS = Histogram(
     "textclf_prediction_batch_texts",
     "Texts in each scikit-learn call.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000),
+)
+PREDICTION_LOG_RECORDS = Counter(
+    "textclf_prediction_log_records",
+    "Predictions the prediction log's policy kept, by outcome: written to the log, or "
+    "dropped (its queue full, or the database failing).",
+    ["outcome"],
 )
 MODEL_LOADS = Counter(
     "textclf_model_loads",

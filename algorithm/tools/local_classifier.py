@@ -18,10 +18,17 @@ from algorithm.domain.store import (
     ModelIntegrityError,
     ModelStore,
 )
-from common.coalescing import Prediction
 
 # Warmup classifies this: any text goes through the whole pipeline.
 WARMUP_TEXT = "warmup"
+
+
+class LocalPrediction(TypedDict):
+    """A prediction made here, outside the service: it has no id, and no log records it."""
+
+    label: str
+    scores: dict[str, float]
+    model_id: str
 
 
 class Evaluation(TypedDict):
@@ -88,10 +95,10 @@ class TextClassifier:
         metrics = evaluation.evaluate(model.classifier, model.vectorizer, texts, labels)
         return {"model_id": model.model_id, "row_count": len(texts), "metrics": metrics}
 
-    def predict(self, texts: Sequence[str], model_id: str | None = None) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], model_id: str | None = None) -> list[LocalPrediction]:
         """{"label", "scores", "model_id"} per text, in order."""
         model = self._load(model_id)
-        predictions: list[Prediction] = []
+        predictions: list[LocalPrediction] = []
         # In batches, as evaluation does, so a large file never becomes one huge matrix.
         for start in range(0, len(texts), evaluation.PREDICT_BATCH):
             batch = texts[start : start + evaluation.PREDICT_BATCH]

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from algorithm.domain.records import ConfusionMatrix, Scores
-from common.coalescing import Scored
+from algorithm.tools.local_classifier import LocalPrediction
 
 
 def summary(metrics: Scores) -> str:
@@ -36,7 +36,7 @@ def print_confusion_matrix(matrix: ConfusionMatrix) -> None:
         print(f"  {label:<{name_width}}  {cells}")
 
 
-def prediction_line(prediction: Scored) -> str:
+def prediction_line(prediction: LocalPrediction) -> str:
     return f"{prediction['label']}\t{prediction['scores'][prediction['label']]:.4f}"
 
 

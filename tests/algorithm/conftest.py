@@ -1,13 +1,16 @@
-"""Fixtures for the algorithm unit tests: one tiny trained model, model folders in tmp_path."""
+"""Fixtures for the algorithm unit tests: one tiny trained model, model folders in tmp_path,
+the algorithm side's database access pointed at the test database."""
 
 import pickle
+import urllib.parse
 import uuid
 from typing import Any
 
 import pytest
 
-from algorithm.domain import ml
+from algorithm.domain import db, ml
 from algorithm.domain.store import ModelStore
+from common import settings as common_settings
 from tests.support import read_tsv
 
 
@@ -74,3 +77,19 @@ def other_model():
         "naive_bayes",
         ml.resolve_parameters("naive_bayes", {"alpha": 0.5}),
     )
+
+
+@pytest.fixture
+def database_url(transactional_db, monkeypatch) -> str:
+    """The algorithm side's connections (db.transaction, db.connect) made to the test
+    database, which has web's migrations; committed rows are visible to every connection and
+    deleted after the test. The pool's connections are closed after it."""
+    from django.db import connection
+
+    test_database = f"/{connection.settings_dict['NAME']}"
+    url = urllib.parse.urlsplit(common_settings.DATABASE_URL)._replace(path=test_database)
+    monkeypatch.setattr(common_settings, "DATABASE_URL", url.geturl())
+    monkeypatch.setattr(db, "_pool", None)
+    yield url.geturl()
+    if db._pool is not None:
+        db._pool.closeall()

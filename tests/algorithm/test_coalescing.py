@@ -7,8 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from algorithm.domain.errors import InvalidArgument, Unavailable
-from common.coalescing import AsyncPredictionCoalescer, PredictionCoalescer
+from common.coalescing import INTERNAL, AsyncPredictionCoalescer, Origin, PredictionCoalescer
 from tests import support
+
+
+def scored(texts: list[str], origins: list[Origin]) -> list[dict]:
+    """Each text's label its upper-cased self, its prediction id its reference and text."""
+    return [
+        {"label": t.upper(), "scores": {t.upper(): 1.0}, "prediction_id": f"{o.reference}:{t}"}
+        for t, o in zip(texts, origins, strict=True)
+    ]
 
 
 class Recorder:
@@ -16,22 +24,21 @@ class Recorder:
 
     def __init__(self, hold_first: bool = False, fail=None):
         self.calls: list[tuple[list[str], str, str]] = []
+        self.origins: list[list[Origin]] = []
         self.release = threading.Event()
         self.first_call_started = threading.Event()
         self.hold_first = hold_first
         self.fail = fail or (lambda texts: None)
 
-    def __call__(self, texts: list[str], model_id: str) -> dict:
+    def __call__(self, texts: list[str], model_id: str, origins: list[Origin]) -> dict:
         self.calls.append((list(texts), model_id, threading.current_thread().name))
+        self.origins.append(list(origins))
         if self.hold_first and len(self.calls) == 1:
             self.first_call_started.set()
             assert self.release.wait(10)
         if error := self.fail(texts):
             raise error
-        return {
-            "predictions": [{"label": t.upper(), "scores": {t.upper(): 1.0}} for t in texts],
-            "model_id": model_id or "active",
-        }
+        return {"predictions": scored(texts, origins), "model_id": model_id or "active"}
 
 
 def coalescer(send, max_batch=64, max_in_flight=1, timeout=5) -> PredictionCoalescer:
@@ -50,8 +57,14 @@ def test_a_lone_prediction_goes_out_at_once_on_the_callers_thread():
 
     answer = coalescer(send).predict(text="hi", model_id="")
 
-    assert answer == {"label": "HI", "scores": {"HI": 1.0}, "model_id": "active"}
+    assert answer == {
+        "label": "HI",
+        "scores": {"HI": 1.0},
+        "prediction_id": ":hi",
+        "model_id": "active",
+    }
     assert send.calls == [(["hi"], "", threading.current_thread().name)]
+    assert send.origins == [[INTERNAL]]
 
 
 def predict_while_first_call_is_held(send, texts_and_models, **options):
@@ -83,6 +96,30 @@ def test_predictions_queued_behind_a_call_share_the_next_call_and_keep_their_ans
     assert [answer["label"] for answer in others] == [t.upper() for t in texts]
     assert len(send.calls) == 2
     assert sorted(send.calls[1][0]) == sorted(texts)
+
+
+def test_texts_sharing_a_call_keep_each_their_own_origin_and_prediction_id():
+    send = Recorder(hold_first=True)
+    subject = coalescer(send)
+    origins = {t: Origin(f"ref-{t}", f"token:{t}", f"req-{t}") for t in ("a", "b", "c")}
+    with ThreadPoolExecutor(4) as pool:
+        pool.submit(subject.predict, text="first", model_id="")
+        assert send.first_call_started.wait(5)
+        queued = {
+            t: pool.submit(subject.predict, text=t, model_id="", origin=origin)
+            for t, origin in origins.items()
+        }
+        support.wait_until(lambda: subject.queued == 3, 5, "all three queued")
+        send.release.set()
+        answers = {t: future.result(5) for t, future in queued.items()}
+
+    assert {t: answer["prediction_id"] for t, answer in answers.items()} == {
+        "a": "ref-a:a",
+        "b": "ref-b:b",
+        "c": "ref-c:c",
+    }
+    (texts, _, _), sent = send.calls[1], send.origins[1]
+    assert dict(zip(texts, sent, strict=True)) == origins
 
 
 def test_a_call_carries_at_most_max_batch_texts():
@@ -195,16 +232,13 @@ class AsyncRecorder:
         self.hold_first = hold_first
         self.fail = fail or (lambda texts: None)
 
-    async def __call__(self, texts: list[str], model_id: str) -> dict:
+    async def __call__(self, texts: list[str], model_id: str, origins: list[Origin]) -> dict:
         self.calls.append((list(texts), model_id))
         if self.hold_first and len(self.calls) == 1:
             await self.release.wait()
         if error := self.fail(texts):
             raise error
-        return {
-            "predictions": [{"label": t.upper(), "scores": {t.upper(): 1.0}} for t in texts],
-            "model_id": model_id or "active",
-        }
+        return {"predictions": scored(texts, origins), "model_id": model_id or "active"}
 
 
 def on_event_loop(send, requests, max_batch=64, timeout=5, release_after=True):
@@ -234,7 +268,12 @@ def test_on_an_event_loop_a_lone_prediction_goes_out_at_once():
 
     [answer] = on_event_loop(send, [("hi", "")])
 
-    assert answer == {"label": "HI", "scores": {"HI": 1.0}, "model_id": "active"}
+    assert answer == {
+        "label": "HI",
+        "scores": {"HI": 1.0},
+        "prediction_id": ":hi",
+        "model_id": "active",
+    }
     assert send.calls == [(["hi"], "")]
 
 

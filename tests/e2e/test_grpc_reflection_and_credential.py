@@ -45,7 +45,7 @@ def test_grpcurl_lists_and_calls_services_without_proto_files(stack):
     )
     assert called.returncode == 0, called.stderr
     answer = json.loads(called.stdout)
-    assert set(answer) == {"label", "scores", "model_id"}
+    assert set(answer) == {"label", "scores", "model_id", "prediction_id"}
     health = subprocess.run(
         # grpcurl asks reflection for the method first, and reflection wants the credential;
         # probes that call Health directly need none (tests/algorithm/test_service_auth.py).

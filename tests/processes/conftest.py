@@ -70,6 +70,8 @@ class AlgorithmServices:
 def algorithm_services(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("algorithm-services")
     with support.isolated_env("svc", workdir) as env:
+        # Every prediction in the prediction log, so that a test finds the one it made.
+        env["PREDICTION_LOG_SAMPLE_RATE"] = "1"
         support.run_checked("python -m web.manage release", env)
         services = [
             support.Service(name, support.procfile_command(name), env, workdir)

@@ -59,6 +59,12 @@ def test_predict_batch_keeps_request_order(prediction_stub, served_model_id):
         ({"text": "   "}, "text must not be empty."),
         ({"text": "x" * 20_001}, "text has 20001 characters; the limit is 20000."),
         ({"text": "hi", "model_id": "not-a-uuid"}, "model_id must be a UUID, got 'not-a-uuid'."),
+        ({"text": "hi", "reference": "r" * 201}, "reference has 201 characters; the limit is 200."),
+        ({"text": "hi", "caller": "c" * 65}, "caller has 65 characters; the limit is 64."),
+        (
+            {"text": "hi", "reference": "a\x00b"},
+            "reference must not contain NUL characters (\\x00).",
+        ),
     ],
 )
 def test_predict_rejects_bad_input_with_invalid_argument(
@@ -79,15 +85,27 @@ def test_predict_with_unknown_model_is_not_found(prediction_stub, served_model_i
 
 
 @pytest.mark.parametrize(
-    ("texts", "message"),
+    ("fields", "message"),
     [
-        ([], "texts must be a non-empty list of strings."),
-        (["ok"] * 1001, "texts has 1001 items; the limit is 1000 per call."),
-        (["ok", ""], "texts[1] must not be empty."),
+        ({"texts": []}, "texts must be a non-empty list of strings."),
+        ({"texts": ["ok"] * 1001}, "texts has 1001 items; the limit is 1000 per call."),
+        ({"texts": ["ok", ""]}, "texts[1] must not be empty."),
+        (
+            {"texts": ["ok", "fine"], "references": ["a"]},
+            "references has 1 items for 2 texts; send none, or one per text.",
+        ),
+        (
+            {"texts": ["ok", "fine"], "references": ["a", "r" * 201]},
+            "references[1] has 201 characters; the limit is 200.",
+        ),
+        (
+            {"texts": ["ok"], "request_ids": ["a", "b"]},
+            "request_ids has 2 items for 1 texts; send none, or one per text.",
+        ),
     ],
 )
-def test_predict_batch_rejects_bad_input(prediction_stub, served_model_id, texts, message):
-    error = rpc_error(prediction_stub.PredictBatch, prediction_pb2.PredictBatchRequest(texts=texts))
+def test_predict_batch_rejects_bad_input(prediction_stub, served_model_id, fields, message):
+    error = rpc_error(prediction_stub.PredictBatch, prediction_pb2.PredictBatchRequest(**fields))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details() == message
 

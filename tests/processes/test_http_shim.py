@@ -15,7 +15,7 @@ def test_predict_one_text_and_a_list(algorithm_services, served_model_id):
     response = algorithm_services.shim.post(url, json=body, timeout=5)
     assert response.status_code == 200
     one = response.json()
-    assert set(one) == {"label", "scores", "model_id"}
+    assert set(one) == {"label", "scores", "prediction_id", "model_id"}
     assert (one["label"], one["model_id"]) == ("spam", served_model_id)
 
     body = {"texts": ["see you tomorrow", body["text"]], "model_id": served_model_id}
@@ -50,6 +50,13 @@ def test_predict_one_text_and_a_list(algorithm_services, served_model_id):
             {"Content-Type": "application/json"},
             400,
             "model_id must be a string.",
+        ),
+        ('{"text": "hi", "reference": 5}', {}, 400, "reference must be a string."),
+        (
+            '{"texts": ["hi", "yo"], "references": ["a"]}',
+            {},
+            400,
+            "references has 1 items for 2 texts; send none, or one per text.",
         ),
     ],
 )

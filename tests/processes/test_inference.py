@@ -55,6 +55,17 @@ def infer_request(texts=TEXTS, raw=True, **fields) -> oip.ModelInferRequest:
     return oip.ModelInferRequest(model_name="textclf", inputs=[tensor], **fields)
 
 
+def with_references(request: oip.ModelInferRequest, references: list[str]):
+    """The request with the input `reference`, in the encoding its `text` has."""
+    tensor = request.inputs.add(name="reference", datatype="BYTES", shape=[len(references)])
+    encoded = [reference.encode() for reference in references]
+    if request.raw_input_contents:
+        request.raw_input_contents.append(raw_bytes(encoded))
+    else:
+        tensor.contents.bytes_contents.extend(encoded)
+    return request
+
+
 def outputs(reply: oip.ModelInferResponse) -> dict:
     decoded = {}
     for tensor, raw in zip(reply.outputs, reply.raw_output_contents, strict=True):
@@ -186,11 +197,13 @@ def _tensor(**fields):
                 inputs=[_tensor(name="input", datatype="BYTES", shape=[1])],
                 raw_input_contents=[raw_bytes([b"hi"])],
             ),
-            "The model takes one input, 'text' (BYTES, shape [N]); got 'input'.",
+            "The model takes the input 'text' (BYTES, shape [N]) and, optionally, 'reference' "
+            "(BYTES, shape [N], each text's reference); got 'input'.",
         ),
         (
             oip.ModelInferRequest(model_name="textclf"),
-            "The model takes one input, 'text' (BYTES, shape [N]); got none.",
+            "The model takes the input 'text' (BYTES, shape [N]) and, optionally, 'reference' "
+            "(BYTES, shape [N], each text's reference); got none.",
         ),
         (
             oip.ModelInferRequest(
@@ -228,6 +241,15 @@ def _tensor(**fields):
             "as 4 bytes, little-endian, then its UTF-8 bytes.",
         ),
         (infer_request(["ok", " "]), "text[1] must not be empty."),
+        (
+            with_references(infer_request(["ok", "fine"]), ["a"]),
+            "Input 'reference' must have the shape of 'text', [2]: one reference per text; "
+            "got [1].",
+        ),
+        (
+            with_references(infer_request(["ok"]), ["r" * 201]),
+            "reference[0] has 201 characters; the limit is 200.",
+        ),
         (infer_request(["x" * 20_001]), "text[0] has 20001 characters; the limit is 20000."),
         (
             infer_request(
@@ -245,6 +267,8 @@ def _tensor(**fields):
         "shape-and-elements-disagree",
         "bad-raw-encoding",
         "empty-text",
+        "references-not-one-per-text",
+        "long-reference",
         "long-text",
         "unknown-output",
     ],

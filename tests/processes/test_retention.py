@@ -32,11 +32,12 @@ def run_retention(env: dict[str, str], **settings: str) -> dict[str, int]:
 
 @pytest.fixture
 def env(algorithm_services, tmp_path):
-    """A database of its own, so that what retention deletes is only what this test made;
-    the model volume of the services, which hold a version (kept jobs name it)."""
+    """A database of its own, so that what retention deletes is only what this test made,
+    with the algorithm's tables and web's (the prediction log's); the model volume of the
+    services, which hold a version (kept jobs name it)."""
     with support.isolated_env("retention", tmp_path) as env:
         env["MODEL_DIR"] = algorithm_services.env["MODEL_DIR"]
-        support.run_checked("python -m algorithm.tools.sql_schema", env)
+        support.run_checked("python -m web.manage release", env)
         yield env
 
 
@@ -84,10 +85,11 @@ def test_retention_deletes_what_is_old_and_unused_and_keeps_the_rest(env, served
             "jobs": 0,
             "evaluation_rows": 0,
             "results": 2,
+            "predictions": 0,
         }
         deleted = run_retention(env, JOB_RETENTION_DAYS="30", RESULT_RETENTION_DAYS="30")
 
-        assert deleted == {"jobs": 1, "evaluation_rows": 2, "results": 0}
+        assert deleted == {"jobs": 1, "evaluation_rows": 2, "results": 0, "predictions": 0}
         with conn, conn.cursor() as cursor:
             cursor.execute(
                 "SELECT id::text FROM jobs WHERE id = ANY(%s::uuid[])", ([*ids.values()],)

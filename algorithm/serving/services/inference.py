@@ -2,10 +2,12 @@
 
 One model, named INFERENCE_MODEL_NAME, whose versions are the model store's versions: no
 version means the active one, a version is a model id. It takes one input, `text` (BYTES,
-shape [N]), and answers `label` (BYTES, [N]) and `probabilities` (FP32, [N, C]), whose
-columns follow the class order that every answer states in its parameter `labels` (a JSON
-array). Texts are scored by prediction.predict_batch, as PredictBatch scores them, so the
-label is always the arg-max of the probabilities.
+shape [N]), and optionally a second, `reference` (BYTES, [N]: each text's reference for the
+prediction log, empty for none), and answers `label` (BYTES, [N]) and `probabilities` (FP32,
+[N, C]), whose columns follow the class order that every answer states in its parameter
+`labels` (a JSON array); its parameter `prediction_ids` holds the predictions' ids,
+comma-separated in the order of the texts. Texts are scored by prediction.predict_batch, as
+PredictBatch scores them, so the label is always the arg-max of the probabilities.
 
 The functions take and return plain values; the gRPC servicer converts at the edge.
 """
@@ -28,6 +30,7 @@ from common.inference_json import BYTES_LENGTH, bytes_elements
 SERVER_NAME = "textclf"
 PLATFORM = "scikit-learn"
 INPUT = "text"
+REFERENCE = "reference"
 LABEL = "label"
 PROBABILITIES = "probabilities"
 OUTPUTS = (LABEL, PROBABILITIES)
@@ -137,8 +140,14 @@ def model_infer(
     """
     model_id = _version(model_name, model_version)
     wanted = _wanted_outputs(outputs)
-    texts = _texts(inputs)
-    result = prediction.predict_batch(texts=texts, model_id=model_id, field=INPUT)
+    texts, references = _texts(inputs)
+    result = prediction.predict_batch(
+        texts=texts,
+        model_id=model_id,
+        field=INPUT,
+        references=references,
+        reference_field=REFERENCE,
+    )
     # The scores' order is the class order of the version that answered.
     classes = list(result["predictions"][0]["scores"])
     tensors: dict[str, OutputTensor] = {
@@ -159,7 +168,10 @@ def model_infer(
         "model_name": settings.INFERENCE_MODEL_NAME,
         "model_version": result["model_id"],
         "id": request_id,
-        "parameters": {"labels": json.dumps(classes)},
+        "parameters": {
+            "labels": json.dumps(classes),
+            "prediction_ids": ",".join(p["prediction_id"] for p in result["predictions"]),
+        },
         "outputs": [tensors[name] for name in wanted],
     }
 
@@ -217,50 +229,64 @@ def _wanted_outputs(outputs: list[str] | None) -> list[str]:
     return list(dict.fromkeys(outputs)) if outputs else list(OUTPUTS)
 
 
-def _texts(inputs: list[InputTensor]) -> list[str]:
-    """The texts of the one input, once its name, type, shape and elements check out."""
-    if len(inputs) != 1 or inputs[0]["name"] != INPUT:
+def _texts(inputs: list[InputTensor]) -> tuple[list[str], list[str]]:
+    """The texts of the input `text`, and the references of the input `reference` (none if
+    it is not sent), once their names, types, shapes and elements check out."""
+    by_name = {tensor["name"]: tensor for tensor in inputs}
+    if INPUT not in by_name or len(by_name) != len(inputs) or set(by_name) - {INPUT, REFERENCE}:
         names = ", ".join(repr(tensor["name"]) for tensor in inputs) or "none"
         raise InvalidArgument(
-            f"The model takes one input, '{INPUT}' (BYTES, shape [N]); got {names}."
+            f"The model takes the input '{INPUT}' (BYTES, shape [N]) and, optionally, "
+            f"'{REFERENCE}' (BYTES, shape [N], each text's reference); got {names}."
         )
-    tensor = inputs[0]
+    texts = _strings(by_name[INPUT])
+    if REFERENCE not in by_name:
+        return texts, []
+    references = by_name[REFERENCE]
+    if list(references["shape"]) != [len(texts)]:
+        raise InvalidArgument(
+            f"Input '{REFERENCE}' must have the shape of '{INPUT}', [{len(texts)}]: one "
+            f"reference per text; got {list(references['shape'])}."
+        )
+    return texts, _strings(references)
+
+
+def _strings(tensor: InputTensor) -> list[str]:
+    """A BYTES input's elements as strings, once its type, shape and element count check out."""
+    name = tensor["name"]
     if tensor["datatype"] != "BYTES":
         raise InvalidArgument(
-            f"Input '{INPUT}' must have datatype BYTES (UTF-8 texts), not {tensor['datatype']!r}."
+            f"Input '{name}' must have datatype BYTES (UTF-8 texts), not {tensor['datatype']!r}."
         )
     shape = list(tensor["shape"])
     if len(shape) != 1 or not 1 <= shape[0] <= limits.MAX_BATCH_TEXTS:
         raise InvalidArgument(
-            f"Input '{INPUT}' must have shape [N], N texts from 1 to {limits.MAX_BATCH_TEXTS} "
+            f"Input '{name}' must have shape [N], N texts from 1 to {limits.MAX_BATCH_TEXTS} "
             f"per call; got {shape}."
         )
     raw = tensor.get("raw")
-    elements: list[str | bytes] = [*_raw_elements(raw)] if raw is not None else tensor["data"]
+    elements: list[str | bytes] = [*_raw_elements(raw, name)] if raw is not None else tensor["data"]
     if len(elements) != shape[0]:
         raise InvalidArgument(
-            f"Input '{INPUT}' has shape {shape} but {len(elements)} elements; send one per text."
+            f"Input '{name}' has shape {shape} but {len(elements)} elements; send one per text."
         )
-    return [_text(element, index) for index, element in enumerate(elements)]
+    return [_text(element, f"{name}[{index}]") for index, element in enumerate(elements)]
 
 
-def _text(element: str | bytes, index: int) -> str:
+def _text(element: str | bytes, where: str) -> str:
     if isinstance(element, str):
         return element
     try:
         return element.decode()
     except UnicodeDecodeError:
-        raise InvalidArgument(f"{INPUT}[{index}] is not UTF-8 text.") from None
+        raise InvalidArgument(f"{where} is not UTF-8 text.") from None
 
 
-def _raw_elements(raw: bytes) -> list[bytes]:
+def _raw_elements(raw: bytes, name: str) -> list[bytes]:
     try:
         return bytes_elements(raw)
     except ValueError:
-        raise InvalidArgument(_RAW_FORMAT) from None
-
-
-_RAW_FORMAT = (
-    f"raw_input_contents for '{INPUT}' is not in the BYTES encoding: each text's length "
-    "as 4 bytes, little-endian, then its UTF-8 bytes."
-)
+        raise InvalidArgument(
+            f"raw_input_contents for '{name}' is not in the BYTES encoding: each text's "
+            "length as 4 bytes, little-endian, then its UTF-8 bytes."
+        ) from None
