@@ -43,6 +43,8 @@ class Scored(TypedDict):
     label: str
     scores: dict[str, float]
     prediction_id: str
+    # The caller's reference, as sent; empty when none was.
+    reference: str
 
 
 class BatchPrediction(TypedDict):
@@ -86,6 +88,7 @@ def answers(reply: BatchPrediction) -> list[Outcome]:
             label=scored["label"],
             scores=scored["scores"],
             prediction_id=scored["prediction_id"],
+            reference=scored["reference"],
             model_id=reply["model_id"],
         )
         for scored in reply["predictions"]
@@ -195,8 +198,8 @@ class PredictionCoalescer:
             return len(self._batches.queue)
 
     def predict(self, *, text: str, model_id: str, origin: Origin = INTERNAL) -> Prediction:
-        """One prediction, {"label", "scores", "prediction_id", "model_id"}, sent alone or
-        with others."""
+        """One prediction, {"label", "scores", "prediction_id", "reference", "model_id"}, sent
+        alone or with others."""
         pending = _Pending(text, model_id, origin)
         deadline = time.monotonic() + self._timeout
         with self._lock:

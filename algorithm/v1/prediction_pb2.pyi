@@ -21,7 +21,7 @@ class PredictRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., model_id: _Optional[str] = ..., reference: _Optional[str] = ..., caller: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("label", "scores", "model_id", "prediction_id")
+    __slots__ = ("label", "scores", "model_id", "prediction_id", "reference")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -33,11 +33,13 @@ class PredictResponse(_message.Message):
     SCORES_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
     label: str
     scores: _containers.ScalarMap[str, float]
     model_id: str
     prediction_id: str
-    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., model_id: _Optional[str] = ..., prediction_id: _Optional[str] = ...) -> None: ...
+    reference: str
+    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., model_id: _Optional[str] = ..., prediction_id: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class PredictBatchRequest(_message.Message):
     __slots__ = ("texts", "model_id", "references", "callers", "request_ids")
@@ -62,7 +64,7 @@ class PredictBatchResponse(_message.Message):
     def __init__(self, predictions: _Optional[_Iterable[_Union[Prediction, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("label", "scores", "prediction_id")
+    __slots__ = ("label", "scores", "prediction_id", "reference")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -73,7 +75,9 @@ class Prediction(_message.Message):
     LABEL_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
     label: str
     scores: _containers.ScalarMap[str, float]
     prediction_id: str
-    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., prediction_id: _Optional[str] = ...) -> None: ...
+    reference: str
+    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Mapping[str, float]] = ..., prediction_id: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...

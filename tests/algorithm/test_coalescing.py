@@ -14,7 +14,12 @@ from tests import support
 def scored(texts: list[str], origins: list[Origin]) -> list[dict]:
     """Each text's label its upper-cased self, its prediction id its reference and text."""
     return [
-        {"label": t.upper(), "scores": {t.upper(): 1.0}, "prediction_id": f"{o.reference}:{t}"}
+        {
+            "label": t.upper(),
+            "scores": {t.upper(): 1.0},
+            "prediction_id": f"{o.reference}:{t}",
+            "reference": o.reference,
+        }
         for t, o in zip(texts, origins, strict=True)
     ]
 
@@ -61,6 +66,7 @@ def test_a_lone_prediction_goes_out_at_once_on_the_callers_thread():
         "label": "HI",
         "scores": {"HI": 1.0},
         "prediction_id": ":hi",
+        "reference": "",
         "model_id": "active",
     }
     assert send.calls == [(["hi"], "", threading.current_thread().name)]
@@ -272,6 +278,7 @@ def test_on_an_event_loop_a_lone_prediction_goes_out_at_once():
         "label": "HI",
         "scores": {"HI": 1.0},
         "prediction_id": ":hi",
+        "reference": "",
         "model_id": "active",
     }
     assert send.calls == [(["hi"], "")]

@@ -11,19 +11,30 @@ pytestmark = pytest.mark.slow
 
 def test_predict_one_text_and_a_list(algorithm_services, served_model_id):
     url = f"{algorithm_services.http_url}/predict"
-    body = {"text": "You have WON a guaranteed cash prize, call now", "model_id": served_model_id}
+    body = {
+        "text": "You have WON a guaranteed cash prize, call now",
+        "model_id": served_model_id,
+        "reference": "ticket-1",
+    }
     response = algorithm_services.shim.post(url, json=body, timeout=5)
     assert response.status_code == 200
     one = response.json()
-    assert set(one) == {"label", "scores", "prediction_id", "model_id"}
-    assert (one["label"], one["model_id"]) == ("spam", served_model_id)
+    assert set(one) == {"label", "scores", "prediction_id", "reference", "model_id"}
+    assert (one["label"], one["model_id"], one["reference"]) == (
+        "spam",
+        served_model_id,
+        "ticket-1",
+    )
 
     body = {"texts": ["see you tomorrow", body["text"]], "model_id": served_model_id}
     response = algorithm_services.shim.post(url, json=body, timeout=5)
     assert response.status_code == 200
     batch = response.json()
     assert batch["model_id"] == served_model_id
-    assert [p["label"] for p in batch["predictions"]] == ["ham", "spam"]
+    assert [(p["label"], p["reference"]) for p in batch["predictions"]] == [
+        ("ham", ""),
+        ("spam", ""),
+    ]
     assert batch["predictions"][1]["scores"] == pytest.approx(one["scores"])
 
 

@@ -41,7 +41,8 @@ def _id(number: int) -> str:
 class _Service(
     prediction_pb2_grpc.PredictionServiceServicer, oip_pb2_grpc.GRPCInferenceServiceServicer
 ):
-    """Labels every text "spam", gives each prediction the next id, and keeps the calls."""
+    """Labels every text "spam", gives each prediction the next id, echoes its reference as
+    the real service does, and keeps the calls."""
 
     def __init__(self):
         self.calls = []
@@ -54,6 +55,7 @@ class _Service(
             scores={"spam": 1.0},
             model_id=MODEL_ID,
             prediction_id=_id(next(self._ids)),
+            reference=request.reference,
         )
 
     def PredictBatch(self, request, context):
@@ -61,9 +63,12 @@ class _Service(
         return prediction_pb2.PredictBatchResponse(
             predictions=[
                 prediction_pb2.Prediction(
-                    label="spam", scores={"spam": 1.0}, prediction_id=_id(next(self._ids))
+                    label="spam",
+                    scores={"spam": 1.0},
+                    prediction_id=_id(next(self._ids)),
+                    reference=reference,
                 )
-                for _ in request.texts
+                for reference in request.references or [""] * len(request.texts)
             ],
             model_id=MODEL_ID,
         )
@@ -140,6 +145,7 @@ def test_one_prediction_carries_its_id_and_sends_its_origin(service, caller, coa
         "scores": {"spam": 1.0},
         "model_id": MODEL_ID,
         "prediction_id": _id(1),
+        "reference": LONGEST,
     }
     assert service.calls == [_one_call("win cash", LONGEST, caller.name, coalescing)]
 
@@ -152,7 +158,11 @@ def test_a_batch_sends_each_texts_reference_and_answers_each_id(service, caller)
     )
 
     assert response.status_code == 200, response.json()
-    assert [p["prediction_id"] for p in response.json()] == [_id(1), _id(2), _id(3)]
+    assert [(p["prediction_id"], p["reference"]) for p in response.json()] == [
+        (_id(1), "t-1"),
+        (_id(2), ""),
+        (_id(3), "t-3"),
+    ]
     assert service.calls == [
         prediction_pb2.PredictBatchRequest(
             texts=["a", "b", "c"],
@@ -247,8 +257,12 @@ def test_the_event_loop_path_sends_and_answers_as_the_view_does(service, coalesc
         "scores": {"spam": 1.0},
         "model_id": MODEL_ID,
         "prediction_id": _id(1),
+        "reference": "t-1",
     }
-    assert [p["prediction_id"] for p in answered_batch] == [_id(2), _id(3)]
+    assert [(p["prediction_id"], p["reference"]) for p in answered_batch] == [
+        (_id(2), "t-2"),
+        (_id(3), "t-3"),
+    ]
     assert service.calls == [
         _one_call("win cash", "t-1", "token:5f1c09ab", coalescing),
         prediction_pb2.PredictBatchRequest(

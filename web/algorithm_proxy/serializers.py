@@ -122,6 +122,9 @@ class PredictionSerializer(serializers.Serializer):
     prediction_id = serializers.UUIDField(
         help_text="This prediction's id, which feedback can name it by."
     )
+    reference = serializers.CharField(
+        allow_blank=True, help_text="The request's reference for this text, as sent; empty if none."
+    )
 
 
 class LabelMetricsSerializer(serializers.Serializer):

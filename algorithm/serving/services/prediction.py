@@ -78,7 +78,7 @@ def predict(
     caller: object = "",
     request_id: object = "",
 ) -> Prediction:
-    """Classify one text: {"label", "scores", "prediction_id", "model_id"}.
+    """Classify one text: {"label", "scores", "prediction_id", "reference", "model_id"}.
 
     Texts that arrive at once share one call to the model (see coalescing.py), unless
     PREDICT_COALESCING is off; each keeps its own origin (reference, caller, request id) in
@@ -100,7 +100,7 @@ def predict_batch(
     request_ids: Sequence[object] = (),
 ) -> BatchPrediction:
     """Classify many texts with one version:
-    {"predictions": [{"label", "scores", "prediction_id"}], "model_id"}.
+    {"predictions": [{"label", "scores", "prediction_id", "reference"}], "model_id"}.
 
     Each prediction's scores follow the model's class order. references, callers and
     request_ids are each empty or one per text. Messages name the texts by field, and the
@@ -138,8 +138,15 @@ def _score(texts: list[str], model_id: str, origins: list[Origin]) -> BatchPredi
         prediction_log.record(model.model_id, texts, predictions, prediction_ids, origins)
     return {
         "predictions": [
-            {"label": label, "scores": scores, "prediction_id": prediction_id}
-            for (label, scores), prediction_id in zip(predictions, prediction_ids, strict=True)
+            {
+                "label": label,
+                "scores": scores,
+                "prediction_id": prediction_id,
+                "reference": origin.reference,
+            }
+            for (label, scores), prediction_id, origin in zip(
+                predictions, prediction_ids, origins, strict=True
+            )
         ],
         "model_id": model.model_id,
     }
