@@ -271,7 +271,17 @@ def _model_infer(*, request: oip_pb2.ModelInferRequest) -> inference.InferResult
         inputs=inputs,
         outputs=[output.name for output in request.outputs],
         request_id=request.id,
+        origin=_origin_parameters(request.parameters),
     )
+
+
+def _origin_parameters(parameters) -> dict[str, str]:
+    """The request's `caller` and `request_id` parameters, those sent as strings."""
+    return {
+        name: parameters[name].string_param
+        for name in (inference.CALLER, inference.REQUEST_ID)
+        if name in parameters and parameters[name].WhichOneof("parameter_choice") == "string_param"
+    }
 
 
 def _labels(request, field: str) -> list | None:

@@ -84,9 +84,11 @@ def test_shim_and_inference_protocol_predictions_are_logged_with_their_reference
         headers={"X-Request-ID": "shim-req-1"},
         timeout=5,
     ).json()
-    inferred = oip_grpc.GRPCInferenceServiceStub(grpc_channel).ModelInfer(
-        with_references(infer_request([SPAM, "ok"]), ["ticket-6", ""]), timeout=5
-    )
+    oip_request = with_references(infer_request([SPAM, "ok"]), ["ticket-6", ""])
+    # As web passes its callers on; a direct caller sends neither.
+    oip_request.parameters["caller"].string_param = "token:cd34"
+    oip_request.parameters["request_id"].string_param = "web-req-1"
+    inferred = oip_grpc.GRPCInferenceServiceStub(grpc_channel).ModelInfer(oip_request, timeout=5)
     oip_ids = inferred.parameters["prediction_ids"].string_param.split(",")
     ids = [one["prediction_id"], *(p["prediction_id"] for p in batch["predictions"]), *oip_ids]
 
@@ -95,8 +97,8 @@ def test_shim_and_inference_protocol_predictions_are_logged_with_their_reference
         ids[0]: (active_model_id, "internal", "ticket-3", "", "spam"),
         ids[1]: (active_model_id, "internal", "ticket-4", "shim-req-1", "spam"),
         ids[2]: (active_model_id, "internal", "ticket-5", "shim-req-1", "ham"),
-        ids[3]: (active_model_id, "internal", "ticket-6", "", "spam"),
-        ids[4]: (active_model_id, "internal", "", "", "ham"),
+        ids[3]: (active_model_id, "token:cd34", "ticket-6", "web-req-1", "spam"),
+        ids[4]: (active_model_id, "token:cd34", "", "web-req-1", "ham"),
     }
     metrics = requests.get(
         f"http://127.0.0.1:{algorithm_services.env['ALGORITHM_METRICS_PORT']}/metrics", timeout=5

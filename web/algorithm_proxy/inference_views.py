@@ -17,6 +17,7 @@ from common.proto_json import as_json
 from web.accounts.scopes import Scope
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.inference_rest import infer_answer, infer_request
+from web.api.middleware import request_id_of
 from web.api.parsers import JSONParser
 from web.api.schema import error_responses
 from web.api.views import OpenProbe
@@ -83,4 +84,8 @@ class InferView(APIView):
         # limit and JSON depth bound like every other body.
         body = JSONParser().parse(io.BytesIO(request.body))
         call = infer_request(name=name, version=version, body=body)
+        # Who asked, for the prediction log, as REST predictions pass it; whatever the body
+        # said under these names is replaced.
+        call.parameters["caller"].string_param = request.auth.caller
+        call.parameters["request_id"].string_param = request_id_of(request)
         return Response(infer_answer(algorithm_client().model_infer(call)))

@@ -13,6 +13,7 @@ The functions take and return plain values; the gRPC servicer converts at the ed
 """
 
 import json
+from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
 import numpy as np
@@ -31,6 +32,9 @@ SERVER_NAME = "textclf"
 PLATFORM = "scikit-learn"
 INPUT = "text"
 REFERENCE = "reference"
+# Request parameters naming who asked, for the prediction log (web passes its caller's).
+CALLER = "caller"
+REQUEST_ID = "request_id"
 LABEL = "label"
 PROBABILITIES = "probabilities"
 OUTPUTS = (LABEL, PROBABILITIES)
@@ -130,23 +134,31 @@ def model_infer(
     inputs: list[InputTensor],
     outputs: list[str] | None = None,
     request_id: str = "",
+    origin: Mapping[str, str] | None = None,
 ) -> InferResult:
     """Classify the texts of the input `text`.
 
     Each input is {"name", "datatype", "shape"} with its elements either as "data" (a list
     of str or UTF-8 bytes) or as "raw" (the protocol's raw BYTES encoding). outputs names
     the outputs wanted, all of them when empty. The answer's outputs are {"name",
-    "datatype", "shape", "data"}, data flattened row-major.
+    "datatype", "shape", "data"}, data flattened row-major. origin holds the request
+    parameters `caller` and `request_id` the prediction log records (web sets both for its
+    callers); the log's request id is otherwise the request's own id.
     """
     model_id = _version(model_name, model_version)
     wanted = _wanted_outputs(outputs)
     texts, references = _texts(inputs)
+    origin = origin or {}
+    caller = origin.get(CALLER, "")
+    logged_request_id = origin.get(REQUEST_ID) or request_id
     result = prediction.predict_batch(
         texts=texts,
         model_id=model_id,
         field=INPUT,
         references=references,
         reference_field=REFERENCE,
+        callers=[caller] * len(texts) if caller else (),
+        request_ids=[logged_request_id] * len(texts) if logged_request_id else (),
     )
     # The scores' order is the class order of the version that answered.
     classes = list(result["predictions"][0]["scores"])
