@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -201,11 +201,14 @@ class Service:
 
 
 @contextlib.contextmanager
-def make_run(name: str, workdir: pathlib.Path) -> Iterator[tuple[dict[str, str], Service]]:
-    """`make run` in an isolated environment, yielded once it says its stack is ready (web's
-    readiness check); stopped after, and its ports closed."""
+def make_run(
+    name: str, workdir: pathlib.Path, settings: Mapping[str, str] | None = None
+) -> Iterator[tuple[dict[str, str], Service]]:
+    """`make run` in an isolated environment with these settings, yielded once it says its
+    stack is ready (web's readiness check); stopped after, and its ports closed."""
     with isolated_env(name, workdir) as env:
         env.update(API_TOKEN=secrets.token_hex(20), DJANGO_SECRET_KEY=secrets.token_urlsafe(40))
+        env.update(settings or {})
         ports = [
             int(env[key]) for key in ("WEB_PORT", "ALGORITHM_GRPC_PORT", "ALGORITHM_HTTP_PORT")
         ]

@@ -22,7 +22,10 @@ SAMPLE_TEXTS = [
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stack")
-    with support.make_run("e2e", workdir) as (env, _):
+    # Every prediction logged with its text, so that feedback and the review queue find
+    # each one the tests make (tests/e2e/test_learning_loop.py).
+    logged = {"PREDICTION_LOG_SAMPLE_RATE": "1", "PREDICTION_LOG_TEXT_SAMPLED": "full"}
+    with support.make_run("e2e", workdir, logged) as (env, _):
         shim = f"http://127.0.0.1:{env['ALGORITHM_HTTP_PORT']}"
         # An open port is not readiness: the shim answers its own.
         support.wait_until(lambda: _healthy(f"{shim}/health"), 60, "the shim answering 200")
