@@ -1,6 +1,6 @@
-"""The prediction log when PostgreSQL stops under prediction load: every prediction is still
-answered, the records the log cannot write are dropped and counted, and the log writes again
-by itself once PostgreSQL is back."""
+"""The prediction log when PostgreSQL stops under REST prediction load, with a token used
+before the stop: every prediction is still answered, the records the log cannot write are
+dropped and counted, and the log writes again by itself once PostgreSQL is back."""
 
 import re
 import threading
@@ -24,7 +24,8 @@ TEXTS = ["WINNER!! You have won a free prize, call now to claim", "see you at di
 @pytest.fixture(scope="module")
 def logging_server(stack, sms_rows, tmp_path_factory):
     """A gRPC server of the stack's own that logs every prediction, with its metrics apart,
-    serving a model trained here; its channel and metrics URL."""
+    serving a model trained here, and a web in front of it; its channel, its metrics URL and
+    web's predict URL."""
     model_id = support.publish_model(ModelStore(stack.models), sms_rows[:300])
     workdir = tmp_path_factory.mktemp("prediction-log")
     port = support.free_port()
@@ -34,16 +35,30 @@ def logging_server(stack, sms_rows, tmp_path_factory):
         "ALGORITHM_GRPC_PROCESSES": "1",
         "PREDICTION_LOG_SAMPLE_RATE": "1",
     }
+    web_env = {
+        **support.metrics_apart(stack.env, workdir / "web-metrics"),
+        "WEB_PORT": str(support.free_port()),
+        "ALGORITHM_GRPC_TARGET": f"127.0.0.1:{port}",
+    }
     server = Process(
         "grpc-prediction-log", support.procfile_command("algorithm_grpc"), env, workdir
     )
+    web = None
     try:
         server.wait_for_port(port)
         with support.service_channel(f"127.0.0.1:{port}") as channel:
             stub = prediction_pb2_grpc.PredictionServiceStub(channel)
             support.wait_until(lambda: served(stub) == model_id, 30, "the model served")
-            yield stub, f"http://127.0.0.1:{env['ALGORITHM_METRICS_PORT']}/metrics"
+            web = Process("web-prediction-log", support.procfile_command("web"), web_env, workdir)
+            web.wait_for_port(int(web_env["WEB_PORT"]))
+            yield (
+                stub,
+                f"http://127.0.0.1:{env['ALGORITHM_METRICS_PORT']}/metrics",
+                f"http://127.0.0.1:{web_env['WEB_PORT']}/api/predict/",
+            )
     finally:
+        if web is not None:
+            web.stop()
         server.stop()
 
 
@@ -84,21 +99,28 @@ def in_log(stack, ids: list[str]) -> bool:
 
 
 class Load:
-    """Predictions sent without pause from a thread: every answer's ids, every failure."""
+    """REST predictions sent without pause from a thread, with a token web has already
+    checked: every answer's ids, every failure."""
 
-    def __init__(self, stub):
+    def __init__(self, url: str, headers: dict[str, str]):
         self.answered: list[list[str]] = []
-        self.failures: list[Exception] = []
+        self.failures: list[object] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(stub,))
+        self._thread = threading.Thread(target=self._run, args=(url, headers))
         self._thread.start()
 
-    def _run(self, stub):
-        while not self._stop.is_set():
-            try:
-                self.answered.append([p.prediction_id for p in predict(stub).predictions])
-            except Exception as error:
-                self.failures.append(error)
+    def _run(self, url: str, headers: dict[str, str]):
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                try:
+                    response = session.post(url, json={"texts": TEXTS}, headers=headers, timeout=5)
+                except requests.RequestException as error:
+                    self.failures.append(error)
+                    continue
+                if response.status_code == 200:
+                    self.answered.append([p["prediction_id"] for p in response.json()])
+                else:
+                    self.failures.append((response.status_code, response.text[:200]))
 
     def stop(self) -> None:
         self._stop.set()
@@ -108,10 +130,13 @@ class Load:
 def test_postgres_down_under_load_every_prediction_is_answered_and_the_log_resumes(
     stack, logging_server
 ):
-    stub, metrics_url = logging_server
-    before = [p.prediction_id for p in predict(stub).predictions]
+    _stub, metrics_url, predict_url = logging_server
+    # The token's first use, while PostgreSQL is up: web checks it then.
+    first = requests.post(predict_url, json={"texts": TEXTS}, headers=stack.headers, timeout=10)
+    assert first.status_code == 200, first.text
+    before = [p["prediction_id"] for p in first.json()]
     support.wait_until(lambda: in_log(stack, before), 10, "the log writing")
-    load = Load(stub)
+    load = Load(predict_url, stack.headers)
     try:
         support.wait_until(lambda: len(load.answered) >= 20, 10, "predictions under way")
         stack.servers.stop_postgres()
