@@ -7,7 +7,7 @@ from web.data.serializers import CreatedBetweenSerializer
 from web.learning.models import KeptBecause, LoggedPrediction
 
 
-class PredictionSerializer(serializers.ModelSerializer):
+class LoggedPredictionSerializer(serializers.ModelSerializer):
     prediction_id = serializers.UUIDField(
         source="id", read_only=True, help_text="The `prediction_id` of the prediction's answer."
     )

@@ -12,10 +12,10 @@ from web.api.exports import ExportOptionsSerializer, ExportView, Table, export_r
 from web.api.schema import error_responses
 from web.learning.prediction_selectors import prediction_list
 from web.learning.prediction_serializers import (
+    LoggedPredictionSerializer,
     PredictionDeleteResultSerializer,
     PredictionDeleteSerializer,
     PredictionFilterSerializer,
-    PredictionSerializer,
 )
 from web.learning.prediction_services import prediction_delete
 
@@ -32,7 +32,7 @@ while but never holds the table."""
 
 class PredictionView(generics.ListAPIView):
     required_scope: ClassVar = {"DELETE": Scope.ADMIN}
-    serializer_class = PredictionSerializer
+    serializer_class = LoggedPredictionSerializer
 
     def get_queryset(self):
         filters = PredictionFilterSerializer(data=self.request.query_params)
@@ -44,7 +44,7 @@ class PredictionView(generics.ListAPIView):
         description="What the prediction log kept (its policy is in docs/operations.md), with "
         "the feedback each got.",
         parameters=[PredictionFilterSerializer],
-        responses={200: PredictionSerializer(many=True), **error_responses(400, 401, 404)},
+        responses={200: LoggedPredictionSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -79,10 +79,10 @@ def _with_feedback(values: tuple[Any, ...]) -> tuple[Any, ...]:
 # The list's fields, from the columns of the log and the label of the feedback, if any.
 PREDICTIONS = Table(
     name="predictions",
-    columns=PredictionSerializer.Meta.fields,
+    columns=LoggedPredictionSerializer.Meta.fields,
     fields=(
         "id",
-        *PredictionSerializer.Meta.fields[1:-2],
+        *LoggedPredictionSerializer.Meta.fields[1:-2],
         "feedback__label",
     ),
     order=("-created_at", "-id"),
