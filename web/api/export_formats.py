@@ -8,8 +8,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rest_framework import serializers
-
 from common.datafiles import DataImportFormat
 
 # What the import reads as each format, so a file's Content-Type can be sent back with it.
@@ -19,8 +17,6 @@ MEDIA_TYPES: dict[DataImportFormat, str] = {
     "jsonl": "application/x-ndjson",
 }
 
-# Times as the JSON API writes them (ISO 8601, UTC as Z), so a file and a list agree.
-_TIME = serializers.DateTimeField()
 # TSV has no quoting (the import reads it with none): these cannot be in a value.
 _TSV_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
@@ -28,7 +24,9 @@ _TSV_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 def _plain(value: Any) -> Any:
     """A value JSON has no type for, as the JSON API writes it."""
     if isinstance(value, datetime.datetime):
-        return _TIME.to_representation(value)
+        # As the JSON API writes times (in TIME_ZONE, UTC), so that a file and a list agree;
+        # DRF's own field would take a third of an export's time finding the time zone.
+        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, uuid.UUID):
         return str(value)
     raise TypeError(f"Cannot export a {type(value).__name__}")
