@@ -8,7 +8,7 @@ import json
 
 import pytest
 from django.core.signals import request_finished
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
 from tests.web.importing import post_raw
@@ -250,3 +250,42 @@ def test_a_refused_export_takes_no_slot(api_client, settings):
 
     assert accepted.status_code == 200
     drop(accepted)
+
+
+def _failing_batches(monkeypatch, after_calls: int) -> None:
+    """Make the export's queries fail, as when the database goes away, after so many."""
+    real, calls = exports._batch, []
+
+    def batch(*args):
+        calls.append(args)
+        if len(calls) > after_calls:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args)
+
+    monkeypatch.setattr(exports, "_batch", batch)
+
+
+def test_a_database_error_before_the_first_row_is_a_503(api_client, monkeypatch):
+    _failing_batches(monkeypatch, after_calls=0)
+
+    response = api_client.get(URL)
+
+    assert (response.status_code, response.json()) == (
+        503,
+        {"message": "The database is unavailable; try again shortly.", "extra": {}},
+    )
+    assert exports.slots.in_use == 0
+
+
+def test_a_database_error_midway_ends_the_export_in_error_not_quietly(api_client, monkeypatch):
+    # Under the server an error cuts the connection before the last chunk, so the client
+    # sees the download fail rather than end short and look complete.
+    monkeypatch.setattr(exports, "FIRST_BATCH_ROWS", 2)
+    monkeypatch.setattr(exports, "MIN_BATCH_ROWS", 2)
+    Data.objects.bulk_create(Data(text=f"text {i}", label="ham") for i in range(5))
+    _failing_batches(monkeypatch, after_calls=1)
+    response = api_client.get(URL)
+
+    with pytest.raises(OperationalError):
+        b"".join(response.streaming_content)
+    assert exports.slots.in_use == 0
