@@ -31,7 +31,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from common.datafiles import FORMATS, DataImportFormat
+from common.logs import correlated
 from web.api.export_formats import MEDIA_TYPES, header, row_writer
+from web.api.middleware import request_id_of
 from web.api.schema import ErrorSerializer, error_responses
 
 logger = logging.getLogger(__name__)
@@ -157,6 +159,7 @@ def _chunks(
     format: DataImportFormat,
     first: list[tuple[Any, ...]],
     gone: Callable[[], bool],
+    request_id: str,
 ) -> Iterator[bytes]:
     write = row_writer(format, table.columns)
     pending, pending_chars = [header(format, table.columns)], 0
@@ -175,18 +178,22 @@ def _chunks(
         if len(rows) < size:
             break
         if gone():
-            logger.info("Export of %s stopped after %d rows: the client left", table.name, written)
+            with correlated(request_id):
+                logger.info(
+                    "Export of %s stopped after %d rows: the client left", table.name, written
+                )
             return
         size = max(MIN_BATCH_ROWS, min(MAX_BATCH_ROWS, BATCH_BYTES * len(rows) // batch_chars))
         rows = _batch(table, queryset, table.key(rows[-1]), size)
     yield "".join(pending).encode()
-    logger.info(
-        "Exported %d rows of %s as %s in %.1f s",
-        written,
-        table.name,
-        format,
-        time.monotonic() - started,
-    )
+    with correlated(request_id):
+        logger.info(
+            "Exported %d rows of %s as %s in %.1f s",
+            written,
+            table.name,
+            format,
+            time.monotonic() - started,
+        )
 
 
 class _Stream:
@@ -255,7 +262,14 @@ class ExportView(APIView):
         try:
             # Before the answer starts, so that a database error is still an error answer.
             first = _batch(self.table, queryset, None, FIRST_BATCH_ROWS)
-            chunks = _chunks(self.table, queryset, format, first, _client_gone(request.META))
+            chunks = _chunks(
+                self.table,
+                queryset,
+                format,
+                first,
+                _client_gone(request.META),
+                request_id_of(request._request),
+            )
             response = StreamingHttpResponse(
                 _Stream(chunks, give_back), content_type=f"{MEDIA_TYPES[format]}; charset=utf-8"
             )
