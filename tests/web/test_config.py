@@ -43,6 +43,7 @@ ENV_NAMES = [
     "WEB_CHECK_THREADS",
     "REVIEW_LEASE_SECONDS",
     "REVIEW_MAX_LEASES",
+    "EXPORT_MAX_CONCURRENT",
 ]
 
 
@@ -188,6 +189,26 @@ def test_review_lease_settings_are_bounded(load_settings, name, value, bounds):
         load_settings(**{name: value, "DJANGO_SECRET_KEY": "k", "API_TOKEN": "t"})
 
     assert str(error.value) == f"{name} must be a whole number {bounds}, not {value!r}."
+
+
+def test_two_exports_run_at_once_by_default_and_fewer_than_the_threads(load_settings):
+    assert load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t")["EXPORT_MAX_CONCURRENT"] == 2
+    loaded = load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", EXPORT_MAX_CONCURRENT="5")
+    assert loaded["EXPORT_MAX_CONCURRENT"] == 5
+
+    with pytest.raises(ValueError) as error:
+        load_settings(DJANGO_SECRET_KEY="k", API_TOKEN="t", EXPORT_MAX_CONCURRENT="0")
+    assert str(error.value) == (
+        "EXPORT_MAX_CONCURRENT must be a whole number from 1 to 64, not '0'."
+    )
+    with pytest.raises(ImproperlyConfigured) as refused:
+        load_settings(
+            DJANGO_SECRET_KEY="k", API_TOKEN="t", EXPORT_MAX_CONCURRENT="4", WEB_THREADS="4"
+        )
+    assert str(refused.value) == (
+        "EXPORT_MAX_CONCURRENT (4) must be below WEB_THREADS (4), so that exports leave "
+        "threads for every other request: lower EXPORT_MAX_CONCURRENT or raise WEB_THREADS."
+    )
 
 
 def test_the_client_is_the_peer_unless_proxies_are_trusted(load_settings):

@@ -168,6 +168,17 @@ DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS = env_seconds(
 REVIEW_LEASE_SECONDS = common_settings.env_int_between("REVIEW_LEASE_SECONDS", 300, 10, 86_400)
 REVIEW_MAX_LEASES = common_settings.env_int_between("REVIEW_MAX_LEASES", 20, 1, 1_000)
 
+# Exports (GET /api/data/export/, /api/predictions/export/) each hold a thread of the
+# WEB_THREADS pool while their client reads (web/api/exports.py): at most this many run at once
+# per web process, the next is answered 503, so slow readers never hold the pool.
+EXPORT_MAX_CONCURRENT = common_settings.env_int_between("EXPORT_MAX_CONCURRENT", 2, 1, 64)
+if EXPORT_MAX_CONCURRENT >= common_settings.WEB_THREADS:
+    raise ImproperlyConfigured(
+        f"EXPORT_MAX_CONCURRENT ({EXPORT_MAX_CONCURRENT}) must be below WEB_THREADS "
+        f"({common_settings.WEB_THREADS}), so that exports leave threads for every other "
+        "request: lower EXPORT_MAX_CONCURRENT or raise WEB_THREADS."
+    )
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
