@@ -69,10 +69,19 @@ def _token(env: dict[str, str], username: str, scope: str) -> dict[str, str]:
     return {"Authorization": f"Token {key.strip()}"}
 
 
+# Every prediction logged with its text, under a small byte budget for full texts, so that
+# filling the disk through the log is the attack test_learning_loop.py holds.
+LOGGED = {
+    "PREDICTION_LOG_SAMPLE_RATE": "1",
+    "PREDICTION_LOG_TEXT_SAMPLED": "full",
+    "PREDICTION_LOG_TEXT_BYTES_PER_MINUTE": str(256 << 10),
+}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[HostileStack]:
     workdir = tmp_path_factory.mktemp("hostile")
-    with support.make_run("hostile", workdir) as (env, _):
+    with support.make_run("hostile", workdir, LOGGED) as (env, _):
         rows = [(row["text"], row["label"]) for row in support.read_tsv("sms_spam.tsv")]
         model_id = support.publish_model(ModelStore(env["MODEL_DIR"]), rows)
         with support.service_channel(env["ALGORITHM_GRPC_TARGET"]) as channel:
