@@ -1,44 +1,12 @@
 """Live accuracy from feedback on logged predictions (web's tables, in the test database),
 per version, over its newest N feedback rows and over the last D days."""
 
-import datetime
 import uuid
-
-import pytest
 
 from algorithm import settings
 from algorithm.domain import live_accuracy
 from algorithm.domain.live_accuracy import LabelFigures
-
-NOW = datetime.datetime.now(datetime.UTC)
-VERSION = str(uuid.uuid4())
-
-
-@pytest.fixture
-def feedback(database_url):
-    """Makes a logged prediction of `predicted` for a version with feedback `actual` given
-    `days` ago; the newest made last."""
-    from web.learning.models import Feedback, LoggedPrediction
-
-    def make(predicted: str, actual: str, *, days: float = 0, model_id: str = VERSION) -> None:
-        prediction = LoggedPrediction.objects.create(
-            id=uuid.uuid4(),
-            created_at=NOW - datetime.timedelta(days=days),
-            model_id=model_id,
-            label=predicted,
-            scores={predicted: 0.9},
-            top_probability=0.9,
-            margin=0.8,
-            entropy=0.3,
-            caller="internal",
-            text_key=uuid.uuid4().hex,
-            kept_because="sampled",
-        )
-        given = Feedback.objects.create(prediction=prediction, label=actual, given_by="token:ab")
-        # auto_now_add set it to now; update() leaves it as given.
-        Feedback.objects.filter(pk=given.pk).update(created_at=NOW - datetime.timedelta(days=days))
-
-    return make
+from tests.algorithm.conftest import VERSION
 
 
 def test_figures_are_the_hand_computed_ones(feedback):
