@@ -6,6 +6,7 @@ while the database or the service is down."""
 import logging
 from typing import Any
 
+import grpc
 from rest_framework import serializers
 
 from common.proto_json import as_json
@@ -15,14 +16,21 @@ from web.algorithm_proxy.serializers import ModelSerializer
 
 logger = logging.getLogger(__name__)
 
+# An algorithm service without GetLiveAccuracy (one not yet upgraded) has no method for it.
+OLDER_SERVICE = "The algorithm service does not compute live accuracy: upgrade it to web's version."
+
 
 def live_accuracy_fields(*, model_id: str) -> dict[str, Any]:
     """`live_accuracy`, and `live_accuracy_error`: why it is null, if it is."""
     try:
         found = as_json(algorithm_client().get_live_accuracy(model_id=model_id))
     except AlgorithmError as error:
-        logger.warning("No live accuracy for model %s: %s", model_id, error.detail)
-        return {"live_accuracy": None, "live_accuracy_error": str(error.detail)}
+        unimplemented = isinstance(error.__cause__, grpc.RpcError) and (
+            error.__cause__.code() == grpc.StatusCode.UNIMPLEMENTED
+        )
+        reason = OLDER_SERVICE if unimplemented else str(error.detail)
+        logger.warning("No live accuracy for model %s: %s", model_id, reason)
+        return {"live_accuracy": None, "live_accuracy_error": reason}
     del found["model_id"]
     return {"live_accuracy": found, "live_accuracy_error": None}
 
