@@ -74,9 +74,7 @@ def test_figures_are_computed_once_per_interval(scrape, feedback):
 def test_a_failing_database_leaves_the_gauges_out_and_is_logged_once(
     scrape, database_url, monkeypatch, caplog
 ):
-    port_nothing_listens_on = urllib.parse.urlsplit(database_url)._replace(
-        netloc="127.0.0.1:1"
-    )
+    port_nothing_listens_on = urllib.parse.urlsplit(database_url)._replace(netloc="127.0.0.1:1")
     monkeypatch.setattr(common_settings, "DATABASE_URL", port_nothing_listens_on.geturl())
     monkeypatch.setattr(db, "_pool", None)
 
