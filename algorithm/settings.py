@@ -96,3 +96,10 @@ PREDICTION_LOG_RETENTION_DAYS = env_int_between("PREDICTION_LOG_RETENTION_DAYS",
 PREDICTION_LOG_MAX_ROWS = env_int_between(
     "PREDICTION_LOG_MAX_ROWS", 10_000_000, 0, 1_000_000_000_000
 )
+
+# Live accuracy (algorithm/domain/live_accuracy.py): each model version's accuracy from the
+# feedback on its logged predictions, over its newest WINDOW_ROWS feedback and over the last
+# WINDOW_DAYS days. The metrics endpoint computes it at most once every CACHE_SECONDS.
+LIVE_ACCURACY_WINDOW_ROWS = env_int_between("LIVE_ACCURACY_WINDOW_ROWS", 1000, 1, 1_000_000)
+LIVE_ACCURACY_WINDOW_DAYS = env_int_between("LIVE_ACCURACY_WINDOW_DAYS", 7, 1, 3650)
+LIVE_ACCURACY_CACHE_SECONDS = env_int_between("LIVE_ACCURACY_CACHE_SECONDS", 60, 0, 86_400)

@@ -5,12 +5,18 @@ give the table, and the limits the service checks are the columns' lengths.
 Web owns the table through Django migrations; the algorithm service writes it with SQL Django
 never sees, through the names in algorithm/domain/prediction_log.py. A migration that renames
 or drops a column, or a new table that names logged predictions, fails here instead of in
-the first batch the log writes (and drops) after the release."""
+the first batch the log writes (and drops) after the release. The same for what live
+accuracy (algorithm/domain/live_accuracy.py) reads of `predictions` and `feedback`."""
 
 import pytest
 from django.db import models
 from django.db.migrations.loader import MigrationLoader
 
+from algorithm.domain.live_accuracy import (
+    FEEDBACK_COLUMNS,
+    FEEDBACK_TABLE,
+    PREDICTION_READ_COLUMNS,
+)
 from algorithm.domain.prediction_log import (
     PREDICTION_COLUMNS,
     PREDICTION_REFERRERS,
@@ -19,7 +25,7 @@ from algorithm.domain.prediction_log import (
     UNCERTAIN,
 )
 from common import limits
-from web.learning.models import KeptBecause, LoggedPrediction
+from web.learning.models import Feedback, KeptBecause, LoggedPrediction
 
 
 def _latest_migration_apps():
@@ -82,3 +88,23 @@ def test_retention_knows_every_table_that_names_a_logged_prediction():
         "algorithm/domain/retention.py keeps the logged predictions these name: list them in "
         "PREDICTION_REFERRERS (algorithm/domain/prediction_log.py)"
     )
+
+
+@pytest.mark.parametrize("source", ["model", "latest migration"])
+def test_live_accuracy_reads_columns_the_tables_have(source):
+    _, apps = _latest_migration_apps()
+    label = LoggedPrediction._meta.app_label
+    prediction, feedback = (
+        (LoggedPrediction, Feedback)
+        if source == "model"
+        else (apps.get_model(label, "LoggedPrediction"), apps.get_model(label, "Feedback"))
+    )
+
+    assert feedback._meta.db_table == FEEDBACK_TABLE
+    assert set(FEEDBACK_COLUMNS) <= set(_fields(feedback)), (
+        f"algorithm/domain/live_accuracy.py reads FEEDBACK_COLUMNS from {FEEDBACK_TABLE!r}; "
+        f"web's {source} has {sorted(_fields(feedback))}: change the reader with it"
+    )
+    assert set(PREDICTION_READ_COLUMNS) <= set(_fields(prediction))
+    # Its join: feedback.prediction_id names a logged prediction.
+    assert _fields(feedback)["prediction_id"].related_model._meta.db_table == PREDICTIONS_TABLE

@@ -28,6 +28,7 @@ from algorithm.serving.grpc_servicers import (
     PredictionServicer,
     TrainingServicer,
 )
+from algorithm.serving.live_accuracy_metrics import LiveAccuracyCollector
 from algorithm.serving.metrics import MetricsInterceptor
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.service_auth import CredentialInterceptor, ServiceCredential
@@ -165,7 +166,10 @@ def serve(slot: int) -> None:
         keep_loaded, versions = algorithm_metrics.collectors(
             model_repository.loaded_ids, model_repository.active_id
         )
-        metrics.serve_if_first(versions, algorithm_metrics.ThreadsCollector(), keep=keep_loaded)
+        live = LiveAccuracyCollector(model_repository.store, model_repository.active_id)
+        metrics.serve_if_first(
+            versions, algorithm_metrics.ThreadsCollector(), live, keep=keep_loaded
+        )
     logger.info("gRPC server listening on port %s", port)
     stopped = threading.Event()
 

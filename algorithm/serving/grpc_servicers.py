@@ -162,6 +162,9 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
     def DeleteMetricRecord(self, request, context):
         return _call(context, models.delete_metric_record, metric_id=request.metric_id)
 
+    def GetLiveAccuracy(self, request, context):
+        return _call(context, models.get_live_accuracy, model_id=request.model_id)
+
 
 class InfoServicer(info_pb2_grpc.InfoServiceServicer):
     def GetInfo(self, request, context):

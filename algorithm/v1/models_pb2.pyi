@@ -193,3 +193,51 @@ class DeleteMetricRecordResponse(_message.Message):
     METRIC_ID_FIELD_NUMBER: _ClassVar[int]
     metric_id: str
     def __init__(self, metric_id: _Optional[str] = ...) -> None: ...
+
+class GetLiveAccuracyRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class GetLiveAccuracyResponse(_message.Message):
+    __slots__ = ("model_id", "last_rows", "last_days", "holdout_accuracy")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ROWS_FIELD_NUMBER: _ClassVar[int]
+    LAST_DAYS_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    last_rows: LiveAccuracyWindow
+    last_days: LiveAccuracyWindow
+    holdout_accuracy: float
+    def __init__(self, model_id: _Optional[str] = ..., last_rows: _Optional[_Union[LiveAccuracyWindow, _Mapping]] = ..., last_days: _Optional[_Union[LiveAccuracyWindow, _Mapping]] = ..., holdout_accuracy: _Optional[float] = ...) -> None: ...
+
+class LiveAccuracyWindow(_message.Message):
+    __slots__ = ("size", "feedback_count", "correct_count", "accuracy", "labels")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CORRECT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    feedback_count: int
+    correct_count: int
+    accuracy: float
+    labels: _containers.RepeatedCompositeFieldContainer[LiveLabelAccuracy]
+    def __init__(self, size: _Optional[int] = ..., feedback_count: _Optional[int] = ..., correct_count: _Optional[int] = ..., accuracy: _Optional[float] = ..., labels: _Optional[_Iterable[_Union[LiveLabelAccuracy, _Mapping]]] = ...) -> None: ...
+
+class LiveLabelAccuracy(_message.Message):
+    __slots__ = ("label", "precision", "recall", "support", "predicted_count", "correct_count")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CORRECT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    precision: float
+    recall: float
+    support: int
+    predicted_count: int
+    correct_count: int
+    def __init__(self, label: _Optional[str] = ..., precision: _Optional[float] = ..., recall: _Optional[float] = ..., support: _Optional[int] = ..., predicted_count: _Optional[int] = ..., correct_count: _Optional[int] = ...) -> None: ...

@@ -75,6 +75,11 @@ class ModelServiceStub:
                 request_serializer=algorithm_dot_v1_dot_models__pb2.DeleteMetricRecordRequest.SerializeToString,
                 response_deserializer=algorithm_dot_v1_dot_models__pb2.DeleteMetricRecordResponse.FromString,
                 _registered_method=True)
+        self.GetLiveAccuracy = channel.unary_unary(
+                '/algorithm.v1.ModelService/GetLiveAccuracy',
+                request_serializer=algorithm_dot_v1_dot_models__pb2.GetLiveAccuracyRequest.SerializeToString,
+                response_deserializer=algorithm_dot_v1_dot_models__pb2.GetLiveAccuracyResponse.FromString,
+                _registered_method=True)
 
 
 class ModelServiceServicer:
@@ -137,6 +142,13 @@ class ModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLiveAccuracy(self, request, context):
+        """GetLiveAccuracy returns a version's accuracy on the feedback its logged predictions got.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +191,11 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.DeleteMetricRecord,
                     request_deserializer=algorithm_dot_v1_dot_models__pb2.DeleteMetricRecordRequest.FromString,
                     response_serializer=algorithm_dot_v1_dot_models__pb2.DeleteMetricRecordResponse.SerializeToString,
+            ),
+            'GetLiveAccuracy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLiveAccuracy,
+                    request_deserializer=algorithm_dot_v1_dot_models__pb2.GetLiveAccuracyRequest.FromString,
+                    response_serializer=algorithm_dot_v1_dot_models__pb2.GetLiveAccuracyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +415,33 @@ class ModelService:
             '/algorithm.v1.ModelService/DeleteMetricRecord',
             algorithm_dot_v1_dot_models__pb2.DeleteMetricRecordRequest.SerializeToString,
             algorithm_dot_v1_dot_models__pb2.DeleteMetricRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLiveAccuracy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/algorithm.v1.ModelService/GetLiveAccuracy',
+            algorithm_dot_v1_dot_models__pb2.GetLiveAccuracyRequest.SerializeToString,
+            algorithm_dot_v1_dot_models__pb2.GetLiveAccuracyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,7 @@
 """Fixtures for the algorithm unit tests: one tiny trained model, model folders in tmp_path,
 the algorithm side's database access pointed at the test database."""
 
+import datetime
 import pickle
 import urllib.parse
 import uuid
@@ -93,3 +94,35 @@ def database_url(transactional_db, monkeypatch) -> str:
     yield url.geturl()
     if db._pool is not None:
         db._pool.closeall()
+
+
+# The version feedback() gives feedback on unless told another.
+VERSION = str(uuid.uuid4())
+
+
+@pytest.fixture
+def feedback(database_url):
+    """Makes a logged prediction of `predicted` for a version with feedback `actual` given
+    `days` ago; the newest made last."""
+    from web.learning.models import Feedback, LoggedPrediction
+
+    def make(predicted: str, actual: str, *, days: float = 0, model_id: str = VERSION) -> None:
+        given_at = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days)
+        prediction = LoggedPrediction.objects.create(
+            id=uuid.uuid4(),
+            created_at=given_at,
+            model_id=model_id,
+            label=predicted,
+            scores={predicted: 0.9},
+            top_probability=0.9,
+            margin=0.8,
+            entropy=0.3,
+            caller="internal",
+            text_key=uuid.uuid4().hex,
+            kept_because="sampled",
+        )
+        given = Feedback.objects.create(prediction=prediction, label=actual, given_by="token:ab")
+        # auto_now_add set it to now; update() leaves it as given.
+        Feedback.objects.filter(pk=given.pk).update(created_at=given_at)
+
+    return make

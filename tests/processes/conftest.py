@@ -72,6 +72,8 @@ def algorithm_services(tmp_path_factory):
     with support.isolated_env("svc", workdir) as env:
         # Every prediction in the prediction log, so that a test finds the one it made.
         env["PREDICTION_LOG_SAMPLE_RATE"] = "1"
+        # Live accuracy computed at each scrape, so that a test sees the feedback it gave.
+        env["LIVE_ACCURACY_CACHE_SECONDS"] = "0"
         support.run_checked("python -m web.manage release", env)
         services = [
             support.Service(name, support.procfile_command(name), env, workdir)

@@ -74,6 +74,7 @@ def test_unknown_or_malformed_model_ids(models_stub, algorithm_services, model_i
         (models_stub.DeleteModel, models_pb2.DeleteModelRequest(model_id=model_id)),
         (models_stub.EvaluateModel, models_pb2.EvaluateModelRequest(model_id=model_id)),
         (models_stub.ListMetricRecords, models_pb2.ListMetricRecordsRequest(model_id=model_id)),
+        (models_stub.GetLiveAccuracy, models_pb2.GetLiveAccuracyRequest(model_id=model_id)),
     ):
         assert rpc_error(call, request).code() == code
 

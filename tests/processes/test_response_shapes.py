@@ -65,7 +65,15 @@ def test_rest_and_the_shim_answer_with_the_fields_of_the_messages(
     assert record["metrics"]["confusion_matrix"]["rows"] == [[1, 0], [0, 1]]
 
     model = web_client.get(f"/api/models/{served_model_id}/").json()
+    live, live_error = model.pop("live_accuracy"), model.pop("live_accuracy_error")
     assert_shape(model, models_pb2.Model.DESCRIPTOR, "model")
+    # The detail adds GetLiveAccuracy's answer, but the model_id it already has.
+    assert live_error is None
+    assert_shape(
+        {**live, "model_id": served_model_id},
+        models_pb2.GetLiveAccuracyResponse.DESCRIPTOR,
+        "live accuracy",
+    )
     assert_shape(
         web_client.get("/api/models/").json()["results"][0], models_pb2.Model.DESCRIPTOR, "page"
     )

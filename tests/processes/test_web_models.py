@@ -1,8 +1,11 @@
 """The REST model registry, evaluations and metric records, through web to the real services."""
 
+import json
 import uuid
 
+import psycopg2
 import pytest
+import requests
 
 from tests import support
 
@@ -154,3 +157,72 @@ def test_activating_a_version_that_would_be_refused_is_a_409(
         f"checksum of model.pickle of {damaged} does not match."
     )
     assert algorithm_services.store.active_id() == active_before
+
+
+def give_feedback(env: dict[str, str], model_id: str, pairs: list[tuple[str, str]]) -> None:
+    """A logged prediction of the version for each (predicted, true) pair, with its feedback."""
+    conn = psycopg2.connect(env["DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cursor:
+            for predicted, actual in pairs:
+                prediction_id, scores = str(uuid.uuid4()), json.dumps({predicted: 0.9})
+                cursor.execute(
+                    "INSERT INTO predictions (id, created_at, model_id, label, scores, "
+                    "top_probability, margin, entropy, caller, request_id, reference, text, "
+                    "text_hash, text_key, kept_because) VALUES (%s, now(), %s, %s, %s, 0.9, "
+                    "0.8, 0.3, 'internal', '', '', '', '', %s, 'sampled')",
+                    (prediction_id, model_id, predicted, scores, prediction_id),
+                )
+                cursor.execute(
+                    "INSERT INTO feedback (prediction_id, label, created_at, updated_at, given_by) "
+                    "VALUES (%s, %s, now(), now(), 'token:ab')",
+                    (prediction_id, actual),
+                )
+    finally:
+        conn.close()
+
+
+def test_the_model_detail_and_the_metrics_give_live_accuracy_from_feedback(
+    web_client, algorithm_services, turkish_rows
+):
+    model_id = algorithm_services.publish_model(turkish_rows, activate=False)
+    give_feedback(algorithm_services.env, model_id, [("a", "a"), ("a", "b"), ("b", "b")])
+
+    body = web_client.get(f"/api/models/{model_id}/").json()
+
+    window = {
+        "feedback_count": 3,
+        "correct_count": 2,
+        "accuracy": 2 / 3,
+        "labels": [
+            {
+                "label": "a",
+                "precision": 0.5,
+                "recall": 1.0,
+                "support": 1,
+                "predicted_count": 2,
+                "correct_count": 1,
+            },
+            {
+                "label": "b",
+                "precision": 1.0,
+                "recall": 0.5,
+                "support": 2,
+                "predicted_count": 1,
+                "correct_count": 1,
+            },
+        ],
+    }
+    assert body["live_accuracy_error"] is None
+    assert body["live_accuracy"] == {
+        "last_rows": {"size": 1000, **window},
+        "last_days": {"size": 7, **window},
+        "holdout_accuracy": body["metrics"]["accuracy"],
+    }
+    metrics = requests.get(
+        f"http://127.0.0.1:{algorithm_services.env['ALGORITHM_METRICS_PORT']}/metrics", timeout=5
+    ).text
+    assert f'textclf_live_accuracy{{model_id="{model_id}",window="days"}} 0.6666666666666666' in (
+        metrics
+    )
+    assert f'textclf_live_feedback{{model_id="{model_id}",window="rows"}} 3.0' in metrics

@@ -182,6 +182,10 @@ class AlgorithmClient:
         request = models_pb2.GetModelRequest(model_id=model_id)
         return self.channel.call(self._models().GetModel, request).model
 
+    def get_live_accuracy(self, *, model_id: str) -> models_pb2.GetLiveAccuracyResponse:
+        request = models_pb2.GetLiveAccuracyRequest(model_id=model_id)
+        return self.channel.call(self._models().GetLiveAccuracy, request)
+
     def activate_model(self, *, model_id: str) -> models_pb2.Model:
         request = models_pb2.ActivateModelRequest(model_id=model_id)
         return self.channel.call(self._models().ActivateModel, request).model

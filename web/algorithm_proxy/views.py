@@ -20,6 +20,7 @@ from web.accounts.scopes import Scope
 from web.algorithm_proxy import serializers
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.grpc_errors import AlgorithmError
+from web.algorithm_proxy.live_accuracy import ModelDetailSerializer, live_accuracy_fields
 from web.api.middleware import request_id_of
 from web.api.schema import error_responses, uuid_in_path
 from web.data.selectors import data_count
@@ -173,11 +174,12 @@ class ModelDetailView(APIView):
     required_scope: ClassVar = {"DELETE": Scope.ADMIN}
 
     @extend_schema(
-        responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 503)},
-        summary="A model version's record",
+        responses={200: ModelDetailSerializer, **error_responses(400, 401, 404, 503)},
+        summary="A model version's record, with its live accuracy from feedback",
     )
     def get(self, request, model_id: str):
-        return Response(as_json(algorithm_client().get_model(model_id=model_id)))
+        model = as_json(algorithm_client().get_model(model_id=model_id))
+        return Response({**model, **live_accuracy_fields(model_id=model_id)})
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},

@@ -1,9 +1,9 @@
 """ModelService: model versions (list, read, activate, delete), evaluations and their
-metric records."""
+metric records, and their live accuracy from feedback."""
 
 import logging
 
-from algorithm.domain import metric_records
+from algorithm.domain import live_accuracy, metric_records
 from algorithm.domain.errors import InvalidArgument, check_no_nul, parse_uuid
 from algorithm.domain.records import Manifest, MetricRecord
 from algorithm.domain.store import parse_model_id
@@ -141,3 +141,36 @@ def list_metric_records(*, model_id: str) -> models_pb2.ListMetricRecordsRespons
 def delete_metric_record(*, metric_id: str) -> models_pb2.DeleteMetricRecordResponse:
     metric_records.metric_record_delete(metric_id)
     return models_pb2.DeleteMetricRecordResponse(metric_id=str(parse_uuid(metric_id, "metric_id")))
+
+
+def live_window_message(window: live_accuracy.Window) -> models_pb2.LiveAccuracyWindow:
+    return models_pb2.LiveAccuracyWindow(
+        size=window.size,
+        feedback_count=window.feedback,
+        correct_count=window.correct,
+        accuracy=window.accuracy,
+        labels=[
+            models_pb2.LiveLabelAccuracy(
+                label=figures.label,
+                precision=figures.precision,
+                recall=figures.recall,
+                support=figures.support,
+                predicted_count=figures.predicted,
+                correct_count=figures.correct,
+            )
+            for figures in window.labels
+        ],
+    )
+
+
+def get_live_accuracy(*, model_id: str) -> models_pb2.GetLiveAccuracyResponse:
+    """A version's accuracy on the feedback its logged predictions got, beside its hold-out
+    accuracy; NotFound for a version not on the volume, Unavailable without the database."""
+    manifest = model_repository.store.read_manifest(parse_model_id(model_id))
+    found = live_accuracy.live_accuracy([manifest["model_id"]])[manifest["model_id"]]
+    return models_pb2.GetLiveAccuracyResponse(
+        model_id=found.model_id,
+        last_rows=live_window_message(found.last_rows),
+        last_days=live_window_message(found.last_days),
+        holdout_accuracy=manifest["metrics"]["accuracy"],
+    )
