@@ -48,6 +48,38 @@ def _lease(stack, headers: dict) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
+def _by_hand(pairs: list[tuple[str, str]]) -> dict:
+    """Accuracy and each label's precision and recall of (predicted, true) pairs."""
+    labels = {}
+    for label in sorted({label for pair in pairs for label in pair}):
+        support = sum(true == label for _, true in pairs)
+        predicted = sum(guess == label for guess, _ in pairs)
+        correct = sum(guess == true == label for guess, true in pairs)
+        labels[label] = (
+            round(correct / predicted, 6) if predicted else None,
+            round(correct / support, 6) if support else None,
+            support,
+        )
+    correct = sum(guess == true for guess, true in pairs)
+    return {"count": len(pairs), "accuracy": round(correct / len(pairs), 6), "labels": labels}
+
+
+def _live(window: dict) -> dict:
+    """A live accuracy window in _by_hand's terms."""
+    return {
+        "count": window["feedback_count"],
+        "accuracy": round(window["accuracy"], 6),
+        "labels": {
+            entry["label"]: (
+                None if entry["precision"] is None else round(entry["precision"], 6),
+                None if entry["recall"] is None else round(entry["recall"], 6),
+                entry["support"],
+            )
+            for entry in window["labels"]
+        },
+    }
+
+
 def test_predictions_feedback_and_review_feed_the_next_version(stack):
     run = uuid.uuid4().hex[:8]
     references = [f"ticket-{run}-{n}" for n in range(len(TEXTS))]
@@ -74,6 +106,15 @@ def test_predictions_feedback_and_review_feed_the_next_version(stack):
         assert given.status_code == 201, given.text
     again = _post(stack, "/api/feedback/", {"reference": references[0], "label": "ham"})
     assert again.status_code == 409
+
+    # Live accuracy is the figure computed here by hand from the same 50 pairs.
+    detail = requests.get(
+        f"{stack['web']}/api/models/{model_id}/", headers=stack["headers"], timeout=10
+    ).json()
+    assert detail["live_accuracy_error"] is None
+    pairs = [(predicted[reference], label) for reference, label, _ in feedback]
+    live = detail["live_accuracy"]
+    assert _live(live["last_rows"]) == _live(live["last_days"]) == _by_hand(pairs)
 
     # Two reviewers lease at once and never get the same item.
     alice, bob = _reviewer(stack, f"alice-{run}"), _reviewer(stack, f"bob-{run}")
