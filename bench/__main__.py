@@ -22,6 +22,7 @@ from bench.sections import (
     growth,
     grpc_processes,
     hot_swap,
+    learning,
     mlflow_serve,
     naive,
     peers,
@@ -44,6 +45,7 @@ SECTIONS = (
     ("growth", growth.predict_latency),
     ("peers", peers.run),
     ("hot_swap", hot_swap.run),
+    ("learning", learning.run),
     ("data", data_path.run),
     ("naive", naive.run),
     ("growth", growth.training_time),
@@ -141,6 +143,8 @@ def main() -> int:
             print(f"Peers, {sitting}:\n{report.peers_table(peer_figures[sitting])}\n")
     if "skipped" not in peer_figures.get("open_loop", {"skipped": ""}):
         print(f"Open loop:\n{report.open_loop_table(peer_figures['open_loop'])}\n")
+    if "log_records" in ctx.results.get("learning", {}):
+        print(f"Learning loop:\n{report.learning_table(ctx.results['learning'])}\n")
     for name, model in document["models"].items():
         check = model["runtime"] or {}
         print(

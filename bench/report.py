@@ -127,6 +127,35 @@ def open_loop_table(open_loop: dict) -> str:
     return _markdown(rows)
 
 
+def learning_table(learning: dict) -> str:
+    """REST predict with the prediction log off, at its default policy and keeping
+    everything (median and range over the repetitions, with the records the log wrote and
+    dropped), then the data exports."""
+    rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32", "log written", "dropped")]
+    for name, records in learning["log_records"].items():
+        rows.append(
+            (
+                name,
+                _spread(learning[f"{name}_c1"], "p50_ms"),
+                _spread(learning[f"{name}_c1"], "rps"),
+                _spread(learning[f"{name}_c32"], "rps"),
+                _number(records["written"]),
+                _number(records["dropped"]),
+            )
+        )
+    exports = [("data export", "seconds", "MB", "web peak RSS MiB")]
+    for export in learning["export"].values():
+        exports.append(
+            (
+                f"{export['rows']:,} rows, CSV",
+                export["seconds"],
+                round(export["bytes"] / 1e6, 1),
+                export["peak_rss_mib"],
+            )
+        )
+    return f"{_markdown(rows)}\n\n{_markdown(exports)}"
+
+
 def _cpu_cell(server: str, cpu: dict) -> str:
     processes = " + ".join(f"{ms:.2f}" for ms in cpu["processes_ms"] if ms >= 0.005)
     flag = f" imbalanced in {cpu['imbalanced_runs']}/{cpu['runs']}" * bool(cpu["imbalanced_runs"])

@@ -34,6 +34,8 @@ class Sizes:
     shipped_seconds: float = 1
     # Sections left out of a run at these sizes (unless named with --only).
     skipped_sections: tuple[str, ...] = ()
+    # The data table exported whole, at each size (the second's peak memory against the first's).
+    export_rows: tuple[int, int] = (100_000, 1_000_000)
 
 
 SMOKE = Sizes(
@@ -47,6 +49,7 @@ SMOKE = Sizes(
     data_rows=(6_000,),
     train_call_rows=(1_000, 6_000),
     growth_train_rows=(500, 1_000, 2_000),
+    export_rows=(1_000, 10_000),
     # The default algorithm makes the naive peer's large model; sgd_hashing has a target.
     job_algorithms=("linear_svm", "sgd_hashing"),
     # The peers need their own environments (`make peers`), minutes to create.
@@ -58,7 +61,8 @@ SMOKE = Sizes(
 # grpc_processes 2.4, growth 2.2; peers 24.3: 6 paths (REST, its two variants, KServe V1 and
 # BentoML at their best, mlflow) x 3 concurrencies x 5 x 10 s = 15 min, open loop 2 peers x
 # 2 rates x 2 servers x 5 x 10 s = 6.7 min, the peers as shipped 4 paths x 3 concurrencies x
-# 2 x 3 s = 1.2 min, the rest starting and warming the servers; hot_swap, data, naive 1.7.
+# 2 x 3 s = 1.2 min, the rest starting and warming the servers; hot_swap, data, naive 1.7;
+# learning (added since, its exports of 100,000 and 1,000,000 rows included) about 3.
 DEFAULT = Sizes(
     name="default",
     repetitions=3,

@@ -111,6 +111,7 @@ class Stack:
             "WEB_METRICS_PORT": str(support.free_port()),
             "ALGORITHM_METRICS_PORT": str(support.free_port()),
         }
+        self.ports[f"{name}_grpc_metrics"] = int(apart["ALGORITHM_METRICS_PORT"])
         self.start(
             f"{name}_grpc",
             support.procfile_command("algorithm_grpc"),

@@ -22,6 +22,7 @@ SECTIONS = {
     "grpc_processes",
     "growth",
     "hot_swap",
+    "learning",
     "data",
     "naive",
 }
