@@ -173,11 +173,14 @@ class ModelDetailView(APIView):
     required_scope: ClassVar = {"DELETE": Scope.ADMIN}
 
     @extend_schema(
-        responses={200: serializers.ModelSerializer, **error_responses(400, 401, 404, 503)},
+        responses={200: serializers.ModelDetailSerializer, **error_responses(400, 401, 404, 503)},
         summary="A model version's record",
+        description="With its drift: what the answering algorithm replica served of the "
+        "version since it started, against the version's hold-out set at training.",
     )
     def get(self, request, model_id: str):
-        return Response(as_json(algorithm_client().get_model(model_id=model_id)))
+        reply = algorithm_client().get_model(model_id=model_id)
+        return Response({**as_json(reply.model), "drift": as_json(reply.drift)})
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},
