@@ -1,5 +1,6 @@
 """Drift without labels, as Prometheus metrics: what each prediction adds (record, on the
-hot path: one counter increment per label and call, three histogram observations per text),
+hot path: one counter increment per label and call, three histogram observations per text,
+the metrics' children looked up once per version),
 and the drift gauges computed at scrape time from those, summed over the service's
 processes, against each loaded version's reference profile (algorithm/domain/drift.py).
 
@@ -8,8 +9,8 @@ vocabulary: it counts the tokens in the pass that scores them. Versions served b
 scikit-learn, or with a hashing vectorizer, have no such histogram samples.
 """
 
-from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from prometheus_client import Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -48,6 +49,35 @@ OOV_SHARE = Histogram(
 )
 
 
+class _Children(NamedTuple):
+    """A version's histograms and its label counters, looked up once: .labels() costs about
+    as much as an observation, and versions are few (prometheus_client keeps every child it
+    made anyway)."""
+
+    top: Any
+    chars: Any
+    oov: Any
+    labels: dict[str, Any]
+
+
+_children: dict[str, _Children] = {}
+
+
+def _of(version: str) -> _Children:
+    children = _children.get(version)
+    if children is None:
+        children = _children.setdefault(
+            version,
+            _Children(
+                TOP_PROBABILITY.labels(version),
+                TEXT_CHARS.labels(version),
+                OOV_SHARE.labels(version),
+                {},
+            ),
+        )
+    return children
+
+
 def record(
     version: str,
     texts: Sequence[str],
@@ -55,18 +85,21 @@ def record(
     token_counts: Sequence[tuple[int, int]],
 ) -> None:
     """One call's predictions, added to its version's drift metrics."""
-    for label, count in Tally(label for label, _ in predictions).items():
-        PREDICTED_LABELS.labels(version, label).inc(count)
-    top, chars = TOP_PROBABILITY.labels(version), TEXT_CHARS.labels(version)
-    for text, (_, scores) in zip(texts, predictions, strict=True):
-        top.observe(drift.top_probability(scores))
-        chars.observe(drift.text_chars(text))
-    if token_counts:
-        oov = OOV_SHARE.labels(version)
-        for tokens, known in token_counts:
-            share = drift.oov_share(tokens, known)
-            if share is not None:
-                oov.observe(share)
+    children = _of(version)
+    tally: dict[str, int] = {}
+    for text, (label, scores) in zip(texts, predictions, strict=True):
+        tally[label] = tally.get(label, 0) + 1
+        children.top.observe(drift.top_probability(scores))
+        children.chars.observe(drift.text_chars(text))
+    for label, count in tally.items():
+        counter = children.labels.get(label)
+        if counter is None:
+            counter = children.labels.setdefault(label, PREDICTED_LABELS.labels(version, label))
+        counter.inc(count)
+    for tokens, known in token_counts:
+        share = drift.oov_share(tokens, known)
+        if share is not None:
+            children.oov.observe(share)
 
 
 def merged() -> Iterable[Metric]:
