@@ -17,7 +17,7 @@ from common import settings as common_settings
 from common.coalescing import Origin, answers
 from common.proto_json import as_json
 from web.accounts.scopes import Scope
-from web.algorithm_proxy import serializers
+from web.algorithm_proxy import drift_serializers, serializers
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.grpc_errors import AlgorithmError
 from web.api.middleware import request_id_of
@@ -173,7 +173,10 @@ class ModelDetailView(APIView):
     required_scope: ClassVar = {"DELETE": Scope.ADMIN}
 
     @extend_schema(
-        responses={200: serializers.ModelDetailSerializer, **error_responses(400, 401, 404, 503)},
+        responses={
+            200: drift_serializers.ModelDetailSerializer,
+            **error_responses(400, 401, 404, 503),
+        },
         summary="A model version's record",
         description="With its drift: what the answering algorithm replica served of the "
         "version since it started, against the version's hold-out set at training.",
