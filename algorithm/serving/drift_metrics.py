@@ -1,8 +1,8 @@
 """Drift without labels, as Prometheus metrics: what each prediction adds (record, on the
 hot path: one counter increment per label and call, three histogram observations per text,
-the metrics' children looked up once per version),
-and the drift gauges computed at scrape time from those, summed over the service's
-processes, against each loaded version's reference profile (algorithm/domain/drift.py).
+the metrics' children looked up once per version), and the drift gauges computed at scrape
+time from those, summed over the service's processes, against each loaded version's
+reference profile (algorithm/domain/drift.py).
 
 The out-of-vocabulary share is observed only for texts the fast runtime scores with a
 vocabulary: it counts the tokens in the pass that scores them. Versions served by
