@@ -70,7 +70,7 @@ def test_get_activate_and_delete_over_rest(web_client, algorithm_services, turki
     ).json()
     drift = web_client.get(f"/api/models/{keep}/").json()["drift"]
     assert drift["predictions"] >= 4  # the texts above and those that waited for the version
-    labels = [prediction["label"] for prediction in served["predictions"]]
+    labels = [prediction["label"] for prediction in served]
     assert all(drift["label_counts"][label] >= labels.count(label) for label in labels)
     assert drift["mean_top_probability"] > 0
     assert drift["mean_text_chars"] > 0
