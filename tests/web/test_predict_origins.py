@@ -274,7 +274,9 @@ def test_the_event_loop_path_sends_and_answers_as_the_view_does(service, coalesc
     ]
 
 
-def test_v2_passes_a_reference_input_and_its_caller_on_and_answers_the_prediction_ids(service, caller):
+def test_v2_passes_a_reference_input_and_its_caller_on_and_answers_the_prediction_ids(
+    service, caller
+):
     texts = {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}
     references = {"name": "reference", "datatype": "BYTES", "shape": [2], "data": ["t-1", "t-2"]}
 
