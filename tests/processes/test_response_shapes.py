@@ -65,6 +65,8 @@ def test_rest_and_the_shim_answer_with_the_fields_of_the_messages(
     assert record["metrics"]["confusion_matrix"]["rows"] == [[1, 0], [0, 1]]
 
     model = web_client.get(f"/api/models/{served_model_id}/").json()
+    # The detail is GetModelResponse's model with its drift beside the model's fields.
+    assert_shape(model.pop("drift"), models_pb2.Drift.DESCRIPTOR, "model drift")
     assert_shape(model, models_pb2.Model.DESCRIPTOR, "model")
     assert_shape(
         web_client.get("/api/models/").json()["results"][0], models_pb2.Model.DESCRIPTOR, "page"
