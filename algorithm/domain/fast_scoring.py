@@ -53,13 +53,19 @@ _INT32_MIN = -(2**31)
 Prediction = tuple[str, dict[str, float]]
 # A text's features: the columns and the l2-normalised values of its non-zero entries.
 Features = tuple[NDArray[np.intp], NDArray[np.float64]] | None
+# A text's features, and its tokens and those of them in the vocabulary, counted in the same
+# pass for drift (algorithm/domain/drift.py); a vectorizer with no vocabulary (hashing)
+# counts every token as known.
+Counted = tuple[Features, int, int]
 Probabilities = Callable[[list[float]], list[float]]
 
 
 @dataclass(frozen=True)
 class FastScorer:
     classes: list[str]
-    features: Callable[[str], Features]
+    features: Callable[[str], Counted]
+    # False for a hashing vectorizer, whose known-token counts mean nothing.
+    has_vocabulary: bool
     # (classes or 1 for binary linear models, features) and one intercept per row.
     weights: NDArray[np.float64]
     intercept: NDArray[np.float64]
@@ -67,9 +73,18 @@ class FastScorer:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """What ml.predict returns: (label, scores) per text, the label the first arg-max."""
+        return self.predict_counted(texts, [])
+
+    def predict_counted(
+        self, texts: Sequence[str], token_counts: list[tuple[int, int]]
+    ) -> list[Prediction]:
+        """predict, appending each text's (tokens, tokens in the vocabulary) to token_counts,
+        counted by the pass that scores it, if the vectorizer has a vocabulary."""
         predictions = []
+        counted = token_counts.append if self.has_vocabulary else _ignore
         for text in texts:
-            features = self.features(text)
+            features, tokens, known = self.features(text)
+            counted((tokens, known))
             if features is None:
                 decision = self.intercept.tolist()
             else:
@@ -79,6 +94,10 @@ class FastScorer:
             best = max(range(len(scores)), key=scores.__getitem__)
             predictions.append((self.classes[best], dict(zip(self.classes, scores, strict=True))))
         return predictions
+
+
+def _ignore(_counts: tuple[int, int]) -> None:
+    """Where a hashing vectorizer's token counts go: it knows no vocabulary to miss."""
 
 
 def build(vectorizer: Any, classifier: Any) -> FastScorer | None:
@@ -105,7 +124,14 @@ def _build(vectorizer: Any, classifier: Any) -> FastScorer | str:
     weights, intercept, probabilities = linear
     if weights.shape[1] != _width(vectorizer):
         return "the classifier's features are not the vectorizer's"
-    return FastScorer(ml.class_labels(classifier), features, weights, intercept, probabilities)
+    return FastScorer(
+        ml.class_labels(classifier),
+        features,
+        not isinstance(vectorizer, HashingVectorizer),
+        weights,
+        intercept,
+        probabilities,
+    )
 
 
 def _width(vectorizer: Any) -> int:
@@ -114,7 +140,7 @@ def _width(vectorizer: Any) -> int:
     return len(vectorizer.vocabulary_)
 
 
-def _features(vectorizer: Any) -> Callable[[str], Features] | str:
+def _features(vectorizer: Any) -> Callable[[str], Counted] | str:
     params = vectorizer.get_params()
     common = {"input": "content", "binary": False, "norm": "l2", "dtype": np.float64}
     if type(vectorizer) is TfidfVectorizer:
@@ -136,50 +162,52 @@ def _differences(params: dict[str, Any], reproduced: dict[str, Any]) -> str:
     )
 
 
-def _tfidf_features(vectorizer: Any) -> Callable[[str], Features]:
+def _tfidf_features(vectorizer: Any) -> Callable[[str], Counted]:
     analyzer = vectorizer.build_analyzer()
     column_of = vectorizer.vocabulary_.get
     idf = np.asarray(vectorizer.idf_, dtype=np.float64)
 
-    def features(text: str) -> Features:
+    def features(text: str) -> Counted:
         counts: dict[int, int] = {}
-        for token in analyzer(text):
+        tokens = analyzer(text)
+        for token in tokens:
             column = column_of(token)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
         if not counts:
-            return None
+            return None, len(tokens), 0
         columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
         values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         values *= idf[columns]
         # Never zero: every idf is at least 1.
         values /= math.sqrt(values @ values)
-        return columns, values
+        return (columns, values), len(tokens), sum(counts.values())
 
     return features
 
 
-def _hashed_features(vectorizer: Any) -> Callable[[str], Features]:
+def _hashed_features(vectorizer: Any) -> Callable[[str], Counted]:
     analyzer = vectorizer.build_analyzer()
     width = int(vectorizer.n_features)
     # What sklearn's FeatureHasher defines abs(-2**31) % n_features to be.
     int32_min_column = (2**31 - 1 - (width - 1)) % width
 
-    def features(text: str) -> Features:
+    def features(text: str) -> Counted:
         sums: dict[int, float] = {}
-        for token in analyzer(text):
+        tokens = analyzer(text)
+        for token in tokens:
             hashed = murmurhash3_32(token, 0, False)
             column = int32_min_column if hashed == _INT32_MIN else abs(hashed) % width
             sums[column] = sums.get(column, 0.0) + (1.0 if hashed >= 0 else -1.0)
         if not sums:
-            return None
+            return None, len(tokens), len(tokens)
         columns = np.fromiter(sums, dtype=np.intp, count=len(sums))
         values = np.fromiter(sums.values(), dtype=np.float64, count=len(sums))
         norm = math.sqrt(values @ values)
         # Signs that cancel out leave a zero vector, which normalize leaves as it is.
         if norm:
             values /= norm
-        return columns, values
+        return (columns, values), len(tokens), len(tokens)
 
     return features
 

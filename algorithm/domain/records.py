@@ -107,6 +107,8 @@ class TrainingOutcome(TypedDict):
     retrained_from: NotRequired[str]
     # Versions trained before the fast runtime existed lack it, and are served by scikit-learn.
     runtime: NotRequired[RuntimeCheck]
+    # Versions trained before drift was measured lack it.
+    reference_profile: NotRequired["ReferenceProfile"]
 
 
 class Manifest(TrainingOutcome):
@@ -155,3 +157,18 @@ class Accuracy(TypedDict):
     result_timestamp: str | None
     computed_time: str
     error: str | None
+
+
+class ReferenceProfile(TypedDict):
+    """What the hold-out set looked like to a version at training, the baseline its served
+    predictions are compared with for drift (algorithm/domain/drift.py). Versions trained
+    before it existed lack it, and report drift without a baseline."""
+
+    texts: int
+    # Shares of the hold-out texts by predicted and by true label, each summing to 1.
+    predicted_label_shares: dict[str, float]
+    true_label_shares: dict[str, float]
+    mean_top_probability: float
+    mean_text_chars: float
+    # None for a vectorizer with no vocabulary (hashing), or a hold-out with no token at all.
+    mean_oov_share: float | None

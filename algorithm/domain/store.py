@@ -73,11 +73,13 @@ class LoadedModel:
     # Set when the fast runtime serves this version (fast_scoring.for_version).
     scorer: fast_scoring.FastScorer | None = None
 
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
-        """What ml.predict returns, from the runtime that serves this version; a call of more
-        texts than the fast runtime's batch bound goes to scikit-learn, which is then faster."""
+    def predict(
+        self, texts: Sequence[str], token_counts: list[tuple[int, int]] | None = None
+    ) -> list[fast_scoring.Prediction]:
+        """What ml.predict returns, from the runtime serving this version (scikit-learn past the
+        fast one's batch bound, then faster); the fast one's token counts go to token_counts."""
         if self.scorer is not None and len(texts) <= fast_scoring.MAX_FAST_TEXTS:
-            return self.scorer.predict(texts)
+            return self.scorer.predict_counted(texts, [] if token_counts is None else token_counts)
         return ml.predict(self.vectorizer, self.classifier, texts)
 
     @property

@@ -6,6 +6,7 @@ import uuid
 
 from algorithm.domain import db, fast_scoring, jobs, ml, monitoring
 from algorithm.domain.datasource import open_labelled_stream, read_labelled_rows
+from algorithm.domain.drift import ProfileBuilder
 from algorithm.domain.records import DataSnapshot, Job, Parameters, TrainingOutcome
 from algorithm.domain.store import ModelStore, VersionExists
 from common import limits
@@ -68,10 +69,12 @@ def _train(
     parameters: Parameters,
     progress: _Progress,
     comparison: fast_scoring.HoldOutComparison,
+    profile: ProfileBuilder,
 ) -> tuple[ml.TrainedModel, DataSnapshot]:
     """Train on the data table, streamed or in memory as the algorithm needs, comparing the
-    two runtimes on the held-out texts; return the model and the data snapshot it was
-    trained on."""
+    two runtimes on the held-out texts and profiling them; return the model and the data
+    snapshot it was trained on."""
+    on_hold_out = profile.alongside(comparison.observe)
     progress.stage("loading")
     if algorithm.streaming:
         with open_labelled_stream(progress.rows) as stream:
@@ -81,12 +84,12 @@ def _train(
                 algorithm.name,
                 parameters,
                 progress.stage,
-                comparison.observe,
+                on_hold_out,
             )
         return trained, stream.snapshot
     rows = read_labelled_rows(progress.rows)
     trained = ml.train(
-        rows.texts, rows.labels, algorithm.name, parameters, progress.stage, comparison.observe
+        rows.texts, rows.labels, algorithm.name, parameters, progress.stage, on_hold_out
     )
     return trained, rows.snapshot
 
@@ -128,8 +131,8 @@ def _run(
             progress = _Progress(
                 job_uuid, _STREAMING_STAGE_START if algorithm.streaming else _STAGE_START
             )
-            comparison = fast_scoring.HoldOutComparison()
-            trained, snapshot = _train(algorithm, job["parameters"], progress, comparison)
+            comparison, profile = fast_scoring.HoldOutComparison(), ProfileBuilder()
+            trained, snapshot = _train(algorithm, job["parameters"], progress, comparison, profile)
             progress.stage("saving")
             outcome: TrainingOutcome = {
                 "job_id": job_id,
@@ -141,6 +144,9 @@ def _run(
                 "metrics": trained.metrics,
                 "training_seconds": round(time.monotonic() - started, 3),
                 "runtime": comparison.record(),
+                "reference_profile": profile.profile(
+                    trained.hold_out_true, trained.hold_out_predicted
+                ),
             }
             if retrained_from:
                 outcome["retrained_from"] = retrained_from

@@ -18,7 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from algorithm import settings
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
-from algorithm.serving import grpc_processes
+from algorithm.serving import drift_metrics, grpc_processes
 from algorithm.serving import metrics as algorithm_metrics
 from algorithm.serving.grpc_servicers import (
     InferenceServicer,
@@ -168,7 +168,13 @@ def serve(slot: int) -> None:
         )
         live = LiveAccuracyCollector(model_repository.store, model_repository.active_id)
         metrics.serve_if_first(
-            versions, algorithm_metrics.ThreadsCollector(), live, keep=keep_loaded
+            versions,
+            algorithm_metrics.ThreadsCollector(),
+            live,
+            drift_metrics.DriftCollector(
+                model_repository.loaded_ids, drift_metrics.reference_profile
+            ),
+            keep=keep_loaded,
         )
     logger.info("gRPC server listening on port %s", port)
     stopped = threading.Event()

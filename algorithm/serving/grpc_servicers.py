@@ -138,8 +138,7 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
         )
 
     def GetModel(self, request, context):
-        model = _call(context, models.get_model, model_id=request.model_id)
-        return models_pb2.GetModelResponse(model=model)
+        return _call(context, models.get_model_detail, model_id=request.model_id)
 
     def DeleteModel(self, request, context):
         return _call(context, models.delete_model, model_id=request.model_id)

@@ -146,6 +146,14 @@ class ModelRepository:
         with self._lock:
             return model_id in self._cache
 
+    def held(self, model_id: str) -> LoadedModel | None:
+        """The version if it is loaded here now (as holds), without loading it."""
+        active = self.active
+        if active is not None and active.model_id == model_id:
+            return active
+        with self._lock:
+            return self._cache.get(model_id)
+
     def ready(self) -> bool:
         """Whether this process has settled on the active version: loaded it, or refused it
         (then it answers with the version it had, if any). False while a first load is under

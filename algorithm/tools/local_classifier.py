@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-from algorithm.domain import evaluation, fast_scoring, ml
+from algorithm.domain import drift, evaluation, fast_scoring, ml
 from algorithm.domain.errors import NotFound
 from algorithm.domain.records import DataSnapshot, Manifest, Metrics
 from algorithm.domain.store import (
@@ -62,8 +62,10 @@ class TextClassifier:
         started = time.monotonic()
         # The rows are in memory already, so ml.train fits every algorithm, streaming ones
         # too: the worker streams only because a table can outgrow its memory.
-        comparison = fast_scoring.HoldOutComparison()
-        trained = ml.train(texts, labels, algorithm, resolved, on_hold_out=comparison.observe)
+        comparison, profile = fast_scoring.HoldOutComparison(), drift.ProfileBuilder()
+        trained = ml.train(
+            texts, labels, algorithm, resolved, on_hold_out=profile.alongside(comparison.observe)
+        )
         model_id = str(uuid.uuid4())
         manifest = self.store.publish(
             model_id,
@@ -79,6 +81,9 @@ class TextClassifier:
                 "metrics": trained.metrics,
                 "training_seconds": round(time.monotonic() - started, 3),
                 "runtime": comparison.record(),
+                "reference_profile": profile.profile(
+                    trained.hold_out_true, trained.hold_out_predicted
+                ),
             },
         )
         self.store.activate(model_id)

@@ -81,10 +81,73 @@ class GetModelRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class GetModelResponse(_message.Message):
-    __slots__ = ("model",)
+    __slots__ = ("model", "drift")
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
     model: Model
-    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
+    drift: Drift
+    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., drift: _Optional[_Union[Drift, _Mapping]] = ...) -> None: ...
+
+class ReferenceProfile(_message.Message):
+    __slots__ = ("texts", "predicted_label_shares", "true_label_shares", "mean_top_probability", "mean_text_chars", "mean_oov_share")
+    class PredictedLabelSharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class TrueLabelSharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_LABEL_SHARES_FIELD_NUMBER: _ClassVar[int]
+    TRUE_LABEL_SHARES_FIELD_NUMBER: _ClassVar[int]
+    MEAN_TOP_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    MEAN_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_OOV_SHARE_FIELD_NUMBER: _ClassVar[int]
+    texts: int
+    predicted_label_shares: _containers.ScalarMap[str, float]
+    true_label_shares: _containers.ScalarMap[str, float]
+    mean_top_probability: float
+    mean_text_chars: float
+    mean_oov_share: float
+    def __init__(self, texts: _Optional[int] = ..., predicted_label_shares: _Optional[_Mapping[str, float]] = ..., true_label_shares: _Optional[_Mapping[str, float]] = ..., mean_top_probability: _Optional[float] = ..., mean_text_chars: _Optional[float] = ..., mean_oov_share: _Optional[float] = ...) -> None: ...
+
+class Drift(_message.Message):
+    __slots__ = ("baseline", "predictions", "label_counts", "mean_top_probability", "mean_text_chars", "oov_texts", "mean_oov_share", "label_psi", "top_probability_delta", "oov_share_delta")
+    class LabelCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_TOP_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    MEAN_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    OOV_TEXTS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_OOV_SHARE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_PSI_FIELD_NUMBER: _ClassVar[int]
+    TOP_PROBABILITY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OOV_SHARE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    baseline: ReferenceProfile
+    predictions: int
+    label_counts: _containers.ScalarMap[str, int]
+    mean_top_probability: float
+    mean_text_chars: float
+    oov_texts: int
+    mean_oov_share: float
+    label_psi: float
+    top_probability_delta: float
+    oov_share_delta: float
+    def __init__(self, baseline: _Optional[_Union[ReferenceProfile, _Mapping]] = ..., predictions: _Optional[int] = ..., label_counts: _Optional[_Mapping[str, int]] = ..., mean_top_probability: _Optional[float] = ..., mean_text_chars: _Optional[float] = ..., oov_texts: _Optional[int] = ..., mean_oov_share: _Optional[float] = ..., label_psi: _Optional[float] = ..., top_probability_delta: _Optional[float] = ..., oov_share_delta: _Optional[float] = ...) -> None: ...
 
 class DeleteModelRequest(_message.Message):
     __slots__ = ("model_id",)

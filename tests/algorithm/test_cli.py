@@ -31,6 +31,7 @@ WORKER_MANIFEST_KEYS = {
     "metrics",
     "training_seconds",
     "runtime",
+    "reference_profile",
     "model_id",
     "files",
     "library_versions",

@@ -52,6 +52,10 @@ def test_every_service_serves_metrics_that_promtool_accepts(stack):
     active = f'textclf_model_version_info{{model_version="{version}",state="active"}} 1.0'
     assert active in algorithm
     assert 'textclf_model_loads_total{outcome="loaded"}' in algorithm
+    # The worker's version has its hold-out profile: the drift gauges compare against it.
+    assert f'textclf_prediction_top_probability_count{{model_version="{version}"}}' in algorithm
+    assert f'textclf_drift_label_psi{{model_version="{version}"}}' in algorithm
+    assert f'textclf_drift_top_probability_delta{{model_version="{version}"}}' in algorithm
     assert 'textclf_jobs_total{kind="train",state="succeeded"}' in worker
     assert 'textclf_queue_tasks{queue="celery"} 0.0' in worker
 

@@ -65,6 +65,8 @@ def test_rest_and_the_shim_answer_with_the_fields_of_the_messages(
     assert record["metrics"]["confusion_matrix"]["rows"] == [[1, 0], [0, 1]]
 
     model = web_client.get(f"/api/models/{served_model_id}/").json()
+    # The detail is GetModelResponse's model with its drift beside the model's fields.
+    assert_shape(model.pop("drift"), models_pb2.Drift.DESCRIPTOR, "model drift")
     live, live_error = model.pop("live_accuracy"), model.pop("live_accuracy_error")
     assert_shape(model, models_pb2.Model.DESCRIPTOR, "model")
     # The detail adds GetLiveAccuracy's answer, but the model_id it already has.

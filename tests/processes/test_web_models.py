@@ -50,6 +50,10 @@ def test_get_activate_and_delete_over_rest(web_client, algorithm_services, turki
     model = web_client.get(f"/api/models/{keep}/").json()
     assert (model["model_id"], model["algorithm"], model["active"]) == (keep, "linear_svm", False)
     assert model["metrics"]["test_rows"] == 3
+    # Never served, and published without a reference profile: no drift, no baseline.
+    assert model["drift"]["predictions"] == 0
+    assert model["drift"]["baseline"] is None
+    assert model["drift"]["label_psi"] is None
 
     response = web_client.post(f"/api/models/{keep}/activate/")
     assert response.status_code == 200
@@ -63,6 +67,17 @@ def test_get_activate_and_delete_over_rest(web_client, algorithm_services, turki
         "the activated model being served",
         interval=0.05,
     )
+
+    served = web_client.post(
+        "/api/predict/", {"texts": ["evet", "hayır", "belki de"]}, format="json"
+    ).json()
+    drift = web_client.get(f"/api/models/{keep}/").json()["drift"]
+    assert drift["predictions"] >= 4  # the texts above and those that waited for the version
+    labels = [prediction["label"] for prediction in served]
+    assert all(drift["label_counts"][label] >= labels.count(label) for label in labels)
+    assert drift["mean_top_probability"] > 0
+    assert drift["mean_text_chars"] > 0
+    assert (drift["baseline"], drift["label_psi"], drift["top_probability_delta"]) == (None,) * 3
 
     response = web_client.delete(f"/api/models/{keep}/")
     assert response.status_code == 409

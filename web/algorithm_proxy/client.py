@@ -178,9 +178,10 @@ class AlgorithmClient:
         request = models_pb2.ListModelsRequest(page_size=page_size, page_token=page_token)
         return self.channel.call(self._models().ListModels, request)
 
-    def get_model(self, *, model_id: str) -> models_pb2.Model:
+    def get_model(self, *, model_id: str) -> models_pb2.GetModelResponse:
+        """A version's record (model) and its drift."""
         request = models_pb2.GetModelRequest(model_id=model_id)
-        return self.channel.call(self._models().GetModel, request).model
+        return self.channel.call(self._models().GetModel, request)
 
     def get_live_accuracy(self, *, model_id: str) -> models_pb2.GetLiveAccuracyResponse:
         request = models_pb2.GetLiveAccuracyRequest(model_id=model_id)

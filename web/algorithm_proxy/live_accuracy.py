@@ -12,7 +12,6 @@ from rest_framework import serializers
 from common.proto_json import as_json
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.grpc_errors import AlgorithmError
-from web.algorithm_proxy.serializers import ModelSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +63,3 @@ class LiveAccuracySerializer(serializers.Serializer):
         help_text="The feedback given in the last LIVE_ACCURACY_WINDOW_DAYS days."
     )
     holdout_accuracy = serializers.FloatField(help_text="Its hold-out accuracy at training.")
-
-
-class ModelDetailSerializer(ModelSerializer):
-    live_accuracy = LiveAccuracySerializer(
-        allow_null=True, help_text="From feedback; null when it could not be computed."
-    )
-    live_accuracy_error = serializers.CharField(
-        allow_null=True, help_text="Why live_accuracy is null, if it is."
-    )

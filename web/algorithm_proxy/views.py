@@ -17,10 +17,10 @@ from common import settings as common_settings
 from common.coalescing import Origin, answers
 from common.proto_json import as_json
 from web.accounts.scopes import Scope
-from web.algorithm_proxy import serializers
+from web.algorithm_proxy import drift_serializers, serializers
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.grpc_errors import AlgorithmError
-from web.algorithm_proxy.live_accuracy import ModelDetailSerializer, live_accuracy_fields
+from web.algorithm_proxy.live_accuracy import live_accuracy_fields
 from web.api.middleware import request_id_of
 from web.api.schema import error_responses, uuid_in_path
 from web.data.selectors import data_count
@@ -174,12 +174,23 @@ class ModelDetailView(APIView):
     required_scope: ClassVar = {"DELETE": Scope.ADMIN}
 
     @extend_schema(
-        responses={200: ModelDetailSerializer, **error_responses(400, 401, 404, 503)},
-        summary="A model version's record, with its live accuracy from feedback",
+        responses={
+            200: drift_serializers.ModelDetailSerializer,
+            **error_responses(400, 401, 404, 503),
+        },
+        summary="A model version's record, with its drift and its live accuracy from feedback",
+        description="Its drift: what the answering algorithm replica served of the version "
+        "since it started, against the version's hold-out set at training.",
     )
     def get(self, request, model_id: str):
-        model = as_json(algorithm_client().get_model(model_id=model_id))
-        return Response({**model, **live_accuracy_fields(model_id=model_id)})
+        reply = algorithm_client().get_model(model_id=model_id)
+        return Response(
+            {
+                **as_json(reply.model),
+                "drift": as_json(reply.drift),
+                **live_accuracy_fields(model_id=model_id),
+            }
+        )
 
     @extend_schema(
         responses={204: None, **error_responses(400, 401, 404, 409, 503)},

@@ -7,6 +7,7 @@ from algorithm.domain import live_accuracy, metric_records
 from algorithm.domain.errors import InvalidArgument, check_no_nul, parse_uuid
 from algorithm.domain.records import Manifest, MetricRecord
 from algorithm.domain.store import parse_model_id
+from algorithm.serving import drift_metrics
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.services import monitoring
 from algorithm.serving.services.prediction import check_text
@@ -58,6 +59,18 @@ def list_models(*, page_size: int = 0, page_token: str = "") -> models_pb2.ListM
 def get_model(*, model_id: str) -> models_pb2.Model:
     store = model_repository.store
     return model_message(store.read_manifest(parse_model_id(model_id)), store.active_id())
+
+
+def get_model_detail(*, model_id: str) -> models_pb2.GetModelResponse:
+    """A version's record and its drift: what this server's processes served of it since
+    they started against the hold-out profile in its manifest."""
+    store = model_repository.store
+    manifest = store.read_manifest(parse_model_id(model_id))
+    measured = drift_metrics.version_drift(manifest["model_id"], manifest.get("reference_profile"))
+    return models_pb2.GetModelResponse(
+        model=model_message(manifest, store.active_id()),
+        drift=from_json(models_pb2.Drift, measured),
+    )
 
 
 def activate_model(*, model_id: str) -> models_pb2.Model:

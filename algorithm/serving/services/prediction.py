@@ -12,6 +12,7 @@ from algorithm import settings
 from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
 from algorithm.domain.prediction_log import Policy
 from algorithm.domain.prediction_log_writer import PredictionLog
+from algorithm.serving import drift_metrics
 from algorithm.serving.metrics import (
     PREDICTION_BATCH_TEXTS,
     PREDICTION_LOG_RECORDS,
@@ -130,10 +131,12 @@ def _score(texts: list[str], model_id: str, origins: list[Origin]) -> BatchPredi
     """Checked texts scored in one call to the model, each prediction given its id and handed
     to the prediction log."""
     model = model_repository.get(model_id)
-    predictions = model.predict(texts)
+    token_counts: list[tuple[int, int]] = []
+    predictions = model.predict(texts, token_counts)
     prediction_ids = [str(uuid.uuid4()) for _ in texts]
     PREDICTIONS.labels(model.model_id).inc(len(texts))
     PREDICTION_BATCH_TEXTS.observe(len(texts))
+    drift_metrics.record(model.model_id, texts, predictions, token_counts)
     if prediction_log is not None:
         prediction_log.record(model.model_id, texts, predictions, prediction_ids, origins)
     return {
