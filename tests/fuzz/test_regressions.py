@@ -43,8 +43,11 @@ def test_the_ids_in_paths_are_documented_as_uuids(openapi):
         for parameter in operation.get("parameters", [])
         if parameter["in"] == "path" and not path.startswith("/v2")  # the protocol's own
     }
-    # Data rows and tokens are numbered; everything the algorithm service keeps has a UUID.
-    numbered = {key: ids.pop(key) for key in list(ids) if key[2] in ("id", "token_id")}
+    # Data rows, tokens and review items are numbered; everything the algorithm service keeps
+    # has a UUID.
+    numbered = {
+        key: ids.pop(key) for key in list(ids) if key[2] in ("id", "token_id", "item_id")
+    }
     assert len(ids) == 12
     assert {key for key, schema in ids.items() if schema.get("format") != "uuid"} == set()
     assert {schema["type"] for schema in numbered.values()} == {"integer"}
