@@ -10,6 +10,7 @@ from web.learning.prediction_selectors import prediction_list
 # Rows per DELETE, as the algorithm service's retention job deletes: each batch is a short
 # statement of its own, well within DATABASE_STATEMENT_TIMEOUT_SECONDS, however many match.
 BATCH_ROWS = 5_000
+TABLE = LoggedPrediction._meta.db_table
 
 
 def prediction_delete(**filters: Any) -> int:
@@ -22,9 +23,7 @@ def prediction_delete(**filters: Any) -> int:
     while True:
         select, params = ids[:BATCH_ROWS].query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {LoggedPrediction._meta.db_table} WHERE id IN ({select})", params
-            )
+            cursor.execute(f"DELETE FROM {TABLE} WHERE id IN ({select})", params)
             deleted += cursor.rowcount
             if cursor.rowcount < BATCH_ROWS:
                 return deleted
