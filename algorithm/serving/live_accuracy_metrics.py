@@ -3,8 +3,11 @@ version and every version with feedback in the days window (algorithm/domain/liv
 each beside its hold-out accuracy, so that an alert rule can compare the two.
 
 Computed when scraped, at most once every LIVE_ACCURACY_CACHE_SECONDS whatever the number of
-scrapers: the figures cost a query over the feedback. A database that fails leaves the
-gauges out (the rest of the scrape answers) and is logged once until it answers again.
+scrapers: the figures cost a query over the feedback. The query runs in a thread of its own,
+and a scrape waits for it at most SCRAPE_WAIT_SECONDS: a database that hangs (or is slow)
+never holds the metrics endpoint, whose scrape then carries the figures last computed. A
+database that fails leaves the gauges out (the rest of the scrape answers) and is logged
+once until it answers again.
 """
 
 import logging
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # The window label's values.
 ROWS, DAYS = "rows", "days"
+# How long a scrape waits for figures being computed, far under a scraper's timeout.
+SCRAPE_WAIT_SECONDS = 1.0
 
 
 class LiveAccuracyCollector(Collector):
@@ -42,19 +47,32 @@ class LiveAccuracyCollector(Collector):
         self._computed_at: float | None = None
         self._families: list[Metric] = []
         self._failing = False
+        self._computing: threading.Thread | None = None
 
     def collect(self) -> Iterator[Metric]:
-        # Scrapes at once wait for the one computing: one query per interval.
+        # Scrapes at once share the one computation: one query per interval.
         with self._lock:
-            now = self._clock()
-            if (
+            stale = (
                 self._computed_at is None
-                or now - self._computed_at >= settings.LIVE_ACCURACY_CACHE_SECONDS
-            ):
-                self._families = self._compute()
-                self._computed_at = now
+                or self._clock() - self._computed_at >= settings.LIVE_ACCURACY_CACHE_SECONDS
+            )
+            if stale and self._computing is None:
+                self._computing = threading.Thread(
+                    target=self._refresh, name="live-accuracy", daemon=True
+                )
+                self._computing.start()
+            computing = self._computing
+        if computing is not None:
+            computing.join(SCRAPE_WAIT_SECONDS)
+        with self._lock:
             families = list(self._families)
         yield from families
+
+    def _refresh(self) -> None:
+        families = self._compute()
+        with self._lock:
+            self._families, self._computed_at = families, self._clock()
+            self._computing = None
 
     def _compute(self) -> list[Metric]:
         active = self._active()

@@ -3,6 +3,8 @@ their hold-out accuracy, computed at most once per interval, left out while the 
 fails."""
 
 import logging
+import threading
+import time
 import urllib.parse
 
 import pytest
@@ -10,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from algorithm import settings
 from algorithm.domain import db
+from algorithm.serving import live_accuracy_metrics
 from algorithm.serving.live_accuracy_metrics import LiveAccuracyCollector
 from common import settings as common_settings
 
@@ -85,3 +88,26 @@ def test_a_failing_database_leaves_the_gauges_out_and_is_logged_once(
 
     left_out = [r for r in caplog.records if "Live accuracy left out" in r.getMessage()]
     assert len(left_out) == 1
+
+
+def test_a_database_that_hangs_never_holds_the_scrape(scrape, feedback, monkeypatch):
+    """The figures last computed answer while a query hangs, within SCRAPE_WAIT_SECONDS."""
+    active = scrape.active
+    feedback("ham", "ham", model_id=active)
+    first = scrape()
+    released = threading.Event()
+    computed = live_accuracy_metrics.live_accuracy
+
+    def hanging(*args, **kwargs):
+        released.wait(30)
+        return computed(*args, **kwargs)
+
+    monkeypatch.setattr(live_accuracy_metrics, "live_accuracy", hanging)
+    scrape.clock.now += 60
+    started = time.monotonic()
+    try:
+        assert scrape() == first
+        assert scrape() == first
+        assert time.monotonic() - started < 4 * live_accuracy_metrics.SCRAPE_WAIT_SECONDS
+    finally:
+        released.set()
