@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 # Records in one COPY.
 BATCH_ROWS = 1_000
+# How long a batch waits for more records after its first: a transaction (and its commit) per
+# batch, so at most a few a second per process whatever the rate, instead of one per record.
+FLUSH_SECONDS = 0.25
 RETRY_SECONDS = 1.0
 WARNING_SECONDS = 60.0
 # The outcomes `counted` is told of, with a number of records.
@@ -55,11 +58,14 @@ Connect = Callable[[], psycopg2.extensions.connection]
 
 def connect() -> psycopg2.extensions.connection:
     """The writer's own connection, outside the pool the request threads share; its
-    statements bounded as theirs are."""
+    statements bounded as theirs are. Its commits do not wait for the disk: the log may lose
+    its last moment of records if PostgreSQL crashes, as it drops records while PostgreSQL is
+    down, and no prediction waits on it either way."""
     connection = db.connect(client_encoding="UTF8")
     milliseconds = round(common_settings.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000)
     with connection, connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = %s", (milliseconds,))
+        cursor.execute("SET synchronous_commit = off")
     return connection
 
 
@@ -104,6 +110,7 @@ class PredictionLog:
         connect: Connect = connect,
         batch_rows: int = BATCH_ROWS,
         retry_seconds: float = RETRY_SECONDS,
+        flush_seconds: float = FLUSH_SECONDS,
     ):
         self.policy = policy
         self._queue_size = queue_size
@@ -111,6 +118,7 @@ class PredictionLog:
         self._connect = connect
         self._batch_rows = batch_rows
         self._retry_seconds = retry_seconds
+        self._flush_seconds = flush_seconds
         self._drops = _Drops(counted)
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -174,9 +182,10 @@ class PredictionLog:
         retry_at = 0.0
         while True:
             batch = [records.get()]
+            flush_at = time.monotonic() + self._flush_seconds
             while len(batch) < self._batch_rows:
                 try:
-                    batch.append(records.get_nowait())
+                    batch.append(records.get(timeout=max(0.0, flush_at - time.monotonic())))
                 except queue.Empty:
                     break
             if time.monotonic() < retry_at:
