@@ -22,6 +22,8 @@ TRAIN_TASK = "worker.tasks.train"
 EVALUATE_TASK = "worker.tasks.evaluate"
 COMPUTE_ACCURACY_TASK = "worker.tasks.compute_accuracy"
 PURGE_EXPIRED_TASK = "worker.tasks.purge_expired"
+PROMOTION_CHECK_TASK = "worker.tasks.promotion_check"
+CHECK_TRAFFIC_TASK = "worker.tasks.check_traffic"
 # Monitoring ticks have a queue and a worker of their own (the Procfile's algorithm_monitor),
 # so however many schedules fire, a training job never waits behind them. Training and
 # evaluations stay on Celery's default queue, where jobs queued before this split still are.
@@ -58,6 +60,8 @@ app.conf.update(
     task_routes={
         COMPUTE_ACCURACY_TASK: {"queue": MONITORING_QUEUE},
         PURGE_EXPIRED_TASK: {"queue": MONITORING_QUEUE},
+        PROMOTION_CHECK_TASK: {"queue": MONITORING_QUEUE},
+        CHECK_TRAFFIC_TASK: {"queue": MONITORING_QUEUE},
     },
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
     # Schedules live in Redis through RedBeat, so they survive restarts and any number of
@@ -72,9 +76,18 @@ app.conf.update(
     redbeat_key_prefix=f"{common_settings.REDIS_KEY_PREFIX}redbeat:",
     redbeat_lock_key=f"{common_settings.REDIS_KEY_PREFIX}redbeat::lock",
     beat_max_loop_interval=5,
-    # Retention (algorithm/domain/retention.py), daily at a quiet hour.
+    # Retention (algorithm/domain/retention.py), daily at a quiet hour; the promotion
+    # policy's trigger (algorithm/domain/promotion.py), each tick dropped if not taken before
+    # the next one is due; the canary's rollback check (algorithm/domain/canary_rollback.py),
+    # every TRAFFIC_CHECK_SECONDS: with no canary set it reads one small file and stops.
     beat_schedule={
-        "purge-expired": {"task": PURGE_EXPIRED_TASK, "schedule": crontab(minute=30, hour=3)}
+        "purge-expired": {"task": PURGE_EXPIRED_TASK, "schedule": crontab(minute=30, hour=3)},
+        "promotion-check": {
+            "task": PROMOTION_CHECK_TASK,
+            "schedule": settings.PROMOTION_CHECK_SECONDS,
+            "options": {"expires": settings.PROMOTION_CHECK_SECONDS},
+        },
+        "check-traffic": {"task": CHECK_TRAFFIC_TASK, "schedule": settings.TRAFFIC_CHECK_SECONDS},
     },
 )
 

@@ -4,6 +4,7 @@ is in common.settings, and the limits in common.limits."""
 
 import os
 
+from common import limits
 from common.settings import (
     REDIS_URL,
     env,
@@ -52,6 +53,9 @@ MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 4)
 # Whether this serving process scores with the fast runtime the versions whose training-time
 # comparison passed (algorithm/domain/fast_scoring.py); off serves every one with scikit-learn.
 FAST_SCORER = env_switch("ALGORITHM_FAST_SCORER", True)
+# Terms an explanation names per label (algorithm/domain/explanations.py); the others are
+# summed in its `rest`.
+EXPLAIN_TOP_TERMS = env_int_between("EXPLAIN_TOP_TERMS", 10, 1, limits.MAX_EXPLAIN_TOP_TERMS)
 
 # The one model name the Open Inference Protocol serves (algorithm/serving/services/inference.py).
 INFERENCE_MODEL_NAME = env("INFERENCE_MODEL_NAME", "textclf")
@@ -65,6 +69,8 @@ JOB_LEASE_SECONDS = float(env("JOB_LEASE_SECONDS", "60"))
 # in use is kept whatever its age (algorithm/domain/retention.py).
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 90)
 RESULT_RETENTION_DAYS = env_int("RESULT_RETENTION_DAYS", 90)
+# How often the scheduler asks whether the promotion policy's trigger is due (new rows, cron).
+PROMOTION_CHECK_SECONDS = env_int_between("PROMOTION_CHECK_SECONDS", 60, 1, 86_400)
 # Times a job may be taken by a worker before a dying worker fails it instead.
 JOB_MAX_ATTEMPTS = 3
 
@@ -96,6 +102,14 @@ PREDICTION_LOG_RETENTION_DAYS = env_int_between("PREDICTION_LOG_RETENTION_DAYS",
 PREDICTION_LOG_MAX_ROWS = env_int_between(
     "PREDICTION_LOG_MAX_ROWS", 10_000_000, 0, 1_000_000_000_000
 )
+
+# Traffic (algorithm/domain/traffic.py). The shadow scores off the answer path: texts waiting
+# for it per process (one more is skipped, and counted), and the most it scores a second per
+# process (a token bucket), so no caller can make a shadow take more CPU than this.
+SHADOW_QUEUE = env_int_between("SHADOW_QUEUE", 1_000, 1, 1_000_000)
+SHADOW_MAX_TEXTS_PER_SECOND = env_int_between("SHADOW_MAX_TEXTS_PER_SECOND", 200, 1, 1_000_000)
+# How often the monitor worker checks the canary's errors and live accuracy (its rollback).
+TRAFFIC_CHECK_SECONDS = env_int_between("TRAFFIC_CHECK_SECONDS", 30, 1, 86_400)
 
 # Live accuracy (algorithm/domain/live_accuracy.py): each model version's accuracy from the
 # feedback on its logged predictions, over its newest WINDOW_ROWS feedback and over the last

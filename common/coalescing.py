@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
+from typing import Any, Generic, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 from common.metrics import COALESCED_BATCH_TEXTS
 
@@ -45,6 +45,12 @@ class Scored(TypedDict):
     prediction_id: str
     # The caller's reference, as sent; empty when none was.
     reference: str
+    # The version that answered this text: a call's texts may be split between the active
+    # version and a canary (the algorithm service's traffic.py).
+    model_id: str
+    # Why the model chose the label, when the call asked (the algorithm service's
+    # explanations.py); such a call is never coalesced.
+    explanation: NotRequired[dict[str, Any]]
 
 
 class BatchPrediction(TypedDict):
@@ -55,9 +61,7 @@ class BatchPrediction(TypedDict):
 
 
 class Prediction(Scored):
-    """A Predict answer: one text's prediction and the version that made it."""
-
-    model_id: str
+    """A Predict answer: one text's prediction, with the version that made it."""
 
 
 SendBatch = Callable[[list[str], str, list[Origin]], BatchPrediction]
@@ -82,17 +86,25 @@ def _no_text_alone(error: Exception) -> bool:
 
 
 def answers(reply: BatchPrediction) -> list[Outcome]:
-    """A PredictBatch reply's predictions, each naming the version that answered."""
+    """A PredictBatch reply's predictions, each naming the version that answered, and each
+    with its explanation if the call asked for them."""
     return [
-        Prediction(
-            label=scored["label"],
-            scores=scored["scores"],
-            prediction_id=scored["prediction_id"],
-            reference=scored["reference"],
-            model_id=reply["model_id"],
-        )
+        _answer(scored, scored.get("model_id") or reply["model_id"])
         for scored in reply["predictions"]
     ]
+
+
+def _answer(scored: Scored, model_id: str) -> Prediction:
+    answer = Prediction(
+        label=scored["label"],
+        scores=scored["scores"],
+        prediction_id=scored["prediction_id"],
+        reference=scored["reference"],
+        model_id=model_id,
+    )
+    if scored.get("explanation") is not None:
+        answer["explanation"] = scored["explanation"]
+    return answer
 
 
 class _Queued(Protocol):

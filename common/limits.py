@@ -26,9 +26,18 @@ MAX_CALLER_CHARS = 64
 MAX_REQUEST_ID_CHARS = 200
 # Texts in one prediction call.
 MAX_BATCH_TEXTS = 1_000
+# Texts one prediction call may ask to explain: an explanation costs about as much CPU again
+# as the prediction (each text's features taken apart for two labels, alone, never coalesced),
+# so a caller cannot make one call cost a thousand of them.
+MAX_EXPLAIN_TEXTS = 100
+# Terms an explanation names per label, the most EXPLAIN_TOP_TERMS may be set to.
+MAX_EXPLAIN_TOP_TERMS = 100
 # Labels in each list of a posted result, and rows sent with an evaluation.
 MAX_RESULT_LABELS = 100_000
 MAX_EVALUATION_ROWS = 100_000
+# A canary's min_answers and min_feedback, and the promotion policy's min_shadow_predictions:
+# the most answers, feedback or shadow predictions a check may wait for before it judges.
+MAX_TRAFFIC_MIN_COUNT = 1_000_000
 # One gRPC message, either way.
 MAX_MESSAGE_BYTES = 16 << 20
 # Monitoring schedules in the deployment, and the shortest time a schedule may leave between
@@ -52,6 +61,9 @@ MAX_JSON_BODY_BYTES = 4 << 20
 # An import (POST /api/data/import/) is streamed, never held in memory, so it may be larger;
 # sized to import well within web's gunicorn timeout (about 20,000 rows a second).
 MAX_IMPORT_BYTES = 64 << 20
+# A console form (web/console/): the largest is Try it's, one text of MAX_TEXT_CHARS
+# characters, each up to 4 bytes of UTF-8 percent-encoded as 12, and a few short fields.
+MAX_CONSOLE_FORM_BYTES = MAX_TEXT_CHARS * 12 + (16 << 10)
 # One line of an imported file (CSV, TSV or JSON lines). The longest a valid row needs is a
 # JSON line of MAX_TEXT_CHARS characters all written as \uXXXX escapes, about 120 KB; a
 # longer line means a wrong format or a broken file, and reading it whole would hold an

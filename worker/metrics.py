@@ -38,6 +38,11 @@ MONITORING_TICKS = Counter(
     "Scheduled accuracy checks a worker ran, by outcome (scored, or error: nothing to score).",
     ["outcome"],
 )
+PROMOTIONS = Counter(
+    "textclf_promotions_total",
+    "Promotion decisions recorded, by outcome: promoted, kept, rolled_back, shadowing.",
+    ["outcome"],
+)
 SCHEDULER_TICKS_SENT = Counter(
     "textclf_scheduler_ticks_sent",
     "Scheduled tasks the scheduler sent to the queue, by task.",

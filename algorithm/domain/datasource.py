@@ -1,4 +1,10 @@
-"""Read the web app's ``data`` table for training: raw SQL, one consistent snapshot, streamed."""
+"""Read the web app's ``data`` table for training: raw SQL, one consistent snapshot, streamed.
+
+While an evaluation set is current (algorithm/domain/evaluation_sets.py), its rows are left
+out of every read and read apart, in the same snapshot, for the trained version to be
+measured on; so are rows added since the set last considered new rows for joining, which
+wait for the next training. Without a set, the queries are those of before sets existed.
+"""
 
 import contextlib
 import re
@@ -6,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import psycopg2.extensions
+from psycopg2 import sql
 
 from algorithm.domain import db
 from algorithm.domain.records import DataSnapshot
@@ -28,11 +35,22 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass
+class HeldOutRows:
+    """The current evaluation set's (text, label) rows, in id order."""
+
+    set_id: str
+    texts: list[str]
+    labels: list[str]
+
+
+@dataclass
 class LabelledRows:
     texts: list[str]
     labels: list[str]
     # Identifies what was read: the row count, highest id and latest update of the snapshot.
     snapshot: DataSnapshot
+    # The evaluation set's rows, left out of texts and labels; None without a current set.
+    held_out: HeldOutRows | None = None
 
 
 @dataclass
@@ -43,23 +61,38 @@ class LabelledStream:
     # Each call reads the table again, as batches of (text, label): the same rows in the
     # same order every time.
     batches: Callable[[], Iterator[list[tuple[str, str]]]]
+    held_out: HeldOutRows | None = None
+
+
+@dataclass
+class _Snapshot:
+    conn: psycopg2.extensions.connection
+    identity: DataSnapshot
+    # The WHERE clause that leaves the evaluation set out; empty without one.
+    rows_filter: sql.Composable
+    held_out: HeldOutRows | None
 
 
 def read_labelled_rows(on_progress: Progress) -> LabelledRows:
     """All (text, label) rows, in id order; on_progress(rows_read, rows_total) per batch."""
-    with _snapshot() as (conn, snapshot):
+    with _snapshot() as found:
+        snapshot = found.identity
         on_progress(0, snapshot["rows"])
         rows = _CopiedRows(lambda read: on_progress(read, snapshot["rows"]))
         # COPY sends the rows as lines of text, which cost less to take apart here than the
         # tuples a cursor builds per row (1.3 to 1.8 times the rows per second on 100,000
         # rows). Every row is kept anyway, so nothing is gained by streaming them.
-        with conn.cursor() as cursor:
+        with found.conn.cursor() as cursor:
             cursor.copy_expert(
-                f"COPY (SELECT {_TEXT}, {_LABEL} FROM {DATA_TABLE} ORDER BY {_ID}) TO STDOUT", rows
+                sql.SQL(
+                    f"COPY (SELECT {_TEXT}, {_LABEL} FROM {DATA_TABLE} {{where}} ORDER BY {_ID})"
+                    " TO STDOUT"
+                ).format(where=found.rows_filter),
+                rows,
             )
         if len(rows.texts) % BATCH_ROWS:
             on_progress(len(rows.texts), snapshot["rows"])
-    return LabelledRows(rows.texts, rows.labels, snapshot)
+    return LabelledRows(rows.texts, rows.labels, snapshot, found.held_out)
 
 
 # COPY's text format escapes a backslash and these control characters, and nothing else.
@@ -95,23 +128,29 @@ def open_labelled_stream(on_progress: Progress) -> Iterator[LabelledStream]:
 
     on_progress(rows_read, rows_total) per batch, rows_read counting from 0 on each pass.
     """
-    with _snapshot() as (conn, snapshot):
-        with conn.cursor() as cursor:
+    with _snapshot() as found:
+        snapshot = found.identity
+        with found.conn.cursor() as cursor:
             cursor.execute(
-                f"SELECT {_LABEL}, count(*) FROM {DATA_TABLE} GROUP BY {_LABEL} ORDER BY {_LABEL}"
+                sql.SQL(
+                    f"SELECT {_LABEL}, count(*) FROM {DATA_TABLE} {{where}} "
+                    f"GROUP BY {_LABEL} ORDER BY {_LABEL}"
+                ).format(where=found.rows_filter)
             )
             label_counts = dict(cursor.fetchall())
         on_progress(0, snapshot["rows"])
         yield LabelledStream(
             label_counts,
             snapshot,
-            lambda: _batches(conn, _MIXED_ORDER, snapshot["rows"], on_progress),
+            lambda: _batches(found, _MIXED_ORDER, on_progress),
+            found.held_out,
         )
 
 
 @contextlib.contextmanager
-def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, DataSnapshot]]:
-    """A read-only repeatable-read transaction, and what identifies the rows it sees.
+def _snapshot() -> Iterator[_Snapshot]:
+    """A read-only repeatable-read transaction, what identifies the rows it sees, and the
+    evaluation set's rows as it sees them.
 
     Every query in it sees the same rows, whatever is written meanwhile.
     """
@@ -123,28 +162,66 @@ def _snapshot() -> Iterator[tuple[psycopg2.extensions.connection, DataSnapshot]]
         )
         with conn:
             with conn.cursor() as cursor:
-                cursor.execute(f"SELECT count(*), max({_ID}), max({_UPDATED_AT}) FROM {DATA_TABLE}")
+                rows_filter, held_out = _evaluation_set(cursor)
+                cursor.execute(
+                    sql.SQL(
+                        f"SELECT count(*), max({_ID}), max({_UPDATED_AT}) FROM {DATA_TABLE} "
+                        "{where}"
+                    ).format(where=rows_filter)
+                )
                 total, max_id, last_update = db.fetch_one(cursor)
-            yield (
-                conn,
-                {
-                    "rows": total,
-                    "max_id": max_id,
-                    "last_update": last_update.isoformat() if last_update else None,
-                },
-            )
+            identity: DataSnapshot = {
+                "rows": total,
+                "max_id": max_id,
+                "last_update": last_update.isoformat() if last_update else None,
+            }
+            yield _Snapshot(conn, identity, rows_filter, held_out)
     finally:
         conn.close()
 
 
+def _evaluation_set(
+    cursor: psycopg2.extensions.cursor,
+) -> tuple[sql.Composable, HeldOutRows | None]:
+    """The filter that leaves the current evaluation set out of the rows read, and its rows."""
+    cursor.execute("SELECT id, synced_data_id FROM evaluation_sets WHERE retire_time IS NULL")
+    current = cursor.fetchone()
+    if current is None:
+        return sql.SQL(""), None
+    set_id, synced_data_id = current
+    rows = _CopiedRows(lambda read: None)
+    # COPY, as the training rows are read, for the same reason.
+    cursor.copy_expert(
+        sql.SQL(
+            f"COPY (SELECT d.{_TEXT}, d.{_LABEL} FROM {DATA_TABLE} d "
+            f"JOIN evaluation_set_rows e ON e.data_id = d.{_ID} "
+            f"WHERE e.set_id = {{set_id}} ORDER BY d.{_ID}) TO STDOUT"
+        ).format(set_id=sql.Literal(str(set_id))),
+        rows,
+    )
+    held_out = HeldOutRows(str(set_id), rows.texts, rows.labels)
+    # An anti-join on the set's primary key. Rows past synced_data_id have not been
+    # considered for joining the set yet: training them now could put in a later set a
+    # row a version learned from.
+    rows_filter = sql.SQL(
+        f"WHERE {_ID} <= {{synced}} AND NOT EXISTS (SELECT 1 FROM evaluation_set_rows e "
+        f"WHERE e.set_id = {{set_id}} AND e.data_id = {DATA_TABLE}.{_ID})"
+    ).format(synced=sql.Literal(synced_data_id), set_id=sql.Literal(str(set_id)))
+    return rows_filter, held_out
+
+
 def _batches(
-    conn: psycopg2.extensions.connection, order_by: str, total: int, on_progress: Progress
+    found: _Snapshot, order_by: str, on_progress: Progress
 ) -> Iterator[list[tuple[str, str]]]:
     # A named cursor streams from the server instead of loading the table at once.
-    with conn.cursor(name="training_rows") as rows:
+    with found.conn.cursor(name="training_rows") as rows:
         rows.itersize = BATCH_ROWS
-        rows.execute(f"SELECT {_TEXT}, {_LABEL} FROM {DATA_TABLE} ORDER BY {order_by}")
-        rows_read = 0
+        rows.execute(
+            sql.SQL(
+                f"SELECT {_TEXT}, {_LABEL} FROM {DATA_TABLE} {{where}} ORDER BY {order_by}"
+            ).format(where=found.rows_filter)
+        )
+        rows_read, total = 0, found.identity["rows"]
         while batch := rows.fetchmany(BATCH_ROWS):
             rows_read += len(batch)
             on_progress(rows_read, total)

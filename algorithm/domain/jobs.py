@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 TERMINAL_STATES = ("succeeded", "failed")
 _COLUMNS = (
     "id, kind, state, stage, progress, rows_read, rows_total, algorithm, parameters, "
-    "model_id, metric_id, metrics, error, create_time, start_time, end_time"
+    "model_id, metric_id, metrics, error, create_time, start_time, end_time, promotion"
 )
 
 
@@ -38,11 +38,13 @@ def job_create(
     request_id: uuid.UUID | None = None,
     model_id: str | None = None,
     metric_id: uuid.UUID | None = None,
+    promotion: bool = False,
     cursor: psycopg2.extras.RealDictCursor | None = None,
 ) -> tuple[Job, bool]:
     """Insert a queued job; with a known request_id return that job instead. (job, created).
 
-    With a cursor, the insert joins the caller's transaction.
+    promotion: the version it trains is a challenger, promoted or kept by the promotion
+    policy. With a cursor, the insert joins the caller's transaction.
     """
     if cursor is None:
         with db.transaction() as own_cursor:
@@ -53,12 +55,14 @@ def job_create(
                 request_id=request_id,
                 model_id=model_id,
                 metric_id=metric_id,
+                promotion=promotion,
                 cursor=own_cursor,
             )
     cursor.execute(
         f"""
-        INSERT INTO jobs (id, kind, algorithm, parameters, request_id, model_id, metric_id)
-        VALUES (%s, %s, %s, %s, %s, %s, %s)
+        INSERT INTO jobs
+            (id, kind, algorithm, parameters, request_id, model_id, metric_id, promotion)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (request_id) DO NOTHING
         RETURNING {_COLUMNS}
         """,
@@ -70,6 +74,7 @@ def job_create(
             request_id,
             uuid.UUID(model_id) if model_id else None,
             metric_id,
+            promotion,
         ),
     )
     row = cursor.fetchone()
@@ -92,6 +97,33 @@ def job_get(job_id: object) -> Job:
     if row is None:
         raise NotFound(f"Job {job_uuid} does not exist.")
     return _job(row)
+
+
+def job_list(*, limit: int, offset: int = 0) -> tuple[list[Job], int]:
+    """The newest jobs first, a page of them, and how many there are in all."""
+    with db.transaction() as cursor:
+        cursor.execute("SELECT count(*) AS total FROM jobs")
+        total = int((cursor.fetchone() or {"total": 0})["total"])
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM jobs ORDER BY create_time DESC, id DESC LIMIT %s OFFSET %s",
+            (limit, offset),
+        )
+        return [_job(row) for row in cursor.fetchall()], total
+
+
+def promotion_job_in_flight(
+    cursor: psycopg2.extras.RealDictCursor, request_id: uuid.UUID | None = None
+) -> Job | None:
+    """A challenger's job still queued or running, if any, in the caller's transaction:
+    other than the one request_id started, if it did."""
+    cursor.execute(
+        f"SELECT {_COLUMNS} FROM jobs WHERE promotion AND state IN ('queued', 'running') "
+        "AND (%(request)s::uuid IS NULL OR request_id IS DISTINCT FROM %(request)s) "
+        "ORDER BY create_time LIMIT 1",
+        {"request": request_id},
+    )
+    row = cursor.fetchone()
+    return _job(row) if row else None
 
 
 def job_start(job_id: uuid.UUID) -> Job | None:

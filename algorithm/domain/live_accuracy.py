@@ -5,7 +5,7 @@ feedback rows, and the feedback given in the last LIVE_ACCURACY_WINDOW_DAYS days
 has its feedback count, accuracy, and per label (predicted or true) precision and recall with
 the counts behind them, so that a reader sees how little a figure may rest on.
 
-Web owns the tables (web/learning/models.py); the service reads them with the SQL below,
+Web owns the feedback table (web/learning/models.py); the service reads it with the SQL below,
 through the names here, which tests/test_prediction_log_contract.py holds to web's models.
 """
 
@@ -16,31 +16,41 @@ from dataclasses import dataclass
 
 from algorithm import settings
 from algorithm.domain import db
-from algorithm.domain.prediction_log import PREDICTIONS_TABLE
 
 FEEDBACK_TABLE = "feedback"
-# feedback's columns this module reads: its prediction, the true label, when it was given.
-FEEDBACK_COLUMNS = ("id", "prediction_id", "label", "created_at")
-# predictions' columns it reads: the version and the predicted label.
-PREDICTION_READ_COLUMNS = ("id", "model_id", "label")
+# feedback's columns this module reads: the version and label of its prediction (copied
+# there when the feedback is saved), the true label, when it was given.
+FEEDBACK_COLUMNS = ("id", "model_id", "predicted", "label", "created_at")
 
-# Each feedback row of the versions asked for, or with feedback in the days window, numbered
-# newest first within its version; the pairs (predicted, true) counted in each window.
+# The versions asked for, and those with feedback in the days window if asked; for each,
+# its newest `rows` feedback rows and those of the last days, numbered newest first: two
+# index-only ranges of feedback_model_idx, whatever the size of the table or of the log.
+# Then the pairs (predicted, true) counted in each window.
 _PAIRS = f"""
-    WITH labelled AS (
-        SELECT p.model_id, p.label AS predicted, f.label AS actual, f.created_at,
+    WITH versions AS (
+        SELECT unnest(%(model_ids)s::uuid[]) AS model_id
+        UNION
+        SELECT DISTINCT model_id FROM {FEEDBACK_TABLE}
+        WHERE %(recent)s AND created_at >= %(since)s
+    ),
+    labelled AS (
+        SELECT v.model_id, f.predicted, f.label AS actual, f.created_at,
             row_number() OVER (
-                PARTITION BY p.model_id ORDER BY f.created_at DESC, f.id DESC
+                PARTITION BY v.model_id ORDER BY f.created_at DESC, f.id DESC
             ) AS position
-        FROM {FEEDBACK_TABLE} AS f JOIN {PREDICTIONS_TABLE} AS p ON p.id = f.prediction_id
-        WHERE p.model_id = ANY(%(model_ids)s::uuid[]) OR (
-            %(recent)s AND p.model_id IN (
-                SELECT recent_p.model_id
-                FROM {FEEDBACK_TABLE} AS recent_f
-                JOIN {PREDICTIONS_TABLE} AS recent_p ON recent_p.id = recent_f.prediction_id
-                WHERE recent_f.created_at >= %(since)s
+        FROM versions AS v
+        CROSS JOIN LATERAL (
+            (
+                SELECT id, predicted, label, created_at FROM {FEEDBACK_TABLE}
+                WHERE model_id = v.model_id
+                ORDER BY created_at DESC, id DESC LIMIT %(rows)s
             )
-        )
+            UNION
+            (
+                SELECT id, predicted, label, created_at FROM {FEEDBACK_TABLE}
+                WHERE model_id = v.model_id AND created_at >= %(since)s
+            )
+        ) AS f
     )
     SELECT model_id, predicted, actual,
         count(*) FILTER (WHERE position <= %(rows)s) AS in_rows,

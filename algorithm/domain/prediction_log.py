@@ -47,7 +47,11 @@ PREDICTION_COLUMNS = (
     "text_hash",
     "text_key",
     "kept_because",
+    "shadow_model_id",
+    "shadow_label",
 )
+# The columns that are NULL for a prediction no shadow scored (COPY's FORCE_NULL).
+NULLABLE_COLUMNS = ("shadow_model_id", "shadow_label")
 # Web's tables whose rows name a logged prediction, by the column that names it: retention
 # keeps the predictions they name (their foreign keys would refuse the delete anyway).
 PREDICTION_REFERRERS = (("feedback", "prediction_id"), ("review_items", "prediction_id"))
@@ -55,6 +59,9 @@ PREDICTION_REFERRERS = (("feedback", "prediction_id"), ("review_items", "predict
 # Why a prediction is in the log (web's KeptBecause).
 UNCERTAIN = "uncertain"
 SAMPLED = "sampled"
+# The shadow labelled it otherwise: every such prediction is kept, its text as an uncertain
+# one's, for the review queue's `disagreement` strategy.
+DISAGREEMENT = "disagreement"
 # What is kept of its text.
 FULL, HASH, NONE = settings.PREDICTION_LOG_TEXT_MODES
 # The caller of a prediction that names none: the algorithm service's own callers.
@@ -76,6 +83,9 @@ class Record(NamedTuple):
     kept_because: str
     top_probability: float
     margin: float
+    # The shadow that also scored the text, and its label ("" for none).
+    shadow_model_id: str = ""
+    shadow_label: str = ""
 
 
 def top_and_margin(scores: dict[str, float]) -> tuple[float, float]:
@@ -113,17 +123,22 @@ class Policy:
             text_bytes_per_minute=settings.PREDICTION_LOG_TEXT_BYTES_PER_MINUTE,
         )
 
-    def kept_because(self, top: float, margin: float, draw: Callable[[], float]) -> str | None:
-        """UNCERTAIN, SAMPLED, or None for a prediction the log leaves out; `draw` is
-        random.random (it is only called for a prediction that is not uncertain)."""
+    def kept_because(
+        self, top: float, margin: float, draw: Callable[[], float], disagreed: bool = False
+    ) -> str | None:
+        """UNCERTAIN, DISAGREEMENT (the shadow labelled it otherwise), SAMPLED, or None for a
+        prediction the log leaves out; `draw` is random.random (it is only called for a
+        prediction kept for neither of the first two)."""
         if top < self.uncertain_below or margin < self.margin_below:
             return UNCERTAIN
+        if disagreed:
+            return DISAGREEMENT
         if self.sample_rate and draw() < self.sample_rate:
             return SAMPLED
         return None
 
     def text_mode(self, kept_because: str) -> str:
-        return self.text_uncertain if kept_because == UNCERTAIN else self.text_sampled
+        return self.text_sampled if kept_because == SAMPLED else self.text_uncertain
 
 
 class TextBudget:
@@ -156,7 +171,8 @@ def entropy(scores: dict[str, float]) -> float:
     return sum(-p * math.log(p) for p in scores.values() if p > 0)
 
 
-# A row of PREDICTION_COLUMNS, as COPY reads it (every value as text, none NULL).
+# A row of PREDICTION_COLUMNS, as COPY reads it (every value as text; "" is NULL in the
+# NULLABLE_COLUMNS).
 Row = tuple[str, ...]
 
 
@@ -195,4 +211,6 @@ class Rows:
             self.keyed_hash(record.text) if mode == HASH else "",
             self.keyed_hash(text_key_of(record.text)),
             record.kept_because,
+            record.shadow_model_id,
+            record.shadow_label,
         )

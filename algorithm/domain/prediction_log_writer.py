@@ -26,6 +26,7 @@ import psycopg2.extensions
 
 from algorithm.domain import db
 from algorithm.domain.prediction_log import (
+    NULLABLE_COLUMNS,
     PREDICTION_COLUMNS,
     PREDICTIONS_TABLE,
     Policy,
@@ -50,7 +51,10 @@ WARNING_SECONDS = 60.0
 WRITTEN = "written"
 DROPPED = "dropped"
 
-_COPY = f"COPY {PREDICTIONS_TABLE} ({', '.join(PREDICTION_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+_COPY = (
+    f"COPY {PREDICTIONS_TABLE} ({', '.join(PREDICTION_COLUMNS)}) FROM STDIN "
+    f"WITH (FORMAT csv, FORCE_NULL ({', '.join(NULLABLE_COLUMNS)}))"
+)
 
 Counted = Callable[[str, int], None]
 Connect = Callable[[], psycopg2.extensions.connection]
@@ -147,17 +151,21 @@ class PredictionLog:
         predictions: Sequence[tuple[str, dict[str, float]]],
         prediction_ids: Sequence[str],
         origins: Sequence[Origin],
+        shadow_id: str = "",
+        shadow_labels: Sequence[str] = (),
     ) -> None:
-        """Hand the predictions the policy keeps to the writer; on the answer path, so it
-        only decides and enqueues."""
+        """Hand the predictions the policy keeps to the writer; on the answer path (or the
+        shadow's thread, with the shadow's labels), so it only decides and enqueues."""
         if self._pid != os.getpid():
             return
         created = time.time()
-        for text, (label, scores), prediction_id, origin in zip(
-            texts, predictions, prediction_ids, origins, strict=True
+        for index, (text, (label, scores), prediction_id, origin) in enumerate(
+            zip(texts, predictions, prediction_ids, origins, strict=True)
         ):
+            shadow_label = shadow_labels[index] if shadow_labels else ""
             top, margin = top_and_margin(scores)
-            kept_because = self.policy.kept_because(top, margin, random.random)
+            disagreed = bool(shadow_label) and shadow_label != label
+            kept_because = self.policy.kept_because(top, margin, random.random, disagreed)
             if kept_because is None:
                 continue
             record = Record(
@@ -171,6 +179,8 @@ class PredictionLog:
                 kept_because,
                 top,
                 margin,
+                shadow_id if shadow_label else "",
+                shadow_label,
             )
             try:
                 self._records.put_nowait(record)

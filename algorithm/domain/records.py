@@ -10,7 +10,7 @@ names are filled without a second mapping.
 
 import datetime
 import uuid
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 # An algorithm's hyper-parameters, resolved (ml.resolve_parameters): every one a number.
 Parameters = dict[str, int | float]
@@ -65,6 +65,8 @@ class Job(TypedDict):
     create_time: datetime.datetime
     start_time: datetime.datetime | None
     end_time: datetime.datetime | None
+    # A challenger's training job: its version is promoted or kept by the promotion policy.
+    promotion: bool
 
 
 class DataSnapshot(TypedDict):
@@ -109,6 +111,8 @@ class TrainingOutcome(TypedDict):
     runtime: NotRequired[RuntimeCheck]
     # Versions trained before drift was measured lack it.
     reference_profile: NotRequired["ReferenceProfile"]
+    # Versions trained while an evaluation set was current: their scores on its rows.
+    evaluation: NotRequired["EvaluationSetMetrics"]
 
 
 class Manifest(TrainingOutcome):
@@ -120,6 +124,81 @@ class Manifest(TrainingOutcome):
     library_versions: dict[str, str]
     created_time: str
     signature: str
+
+
+class EvaluationSet(TypedDict):
+    """A row of ``evaluation_sets``, with what its rows hold now: the frozen rows every
+    version is measured on and training leaves out."""
+
+    id: uuid.UUID
+    create_time: datetime.datetime
+    retire_time: datetime.datetime | None
+    method: Literal["fraction", "ids"]
+    fraction: float | None
+    stratified: bool
+    seed: int
+    new_rows_share: float
+    synced_data_id: int
+    # Rows when it was created; `rows` and `label_counts` count those still in `data` now.
+    row_count: int
+    rows: int
+    label_counts: dict[str, int]
+
+
+class EvaluationSetMetrics(TypedDict):
+    """A version's scores on the rows of the evaluation set it was measured on."""
+
+    set_id: str
+    rows: int
+    metrics: Metrics
+
+
+class PromotionTrigger(TypedDict):
+    # A challenger once this many rows were added to `data` since the last one; None: never.
+    every_new_rows: int | None
+    # A challenger at each tick of this cron expression (UTC); None: never.
+    cron_expression: str | None
+
+
+class PromotionPolicy(TypedDict):
+    """When a challenger is trained, with what, and the rule that promotes it."""
+
+    trigger: PromotionTrigger
+    algorithm: str
+    parameters: Parameters
+    metric: Literal["accuracy", "macro_f1"]
+    min_improvement: float
+    max_recall_drop: float
+    # The shadow rule (promotion.py): None (or, in a policy set before it, absent) is unused.
+    min_shadow_agreement: NotRequired[float | None]
+    # The challenger's shadow predictions compared before its agreement is judged.
+    min_shadow_predictions: NotRequired[int]
+
+
+class PromotionPolicyRecord(TypedDict):
+    """The row of ``promotion_policy``."""
+
+    policy: PromotionPolicy
+    update_time: datetime.datetime
+    # The every_new_rows trigger counts the data rows with a higher id than this.
+    counted_from_id: int
+    # When the last challenger was queued by the policy; the cron counts from it.
+    last_trigger_time: datetime.datetime
+
+
+class PromotionDecision(TypedDict):
+    """A row of ``promotion_decisions``: which version answers, decided by a rule on evidence."""
+
+    id: uuid.UUID
+    create_time: datetime.datetime
+    kind: Literal["promotion", "canary_rollback"]
+    outcome: Literal["promoted", "kept", "rolled_back", "shadowing"]
+    champion_id: uuid.UUID | None
+    candidate_id: uuid.UUID | None
+    job_id: uuid.UUID | None
+    reason: str
+    rule: dict[str, Any]
+    evidence: dict[str, Any]
 
 
 class MetricRecord(TypedDict):
@@ -172,3 +251,28 @@ class ReferenceProfile(TypedDict):
     mean_text_chars: float
     # None for a vectorizer with no vocabulary (hashing), or a hold-out with no token at all.
     mean_oov_share: float | None
+
+
+class TermContribution(TypedDict):
+    term: str
+    contribution: float
+
+
+class LabelExplanation(TypedDict):
+    """One label's decision value, taken apart: intercept + sum of the terms + rest."""
+
+    label: str
+    decision_value: float
+    intercept: float
+    terms: list[TermContribution]
+    rest: float
+
+
+class Explanation(TypedDict):
+    """A prediction's explanation (algorithm/domain/explanations.py): the predicted label's and
+    the runner-up's decisions, or, for a version with no exact one, why (unavailable)."""
+
+    runtime: str
+    predicted: LabelExplanation | None
+    runner_up: LabelExplanation | None
+    unavailable: str | None

@@ -8,6 +8,7 @@ rename too. Nothing is unpickled before its manifest signature and checksums mat
 
 import datetime
 import errno
+import fcntl
 import hashlib
 import hmac
 import json
@@ -20,7 +21,7 @@ import shutil
 import stat
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,8 +30,10 @@ import scipy
 import sklearn
 
 from algorithm import settings
-from algorithm.domain import fast_scoring, ml
+from algorithm.domain import fast_scoring, ml, traffic
 from algorithm.domain.errors import FailedPrecondition, InvalidArgument, NotFound, parse_uuid
+from algorithm.domain.files import ModelIntegrityError as ModelIntegrityError
+from algorithm.domain.files import fsync_dir, read_regular_file, write_durably
 from algorithm.domain.records import Manifest, TrainingOutcome
 from common import settings as common_settings
 
@@ -51,17 +54,6 @@ _BAD_POINTER = "The ACTIVE pointer does not name a model version: it must hold o
 
 class VersionExists(FileExistsError):
     """A version with this id is already published; it is left as it was."""
-
-
-class ModelIntegrityError(Exception):
-    """A version's files do not match its signed manifest: it must not be loaded.
-
-    `check` names the check that failed, in a word (metrics count refusals by it).
-    """
-
-    def __init__(self, message: str, check: str):
-        super().__init__(message)
-        self.check = check
 
 
 @dataclass(frozen=True)
@@ -139,38 +131,6 @@ def _sha256(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-def _read_regular_file(path: pathlib.Path, limit: int = -1) -> bytes:
-    """A file's bytes (at most limit of them), refusing a symbolic link (O_NOFOLLOW: no window
-    between check and read) or anything but a regular file."""
-    try:
-        # O_NONBLOCK: opening a FIFO put in a pickle's place must fail the check, not hang.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise ModelIntegrityError(f"{path.name} is a symbolic link", "file_type") from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ModelIntegrityError(f"{path.name} is not a regular file", "file_type")
-    with os.fdopen(fd, "rb") as stream:
-        return stream.read(limit)
-
-
-def _write_durably(path: pathlib.Path, data: bytes) -> None:
-    with path.open("wb") as stream:
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
-def _fsync_dir(path: pathlib.Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ModelStore:
     def __init__(self, root: pathlib.Path | None = None):
         self.root = pathlib.Path(root or settings.MODEL_DIR)
@@ -191,7 +151,7 @@ class ModelStore:
         try:
             files = {}
             for name, obj in ((MODEL_FILE, classifier), (VECTORIZER_FILE, vectorizer)):
-                _write_durably(staging / name, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+                write_durably(staging / name, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
                 files[name] = _sha256(staging / name)
             manifest: Manifest = {
                 **outcome,
@@ -202,7 +162,7 @@ class ModelStore:
                 "signature": "",
             }
             manifest["signature"] = _sign(manifest)
-            _write_durably(staging / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
+            write_durably(staging / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
             staging.chmod(0o755)
             try:
                 os.rename(staging, final)
@@ -210,7 +170,7 @@ class ModelStore:
                 if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
                     raise VersionExists(f"Model {final.name} is already published.") from error
                 raise
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -224,7 +184,7 @@ class ModelStore:
                 f"the folder of {folder.name} is a symbolic link", "file_type"
             )
         try:
-            manifest = json.loads(_read_regular_file(folder / MANIFEST_FILE))
+            manifest = json.loads(read_regular_file(folder / MANIFEST_FILE))
         except FileNotFoundError:
             raise NotFound(f"Model {model_id} does not exist.") from None
         except (OSError, ValueError) as error:
@@ -272,6 +232,11 @@ class ModelStore:
                 f"Model {model_id} is the active version: activate another version first, "
                 "then delete this one."
             )
+        if model_id in self.read_traffic().named():
+            raise FailedPrecondition(
+                f"Model {model_id} takes part in the traffic split (canary or shadow): remove it "
+                "from the traffic first (DELETE /api/traffic/), then delete it."
+            )
         folder = self.path(model_id)
         if not folder.is_dir():
             raise NotFound(f"Model {model_id} does not exist.")
@@ -306,7 +271,7 @@ class ModelStore:
         data = {}
         for name in (MODEL_FILE, VECTORIZER_FILE):
             try:
-                data[name] = _read_regular_file(folder / name)
+                data[name] = read_regular_file(folder / name)
             except FileNotFoundError:
                 raise ModelIntegrityError(
                     f"{name} of {model_id} is missing", "missing_file"
@@ -330,13 +295,13 @@ class ModelStore:
         folder = self.path(model_id)
         staging = folder / f".{MANIFEST_FILE}-{uuid.uuid4().hex}"
         try:
-            _write_durably(staging, json.dumps(manifest, indent=2).encode())
+            write_durably(staging, json.dumps(manifest, indent=2).encode())
             staging.chmod(stat.S_IMODE((folder / MANIFEST_FILE).stat().st_mode))
             os.replace(staging, folder / MANIFEST_FILE)
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return True
 
     def activate(self, model_id: str) -> None:
@@ -350,16 +315,50 @@ class ModelStore:
             raise FailedPrecondition(
                 f"Model {model_id} failed its integrity checks and cannot be activated: {error}."
             ) from error
+        self.update_traffic(lambda current: current.without(model_id))  # it answers all now
         self.point_active(model_id)
 
     def point_active(self, model_id: str) -> None:
         """Make ACTIVE name a version with one atomic rename, checking nothing: for a restore,
         which puts back the pointer a backup recorded (activate checks first)."""
-        pointer = self.root / ACTIVE_FILE
-        staging = pointer.with_name(f".{ACTIVE_FILE}-{uuid.uuid4().hex}")
-        _write_durably(staging, f"{model_id}\n".encode())
+        self._replace(ACTIVE_FILE, f"{model_id}\n".encode())
+
+    def _replace(self, name: str, data: bytes) -> None:
+        pointer = self.root / name
+        staging = pointer.with_name(f".{name}-{uuid.uuid4().hex}")
+        write_durably(staging, data)
         os.replace(staging, pointer)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
+
+    def read_traffic(self) -> traffic.Traffic:
+        """The canary and shadow TRAFFIC names; none without the file. Opened as ACTIVE is."""
+        try:
+            data = read_regular_file(self.root / traffic.TRAFFIC_FILE, traffic.MAX_FILE_BYTES + 1)
+            return traffic.parse(data)
+        except FileNotFoundError:
+            return traffic.NONE
+        except (ModelIntegrityError, OSError, ValueError) as error:
+            message = f"The TRAFFIC file is not one this service wrote ({error}); set it again"
+            raise ModelIntegrityError(message, "traffic") from None
+
+    def update_traffic(
+        self, change: Callable[[traffic.Traffic], traffic.Traffic]
+    ) -> tuple[traffic.Traffic, traffic.Traffic]:
+        """Replace TRAFFIC by change(current), under a lock so that two writers (an admin, the
+        rollback check, an activation) never lose each other's change; (before, after)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.root, os.O_RDONLY)  # the folder itself: no lock file to leave
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = self.read_traffic()
+            except ModelIntegrityError:
+                current = traffic.NONE
+            if (changed := change(current)) != current:
+                self._replace(traffic.TRAFFIC_FILE, traffic.dump(changed))
+            return current, changed
+        finally:
+            os.close(lock)  # and with it the lock
 
     def active_id(self) -> str | None:
         """The version ACTIVE names; None if there is none, or if the pointer is bad (serving
@@ -378,7 +377,7 @@ class ModelStore:
         service's secrets.
         """
         try:
-            data = _read_regular_file(self.root / ACTIVE_FILE, ACTIVE_MAX_BYTES + 1)
+            data = read_regular_file(self.root / ACTIVE_FILE, ACTIVE_MAX_BYTES + 1)
         except FileNotFoundError:
             return None
         except (ModelIntegrityError, OSError):

@@ -4,10 +4,26 @@ import logging
 import time
 import uuid
 
-from algorithm.domain import db, fast_scoring, jobs, ml, monitoring
-from algorithm.domain.datasource import open_labelled_stream, read_labelled_rows
+from algorithm.domain import (
+    db,
+    evaluation,
+    evaluation_sets,
+    fast_scoring,
+    jobs,
+    ml,
+    monitoring,
+    promotion,
+)
+from algorithm.domain.datasource import HeldOutRows, open_labelled_stream, read_labelled_rows
 from algorithm.domain.drift import ProfileBuilder
-from algorithm.domain.records import DataSnapshot, Job, Parameters, TrainingOutcome
+from algorithm.domain.records import (
+    DataSnapshot,
+    EvaluationSetMetrics,
+    Job,
+    Parameters,
+    PromotionDecision,
+    TrainingOutcome,
+)
 from algorithm.domain.store import ModelStore, VersionExists
 from common import limits
 
@@ -70,12 +86,13 @@ def _train(
     progress: _Progress,
     comparison: fast_scoring.HoldOutComparison,
     profile: ProfileBuilder,
-) -> tuple[ml.TrainedModel, DataSnapshot]:
+) -> tuple[ml.TrainedModel, DataSnapshot, HeldOutRows | None]:
     """Train on the data table, streamed or in memory as the algorithm needs, comparing the
-    two runtimes on the held-out texts and profiling them; return the model and the data
-    snapshot it was trained on."""
+    two runtimes on the held-out texts and profiling them; return the model, the data
+    snapshot it was trained on and the evaluation set's rows that were left out of it."""
     on_hold_out = profile.alongside(comparison.observe)
     progress.stage("loading")
+    evaluation_sets.sync_current()
     if algorithm.streaming:
         with open_labelled_stream(progress.rows) as stream:
             trained = ml.train_streaming(
@@ -86,12 +103,20 @@ def _train(
                 progress.stage,
                 on_hold_out,
             )
-        return trained, stream.snapshot
+        return trained, stream.snapshot, stream.held_out
     rows = read_labelled_rows(progress.rows)
     trained = ml.train(
         rows.texts, rows.labels, algorithm.name, parameters, progress.stage, on_hold_out
     )
-    return trained, rows.snapshot
+    return trained, rows.snapshot, rows.held_out
+
+
+def _measured_on(trained: ml.TrainedModel, held_out: HeldOutRows) -> EvaluationSetMetrics:
+    """The version's scores on the evaluation set's rows."""
+    metrics = evaluation.evaluate(
+        trained.classifier, trained.vectorizer, held_out.texts, held_out.labels
+    )
+    return {"set_id": held_out.set_id, "rows": len(held_out.texts), "metrics": metrics}
 
 
 def run_training_job(
@@ -100,17 +125,19 @@ def run_training_job(
     *,
     activate: bool = True,
     retrained_from: str | None = None,
-) -> None:
+) -> PromotionDecision | None:
     """Train on the data table, publish the model version (noting in its manifest the
-    version it retrains, if any) and, unless told not to, make it active."""
+    version it retrains, if any) and, unless told not to, make it active. A challenger's
+    job (promotion) activates it only if the promotion policy's rule says so, and returns
+    the decision."""
     store = store or ModelStore()
     job_uuid = uuid.UUID(job_id)
     job = jobs.job_start(job_uuid)
     if job is None:
         logger.info("Job %s is gone, ended or running elsewhere; nothing to do", job_id)
-        return
+        return None
     with jobs.heartbeat(job_uuid):
-        _run(job, model_id_for_job(job_uuid), store, activate, retrained_from)
+        return _run(job, model_id_for_job(job_uuid), store, activate, retrained_from)
 
 
 def _run(
@@ -119,9 +146,10 @@ def _run(
     store: ModelStore,
     activate: bool,
     retrained_from: str | None,
-) -> None:
+) -> PromotionDecision | None:
     job_id, job_uuid = str(job["id"]), job["id"]
     started = time.monotonic()
+    decision = None
     try:
         if store.exists(model_id):
             # A redelivery of a job whose model was published before the worker died.
@@ -132,7 +160,9 @@ def _run(
                 job_uuid, _STREAMING_STAGE_START if algorithm.streaming else _STAGE_START
             )
             comparison, profile = fast_scoring.HoldOutComparison(), ProfileBuilder()
-            trained, snapshot = _train(algorithm, job["parameters"], progress, comparison, profile)
+            trained, snapshot, held_out = _train(
+                algorithm, job["parameters"], progress, comparison, profile
+            )
             progress.stage("saving")
             outcome: TrainingOutcome = {
                 "job_id": job_id,
@@ -150,6 +180,8 @@ def _run(
             }
             if retrained_from:
                 outcome["retrained_from"] = retrained_from
+            if held_out is not None and held_out.texts:
+                outcome["evaluation"] = _measured_on(trained, held_out)
             try:
                 manifest = store.publish(model_id, trained.vectorizer, trained.classifier, outcome)
             except VersionExists:
@@ -165,20 +197,23 @@ def _run(
                     y_true=trained.hold_out_true[:sample],
                     y_pred=trained.hold_out_predicted[:sample],
                 )
-        if activate:
+        if job["promotion"]:
+            decision = promotion.decide(job, model_id, store)
+        elif activate:
             store.activate(model_id)
     except db.LOST:
         # The job stays running, untouched: once the database is back it is queued again
         # (jobs.requeue_orphaned) and retried from the start.
         logger.warning("Job %s lost the database; it will be retried", job_id, exc_info=True)
-        return
+        return None
     except ml.TrainingDataError as error:
         jobs.job_fail(job_uuid, error=str(error))
         logger.info("Job %s cannot train: %s", job_id, error)
-        return
+        return None
     except Exception as error:
         jobs.job_fail(job_uuid, error=f"Training failed: {type(error).__name__}: {error}")
         logger.exception("Job %s failed", job_id)
-        return
+        return None
     jobs.job_succeed(job_uuid, model_id=model_id, metrics=manifest["metrics"])
     logger.info("Job %s made model %s: %s", job_id, model_id, manifest["metrics"]["accuracy"])
+    return decision

@@ -18,7 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from algorithm import settings
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
-from algorithm.serving import drift_metrics, grpc_processes
+from algorithm.serving import drift_metrics, grpc_processes, traffic
 from algorithm.serving import metrics as algorithm_metrics
 from algorithm.serving.grpc_servicers import (
     InferenceServicer,
@@ -26,8 +26,10 @@ from algorithm.serving.grpc_servicers import (
     ModelServicer,
     MonitoringServicer,
     PredictionServicer,
+    PromotionServicer,
     TrainingServicer,
 )
+from algorithm.serving.grpc_traffic import TrafficServicer
 from algorithm.serving.live_accuracy_metrics import LiveAccuracyCollector
 from algorithm.serving.metrics import MetricsInterceptor
 from algorithm.serving.model_repository import model_repository
@@ -42,6 +44,10 @@ from algorithm.v1 import (
     monitoring_pb2_grpc,
     prediction_pb2,
     prediction_pb2_grpc,
+    promotion_pb2,
+    promotion_pb2_grpc,
+    traffic_pb2,
+    traffic_pb2_grpc,
     training_pb2,
     training_pb2_grpc,
 )
@@ -68,7 +74,9 @@ SERVICE_NAMES = (
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     info_pb2.DESCRIPTOR.services_by_name["InfoService"].full_name,
     monitoring_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name,
+    promotion_pb2.DESCRIPTOR.services_by_name["PromotionService"].full_name,
     oip_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
+    traffic_pb2.DESCRIPTOR.services_by_name["TrafficService"].full_name,
 )
 
 
@@ -136,7 +144,9 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
     models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
     info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(), server)
     monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(MonitoringServicer(), server)
+    promotion_pb2_grpc.add_PromotionServiceServicer_to_server(PromotionServicer(), server)
     oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(), server)
+    traffic_pb2_grpc.add_TrafficServiceServicer_to_server(TrafficServicer(), server)
     health_servicer = _CappedHealth()
     model_repository.on_refresh(_HealthStatuses(health_servicer).update)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -159,6 +169,7 @@ def serve(slot: int) -> None:
         f"{common_settings.LISTEN_ADDRESS}:{common_settings.ALGORITHM_GRPC_PORT}"
     )
     prediction.start_prediction_log()
+    prediction.start_traffic()
     server.start()
     model_repository.start()
     if slot == 0:
@@ -170,6 +181,7 @@ def serve(slot: int) -> None:
         metrics.serve_if_first(
             versions,
             algorithm_metrics.ThreadsCollector(),
+            algorithm_metrics.TrafficShareCollector(lambda: traffic.shares(model_repository)),
             live,
             drift_metrics.DriftCollector(
                 model_repository.loaded_ids, drift_metrics.reference_profile

@@ -16,7 +16,15 @@ from algorithm.domain.errors import InvalidArgument, ServiceError
 from algorithm.inference import grpc_predict_v2_pb2 as oip_pb2
 from algorithm.inference import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from algorithm.serving.error_status import grpc_code
-from algorithm.serving.services import inference, info, models, monitoring, prediction, training
+from algorithm.serving.services import (
+    inference,
+    info,
+    models,
+    monitoring,
+    prediction,
+    promotion,
+    training,
+)
 from algorithm.v1 import (
     info_pb2_grpc,
     models_pb2,
@@ -25,6 +33,8 @@ from algorithm.v1 import (
     monitoring_pb2_grpc,
     prediction_pb2,
     prediction_pb2_grpc,
+    promotion_pb2,
+    promotion_pb2_grpc,
     training_pb2,
     training_pb2_grpc,
 )
@@ -70,6 +80,7 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
             reference=request.reference,
             caller=request.caller,
             request_id=request.request_id,
+            explain=request.explain,
         )
         return prediction_pb2.PredictResponse(**result)
 
@@ -82,6 +93,7 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
             references=list(request.references),
             callers=list(request.callers),
             request_ids=list(request.request_ids),
+            explain=request.explain,
         )
         return prediction_pb2.PredictBatchResponse(
             predictions=[prediction_pb2.Prediction(**p) for p in result["predictions"]],
@@ -99,12 +111,18 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             parameters=parameters,
             request_id=request.request_id,
             base_model_id=request.base_model_id,
+            promotion=request.promotion,
         )
         return training_pb2.TrainResponse(job=job)
 
     def GetJob(self, request, context):
         return training_pb2.GetJobResponse(
             job=_call(context, training.get_job, job_id=request.job_id)
+        )
+
+    def ListJobs(self, request, context):
+        return _call(
+            context, training.list_jobs, page_size=request.page_size, page_token=request.page_token
         )
 
     def WatchJob(self, request, context) -> Iterator[training_pb2.WatchJobResponse]:
@@ -204,6 +222,56 @@ class MonitoringServicer(monitoring_pb2_grpc.MonitoringServiceServicer):
         return _call(context, monitoring.accuracy_get, model_id=request.model_id)
 
 
+class PromotionServicer(promotion_pb2_grpc.PromotionServiceServicer):
+    def GetEvaluationSet(self, request, context):
+        found = _call(context, promotion.get_evaluation_set)
+        return promotion_pb2.GetEvaluationSetResponse(evaluation_set=found)
+
+    def CreateEvaluationSet(self, request, context):
+        created = _call(
+            context,
+            promotion.create_evaluation_set,
+            method=request.method,
+            fraction=request.fraction,
+            stratified=request.stratified if request.HasField("stratified") else True,
+            seed=request.seed,
+            new_rows_share=request.new_rows_share,
+            data_ids=list(request.data_ids),
+        )
+        return promotion_pb2.CreateEvaluationSetResponse(evaluation_set=created)
+
+    def DeleteEvaluationSet(self, request, context):
+        _call(context, promotion.delete_evaluation_set)
+        return promotion_pb2.DeleteEvaluationSetResponse()
+
+    def GetPolicy(self, request, context):
+        return promotion_pb2.GetPolicyResponse(policy=_call(context, promotion.get_policy))
+
+    def SetPolicy(self, request, context):
+        policy = _call(context, promotion.set_policy, policy=_policy_fields(request.policy))
+        return promotion_pb2.SetPolicyResponse(policy=policy)
+
+    def DeletePolicy(self, request, context):
+        _call(context, promotion.delete_policy)
+        return promotion_pb2.DeletePolicyResponse()
+
+    def TrainChallenger(self, request, context):
+        job = _call(context, promotion.train_challenger, request_id=request.request_id)
+        return promotion_pb2.TrainChallengerResponse(job=job)
+
+    def ListDecisions(self, request, context):
+        return _call(
+            context,
+            promotion.list_decisions,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+
+    def GetDecision(self, request, context):
+        decision = _call(context, promotion.get_decision, decision_id=request.decision_id)
+        return promotion_pb2.GetDecisionResponse(decision=decision)
+
+
 class InferenceServicer(oip_pb2_grpc.GRPCInferenceServiceServicer):
     """The Open Inference Protocol's calls, over algorithm.serving.services.inference."""
 
@@ -294,6 +362,27 @@ def _labels(request, field: str) -> list | None:
         int(value) if isinstance(value, float) and value.is_integer() else value
         for value in _plain(getattr(request, field))
     ]
+
+
+def _policy_fields(policy: promotion_pb2.PromotionPolicy) -> dict[str, Any]:
+    """The policy's fields that were set; the others take the policy's defaults."""
+    trigger = policy.trigger
+    every = trigger.every_new_rows if trigger.HasField("every_new_rows") else None
+    fields = {
+        "trigger": {"every_new_rows": every, "cron_expression": trigger.cron_expression or None},
+        "algorithm": policy.algorithm,
+        "parameters": _plain(policy.parameters),
+        "metric": policy.metric,
+    }
+    for name in (
+        "min_improvement",
+        "max_recall_drop",
+        "min_shadow_agreement",
+        "min_shadow_predictions",
+    ):
+        if policy.HasField(name):
+            fields[name] = getattr(policy, name)
+    return {name: value for name, value in fields.items() if value not in ("", {})}
 
 
 def _plain(value: Any) -> Any:

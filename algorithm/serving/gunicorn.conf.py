@@ -26,6 +26,7 @@ def post_fork(_server, _worker):
     # and loads the active one before its first request, and writes its prediction log.
     model_repository.start()
     prediction.start_prediction_log()
+    prediction.start_traffic()
 
 
 def child_exit(_server, worker):

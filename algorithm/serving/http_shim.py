@@ -111,8 +111,8 @@ def get_job(job_id: str):
 
 @app.post("/predict")
 def predict():
-    """{"text", "reference"} or {"texts", "references"}, and "model_id"; the request id the
-    caller sent (X-Request-ID) goes to the prediction log with each prediction."""
+    """{"text", "reference"} or {"texts", "references"}, and "model_id" and "explain"; the
+    request id the caller sent (X-Request-ID) goes to the prediction log with each prediction."""
     body = _json_body(required=True)
     model_id = body.get("model_id") or ""
     if not isinstance(model_id, str):
@@ -127,6 +127,7 @@ def predict():
             model_id=model_id,
             references=body.get("references") or [],
             request_ids=request_ids,
+            explain=body.get("explain", False),
         )
         return jsonify(reply)
     if "text" not in body:
@@ -136,6 +137,7 @@ def predict():
         model_id=model_id,
         reference=body.get("reference") or "",
         request_id=request_id,
+        explain=body.get("explain", False),
     )
     return jsonify(answer)
 

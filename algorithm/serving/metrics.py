@@ -46,6 +46,26 @@ PREDICTION_LOG_RECORDS = Counter(
     "dropped (its queue full, or the database failing).",
     ["outcome"],
 )
+# Traffic (algorithm/serving/traffic.py): per version, labelled model_id, so a canary's errors
+# and latency read beside the champion's.
+PREDICTION_ERRORS = Counter(
+    "textclf_prediction_errors",
+    "Predictions a version failed to answer (a canary refused at load counts each text routed "
+    "to it, which the active version answered instead), by model_id.",
+    ["model_id"],
+)
+PREDICTION_SECONDS = Histogram(
+    "textclf_prediction_duration_seconds",
+    "Time one scoring call took (every text of a batch at once), by model_id.",
+    ["model_id"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5),
+)
+SHADOW_PREDICTIONS = Counter(
+    "textclf_shadow_predictions",
+    "Texts sampled for the shadow, by outcome: agree or disagree with the champion, or "
+    "skipped (its queue full, its budget spent, or the shadow refused at load).",
+    ["outcome"],
+)
 MODEL_LOADS = Counter(
     "textclf_model_loads",
     "Attempts to load a model version, by outcome (loaded or refused).",
@@ -224,4 +244,23 @@ class _VersionInfo(Collector):
         active = self._active()
         for version in sorted(self._loaded()):
             family.add_metric([version, "active" if version == active else "loaded"], 1)
+        yield family
+
+
+class TrafficShareCollector(Collector):
+    """textclf_traffic_share{model_id, role}: the share of predictions naming no version that
+    each version takes now, as TRAFFIC and ACTIVE say (the shadow's: the share it also scores)."""
+
+    def __init__(self, shares: Callable[[], list[tuple[str, str, float]]]):
+        self._shares = shares
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "textclf_traffic_share",
+            "Share of the predictions that name no version each version answers (champion, "
+            "canary) or also scores (shadow), from 0 to 1.",
+            labels=["model_id", "role"],
+        )
+        for model_id, role, share in self._shares():
+            family.add_metric([model_id, role], share)
         yield family

@@ -2,7 +2,8 @@
 
 A background thread in every serving process watches the ACTIVE pointer and loads a newly
 activated version before it swaps it in, so predictions never wait for a load and a
-version that fails its checks never replaces a good one.
+version that fails its checks never replaces a good one. The same thread reads TRAFFIC (the
+canary and the shadow) when it changes; their versions load on their first prediction.
 """
 
 import collections
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from concurrent import futures
 
 from algorithm import settings
+from algorithm.domain import traffic
 from algorithm.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from algorithm.domain.store import LoadedModel, ModelIntegrityError, ModelStore, parse_model_id
 from algorithm.serving.metrics import MODEL_LOAD_SECONDS, MODEL_LOADS, MODEL_REFUSALS
@@ -39,6 +41,11 @@ class ModelRepository:
         # Set once this process has settled on the version ACTIVE named at its start.
         self._settled = threading.Event()
         self._listeners: list[Callable[[], None]] = []
+        self.traffic = traffic.NONE
+        self._traffic_stamp: tuple[int, int, int] | None = None
+        # Traffic versions that failed their checks at load: not tried again until TRAFFIC
+        # changes, so a refused canary costs a lookup per prediction, not a load.
+        self._traffic_refused: set[str] = set()
 
     def get(self, model_id: str = "") -> LoadedModel:
         """The model that answers a prediction: the named version, or the active one."""
@@ -92,6 +99,40 @@ class ModelRepository:
             self.active = loaded
             self.last_refusal = self._refused_id = None
             logger.info("Serving model %s", active_id)
+
+    def refresh_traffic(self) -> None:
+        """Read TRAFFIC if it changed since the last look (one stat when it did not); a file
+        this service did not write means no split, logged."""
+        try:
+            status = os.stat(self.store.root / traffic.TRAFFIC_FILE)
+            stamp: tuple[int, int, int] | None = (
+                status.st_ino,
+                status.st_mtime_ns,
+                status.st_size,
+            )
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._traffic_stamp:
+            return
+        try:
+            current = self.store.read_traffic()
+        except ModelIntegrityError as error:
+            logger.error("%s; no canary or shadow until then", error)
+            current = traffic.NONE
+        self._traffic_refused = set()
+        self.traffic, self._traffic_stamp = current, stamp
+        logger.info("Traffic: %s", current.as_json())
+
+    def traffic_model(self, model_id: str) -> LoadedModel | None:
+        """A canary's or shadow's version, loaded on its first use; None if it was refused."""
+        if model_id in self._traffic_refused:
+            return None
+        try:
+            return self._get_version(model_id)
+        except (FailedPrecondition, NotFound, InvalidArgument, OSError) as error:
+            logger.error("Traffic names model %s, which was not loaded: %s", model_id, error)
+            self._traffic_refused.add(model_id)
+            return None
 
     def _get_version(self, model_id: str) -> LoadedModel:
         with self._lock:
@@ -193,6 +234,7 @@ class ModelRepository:
             try:
                 self.refresh()
                 self._settled.set()
+                self.refresh_traffic()
             except Exception:
                 logger.exception("Active model refresh failed; retrying")
             for listener in self._listeners:

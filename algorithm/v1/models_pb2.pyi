@@ -22,7 +22,7 @@ EVALUATION_SOURCE_DATA_TABLE: EvaluationSource
 EVALUATION_SOURCE_UPLOAD: EvaluationSource
 
 class Model(_message.Message):
-    __slots__ = ("model_id", "algorithm", "parameters", "labels", "row_count", "data_snapshot", "metrics", "create_time", "training_seconds", "library_versions", "active", "job_id")
+    __slots__ = ("model_id", "algorithm", "parameters", "labels", "row_count", "data_snapshot", "metrics", "create_time", "training_seconds", "library_versions", "active", "job_id", "evaluation")
     class LibraryVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class Model(_message.Message):
     LIBRARY_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     algorithm: str
     parameters: _struct_pb2.Struct
@@ -54,7 +55,18 @@ class Model(_message.Message):
     library_versions: _containers.ScalarMap[str, str]
     active: bool
     job_id: str
-    def __init__(self, model_id: _Optional[str] = ..., algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., labels: _Optional[_Iterable[str]] = ..., row_count: _Optional[int] = ..., data_snapshot: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metrics: _Optional[_Union[_training_pb2.Metrics, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., training_seconds: _Optional[float] = ..., library_versions: _Optional[_Mapping[str, str]] = ..., active: _Optional[bool] = ..., job_id: _Optional[str] = ...) -> None: ...
+    evaluation: EvaluationSetMetrics
+    def __init__(self, model_id: _Optional[str] = ..., algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., labels: _Optional[_Iterable[str]] = ..., row_count: _Optional[int] = ..., data_snapshot: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metrics: _Optional[_Union[_training_pb2.Metrics, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., training_seconds: _Optional[float] = ..., library_versions: _Optional[_Mapping[str, str]] = ..., active: _Optional[bool] = ..., job_id: _Optional[str] = ..., evaluation: _Optional[_Union[EvaluationSetMetrics, _Mapping]] = ...) -> None: ...
+
+class EvaluationSetMetrics(_message.Message):
+    __slots__ = ("set_id", "rows", "metrics")
+    SET_ID_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    set_id: str
+    rows: int
+    metrics: _training_pb2.Metrics
+    def __init__(self, set_id: _Optional[str] = ..., rows: _Optional[int] = ..., metrics: _Optional[_Union[_training_pb2.Metrics, _Mapping]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

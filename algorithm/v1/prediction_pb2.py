@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61lgorithm/v1/prediction.proto\x12\x0c\x61lgorithm.v1\"g\n\x0ePredictRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x11\n\treference\x18\x03 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xc6\x01\n\x0fPredictResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12\x39\n\x06scores\x18\x02 \x03(\x0b\x32).algorithm.v1.PredictResponse.ScoresEntry\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x15\n\rprediction_id\x18\x04 \x01(\t\x12\x11\n\treference\x18\x05 \x01(\t\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"p\n\x13PredictBatchRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x12\n\nreferences\x18\x03 \x03(\t\x12\x0f\n\x07\x63\x61llers\x18\x04 \x03(\t\x12\x13\n\x0brequest_ids\x18\x05 \x03(\t\"W\n\x14PredictBatchResponse\x12-\n\x0bpredictions\x18\x01 \x03(\x0b\x32\x18.algorithm.v1.Prediction\x12\x10\n\x08model_id\x18\x02 \x01(\t\"\xaa\x01\n\nPrediction\x12\r\n\x05label\x18\x01 \x01(\t\x12\x34\n\x06scores\x18\x02 \x03(\x0b\x32$.algorithm.v1.Prediction.ScoresEntry\x12\x15\n\rprediction_id\x18\x03 \x01(\t\x12\x11\n\treference\x18\x04 \x01(\t\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xb2\x01\n\x11PredictionService\x12\x46\n\x07Predict\x12\x1c.algorithm.v1.PredictRequest\x1a\x1d.algorithm.v1.PredictResponse\x12U\n\x0cPredictBatch\x12!.algorithm.v1.PredictBatchRequest\x1a\".algorithm.v1.PredictBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61lgorithm/v1/prediction.proto\x12\x0c\x61lgorithm.v1\"x\n\x0ePredictRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x11\n\treference\x18\x03 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0f\n\x07\x65xplain\x18\x06 \x01(\x08\"\xf6\x01\n\x0fPredictResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12\x39\n\x06scores\x18\x02 \x03(\x0b\x32).algorithm.v1.PredictResponse.ScoresEntry\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x15\n\rprediction_id\x18\x04 \x01(\t\x12\x11\n\treference\x18\x05 \x01(\t\x12.\n\x0b\x65xplanation\x18\x06 \x01(\x0b\x32\x19.algorithm.v1.Explanation\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x81\x01\n\x13PredictBatchRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x12\n\nreferences\x18\x03 \x03(\t\x12\x0f\n\x07\x63\x61llers\x18\x04 \x03(\t\x12\x13\n\x0brequest_ids\x18\x05 \x03(\t\x12\x0f\n\x07\x65xplain\x18\x06 \x01(\x08\"W\n\x14PredictBatchResponse\x12-\n\x0bpredictions\x18\x01 \x03(\x0b\x32\x18.algorithm.v1.Prediction\x12\x10\n\x08model_id\x18\x02 \x01(\t\"\xec\x01\n\nPrediction\x12\r\n\x05label\x18\x01 \x01(\t\x12\x34\n\x06scores\x18\x02 \x03(\x0b\x32$.algorithm.v1.Prediction.ScoresEntry\x12\x15\n\rprediction_id\x18\x03 \x01(\t\x12\x11\n\treference\x18\x04 \x01(\t\x12.\n\x0b\x65xplanation\x18\x05 \x01(\x0b\x32\x19.algorithm.v1.Explanation\x12\x10\n\x08model_id\x18\x06 \x01(\t\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xae\x01\n\x0b\x45xplanation\x12\x0f\n\x07runtime\x18\x01 \x01(\t\x12\x31\n\tpredicted\x18\x02 \x01(\x0b\x32\x1e.algorithm.v1.LabelExplanation\x12\x31\n\trunner_up\x18\x03 \x01(\x0b\x32\x1e.algorithm.v1.LabelExplanation\x12\x18\n\x0bunavailable\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_unavailable\"\x89\x01\n\x10LabelExplanation\x12\r\n\x05label\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x63ision_value\x18\x02 \x01(\x01\x12\x11\n\tintercept\x18\x03 \x01(\x01\x12-\n\x05terms\x18\x04 \x03(\x0b\x32\x1e.algorithm.v1.TermContribution\x12\x0c\n\x04rest\x18\x05 \x01(\x01\"6\n\x10TermContribution\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x02 \x01(\x01\x32\xb2\x01\n\x11PredictionService\x12\x46\n\x07Predict\x12\x1c.algorithm.v1.PredictRequest\x1a\x1d.algorithm.v1.PredictResponse\x12U\n\x0cPredictBatch\x12!.algorithm.v1.PredictBatchRequest\x1a\".algorithm.v1.PredictBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,19 +36,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTION_SCORESENTRY']._loaded_options = None
   _globals['_PREDICTION_SCORESENTRY']._serialized_options = b'8\001'
   _globals['_PREDICTREQUEST']._serialized_start=47
-  _globals['_PREDICTREQUEST']._serialized_end=150
-  _globals['_PREDICTRESPONSE']._serialized_start=153
-  _globals['_PREDICTRESPONSE']._serialized_end=351
-  _globals['_PREDICTRESPONSE_SCORESENTRY']._serialized_start=306
-  _globals['_PREDICTRESPONSE_SCORESENTRY']._serialized_end=351
-  _globals['_PREDICTBATCHREQUEST']._serialized_start=353
-  _globals['_PREDICTBATCHREQUEST']._serialized_end=465
-  _globals['_PREDICTBATCHRESPONSE']._serialized_start=467
-  _globals['_PREDICTBATCHRESPONSE']._serialized_end=554
-  _globals['_PREDICTION']._serialized_start=557
-  _globals['_PREDICTION']._serialized_end=727
-  _globals['_PREDICTION_SCORESENTRY']._serialized_start=306
-  _globals['_PREDICTION_SCORESENTRY']._serialized_end=351
-  _globals['_PREDICTIONSERVICE']._serialized_start=730
-  _globals['_PREDICTIONSERVICE']._serialized_end=908
+  _globals['_PREDICTREQUEST']._serialized_end=167
+  _globals['_PREDICTRESPONSE']._serialized_start=170
+  _globals['_PREDICTRESPONSE']._serialized_end=416
+  _globals['_PREDICTRESPONSE_SCORESENTRY']._serialized_start=371
+  _globals['_PREDICTRESPONSE_SCORESENTRY']._serialized_end=416
+  _globals['_PREDICTBATCHREQUEST']._serialized_start=419
+  _globals['_PREDICTBATCHREQUEST']._serialized_end=548
+  _globals['_PREDICTBATCHRESPONSE']._serialized_start=550
+  _globals['_PREDICTBATCHRESPONSE']._serialized_end=637
+  _globals['_PREDICTION']._serialized_start=640
+  _globals['_PREDICTION']._serialized_end=876
+  _globals['_PREDICTION_SCORESENTRY']._serialized_start=371
+  _globals['_PREDICTION_SCORESENTRY']._serialized_end=416
+  _globals['_EXPLANATION']._serialized_start=879
+  _globals['_EXPLANATION']._serialized_end=1053
+  _globals['_LABELEXPLANATION']._serialized_start=1056
+  _globals['_LABELEXPLANATION']._serialized_end=1193
+  _globals['_TERMCONTRIBUTION']._serialized_start=1195
+  _globals['_TERMCONTRIBUTION']._serialized_end=1249
+  _globals['_PREDICTIONSERVICE']._serialized_start=1252
+  _globals['_PREDICTIONSERVICE']._serialized_end=1430
 # @@protoc_insertion_point(module_scope)

@@ -47,16 +47,18 @@ JOB_STAGE_EVALUATING: JobStage
 JOB_STAGE_SAVING: JobStage
 
 class TrainRequest(_message.Message):
-    __slots__ = ("algorithm", "parameters", "request_id", "base_model_id")
+    __slots__ = ("algorithm", "parameters", "request_id", "base_model_id", "promotion")
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
     algorithm: str
     parameters: _struct_pb2.Struct
     request_id: str
     base_model_id: str
-    def __init__(self, algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., base_model_id: _Optional[str] = ...) -> None: ...
+    promotion: bool
+    def __init__(self, algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., base_model_id: _Optional[str] = ..., promotion: _Optional[bool] = ...) -> None: ...
 
 class TrainResponse(_message.Message):
     __slots__ = ("job",)
@@ -98,8 +100,26 @@ class ListAlgorithmsResponse(_message.Message):
     algorithms: _containers.RepeatedCompositeFieldContainer[Algorithm]
     def __init__(self, algorithms: _Optional[_Iterable[_Union[Algorithm, _Mapping]]] = ...) -> None: ...
 
+class ListJobsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token", "total_size")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    next_page_token: str
+    total_size: int
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
 class Job(_message.Message):
-    __slots__ = ("job_id", "kind", "state", "stage", "progress", "rows_read", "rows_total", "algorithm", "parameters", "model_id", "metrics", "error", "create_time", "start_time", "end_time", "metric_id")
+    __slots__ = ("job_id", "kind", "state", "stage", "progress", "rows_read", "rows_total", "algorithm", "parameters", "model_id", "metrics", "error", "create_time", "start_time", "end_time", "metric_id", "promotion")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +136,7 @@ class Job(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     METRIC_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     kind: JobKind
     state: JobState
@@ -132,7 +153,8 @@ class Job(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     metric_id: str
-    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., stage: _Optional[_Union[JobStage, str]] = ..., progress: _Optional[float] = ..., rows_read: _Optional[int] = ..., rows_total: _Optional[int] = ..., algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., model_id: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metric_id: _Optional[str] = ...) -> None: ...
+    promotion: bool
+    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., stage: _Optional[_Union[JobStage, str]] = ..., progress: _Optional[float] = ..., rows_read: _Optional[int] = ..., rows_total: _Optional[int] = ..., algorithm: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., model_id: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metric_id: _Optional[str] = ..., promotion: _Optional[bool] = ...) -> None: ...
 
 class Metrics(_message.Message):
     __slots__ = ("accuracy", "macro_f1", "per_label", "train_rows", "test_rows", "confusion_matrix")

@@ -55,6 +55,11 @@ class TrainingServiceStub:
                 request_serializer=algorithm_dot_v1_dot_training__pb2.ListAlgorithmsRequest.SerializeToString,
                 response_deserializer=algorithm_dot_v1_dot_training__pb2.ListAlgorithmsResponse.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/algorithm.v1.TrainingService/ListJobs',
+                request_serializer=algorithm_dot_v1_dot_training__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=algorithm_dot_v1_dot_training__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -90,6 +95,13 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobs(self, request, context):
+        """ListJobs returns one page of the jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +124,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ListAlgorithms,
                     request_deserializer=algorithm_dot_v1_dot_training__pb2.ListAlgorithmsRequest.FromString,
                     response_serializer=algorithm_dot_v1_dot_training__pb2.ListAlgorithmsResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=algorithm_dot_v1_dot_training__pb2.ListJobsRequest.FromString,
+                    response_serializer=algorithm_dot_v1_dot_training__pb2.ListJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +240,33 @@ class TrainingService:
             '/algorithm.v1.TrainingService/ListAlgorithms',
             algorithm_dot_v1_dot_training__pb2.ListAlgorithmsRequest.SerializeToString,
             algorithm_dot_v1_dot_training__pb2.ListAlgorithmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/algorithm.v1.TrainingService/ListJobs',
+            algorithm_dot_v1_dot_training__pb2.ListJobsRequest.SerializeToString,
+            algorithm_dot_v1_dot_training__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

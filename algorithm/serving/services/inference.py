@@ -159,6 +159,8 @@ def model_infer(
         reference_field=REFERENCE,
         callers=[caller] * len(texts) if caller else (),
         request_ids=[logged_request_id] * len(texts) if logged_request_id else (),
+        # One answer, one model_version and one class order.
+        one_version=True,
     )
     # The scores' order is the class order of the version that answered.
     classes = list(result["predictions"][0]["scores"])

@@ -10,6 +10,7 @@ from algorithm.domain.store import parse_model_id
 from algorithm.serving import drift_metrics
 from algorithm.serving.model_repository import model_repository
 from algorithm.serving.services import monitoring
+from algorithm.serving.services.paging import next_page_token, page_bounds
 from algorithm.serving.services.prediction import check_text
 from algorithm.serving.services.training import job_message
 from algorithm.v1 import models_pb2
@@ -33,25 +34,14 @@ def model_message(manifest: Manifest, active_id: str | None) -> models_pb2.Model
 
 def list_models(*, page_size: int = 0, page_token: str = "") -> models_pb2.ListModelsResponse:
     """One page of model versions, newest first."""
-    if not isinstance(page_size, int) or not 0 <= page_size <= limits.MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size must be between 0 and {limits.MAX_PAGE_SIZE}.")
-    try:
-        offset = int(page_token or 0)
-        if offset < 0:
-            raise ValueError
-    except ValueError:
-        raise InvalidArgument(
-            "page_token is not one this service gave out; start again without it."
-        ) from None
-    size = page_size or limits.DEFAULT_PAGE_SIZE
+    offset, size = page_bounds(page_size, page_token)
     store = model_repository.store
     manifests = store.list_manifests()
     active_id = store.active_id()
     page = manifests[offset : offset + size]
-    more = offset + size < len(manifests)
     return models_pb2.ListModelsResponse(
         models=[model_message(manifest, active_id) for manifest in page],
-        next_page_token=str(offset + size) if more else "",
+        next_page_token=next_page_token(offset, size, len(manifests)),
         total_size=len(manifests),
     )
 

@@ -4,12 +4,10 @@ messages. The schedule lives here, beside the job queue it writes to: the domain
 accuracy when the worker is told to, and knows nothing of Celery or RedBeat."""
 
 import contextlib
-import datetime
-import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg2.extensions
 import redis
@@ -18,7 +16,6 @@ from algorithm.domain import db
 from algorithm.domain import monitoring as results
 from algorithm.domain.errors import (
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
     Unavailable,
     parse_uuid,
@@ -31,84 +28,12 @@ from common.proto_json import from_json
 # paths (the gRPC server, the shim) never pay for their import.
 if TYPE_CHECKING:
     from celery import Celery
-    from celery.schedules import crontab
     from redbeat import RedBeatSchedulerEntry
 
 logger = logging.getLogger(__name__)
 
 _SCHEDULE_COLUMNS = "model_id, cron_expression, create_time, update_time"
 T = TypeVar("T")
-
-
-def parse_cron(expression: object) -> "crontab":
-    """A five-field cron expression (minute hour day-of-month month day-of-week) that fires
-    at most once every SCHEDULE_MIN_INTERVAL_MINUTES."""
-    if not isinstance(expression, str) or not expression.strip():
-        raise InvalidArgument("cron_expression must be a string such as '*/5 * * * *'.")
-    fields = expression.split()
-    if len(fields) != 5:
-        raise InvalidArgument(
-            f"cron_expression must have 5 fields (minute hour day-of-month month "
-            f"day-of-week), got {len(fields)} in {expression!r}."
-        )
-    from celery.schedules import ParseException, crontab
-
-    minute, hour, day_of_month, month_of_year, day_of_week = fields
-    try:
-        # By name: crontab's positional order is not cron's (day of week comes third).
-        schedule = crontab(
-            minute=minute,
-            hour=hour,
-            day_of_month=day_of_month,
-            month_of_year=month_of_year,
-            day_of_week=day_of_week,
-        )
-    except (ValueError, ParseException) as error:
-        reason = str(error).rstrip(".")
-        raise InvalidArgument(f"cron_expression {expression!r} is not valid: {reason}.") from None
-    gap = shortest_gap_minutes(schedule)
-    if gap < limits.SCHEDULE_MIN_INTERVAL_MINUTES:
-        raise InvalidArgument(
-            f"cron_expression {expression!r} fires {gap} minute{'s' if gap > 1 else ''} apart; "
-            f"schedules may fire at most every {limits.SCHEDULE_MIN_INTERVAL_MINUTES} minutes "
-            f"(for example '*/{limits.SCHEDULE_MIN_INTERVAL_MINUTES} * * * *')."
-        )
-    return schedule
-
-
-_DAY_MINUTES = 24 * 60
-_ONE_DAY = datetime.timedelta(days=1)
-# Four years hold every pattern of months, weekdays and leap days a cron expression can match.
-_CALENDAR = [datetime.date(2024, 1, 1) + datetime.timedelta(days=n) for n in range(4 * 366)]
-
-
-class _CronFields(Protocol):
-    """What crontab parsed each field into, which celery-types does not declare."""
-
-    minute: set[int]
-    hour: set[int]
-    day_of_month: set[int]
-    month_of_year: set[int]
-    day_of_week: set[int]
-
-
-def shortest_gap_minutes(cron: "crontab") -> int:
-    """The shortest time between two ticks of a schedule, in minutes (a day at most)."""
-    schedule = cast(_CronFields, cron)
-    times = sorted(hour * 60 + minute for hour in schedule.hour for minute in schedule.minute)
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    if any(_fires_on(schedule, day) and _fires_on(schedule, day + _ONE_DAY) for day in _CALENDAR):
-        gaps.append(times[0] + _DAY_MINUTES - times[-1])
-    return min(gaps, default=_DAY_MINUTES)
-
-
-def _fires_on(schedule: _CronFields, day: datetime.date) -> bool:
-    # Celery matches day of month and day of week both (0 is Sunday), not either as cron does.
-    return (
-        day.month in schedule.month_of_year
-        and day.day in schedule.day_of_month
-        and day.isoweekday() % 7 in schedule.day_of_week
-    )
 
 
 def _entry_name(model_id: uuid.UUID) -> str:
@@ -132,6 +57,7 @@ def schedule_upsert(*, model_id: object, cron_expression: object) -> monitoring_
     together or not at all."""
     from redbeat import RedBeatSchedulerEntry
 
+    from algorithm.cron import parse_cron, shortest_gap_minutes
     from algorithm.jobqueue import COMPUTE_ACCURACY_TASK, app
 
     model_uuid = parse_uuid(model_id, "model_id")

@@ -3,25 +3,36 @@ id, and the prediction log (algorithm/domain/prediction_log.py) the record of it
 policy keeps: every entry point (gRPC Predict and PredictBatch, the inference protocol, the
 shim) comes through predict_batch's scoring, so each prediction is recorded once."""
 
+import time
 import uuid
 from collections.abc import Sequence
 
 from prometheus_client import multiprocess
 
 from algorithm import settings
+from algorithm.domain import explanations
 from algorithm.domain.errors import InvalidArgument, Unavailable, check_no_nul
 from algorithm.domain.prediction_log import Policy
 from algorithm.domain.prediction_log_writer import PredictionLog
-from algorithm.serving import drift_metrics
+from algorithm.serving import drift_metrics, traffic
 from algorithm.serving.metrics import (
     PREDICTION_BATCH_TEXTS,
+    PREDICTION_ERRORS,
     PREDICTION_LOG_RECORDS,
+    PREDICTION_SECONDS,
     PREDICTIONS,
 )
 from algorithm.serving.model_repository import model_repository
 from common import limits
 from common import settings as common_settings
-from common.coalescing import INTERNAL, BatchPrediction, Origin, Prediction, PredictionCoalescer
+from common.coalescing import (
+    INTERNAL,
+    BatchPrediction,
+    Origin,
+    Prediction,
+    PredictionCoalescer,
+    Scored,
+)
 from common.credentials import secret
 
 
@@ -58,6 +69,12 @@ def _origin(reference: object, caller: object, request_id: object) -> Origin:
     )
 
 
+def _check_explain(explain: object) -> bool:
+    if not isinstance(explain, bool):
+        raise InvalidArgument("explain must be true or false.")
+    return explain
+
+
 def _parallel(values: Sequence[object], field: str, count: int, limit: int) -> list[str]:
     """A list parallel to the texts, each checked; empty means "" for every text."""
     if not isinstance(values, list | tuple):
@@ -78,15 +95,22 @@ def predict(
     reference: object = "",
     caller: object = "",
     request_id: object = "",
+    explain: object = False,
 ) -> Prediction:
-    """Classify one text: {"label", "scores", "prediction_id", "reference", "model_id"}.
+    """Classify one text: {"label", "scores", "prediction_id", "reference", "model_id"}, and
+    "explanation" if explain.
 
     Texts that arrive at once share one call to the model (see coalescing.py), unless
     PREDICT_COALESCING is off; each keeps its own origin (reference, caller, request id) in
-    the prediction log.
+    the prediction log. A text to explain is scored alone: its explanation costs more than a
+    batch's share, and a batch's texts are answered alike.
     """
     checked = check_text(text)
     origin = _origin(reference, caller, request_id)
+    # Routed before coalescing: texts for the canary and for the champion gather apart.
+    model_id = model_id or traffic.route(model_repository, origin.reference, origin.caller)
+    if _check_explain(explain):
+        return _predict_alone(text=checked, model_id=model_id, origin=origin, explain=True)
     return _predict_one(text=checked, model_id=model_id, origin=origin)
 
 
@@ -99,9 +123,16 @@ def predict_batch(
     reference_field: str = "references",
     callers: Sequence[object] = (),
     request_ids: Sequence[object] = (),
+    explain: object = False,
+    one_version: bool = False,
 ) -> BatchPrediction:
-    """Classify many texts with one version:
-    {"predictions": [{"label", "scores", "prediction_id", "reference"}], "model_id"}.
+    """Classify many texts:
+    {"predictions": [{"label", "scores", "prediction_id", "reference", "model_id"}], "model_id"},
+    each prediction with its "explanation" if explain (at most MAX_EXPLAIN_TEXTS texts then).
+
+    Texts naming no version are routed one by one, as predict routes one text, so a canary
+    sees the same reference alike however it is sent; one_version routes the whole call by
+    its first reference (else caller) instead, for answers that name one version only.
 
     Each prediction's scores follow the model's class order. references, callers and
     request_ids are each empty or one per text. Messages name the texts by field, and the
@@ -112,6 +143,12 @@ def predict_batch(
     if len(texts) > limits.MAX_BATCH_TEXTS:
         raise InvalidArgument(
             f"{field} has {len(texts)} items; the limit is {limits.MAX_BATCH_TEXTS} per call."
+        )
+    explained = _check_explain(explain)
+    if explained and len(texts) > limits.MAX_EXPLAIN_TEXTS:
+        raise InvalidArgument(
+            f"{field} has {len(texts)} items; explain takes at most {limits.MAX_EXPLAIN_TEXTS} "
+            "per call: send the others in further calls, or without explain."
         )
     checked = [check_text(text, f"{field}[{index}]") for index, text in enumerate(texts)]
     count = len(checked)
@@ -124,39 +161,110 @@ def predict_batch(
             strict=True,
         )
     ]
-    return _score(checked, model_id, origins)
+    if model_id:
+        return _score(checked, model_id, origins, explained)
+    if one_version:
+        return _score(checked, traffic.route_batch(model_repository, origins), origins, explained)
+    return _score_routed(checked, origins, explained)
 
 
-def _score(texts: list[str], model_id: str, origins: list[Origin]) -> BatchPrediction:
+def _score_routed(texts: list[str], origins: list[Origin], explain: bool) -> BatchPrediction:
+    """Texts naming no version, each routed by its own reference (else caller), as if sent
+    alone: those for the canary and those for the active version are scored apart and
+    answered in order, each prediction naming its version; the answer's model_id is the
+    active version's, unless every text went to the canary."""
+    if model_repository.traffic.canary is None:
+        # No split: a thousand texts take no thousand routing calls.
+        return _score(texts, "", origins, explain)
+    routes = [traffic.route(model_repository, o.reference, o.caller) for o in origins]
+    if len(set(routes)) == 1:
+        return _score(texts, routes[0], origins, explain)
+    scored: list[Scored | None] = [None] * len(texts)
+    answered_by = ""
+    for version in sorted(set(routes)):
+        picked = [index for index, route in enumerate(routes) if route == version]
+        reply = _score([texts[i] for i in picked], version, [origins[i] for i in picked], explain)
+        for index, one in zip(picked, reply["predictions"], strict=True):
+            scored[index] = one
+        answered_by = answered_by if version else reply["model_id"]
+    return {"predictions": [one for one in scored if one is not None], "model_id": answered_by}
+
+
+def _score(
+    texts: list[str], model_id: str, origins: list[Origin], explain: bool = False
+) -> BatchPrediction:
     """Checked texts scored in one call to the model, each prediction given its id and handed
-    to the prediction log."""
+    to the prediction log, and explained if explain."""
     model = model_repository.get(model_id)
     token_counts: list[tuple[int, int]] = []
-    predictions = model.predict(texts, token_counts)
+    counted = model_repository.traffic.canary is not None
+    started = time.perf_counter()
+    try:
+        predictions = model.predict(texts, token_counts)
+    except Exception:
+        PREDICTION_ERRORS.labels(model.model_id).inc(len(texts))
+        if counted:
+            traffic.counts.add(model.model_id, len(texts), len(texts))
+        raise
+    PREDICTION_SECONDS.labels(model.model_id).observe(time.perf_counter() - started)
+    if counted:
+        traffic.counts.add(model.model_id, len(texts))
     prediction_ids = [str(uuid.uuid4()) for _ in texts]
     PREDICTIONS.labels(model.model_id).inc(len(texts))
     PREDICTION_BATCH_TEXTS.observe(len(texts))
     drift_metrics.record(model.model_id, texts, predictions, token_counts)
-    if prediction_log is not None:
-        prediction_log.record(model.model_id, texts, predictions, prediction_ids, origins)
-    return {
-        "predictions": [
-            {
-                "label": label,
-                "scores": scores,
-                "prediction_id": prediction_id,
-                "reference": origin.reference,
-            }
-            for (label, scores), prediction_id, origin in zip(
-                predictions, prediction_ids, origins, strict=True
-            )
-        ],
-        "model_id": model.model_id,
-    }
+    _log(model.model_id, texts, predictions, prediction_ids, origins)
+    scored: list[Scored] = [
+        {
+            "label": label,
+            "scores": scores,
+            "prediction_id": prediction_id,
+            "reference": origin.reference,
+            "model_id": model.model_id,
+        }
+        for (label, scores), prediction_id, origin in zip(
+            predictions, prediction_ids, origins, strict=True
+        )
+    ]
+    if explain:
+        for one, explanation in zip(
+            scored, explanations.explain(model, texts, predictions), strict=True
+        ):
+            one["explanation"] = dict(explanation)
+    return {"predictions": scored, "model_id": model.model_id}
 
 
-def _predict_alone(*, text: str, model_id: str, origin: Origin = INTERNAL) -> Prediction:
-    reply = _score([text], model_id, [origin])
+def _log(
+    model_id: str,
+    texts: list[str],
+    predictions: list[tuple[str, dict[str, float]]],
+    prediction_ids: list[str],
+    origins: list[Origin],
+) -> None:
+    """Hand the predictions to the prediction log; those the shadow takes, once it has
+    scored them, with its labels."""
+    sampled = shadow.sample(model_id, len(texts))
+    if sampled:
+        picked = [texts[i] for i in sampled], [predictions[i] for i in sampled]
+        ids, froms = [prediction_ids[i] for i in sampled], [origins[i] for i in sampled]
+
+        def record(shadow_id: str, shadow_labels: list[str]) -> None:
+            if prediction_log is not None:
+                prediction_log.record(model_id, *picked, ids, froms, shadow_id, shadow_labels)
+
+        if shadow.offer(model_id, picked[0], [label for label, _ in picked[1]], record):
+            taken = set(sampled)
+            rest = [i for i in range(len(texts)) if i not in taken]
+            texts, predictions = [texts[i] for i in rest], [predictions[i] for i in rest]
+            prediction_ids, origins = [prediction_ids[i] for i in rest], [origins[i] for i in rest]
+    if prediction_log is not None and texts:
+        prediction_log.record(model_id, texts, predictions, prediction_ids, origins)
+
+
+def _predict_alone(
+    *, text: str, model_id: str, origin: Origin = INTERNAL, explain: bool = False
+) -> Prediction:
+    reply = _score([text], model_id, [origin], explain)
     return {**reply["predictions"][0], "model_id": reply["model_id"]}
 
 
@@ -183,6 +291,20 @@ prediction_log = (
     if settings.PREDICTION_LOG
     else None
 )
+
+
+shadow = traffic.Shadow(
+    model_repository,
+    queue_size=settings.SHADOW_QUEUE,
+    texts_per_second=settings.SHADOW_MAX_TEXTS_PER_SECOND,
+)
+
+
+def start_traffic() -> None:
+    """Start this process's traffic threads (the shadow's scoring, the counts' flushing):
+    each serving process does as it starts, as with start_prediction_log."""
+    shadow.start()
+    traffic.counts.start()
 
 
 def start_prediction_log() -> None:

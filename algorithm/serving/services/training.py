@@ -1,12 +1,14 @@
-"""TrainingService: queue training jobs, read jobs, list the algorithms."""
+"""TrainingService: queue training jobs, read and list jobs, list the algorithms."""
 
 import logging
 
 from algorithm.domain import jobs, ml
+from algorithm.domain import promotion as promotion_rules
 from algorithm.domain.errors import InvalidArgument, parse_uuid
 from algorithm.domain.records import Job
 from algorithm.domain.store import parse_model_id
 from algorithm.serving.model_repository import model_repository
+from algorithm.serving.services.paging import next_page_token, page_bounds
 from algorithm.v1 import training_pb2
 from common.proto_json import from_json
 
@@ -19,11 +21,13 @@ def train(
     parameters: object = None,
     request_id: str = "",
     base_model_id: str = "",
+    promotion: bool = False,
 ) -> training_pb2.Job:
     """Queue a training job and return it; training happens in a worker, never here.
 
     With base_model_id it retrains: that version's algorithm and parameters, overridden by
-    any given here, on the current data.
+    any given here, on the current data. With promotion, the version is a challenger,
+    promoted or kept by the promotion policy's rule (algorithm/domain/promotion.py).
     """
     if not isinstance(algorithm, str):
         raise InvalidArgument("algorithm must be a string naming one of ListAlgorithms.")
@@ -37,6 +41,12 @@ def train(
     algorithm = algorithm or ml.DEFAULT_ALGORITHM
     resolved = ml.resolve_parameters(algorithm, parameters or {})
     request_uuid = parse_uuid(request_id, "request_id") if request_id else None
+    if promotion:
+        return enqueued(
+            promotion_rules.challenger_create(
+                algorithm=algorithm, parameters=resolved, request_id=request_uuid
+            )
+        )
     job, created = jobs.job_create(
         kind="train", algorithm=algorithm, parameters=resolved, request_id=request_uuid
     )
@@ -49,8 +59,29 @@ def train(
     return job_message(job)
 
 
+def enqueued(job: Job) -> training_pb2.Job:
+    """Send a new job to the workers; its message."""
+    # Imported here so the serving paths never pay for Celery's import.
+    from algorithm.jobqueue import enqueue_job
+
+    enqueue_job(job)
+    logger.info("Queued %s job %s (%s)", job["kind"], job["id"], job["algorithm"])
+    return job_message(job)
+
+
 def get_job(*, job_id: str) -> training_pb2.Job:
     return job_message(jobs.job_get(job_id))
+
+
+def list_jobs(*, page_size: int = 0, page_token: str = "") -> training_pb2.ListJobsResponse:
+    """One page of jobs, newest first."""
+    offset, size = page_bounds(page_size, page_token)
+    found, total = jobs.job_list(limit=size, offset=offset)
+    return training_pb2.ListJobsResponse(
+        jobs=[job_message(job) for job in found],
+        next_page_token=next_page_token(offset, size, total),
+        total_size=total,
+    )
 
 
 def job_message(row: Job) -> training_pb2.Job:

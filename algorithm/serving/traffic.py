@@ -1,0 +1,256 @@
+"""Traffic on the answer path of each serving process: which version answers a prediction
+that names none (the canary's share, sticky by reference, else caller), the answers and
+errors counted per version for the rollback check, and the shadow, which scores a sample of
+the champion's texts in a thread of its own, after the answer, within a bounded queue and a
+budget of texts a second, so that it never delays an answer nor takes more than its budget.
+"""
+
+import collections
+import datetime
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from algorithm.domain import traffic_counts
+from algorithm.domain.errors import ServiceError
+from algorithm.serving.metrics import PREDICTION_ERRORS, SHADOW_PREDICTIONS
+from algorithm.serving.model_repository import ModelRepository
+from common.coalescing import Origin
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+# Queued samples (each a request's sampled texts) the shadow scores in one call at most.
+BATCH_SAMPLES = 32
+# How long the shadow's thread lets samples gather before scoring a batch that is not full:
+# waking it for each prediction would cost more CPU than scoring one text, while a batch
+# costs little more than one text. Agreement is recorded this much later, off the answer path.
+LINGER_SECONDS = 0.05
+
+
+def route(repository: ModelRepository, reference: str, caller: str) -> str:
+    """The version that answers a prediction naming none: the canary's id for its share,
+    else "" (the active version). The same reference, else caller, always gets the same
+    answer while the canary stays; with neither, each prediction is drawn at random. A canary
+    refused at load is counted as erring for each prediction routed to it, which the active
+    version answers instead."""
+    canary = repository.traffic.canary
+    if canary is None:
+        return ""
+    key = reference or caller
+    if not (canary.routes(key) if key else random.random() * 100 < canary.percent):
+        return ""
+    if repository.traffic_model(canary.model_id) is None:
+        counts.add(canary.model_id, 1, 1)
+        PREDICTION_ERRORS.labels(canary.model_id).inc()
+        return ""
+    return canary.model_id
+
+
+def shares(repository: ModelRepository) -> list[tuple[str, str, float]]:
+    """(model_id, role, share) of each version the split names, and of the active one."""
+    split, active_id = repository.traffic, repository.active_id()
+    canary = split.canary.percent / 100 if split.canary else 0.0
+    found = [(active_id, "champion", 1 - canary)] if active_id else []
+    if split.canary:
+        found.append((split.canary.model_id, "canary", canary))
+    if split.shadow:
+        found.append((split.shadow.model_id, "shadow", split.shadow.share))
+    return found
+
+
+class Counts:
+    """Answers and errors per version and minute, and shadow comparisons per pair of labels,
+    added up in memory and written every FLUSH_SECONDS by a thread of each process; a write
+    that fails is dropped and logged (the rollback check then judges on fewer answers)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: collections.Counter[tuple[str, datetime.datetime]] = collections.Counter()
+        self._errors: collections.Counter[tuple[str, datetime.datetime]] = collections.Counter()
+        self._pairs: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
+        self._pid: int | None = None
+
+    def add(self, model_id: str, answers: int, errors: int = 0) -> None:
+        minute = datetime.datetime.now(datetime.UTC).replace(second=0, microsecond=0)
+        with self._lock:
+            self._answers[model_id, minute] += answers
+            if errors:
+                self._errors[model_id, minute] += errors
+
+    def compared(self, shadow_id: str, champion_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        with self._lock:
+            for champion_label, shadow_label in pairs:
+                self._pairs[shadow_id, champion_id, champion_label, shadow_label] += 1
+
+    def start(self) -> None:
+        """Start this process's flushing thread (idempotent; threads do not survive a fork)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+        threading.Thread(target=self._flush_forever, name="traffic-counts", daemon=True).start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            answers, self._answers = self._answers, collections.Counter()
+            errors, self._errors = self._errors, collections.Counter()
+            pairs, self._pairs = self._pairs, collections.Counter()
+        try:
+            if answers:
+                traffic_counts.counts_add(
+                    (model_id, minute, count, errors[model_id, minute])
+                    for (model_id, minute), count in answers.items()
+                )
+            if pairs:
+                traffic_counts.agreement_add((*key, count) for key, count in pairs.items())
+        except (ServiceError, OSError) as error:
+            logger.warning("Traffic counts of the last second were not written: %s", error)
+
+
+counts = Counts()
+
+
+class _Sample(NamedTuple):
+    champion_id: str
+    texts: list[str]
+    labels: list[str]
+    # What the prediction log needs to record the predictions once compared.
+    record: Callable[[str, list[str]], None]
+
+
+class TokenBucket:
+    """At most `rate` takes a second, in bursts of at most one second's worth."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
+        self._rate = rate
+        self._clock = clock
+        self._tokens = rate
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._rate, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            if self._tokens < count:
+                return False
+            self._tokens -= count
+            return True
+
+
+class Shadow:
+    """The shadow's queue and thread in one process. `offer` is on the answer path: it only
+    samples, takes from the budget and enqueues; it never waits."""
+
+    def __init__(self, repository: ModelRepository, *, queue_size: int, texts_per_second: float):
+        self._repository = repository
+        self._queue_size = queue_size
+        self._budget = TokenBucket(texts_per_second)
+        self._samples: queue.Queue[_Sample] = queue.Queue()
+        # Texts waiting (the queue holds batches; its bound is in texts).
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def sample(self, champion_id: str, count: int) -> list[int]:
+        """The indexes of a batch's texts the shadow should score, by its share; none when no
+        shadow is set or the champion is not the active version."""
+        shadow = self._repository.traffic.shadow
+        if shadow is None or champion_id != self._repository.active_id():
+            return []
+        if shadow.model_id == champion_id:
+            return []
+        return [index for index in range(count) if random.random() < shadow.share]
+
+    def offer(
+        self,
+        champion_id: str,
+        texts: list[str],
+        labels: list[str],
+        record: Callable[[str, list[str]], None],
+    ) -> bool:
+        """Queue sampled texts for the shadow; False (counted as skipped) if the queue is full
+        or the budget spent: the caller then logs them as it would without a shadow."""
+        count = len(texts)
+        with self._lock:
+            room = self._pid == os.getpid() and self._waiting + count <= self._queue_size
+            if room and self._budget.take(count):
+                self._waiting += count
+                self._samples.put_nowait(_Sample(champion_id, texts, labels, record))
+                return True
+        SHADOW_PREDICTIONS.labels("skipped").inc(count)
+        return False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._samples = queue.Queue()
+            self._waiting = 0
+        threading.Thread(target=self._score_forever, name="shadow", daemon=True).start()
+
+    def _score_forever(self) -> None:
+        while True:
+            samples = [self._samples.get()]
+            self._drain(samples)
+            if len(samples) < BATCH_SAMPLES:
+                time.sleep(LINGER_SECONDS)
+                self._drain(samples)
+            count = sum(len(sample.texts) for sample in samples)
+            try:
+                self._score(samples)
+            except Exception:
+                logger.exception("The shadow failed to score %d texts", count)
+                SHADOW_PREDICTIONS.labels("skipped").inc(count)
+            finally:
+                with self._lock:
+                    self._waiting -= count
+
+    def _drain(self, samples: list[_Sample]) -> None:
+        while len(samples) < BATCH_SAMPLES:
+            try:
+                samples.append(self._samples.get_nowait())
+            except queue.Empty:
+                return
+
+    def _score(self, samples: list[_Sample]) -> None:
+        shadow = self._repository.traffic.shadow
+        model = self._repository.traffic_model(shadow.model_id) if shadow else None
+        if shadow is None or model is None:
+            SHADOW_PREDICTIONS.labels("skipped").inc(sum(len(s.texts) for s in samples))
+            for sample in samples:
+                sample.record("", [])
+            return
+        texts = [text for sample in samples for text in sample.texts]
+        shadow_labels = [label for label, _ in model.predict(texts)]
+        agreed = start = 0
+        for sample in samples:
+            labels = shadow_labels[start : start + len(sample.texts)]
+            start += len(sample.texts)
+            pairs = list(zip(sample.labels, labels, strict=True))
+            agreed += sum(1 for champion, other in pairs if champion == other)
+            counts.compared(model.model_id, sample.champion_id, pairs)
+            sample.record(model.model_id, labels)
+        SHADOW_PREDICTIONS.labels("agree").inc(agreed)
+        SHADOW_PREDICTIONS.labels("disagree").inc(len(texts) - agreed)
+
+
+def route_batch(repository: ModelRepository, origins: Sequence[Origin]) -> str:
+    """route for a call answered by one version: by its first non-empty reference, else its
+    first caller."""
+    reference = next((origin.reference for origin in origins if origin.reference), "")
+    caller = next((origin.caller for origin in origins if origin.caller), "")
+    return route(repository, reference, caller)
