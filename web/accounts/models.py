@@ -44,3 +44,22 @@ class ApiToken(models.Model):
         """A public handle for the key: the first 8 hex digits of its digest, which reveal
         nothing of a generated key (`printf %s "$KEY" | sha256sum | cut -c1-8`)."""
         return self.digest[:8]
+
+
+class ConsoleAccess(models.Model):
+    """A person's right to sign in to the console (web/console/) with their password, and
+    what they may do there: the API's scopes, with the same implications
+    (web/accounts/scopes.py). Users without it (the API's token users, whose passwords are
+    unusable) cannot sign in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="console_access"
+    )
+    scopes = ArrayField(models.CharField(max_length=16, choices=SCOPE_CHOICES))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("user__username",)
+
+    def __str__(self) -> str:
+        return f"console access of {self.user}"

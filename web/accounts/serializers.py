@@ -6,6 +6,7 @@ from rest_framework import serializers
 from common import limits
 from web.accounts.models import ApiToken
 from web.accounts.scopes import DEFAULT_SCOPES, SCOPE_CHOICES, Scope
+from web.accounts.services import token_create
 from web.api.fields import StrictCharField
 
 
@@ -81,3 +82,13 @@ class TokenCreateSerializer(serializers.Serializer):
         if value is not None and value <= timezone.now():
             raise serializers.ValidationError("An expiry must be in the future.")
         return value
+
+    def create(self, validated_data) -> tuple[ApiToken, str]:
+        """The token and its key, by token_create (TokenError for the service user): what
+        `save()` returns to the API's view and the console's form alike."""
+        return token_create(
+            username=validated_data["user"],
+            scopes=validated_data["scopes"],
+            name=validated_data["name"],
+            expires_at=validated_data["expires_at"],
+        )

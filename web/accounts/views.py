@@ -14,7 +14,7 @@ from web.accounts.serializers import (
     TokenCreateSerializer,
     TokenSerializer,
 )
-from web.accounts.services import TokenError, token_create, token_revoke
+from web.accounts.services import TokenError, token_revoke
 from web.api.schema import error_responses
 
 
@@ -46,12 +46,7 @@ class TokenListView(generics.ListAPIView):
         params = TokenCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            token, key = token_create(
-                username=params.validated_data["user"],
-                scopes=params.validated_data["scopes"],
-                name=params.validated_data["name"],
-                expires_at=params.validated_data["expires_at"],
-            )
+            token, key = params.save()
         except TokenError as error:
             raise exceptions.ValidationError({"user": [str(error)]}) from error
         return Response(

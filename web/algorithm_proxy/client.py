@@ -48,18 +48,21 @@ from web.algorithm_proxy.channel import (
 from web.algorithm_proxy.grpc_errors import rest_error
 
 
-def _predict_request(text: str, model_id: str, origin: Origin) -> prediction_pb2.PredictRequest:
+def _predict_request(
+    text: str, model_id: str, origin: Origin, explain: bool = False
+) -> prediction_pb2.PredictRequest:
     return prediction_pb2.PredictRequest(
         text=text,
         model_id=model_id,
         reference=origin.reference,
         caller=origin.caller,
         request_id=origin.request_id,
+        explain=explain,
     )
 
 
 def _predict_batch_request(
-    texts: list[str], model_id: str, origins: Sequence[Origin]
+    texts: list[str], model_id: str, origins: Sequence[Origin], explain: bool = False
 ) -> prediction_pb2.PredictBatchRequest:
     """The call for texts of these origins, one per text: each of the origins' fields goes as
     a list parallel to the texts, or as none when no text has one."""
@@ -69,6 +72,7 @@ def _predict_batch_request(
         references=_per_text([origin.reference for origin in origins]),
         callers=_per_text([origin.caller for origin in origins]),
         request_ids=_per_text([origin.request_id for origin in origins]),
+        explain=explain,
     )
 
 
@@ -85,7 +89,11 @@ def _batch_prediction(reply: prediction_pb2.PredictBatchResponse) -> BatchPredic
 
 
 def _prediction(reply: prediction_pb2.PredictResponse) -> Prediction:
-    return cast(Prediction, as_json(reply))
+    answer = as_json(reply)
+    # Answered only to a call that asked for it, as the coalescer's answers (which never ask).
+    if answer["explanation"] is None:
+        del answer["explanation"]
+    return cast(Prediction, answer)
 
 
 class AlgorithmClient:
@@ -122,20 +130,27 @@ class AlgorithmClient:
 
     # Predictions: in the coalescer's shapes, as it shares batch replies out.
 
-    def predict(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
+    def predict(
+        self, *, text: str, model_id: str, origin: Origin, explain: bool = False
+    ) -> Prediction:
+        """One text's prediction; explained ones go alone, as the service scores them."""
+        if explain:
+            return self._predict_alone(text=text, model_id=model_id, origin=origin, explain=True)
         return self._predict(text=text, model_id=model_id, origin=origin)
 
-    def _predict_alone(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
+    def _predict_alone(
+        self, *, text: str, model_id: str, origin: Origin, explain: bool = False
+    ) -> Prediction:
         stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
-        request = _predict_request(text, model_id, origin)
+        request = _predict_request(text, model_id, origin, explain)
         return _prediction(self.channel.call(stub.Predict, request, PREDICT_DEADLINE_SECONDS))
 
     def predict_batch(
-        self, *, texts: list[str], model_id: str, origins: Sequence[Origin]
+        self, *, texts: list[str], model_id: str, origins: Sequence[Origin], explain: bool = False
     ) -> BatchPrediction:
         """The texts' predictions, in order; origins: one per text."""
         stub = self.channel.stub(prediction_pb2_grpc.PredictionServiceStub)
-        request = _predict_batch_request(texts, model_id, origins)
+        request = _predict_batch_request(texts, model_id, origins, explain)
         reply = self.channel.call(stub.PredictBatch, request, PREDICT_DEADLINE_SECONDS)
         return _batch_prediction(reply)
 
@@ -151,11 +166,15 @@ class AlgorithmClient:
         parameters: Mapping[str, Any] | None,  # the caller's JSON object
         request_id: str,
         base_model_id: str = "",
+        promotion: bool = False,
     ) -> training_pb2.Job:
         """A new training job; with base_model_id, a retraining of that version whose
-        algorithm and parameters the given ones override."""
+        algorithm and parameters the given ones override; with promotion, a challenger's."""
         request = training_pb2.TrainRequest(
-            algorithm=algorithm, request_id=request_id, base_model_id=base_model_id
+            algorithm=algorithm,
+            request_id=request_id,
+            base_model_id=base_model_id,
+            promotion=promotion,
         )
         if parameters is not None:
             request.parameters.update(parameters)
@@ -164,6 +183,10 @@ class AlgorithmClient:
     def get_job(self, *, job_id: str) -> training_pb2.Job:
         request = training_pb2.GetJobRequest(job_id=job_id)
         return self.channel.call(self._training().GetJob, request).job
+
+    def list_jobs(self, *, page_size: int, page_token: str) -> training_pb2.ListJobsResponse:
+        request = training_pb2.ListJobsRequest(page_size=page_size, page_token=page_token)
+        return self.channel.call(self._training().ListJobs, request)
 
     def list_algorithms(self) -> Sequence[training_pb2.Algorithm]:
         request = training_pb2.ListAlgorithmsRequest()
@@ -309,17 +332,25 @@ class AsyncPredictions:
             else self._predict_alone
         )
 
-    async def predict(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
+    async def predict(
+        self, *, text: str, model_id: str, origin: Origin, explain: bool = False
+    ) -> Prediction:
+        if explain:
+            return await self._predict_alone(
+                text=text, model_id=model_id, origin=origin, explain=True
+            )
         return await self._predict(text=text, model_id=model_id, origin=origin)
 
-    async def _predict_alone(self, *, text: str, model_id: str, origin: Origin) -> Prediction:
-        request = _predict_request(text, model_id, origin)
+    async def _predict_alone(
+        self, *, text: str, model_id: str, origin: Origin, explain: bool = False
+    ) -> Prediction:
+        request = _predict_request(text, model_id, origin, explain)
         return _prediction(await self._call(lambda stub: stub.Predict, request))
 
     async def predict_batch(
-        self, texts: list[str], model_id: str, origins: Sequence[Origin]
+        self, texts: list[str], model_id: str, origins: Sequence[Origin], explain: bool = False
     ) -> BatchPrediction:
-        request = _predict_batch_request(texts, model_id, origins)
+        request = _predict_batch_request(texts, model_id, origins, explain)
         return _batch_prediction(await self._call(lambda stub: stub.PredictBatch, request))
 
     async def _call(self, method: Callable[[Any], Any], request: Any) -> Any:
@@ -357,3 +388,10 @@ def algorithm_client() -> AlgorithmClient:
     if target not in _clients:
         _clients[target] = AlgorithmClient(target)
     return _clients[target]
+
+
+def service_call(stub_class: Callable[[grpc.Channel], Any], method: str, request: Any) -> Any:
+    """A unary method of one of the service's stubs (PromotionService's, TrafficService's),
+    by the name its .proto gives it, through the one channel and its error mapping."""
+    channel = algorithm_client().channel
+    return channel.call(getattr(channel.stub(stub_class), method), request)

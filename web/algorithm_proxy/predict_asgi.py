@@ -272,9 +272,14 @@ class PredictApp:
             self._predictions = AsyncPredictions(settings.ALGORITHM_GRPC_TARGET)
         if params.one:
             return await self._predictions.predict(
-                text=params.texts[0], model_id=params.model_id, origin=params.origins[0]
+                text=params.texts[0],
+                model_id=params.model_id,
+                origin=params.origins[0],
+                explain=params.explain,
             )
-        batch = await self._predictions.predict_batch(params.texts, params.model_id, params.origins)
+        batch = await self._predictions.predict_batch(
+            params.texts, params.model_id, params.origins, params.explain
+        )
         return answers(batch)
 
     def _error(

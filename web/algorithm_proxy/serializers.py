@@ -1,20 +1,20 @@
 import sys
-from typing import Any, ClassVar
+from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common import limits
-from web.api.fields import StrictCharField, StrictUUIDField
+from web.algorithm_proxy.explanation_serializers import ExplanationSerializer
+from web.api.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 
 
-def _fits_a_double(value: Any) -> bool:
+def fits_a_double(value: Any) -> bool:
     """Whether every number in a JSON value fits a double: gRPC carries JSON numbers as
     doubles, and JSON integers have no size limit."""
     if isinstance(value, dict):
-        return all(_fits_a_double(item) for item in value.values())
+        return all(fits_a_double(item) for item in value.values())
     if isinstance(value, list):
-        return all(_fits_a_double(item) for item in value)
+        return all(fits_a_double(item) for item in value)
     return not isinstance(value, int) or abs(value) <= sys.float_info.max
 
 
@@ -25,9 +25,14 @@ class TrainRequestSerializer(serializers.Serializer):
     algorithm = StrictCharField(required=False, default="", allow_blank=True, max_length=100)
     parameters = serializers.DictField(required=False, allow_null=True, default=None)
     request_id = StrictUUIDField(required=False, allow_null=True, default=None)
+    promotion = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Train a challenger, promoted or kept by the promotion policy (admin scope).",
+    )
 
     def validate_parameters(self, value):
-        if value is not None and not _fits_a_double(value):
+        if value is not None and not fits_a_double(value):
             raise serializers.ValidationError(TOO_LARGE)
         return value
 
@@ -77,6 +82,12 @@ class PredictRequestSerializer(serializers.Serializer):
         help_text="With `texts`: one reference per text, in the same order (an empty string "
         "for none).",
     )
+    explain = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Answer each prediction with its `explanation`: the terms that moved the "
+        f"decision most. At most {limits.MAX_EXPLAIN_TEXTS} texts per request then.",
+    )
 
     # Every prediction is validated here, and DRF deep-copies a serializer's declared fields
     # for each instance: most of the cost of a prediction in web. These fields keep nothing of
@@ -103,6 +114,16 @@ class PredictRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"references": ['Go with "texts"; with "text", send one "reference".']}
             )
+        if attrs["explain"] and len(attrs.get("texts", ())) > limits.MAX_EXPLAIN_TEXTS:
+            raise serializers.ValidationError(
+                {
+                    "explain": [
+                        f"Explains at most {limits.MAX_EXPLAIN_TEXTS} texts per request, "
+                        f"{len(attrs['texts'])} were sent: send them in several requests, or "
+                        "without explain."
+                    ]
+                }
+            )
         if "references" in attrs and len(attrs["references"]) != len(attrs["texts"]):
             raise serializers.ValidationError(
                 {
@@ -124,6 +145,9 @@ class PredictionSerializer(serializers.Serializer):
     )
     reference = serializers.CharField(
         allow_blank=True, help_text="The request's reference for this text, as sent; empty if none."
+    )
+    explanation = ExplanationSerializer(
+        required=False, help_text='Only with `"explain": true`: why the model chose the label.'
     )
 
 
@@ -151,6 +175,12 @@ class MetricsSerializer(serializers.Serializer):
     confusion_matrix = ConfusionMatrixSerializer(allow_null=True, help_text="Evaluations only.")
 
 
+class EvaluationSetMetricsSerializer(serializers.Serializer):
+    set_id = serializers.UUIDField(help_text="The evaluation set (GET /api/evaluation-set/).")
+    rows = serializers.IntegerField(help_text="Rows of the set it was measured on.")
+    metrics = MetricsSerializer()
+
+
 class JobSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
     kind = serializers.ChoiceField(choices=["train", "evaluate"])
@@ -170,6 +200,9 @@ class JobSerializer(serializers.Serializer):
     create_time = serializers.DateTimeField()
     start_time = serializers.DateTimeField(allow_null=True)
     end_time = serializers.DateTimeField(allow_null=True)
+    promotion = serializers.BooleanField(
+        help_text="A challenger's training: promoted or kept by the promotion policy."
+    )
 
 
 class AlgorithmParameterSerializer(serializers.Serializer):
@@ -203,6 +236,11 @@ class ModelSerializer(serializers.Serializer):
     library_versions = serializers.DictField(child=serializers.CharField())
     active = serializers.BooleanField()
     job_id = serializers.UUIDField(allow_null=True)
+    evaluation = EvaluationSetMetricsSerializer(
+        allow_null=True,
+        help_text="Its scores on the evaluation set it was measured on at training; null "
+        "when no set was current.",
+    )
 
 
 class ModelPageSerializer(serializers.Serializer):
@@ -210,6 +248,13 @@ class ModelPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = ModelSerializer(many=True)
+
+
+class JobPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = JobSerializer(many=True)
 
 
 class ModelPageParamsSerializer(serializers.Serializer):
@@ -285,79 +330,3 @@ class InfoSerializer(serializers.Serializer):
     data_rows = serializers.IntegerField()
     algorithm = AlgorithmInfoSerializer(allow_null=True)
     algorithm_error = serializers.CharField(allow_null=True)
-
-
-class ScheduleRequestSerializer(serializers.Serializer):
-    model_id = StrictUUIDField(help_text="One of our model versions, or any external model's UUID.")
-    cron_expression = StrictCharField(
-        max_length=200, help_text="Five fields, in UTC: minute hour day-of-month month day-of-week."
-    )
-
-
-class ScheduleSerializer(serializers.Serializer):
-    model_id = serializers.UUIDField()
-    cron_expression = serializers.CharField()
-    create_time = serializers.DateTimeField()
-    update_time = serializers.DateTimeField()
-
-
-@extend_schema_field(
-    {"oneOf": [{"type": "string", "maxLength": limits.MAX_LABEL_CHARS}, {"type": "number"}]}
-)
-class LabelField(serializers.Field):
-    """A label as a string or a number, kept as sent."""
-
-    default_error_messages: ClassVar[dict[str, str]] = {
-        "invalid": "Must be a string or a number.",
-        "too_large": TOO_LARGE,
-        "max_length": f"Ensure this label has no more than {limits.MAX_LABEL_CHARS} characters.",
-    }
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, str | int | float):
-            self.fail("invalid")
-        if not _fits_a_double(data):
-            self.fail("too_large")
-        if isinstance(data, str) and len(data) > limits.MAX_LABEL_CHARS:
-            self.fail("max_length")
-        return data
-
-    def to_representation(self, value):
-        return value
-
-
-class ResultRequestSerializer(serializers.Serializer):
-    model_id = StrictUUIDField()
-    y_true = serializers.ListField(
-        child=LabelField(), allow_empty=False, max_length=limits.MAX_RESULT_LABELS
-    )
-    y_pred = serializers.ListField(
-        child=LabelField(), allow_empty=False, max_length=limits.MAX_RESULT_LABELS
-    )
-
-    def validate(self, attrs):
-        if len(attrs["y_true"]) != len(attrs["y_pred"]):
-            raise serializers.ValidationError(
-                f"y_true and y_pred must have the same length, got {len(attrs['y_true'])} "
-                f"and {len(attrs['y_pred'])}."
-            )
-        return attrs
-
-
-class ResultSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    model_id = serializers.UUIDField()
-    samples = serializers.IntegerField()
-    timestamp = serializers.DateTimeField()
-
-
-class AccuracySerializer(serializers.Serializer):
-    model_id = serializers.UUIDField()
-    accuracy = serializers.FloatField(
-        allow_null=True, help_text="Null when the newest row could not be scored: see error."
-    )
-    samples = serializers.IntegerField()
-    result_id = serializers.IntegerField(allow_null=True, help_text="The results row scored.")
-    result_timestamp = serializers.DateTimeField(allow_null=True)
-    computed_time = serializers.DateTimeField()
-    error = serializers.CharField(allow_null=True)

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from web.algorithm_proxy import views
+from web.algorithm_proxy import monitoring_views, views
 
 urlpatterns = [
     path("train/", views.TrainView.as_view(), name="train"),
+    path("jobs/", views.JobListView.as_view(), name="job-list"),
     path("jobs/<str:job_id>/", views.JobDetailView.as_view(), name="job-detail"),
     path("predict/", views.PredictView.as_view(), name="predict"),
     path("algorithms/", views.AlgorithmListView.as_view(), name="algorithm-list"),
@@ -21,8 +22,12 @@ urlpatterns = [
     ),
     path("metrics/<str:metric_id>/", views.MetricDetailView.as_view(), name="metric-detail"),
     path("info/", views.InfoView.as_view(), name="info"),
-    path("schedules/", views.ScheduleListView.as_view(), name="schedule-list"),
-    path("schedules/<str:model_id>/", views.ScheduleDetailView.as_view(), name="schedule-detail"),
-    path("results/", views.ResultCreateView.as_view(), name="result-create"),
-    path("results/<str:model_id>/", views.AccuracyView.as_view(), name="accuracy"),
+    path("schedules/", monitoring_views.ScheduleListView.as_view(), name="schedule-list"),
+    path(
+        "schedules/<str:model_id>/",
+        monitoring_views.ScheduleDetailView.as_view(),
+        name="schedule-detail",
+    ),
+    path("results/", monitoring_views.ResultCreateView.as_view(), name="result-create"),
+    path("results/<str:model_id>/", monitoring_views.AccuracyView.as_view(), name="accuracy"),
 ]

@@ -2,6 +2,7 @@
 validated here, answered by the algorithm service."""
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from web.algorithm_proxy import drift_serializers, serializers
 from web.algorithm_proxy.client import algorithm_client
 from web.algorithm_proxy.grpc_errors import AlgorithmError
 from web.algorithm_proxy.live_accuracy import live_accuracy_fields
+from web.algorithm_proxy.services import training_start
 from web.api.middleware import request_id_of
 from web.api.schema import error_responses, uuid_in_path
 from web.data.selectors import data_count
@@ -29,25 +31,40 @@ from web.data.selectors import data_count
 class TrainView(APIView):
     @extend_schema(
         request=serializers.TrainRequestSerializer,
-        responses={202: serializers.JobSerializer, **error_responses(400, 401, 503)},
+        responses={202: serializers.JobSerializer, **error_responses(400, 401, 403, 409, 503)},
         summary="Start training on the current data",
         description="Queues a training job and returns it at once; follow it at "
         "`/api/jobs/{job_id}/`. Every field is optional. A repeated `request_id` "
-        "returns the job it started the first time instead of a new one.",
+        "returns the job it started the first time instead of a new one. `promotion: true` "
+        "(admin scope) trains a challenger: published, not activated, then promoted or kept "
+        "by the promotion policy's rule on the evaluation set (409 without a set, or while "
+        "another challenger is in flight); see `/api/promotion/decisions/`.",
     )
     def post(self, request):
-        params = serializers.TrainRequestSerializer(data=request.data or {})
-        params.is_valid(raise_exception=True)
-        request_id = params.validated_data["request_id"]
-        job = algorithm_client().train(
-            algorithm=params.validated_data["algorithm"],
-            parameters=params.validated_data["parameters"],
-            request_id=str(request_id) if request_id else "",
-        )
-        location = reverse("job-detail", kwargs={"job_id": job.job_id})
-        return Response(
-            as_json(job), status=status.HTTP_202_ACCEPTED, headers={"Location": location}
-        )
+        return _queued_training(request)
+
+
+def _queued_training(request, base_model_id: str = "") -> Response:
+    """A training job for the body's algorithm, parameters and request id (retraining
+    base_model_id); with promotion, a challenger's, which needs the admin scope."""
+    job = training_start(body=request.data, scopes=request.auth.scopes, base_model_id=base_model_id)
+    location = reverse("job-detail", kwargs={"job_id": job.job_id})
+    return Response(as_json(job), status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class JobListView(APIView):
+    @extend_schema(
+        operation_id="jobs_list",
+        parameters=[serializers.ModelPageParamsSerializer],
+        responses={200: serializers.JobPageSerializer, **error_responses(400, 401, 404, 503)},
+        summary="Jobs, newest first: training and evaluation, with state and progress",
+    )
+    def get(self, request):
+        def fetch(size: int, token: str) -> tuple[Sequence[Any], int, str]:
+            result = algorithm_client().list_jobs(page_size=size, page_token=token)
+            return result.jobs, result.total_size, result.next_page_token
+
+        return service_page(request, fetch)
 
 
 @uuid_in_path("job_id")
@@ -79,6 +96,7 @@ class PredictParams:
     one: bool
     model_id: str
     origins: list[Origin]
+    explain: bool = False
 
 
 class PredictView(APIView):
@@ -102,7 +120,7 @@ class PredictView(APIView):
             references = valid.get("references") or [""] * len(texts)
         caller, request_id = request.auth.caller, request_id_of(request)
         origins = [Origin(reference, caller, request_id) for reference in references]
-        return PredictParams(texts, one, str(valid["model_id"] or ""), origins)
+        return PredictParams(texts, one, str(valid["model_id"] or ""), origins, valid["explain"])
 
     @extend_schema(
         request=serializers.PredictRequestSerializer,
@@ -115,18 +133,19 @@ class PredictView(APIView):
         "list of predictions in the same order. `model_id` picks a version; by default the "
         "active one answers. The label is always the one with the highest score. Each "
         "prediction has its `prediction_id`; a `reference` (or `references`, one per text) "
-        "of your own names it too.",
+        'of your own names it too. `"explain": true` adds each prediction\'s `explanation`.',
     )
     def post(self, request):
         params = self.params(request.data, request)
-        client = algorithm_client()
+        client, model_id, explain = algorithm_client(), params.model_id, params.explain
         if params.one:
+            origin = params.origins[0]
             one = client.predict(
-                text=params.texts[0], model_id=params.model_id, origin=params.origins[0]
+                text=params.texts[0], model_id=model_id, origin=origin, explain=explain
             )
             return Response(one)
         batch = client.predict_batch(
-            texts=params.texts, model_id=params.model_id, origins=params.origins
+            texts=params.texts, model_id=model_id, origins=params.origins, explain=explain
         )
         return Response(answers(batch))
 
@@ -148,24 +167,35 @@ class ModelListView(APIView):
         summary="Model versions, newest first",
     )
     def get(self, request):
-        params = serializers.ModelPageParamsSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        page, size = params.validated_data["page"], params.validated_data["page_size"]
-        result = algorithm_client().list_models(page_size=size, page_token=str((page - 1) * size))
-        if page > 1 and not result.models:
-            raise NotFound(f"There is no page {page}.")
+        def fetch(size: int, token: str) -> tuple[Sequence[Any], int, str]:
+            result = algorithm_client().list_models(page_size=size, page_token=token)
+            return result.models, result.total_size, result.next_page_token
 
-        def link(number: int) -> str:
-            return replace_query_param(request.build_absolute_uri(), "page", number)
+        return service_page(request, fetch)
 
-        return Response(
-            {
-                "count": result.total_size,
-                "next": link(page + 1) if result.next_page_token else None,
-                "previous": link(page - 1) if page > 1 else None,
-                "results": [as_json(model) for model in result.models],
-            }
-        )
+
+def service_page(request, fetch: Callable[[int, str], tuple[Sequence[Any], int, str]]) -> Response:
+    """A page of a list the algorithm service pages by token (an offset), as REST pages it:
+    ?page= and ?page_size= checked, 404 past the last page, links to the neighbours. fetch
+    takes the page size and token and returns the items, their total and the next token."""
+    params = serializers.ModelPageParamsSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    page, size = params.validated_data["page"], params.validated_data["page_size"]
+    items, total, next_token = fetch(size, str((page - 1) * size))
+    if page > 1 and not items:
+        raise NotFound(f"There is no page {page}.")
+
+    def link(number: int) -> str:
+        return replace_query_param(request.build_absolute_uri(), "page", number)
+
+    return Response(
+        {
+            "count": total,
+            "next": link(page + 1) if next_token else None,
+            "previous": link(page - 1) if page > 1 else None,
+            "results": [as_json(item) for item in items],
+        }
+    )
 
 
 @uuid_in_path("model_id")
@@ -219,25 +249,17 @@ class ModelActivateView(APIView):
 class ModelRetrainView(APIView):
     @extend_schema(
         request=serializers.TrainRequestSerializer,
-        responses={202: serializers.JobSerializer, **error_responses(400, 401, 404, 503)},
+        responses={
+            202: serializers.JobSerializer,
+            **error_responses(400, 401, 403, 404, 409, 503),
+        },
         summary="Retrain: a new version with this one's algorithm and parameters",
         description="Trains on the current data table with the algorithm and parameters of "
-        "this version; `algorithm` and `parameters` in the body override them.",
+        "this version; `algorithm` and `parameters` in the body override them. "
+        "`promotion: true` (admin scope) makes it a challenger, as `/api/train/` does.",
     )
     def post(self, request, model_id: str):
-        params = serializers.TrainRequestSerializer(data=request.data or {})
-        params.is_valid(raise_exception=True)
-        request_id = params.validated_data["request_id"]
-        job = algorithm_client().train(
-            algorithm=params.validated_data["algorithm"],
-            parameters=params.validated_data["parameters"],
-            request_id=str(request_id) if request_id else "",
-            base_model_id=model_id,
-        )
-        location = reverse("job-detail", kwargs={"job_id": job.job_id})
-        return Response(
-            as_json(job), status=status.HTTP_202_ACCEPTED, headers={"Location": location}
-        )
+        return _queued_training(request, base_model_id=model_id)
 
 
 @uuid_in_path("model_id")
@@ -321,76 +343,3 @@ class InfoView(APIView):
                 "algorithm_error": algorithm_error,
             }
         )
-
-
-class ScheduleListView(APIView):
-    @extend_schema(
-        operation_id="schedules_list",
-        responses={200: serializers.ScheduleSerializer(many=True), **error_responses(401, 503)},
-        summary="Every accuracy-monitoring schedule",
-    )
-    def get(self, request):
-        return Response([as_json(schedule) for schedule in algorithm_client().list_schedules()])
-
-    @extend_schema(
-        request=serializers.ScheduleRequestSerializer,
-        responses={201: serializers.ScheduleSerializer, **error_responses(400, 401, 503)},
-        summary="Schedule a model's accuracy checks (replaces its schedule)",
-        description="On each tick of the cron expression (UTC), the worker scores the model's "
-        "newest results row and stores the accuracy: read it at `/api/results/{model_id}/`. "
-        "`model_id` may name one of our model versions or any external model.",
-    )
-    def post(self, request):
-        params = serializers.ScheduleRequestSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        schedule = algorithm_client().set_schedule(
-            model_id=str(params.validated_data["model_id"]),
-            cron_expression=params.validated_data["cron_expression"],
-        )
-        return Response(as_json(schedule), status=status.HTTP_201_CREATED)
-
-
-@uuid_in_path("model_id")
-class ScheduleDetailView(APIView):
-    @extend_schema(
-        responses={200: serializers.ScheduleSerializer, **error_responses(400, 401, 404, 503)},
-        summary="A model's schedule",
-    )
-    def get(self, request, model_id: str):
-        return Response(as_json(algorithm_client().get_schedule(model_id=model_id)))
-
-    @extend_schema(
-        responses={204: None, **error_responses(400, 401, 404, 503)},
-        summary="Stop a model's accuracy checks",
-    )
-    def delete(self, request, model_id: str):
-        algorithm_client().delete_schedule(model_id=model_id)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ResultCreateView(APIView):
-    @extend_schema(
-        request=serializers.ResultRequestSerializer,
-        responses={201: serializers.ResultSerializer, **error_responses(400, 401, 413, 503)},
-        summary="Store a model's true and predicted labels",
-    )
-    def post(self, request):
-        params = serializers.ResultRequestSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        result = algorithm_client().create_result(
-            model_id=str(params.validated_data["model_id"]),
-            y_true=params.validated_data["y_true"],
-            y_pred=params.validated_data["y_pred"],
-        )
-        return Response(as_json(result), status=status.HTTP_201_CREATED)
-
-
-@uuid_in_path("model_id")
-class AccuracyView(APIView):
-    @extend_schema(
-        responses={200: serializers.AccuracySerializer, **error_responses(400, 401, 404, 503)},
-        summary="The accuracy last computed for a model",
-        description="404 until the model's schedule has ticked at least once.",
-    )
-    def get(self, request, model_id: str):
-        return Response(as_json(algorithm_client().get_accuracy(model_id=model_id)))

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
@@ -257,27 +257,30 @@ class ExportView(APIView):
     def export(self, request: Request, queryset: QuerySet) -> StreamingHttpResponse:
         options = ExportOptionsSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
-        format = options.validated_data["format"]
-        give_back = slots.take()
-        try:
-            # Before the answer starts, so that a database error is still an error answer.
-            first = _batch(self.table, queryset, None, FIRST_BATCH_ROWS)
-            chunks = _chunks(
-                self.table,
-                queryset,
-                format,
-                first,
-                _client_gone(request.META),
-                request_id_of(request._request),
-            )
-            response = StreamingHttpResponse(
-                _Stream(chunks, give_back), content_type=f"{MEDIA_TYPES[format]}; charset=utf-8"
-            )
-        except BaseException:
-            give_back()
-            raise
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{self.table.name}-{stamp}.{format}"'
+        return export_response(
+            self.table, queryset, options.validated_data["format"], request._request
         )
-        return response
+
+
+def export_response(
+    table: Table, queryset: QuerySet, format: DataImportFormat, request: HttpRequest
+) -> StreamingHttpResponse:
+    """The rows of `queryset` as a `format` file, streamed in batches, under the limit of
+    EXPORT_MAX_CONCURRENT exports at once in this process (ExportsBusy past it). For the API's
+    exports (ExportView) and the console's."""
+    give_back = slots.take()
+    try:
+        # Before the answer starts, so that a database error is still an error answer.
+        first = _batch(table, queryset, None, FIRST_BATCH_ROWS)
+        chunks = _chunks(
+            table, queryset, format, first, _client_gone(request.META), request_id_of(request)
+        )
+        response = StreamingHttpResponse(
+            _Stream(chunks, give_back), content_type=f"{MEDIA_TYPES[format]}; charset=utf-8"
+        )
+    except BaseException:
+        give_back()
+        raise
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="{table.name}-{stamp}.{format}"'
+    return response

@@ -1,6 +1,7 @@
-"""Per-client request budgets on reads, writes and predictions, and per client address on
-failed authentications, counted in Redis (Django's cache) so that every gunicorn worker and
-every web replica spends the same budget."""
+"""Per-client request budgets on reads, writes and predictions, per client address on failed
+authentications, and per client address and user name on the console's failed sign-ins,
+counted in Redis (Django's cache) so that every gunicorn worker and every web replica spends
+the same budget."""
 
 import hashlib
 import logging
@@ -8,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from django.core.cache import cache as default_cache
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import SAFE_METHODS
@@ -197,3 +199,63 @@ class FailedAuthentications(ClientRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": _address_key(request)}
+
+
+class SignInUnavailable(Exception):
+    """Redis, which counts failed sign-ins, cannot be reached: sign-in waits for it rather
+    than let passwords be guessed without a bound."""
+
+
+class SignInFailures:
+    """Failed console sign-ins, per client address (THROTTLE_RATE_SIGN_IN_ADDRESS) and per user
+    name (THROTTLE_RATE_SIGN_IN_USER), each a fixed window counted in Redis like the request
+    budgets, so that every web process and replica shares them.
+
+    `refused()` is asked before a password is hashed, and costs one Redis round trip: once
+    either budget is spent, a sign-in is answered at that cost, whatever its password. Unlike
+    the request budgets it fails closed (SignInUnavailable): without the counters, nothing
+    would bound the guesses."""
+
+    def __init__(self, request, username: str) -> None:
+        now = time.time()
+        self.counters: list[tuple[str, int, int]] = []  # (key, budget, window seconds)
+        self.wait_seconds = 0.0
+        name = hashlib.blake2b(username.casefold().encode(), digest_size=16).hexdigest()
+        for scope, ident in (("sign_in_address", _address_key(request)), ("sign_in_user", name)):
+            rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+            if rate is None:
+                continue
+            budget, duration = ClientRateThrottle().parse_rate(rate)
+            window = int(now // duration)
+            key = default_cache.make_and_validate_key(f"throttle_{scope}_{ident}_{window}")
+            self.counters.append((key, budget, duration))
+            self.wait_seconds = max(self.wait_seconds, (window + 1) * duration - now)
+
+    def _client(self):
+        return default_cache._cache.get_client(write=True)
+
+    def refused(self) -> bool:
+        """Whether the address or the user name has spent its budget of failures."""
+        if not self.counters:
+            return False
+        try:
+            counts = self._client().mget([key for key, _, _ in self.counters])
+        except RedisError as error:
+            raise SignInUnavailable() from error
+        return any(
+            count is not None and int(count) >= budget
+            for count, (_, budget, _) in zip(counts, self.counters, strict=True)
+        )
+
+    def failed(self) -> None:
+        """Count one failure against both."""
+        if not self.counters:
+            return
+        try:
+            with self._client().pipeline(transaction=False) as pipeline:
+                for key, _, duration in self.counters:
+                    pipeline.incr(key)
+                    pipeline.expire(key, duration, nx=True)
+                pipeline.execute()
+        except RedisError as error:
+            raise SignInUnavailable() from error

@@ -62,14 +62,18 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
     "web.accounts",
     "web.data",
     "web.learning",
     "web.algorithm_proxy",
+    "web.console",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +86,9 @@ MIDDLEWARE = [
     "web.api.middleware.OneHostAndAuthorizationMiddleware",
     "django.middleware.common.CommonMiddleware",
     "web.api.middleware.RequireContentLengthMiddleware",
+    # Sessions, sign-in, messages and htmx for /console/ alone: the API never reads a
+    # session cookie (web/console/middleware.py).
+    "web.console.middleware.ConsoleMiddleware",
 ]
 
 ROOT_URLCONF = "web.config.urls"
@@ -91,7 +98,13 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.messages.context_processors.messages",
+                "web.console.access.console_context",
+            ]
+        },
     }
 ]
 
@@ -186,6 +199,43 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
+# The console (web/console/): people sign in with a password and keep a session, stored in
+# the database so that every web replica knows it. A session ends after this long without a
+# request (each request of a signed-in person starts the time again) and at sign-out.
+CONSOLE_IDLE_MINUTES = common_settings.env_int_between("CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = CONSOLE_IDLE_MINUTES * 60
+# Sent to the console's paths only, never to the API's, and out of scripts' reach; the
+# middleware marks both cookies Secure on requests that came over HTTPS (SECURE_PROXY_SSL_HEADER
+# below says so behind the trusted proxies).
+SESSION_COOKIE_NAME = "textclf_console_session"
+SESSION_COOKIE_PATH = "/console/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "textclf_console_csrf"
+CSRF_COOKIE_PATH = "/console/"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "web.console.pages.csrf_failure"
+LOGIN_URL = "console:sign-in"
+# A signed cookie, so that a message to a visitor who is not signed in writes no session row.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+# At most this many sign-ins check a password at once in a web process (each check is a
+# PBKDF2 hash, a fraction of a second of CPU): beyond it a sign-in is answered 429 at once,
+# so a flood of them from many addresses cannot take the process's threads or its cores.
+CONSOLE_SIGN_IN_CONCURRENCY = common_settings.env_int_between(
+    "CONSOLE_SIGN_IN_CONCURRENCY", 2, 1, 16
+)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 
 # How long a web process trusts a token it has checked, so requests skip the database; a
 # revoked token stops working within this time (web/accounts/authentication.py).
@@ -215,12 +265,16 @@ def _env_rate(name: str, default: str) -> str | None:
 # Requests per client (a token's user; without a token, the client address). Generous: a
 # limit against runaway clients, not a quota. `auth_failures`: requests per client address
 # whose token the database did not know (web/accounts/authentication.py), so guessing
-# tokens costs a bounded number of queries.
+# tokens costs a bounded number of queries. `sign_in_address`, `sign_in_user`: the console's
+# failed sign-ins per client address and per user name, checked before a password is hashed
+# (web/api/throttling.py SignInFailures).
 THROTTLE_RATES = {
     "read": _env_rate("THROTTLE_RATE_READ", "12000/min"),
     "predict": _env_rate("THROTTLE_RATE_PREDICT", "60000/min"),
     "write": _env_rate("THROTTLE_RATE_WRITE", "6000/min"),
     "auth_failures": _env_rate("THROTTLE_RATE_AUTH_FAILURES", "60/min"),
+    "sign_in_address": _env_rate("THROTTLE_RATE_SIGN_IN_ADDRESS", "20/hour"),
+    "sign_in_user": _env_rate("THROTTLE_RATE_SIGN_IN_USER", "10/hour"),
 }
 
 MAX_TRUSTED_PROXIES = 5

@@ -1,4 +1,5 @@
-"""URL routes: the whole public API lives under /api/."""
+"""URL routes: the whole public API lives under /api/ (and the inference protocol's under
+/v2/), the console under /console/."""
 
 from django.conf import settings
 from django.contrib.staticfiles.views import serve as serve_static
@@ -22,6 +23,8 @@ urlpatterns = [
     path("api/", include("web.algorithm_proxy.urls")),
     path("api/", include("web.accounts.urls")),
     path("api/", include("web.learning.urls")),
+    path("api/", include("web.promotion.urls")),
+    path("console/", include("web.console.urls")),
     path("v2", MetadataView.as_view(), name="inference-server"),
     path("v2/health/live", ProbeView.as_view(probe="live"), name="inference-live"),
     path("v2/health/ready", ProbeView.as_view(probe="ready"), name="inference-ready"),

@@ -2,7 +2,6 @@ import io
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.db import OperationalError
 from django.db.models import QuerySet
 from django.utils.http import parse_header_parameters
 from drf_spectacular.types import OpenApiTypes
@@ -12,8 +11,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from psycopg2.errors import QueryCanceled
-from rest_framework import exceptions, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,11 +24,17 @@ from common.datafiles import (
     DataImportError,
     DataImportFormat,
     format_from_media_type,
-    format_from_name,
 )
 from common.limits import MAX_BULK_ITEMS
-from web.api.exceptions import QueryTimedOut, error_body, statement_timed_out
+from web.api.exceptions import error_body
 from web.api.schema import ErrorSerializer, error_responses
+from web.data.imports import (
+    check_import_size,
+    import_file,
+    import_options,
+    invalid_summary,
+    uploaded_file,
+)
 from web.data.models import Data
 from web.data.selectors import data_list
 from web.data.serializers import (
@@ -47,7 +51,6 @@ from web.data.services import (
     data_bulk_create,
     data_create,
     data_delete,
-    data_import,
     data_update,
 )
 
@@ -127,18 +130,6 @@ class DataViewSet(viewsets.ModelViewSet):
         data_delete(data=instance)
 
 
-class DataImportTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"The file is too large: imports are limited to {limit} bytes "
-            f"({limit / 2**20:g} MiB). Split it into smaller files, or import it on the "
-            "server with `python -m web.manage import_data PATH`."
-        )
-
-
 _IMPORT_DESCRIPTION = f"""\
 Send the file as the request body with `Content-Type: text/csv`, `text/tab-separated-values`,
 `application/x-ndjson` or `application/jsonl`, or as the field `file` of a multipart form
@@ -198,83 +189,38 @@ class DataImportView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        limit = settings.DATA_IMPORT_MAX_BYTES
-        if _content_length(request) > limit:  # before a multipart upload is spooled to disk
-            raise DataImportTooLarge(limit)
+        check_import_size(request.META.get("CONTENT_LENGTH"))
         try:
             stream, format, skip_invalid = _import_request(request)
-            report = data_import(
-                stream=stream,
-                format=format,
-                skip_invalid=skip_invalid,
-                statement_timeout_seconds=settings.DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS,
-            )
+            report = import_file(stream=stream, format=format, skip_invalid=skip_invalid)
         except DataImportError as error:
             extra = {} if error.line is None else {"line": error.line}
             return Response(error_body(error.message, extra), status=status.HTTP_400_BAD_REQUEST)
         except DataImportInvalid as error:
             return Response(_invalid_body(error), status=status.HTTP_400_BAD_REQUEST)
-        except (OperationalError, QueryCanceled) as error:
-            if statement_timed_out(error):
-                raise QueryTimedOut(
-                    settings.DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS,
-                    "DATA_IMPORT_STATEMENT_TIMEOUT_SECONDS",
-                    "nothing was imported; import the file in smaller parts",
-                ) from error
-            raise
         return Response(DataImportResultSerializer(report).data, status=status.HTTP_201_CREATED)
-
-
-def _content_length(request: Request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 def _import_request(request: Request) -> tuple[BinaryIO, DataImportFormat, bool]:
     """The file, its format and skip_invalid, from a multipart form or a raw body."""
     media_type, _ = parse_header_parameters(request.content_type or "")
     if media_type == "multipart/form-data":
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise DataImportError(
-                'The form has no file in the field "file": send the file as that field '
-                "(curl -F file=@data.csv)."
-            )
-        options = {**request.query_params.dict(), **request.POST.dict()}
-        stream, guessed = upload, format_from_name(upload.name or "")
-        unknown = (
-            f"Cannot tell the format of {upload.name!r} from its name: name it .csv, .tsv or "
-            ".jsonl, or pass format=csv, tsv or jsonl."
-        )
-    else:
-        options = request.query_params.dict()
-        # Not request.body: that would read the whole body into memory, up to the 4 MiB
-        # of DATA_UPLOAD_MAX_MEMORY_SIZE. The stream is None for an empty body.
-        stream = request.stream or io.BytesIO()
-        guessed = format_from_media_type(request.content_type)
-        unknown = (
-            f"Cannot import a body of type {media_type or '(none)'!r}: send it with "
-            f'Content-Type {", ".join(MEDIA_TYPES)}, or as the field "file" of a '
-            "multipart form."
-        )
-    serializer = DataImportOptionsSerializer(data=options)
-    serializer.is_valid(raise_exception=True)
-    format = serializer.validated_data.get("format") or guessed
-    if format is None:
-        raise DataImportError(unknown)
-    return stream, format, serializer.validated_data["skip_invalid"]
+        return uploaded_file(request.FILES, {**request.query_params.dict(), **request.POST.dict()})
+    # Not request.body: that would read the whole body into memory, up to the 4 MiB of
+    # DATA_UPLOAD_MAX_MEMORY_SIZE. The stream is None for an empty body.
+    stream = request.stream or io.BytesIO()
+    format, skip_invalid = import_options(
+        request.query_params.dict(),
+        format_from_media_type(request.content_type),
+        f"Cannot import a body of type {media_type or '(none)'!r}: send it with "
+        f'Content-Type {", ".join(MEDIA_TYPES)}, or as the field "file" of a multipart form.',
+    )
+    return stream, format, skip_invalid
 
 
 def _invalid_body(error: DataImportInvalid) -> dict[str, Any]:
-    first = error.report.errors[0]
-    where = f"line {first.line}" + (f", {first.field}" if first.field else "")
-    advice = "Fix the file" + (
-        "." if error.none_valid else ", or pass skip_invalid=true to import only the valid rows."
-    )
     return error_body(
-        f"{error}, so nothing was imported. First, {where}: {first.message} {advice}",
+        invalid_summary(error, skip_invalid="pass skip_invalid=true"),
         {
             "errors": DataImportRowErrorSerializer(error.report.errors, many=True).data,
             "rows_read": error.report.rows_read,

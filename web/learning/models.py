@@ -2,6 +2,8 @@
 (algorithm/domain/prediction_log.py, held to this model by
 tests/test_prediction_log_contract.py) and its daily retention job deletes old rows."""
 
+from typing import Any
+
 from django.db import models
 
 from common.limits import MAX_LABEL_CHARS, MAX_REFERENCE_CHARS
@@ -12,6 +14,8 @@ class KeptBecause(models.TextChoices):
 
     UNCERTAIN = "uncertain"
     SAMPLED = "sampled"
+    # The shadow version labelled it otherwise than the version that answered.
+    DISAGREEMENT = "disagreement"
 
 
 # A logged prediction whose text was kept.
@@ -44,6 +48,12 @@ class LoggedPrediction(models.Model):
     # twice is one review item.
     text_key = models.CharField(max_length=64)
     kept_because = models.CharField(max_length=16, choices=KeptBecause.choices)
+    # The shadow version that also scored the text, and its label (docs/api.md, traffic);
+    # both NULL when no shadow did: an empty label would read as one the shadow gave.
+    shadow_model_id = models.UUIDField(null=True, blank=True)
+    shadow_label = models.CharField(  # noqa: DJ001
+        max_length=MAX_LABEL_CHARS, null=True, blank=True
+    )
 
     class Meta:
         db_table = "predictions"
@@ -67,6 +77,11 @@ class LoggedPrediction(models.Model):
             models.Index(
                 fields=["-entropy"], name="predictions_review_entropy_idx", condition=_KEPT
             ),
+            models.Index(
+                fields=["-created_at"],
+                name="predictions_review_shadow_idx",
+                condition=_KEPT & models.Q(shadow_label__isnull=False),
+            ),
         )
 
     def __str__(self) -> str:
@@ -79,6 +94,11 @@ class Feedback(models.Model):
     prediction = models.OneToOneField(
         LoggedPrediction, on_delete=models.CASCADE, related_name="feedback"
     )
+    # The prediction's version and label, copied when the feedback is saved (neither ever
+    # changes), so that live accuracy reads a version's newest feedback from this table's
+    # index alone instead of joining the whole prediction log.
+    model_id = models.UUIDField()
+    predicted = models.CharField(max_length=MAX_LABEL_CHARS)
     label = models.CharField(max_length=MAX_LABEL_CHARS)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -92,10 +112,23 @@ class Feedback(models.Model):
     class Meta:
         db_table = "feedback"
         ordering = ("-created_at",)
-        indexes = (models.Index(fields=["created_at"], name="feedback_created_idx"),)
+        indexes = (
+            models.Index(fields=["created_at"], name="feedback_created_idx"),
+            # Holding both labels, it answers live accuracy's reads with index-only scans.
+            models.Index(
+                fields=["model_id", "-created_at", "-id"],
+                include=["predicted", "label"],
+                name="feedback_model_idx",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.prediction_id}: {self.label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.model_id is None:
+            self.model_id, self.predicted = self.prediction.model_id, self.prediction.label
+        super().save(*args, **kwargs)
 
 
 class ReviewState(models.TextChoices):

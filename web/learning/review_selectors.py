@@ -4,7 +4,7 @@ and what a reviewer holds."""
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from web.accounts.models import ApiToken
 from web.learning.models import LoggedPrediction, ReviewItem, ReviewState
@@ -16,6 +16,7 @@ class Strategy(models.TextChoices):
     LEAST_CONFIDENCE = "least_confidence", "lowest top probability first"
     MARGIN = "margin", "smallest gap between the two most probable labels first"
     ENTROPY = "entropy", "highest entropy of the scores first"
+    DISAGREEMENT = "disagreement", "predictions the shadow version labelled otherwise, newest first"
 
 
 # Each has its index on `predictions` (web/learning/models.py).
@@ -23,7 +24,10 @@ _ORDER = {
     Strategy.LEAST_CONFIDENCE: "top_probability",
     Strategy.MARGIN: "margin",
     Strategy.ENTROPY: "-entropy",
+    Strategy.DISAGREEMENT: "-created_at",
 }
+# Which logged predictions a strategy offers at all: every one, but for `disagreement`.
+_ONLY = {Strategy.DISAGREEMENT: Q(shadow_label__isnull=False) & ~Q(shadow_label=F("label"))}
 
 
 def _expired(now: datetime) -> Q:
@@ -35,7 +39,9 @@ def review_candidates(*, strategy: Strategy, now: datetime) -> QuerySet[LoggedPr
     review item holds their text (one text is offered once) but a lease expired by `now`."""
     taken = ReviewItem.objects.filter(text_key=OuterRef("text_key")).exclude(_expired(now))
     return (
-        LoggedPrediction.objects.exclude(text="").filter(~Exists(taken)).order_by(_ORDER[strategy])
+        LoggedPrediction.objects.exclude(text="")
+        .filter(_ONLY.get(strategy, Q()), ~Exists(taken))
+        .order_by(_ORDER[strategy])
     )
 
 
@@ -83,3 +89,9 @@ def reviewer_of_token(*, token_id: int) -> str:
     names a REST caller."""
     token = ApiToken.objects.only("digest").get(pk=token_id)
     return f"token:{token.fingerprint}"
+
+
+def reviewer_of_console_user(*, user_id: int, username: str) -> str:
+    """Who a console user is to the queue: "user:<id>:<name>" (as much of the name as fits the
+    column; the id alone keeps two people apart)."""
+    return f"user:{user_id}:{username}"[: ReviewItem._meta.get_field("reviewer").max_length]

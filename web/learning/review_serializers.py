@@ -12,7 +12,8 @@ class ReviewLeaseRequestSerializer(serializers.Serializer):
         choices=Strategy.choices,
         default=Strategy.LEAST_CONFIDENCE,
         error_messages={
-            "invalid_choice": 'Unknown strategy "{input}": use least_confidence, margin or entropy.'
+            "invalid_choice": 'Unknown strategy "{input}": use least_confidence, margin, '
+            "entropy or disagreement."
         },
         help_text="Which items come first.",
     )
