@@ -8,6 +8,10 @@ import pytest
 from rest_framework.test import APIClient
 
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
+# Each pytest-xdist worker is a run of its own: its database, Redis keys and stacks.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER and not RUN_ID.endswith(_WORKER):
+    RUN_ID = os.environ["TEST_RUN_ID"] = f"{RUN_ID}{_WORKER}"
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +66,16 @@ def api_client(token_client) -> APIClient:
 
 # Folders whose tests start a stack, servers or containers, and modules whose tests each
 # start a Python process that loads scikit-learn: `make test-fast` leaves them out.
-_SLOW_FOLDERS = {"processes", "fuzz", "e2e", "faults", "hostile"}
+_SLOW_FOLDERS = {"processes", "fuzz", "e2e", "faults", "hostile", "browser"}
 _SLOW_MODULES = {"test_cli.py", "test_layers.py"}
+
+
+# The benchmark suite at its smoke size: minutes, where a module of most others takes seconds.
+_LONGEST_MODULE = "test_bench.py"
+# Folders `make test` runs after the rest, in one process: the hostile-load suite, whose
+# bounds are measured against a legitimate caller, and the folders whose modules share one
+# stack in name order (pytest-xdist would spread their modules over its workers).
+_SERIAL_FOLDERS = {"hostile", "e2e", "browser", "fuzz"}
 
 
 def pytest_collection_modifyitems(items):
@@ -71,3 +83,8 @@ def pytest_collection_modifyitems(items):
         path = item.path.relative_to(item.config.rootpath)
         if (len(path.parts) > 2 and path.parts[1] in _SLOW_FOLDERS) or path.name in _SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        if len(path.parts) > 2 and path.parts[1] in _SERIAL_FOLDERS:
+            item.add_marker(pytest.mark.serial)
+    # The longest test first (`--no-loadscope-reorder` keeps this order): started last, it
+    # would leave the other worker idle for most of its time.
+    items.sort(key=lambda item: item.path.name != _LONGEST_MODULE)

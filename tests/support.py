@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import itertools
 import json
 import os
 import pathlib
@@ -36,10 +37,21 @@ def read_tsv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+# Each pytest-xdist worker takes ports of its own, below the ephemeral ones clients take.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+_RANGE_PORTS = 2000
+_FIRST_PORT = 22000 + _RANGE_PORTS * int(_WORKER[2:])
+_PORTS = itertools.cycle(range(_FIRST_PORT, _FIRST_PORT + _RANGE_PORTS))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on: the next free one of this worker's range (each tried once,
+    so a range all taken is an error, not a hang), or any the system gives outside xdist."""
+    for port in itertools.islice(_PORTS, _RANGE_PORTS) if _WORKER != "gw-1" else [0]:
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return sock.getsockname()[1]
+    raise OSError("no free port")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval=0.1) -> Any:
@@ -138,8 +150,9 @@ METRICS_PORTS = (
 
 
 def metrics_apart(env: dict[str, str], folder: pathlib.Path) -> dict[str, str]:
-    """The environment for a second process of a tree the stack already runs: its metrics in
-    a folder and on ports of its own (one tree's folder is made afresh at each start)."""
+    """The environment with metrics in a folder and on ports of its own: for a stack beside
+    others, or a second process of a tree a stack already runs (one tree's folder is made
+    afresh at each start)."""
     return {
         **env,
         "METRICS_DIR": str(folder),
@@ -249,14 +262,47 @@ def publish_model(store: ModelStore, rows: list[tuple[str, str]], activate: bool
     return model_id
 
 
-def run_checked(command: str, env: dict[str, str]) -> str:
+def run_checked(command: str, env: dict[str, str], stdin: str | None = None) -> str:
     env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', os.environ['PATH'])}"}
     result = subprocess.run(
-        shlex.split(command), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+        shlex.split(command),
+        cwd=REPO_ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def console_user(env: dict[str, str], username: str, *scopes: str, password: str) -> None:
+    """A console user of a running stack, made as an operator would: `console_user create`,
+    the password on standard input."""
+    options = " ".join(f"--scope {scope}" for scope in scopes)
+    run_checked(
+        f"python -m web.manage console_user create {username} {options}", env, password + "\n"
+    )
+
+
+def console_sign_in(
+    url: str, username: str, password: str, headers: dict[str, str] | None = None
+) -> tuple[requests.Session, requests.Response]:
+    """A sign-in to the console at `url` as a browser makes it: the form's page first, for its
+    CSRF cookie and token, then the form; the session and the form's answer (not followed)."""
+    session = requests.Session()
+    session.headers.update(headers or {})
+    page = session.get(f"{url}/console/sign-in/", timeout=10)
+    token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    answer = session.post(
+        f"{url}/console/sign-in/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        allow_redirects=False,
+        timeout=30,
+    )
+    return session, answer
 
 
 class _ServiceCredential(
@@ -317,3 +363,37 @@ def run_inference_client(script: str, *args: str, env: dict[str, str] | None = N
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def give_feedback(env: dict[str, str], model_id: str, pairs: list[tuple[str, str]]) -> None:
+    """A logged prediction of the version for each (predicted, true) pair, with its feedback."""
+    conn = psycopg2.connect(env["DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cursor:
+            for predicted, actual in pairs:
+                prediction_id, scores = str(uuid.uuid4()), json.dumps({predicted: 0.9})
+                cursor.execute(
+                    "INSERT INTO predictions (id, created_at, model_id, label, scores, "
+                    "top_probability, margin, entropy, caller, request_id, reference, text, "
+                    "text_hash, text_key, kept_because) VALUES (%s, now(), %s, %s, %s, 0.9, "
+                    "0.8, 0.3, 'internal', '', '', '', '', %s, 'sampled')",
+                    (prediction_id, model_id, predicted, scores, prediction_id),
+                )
+                cursor.execute(
+                    "INSERT INTO feedback (prediction_id, model_id, predicted, label, "
+                    "created_at, updated_at, given_by) VALUES (%s, %s, %s, %s, now(), now(), "
+                    "'token:ab')",
+                    (prediction_id, model_id, predicted, actual),
+                )
+    finally:
+        conn.close()
+
+
+def scheduled_check(env: dict[str, str], model_id: str) -> None:
+    """What a schedule's tick runs (the monitoring task's function), now, in a process with
+    these settings: the real scheduler ticks at most every SCHEDULE_MIN_INTERVAL_MINUTES."""
+    run_checked(
+        f'python -c "from algorithm.domain.monitoring import compute_accuracy; '
+        f"compute_accuracy(model_id='{model_id}')\"",
+        env,
+    )

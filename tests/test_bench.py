@@ -18,13 +18,16 @@ SECTIONS = {
     "latency",
     "throughput",
     "batch",
+    "explanations",
     "inference_protocol",
     "grpc_processes",
     "growth",
     "hot_swap",
+    "traffic",
     "learning",
     "data",
     "naive",
+    "console",
 }
 
 

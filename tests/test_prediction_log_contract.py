@@ -6,7 +6,7 @@ Web owns the table through Django migrations; the algorithm service writes it wi
 never sees, through the names in algorithm/domain/prediction_log.py. A migration that renames
 or drops a column, or a new table that names logged predictions, fails here instead of in
 the first batch the log writes (and drops) after the release. The same for what live
-accuracy (algorithm/domain/live_accuracy.py) reads of `predictions` and `feedback`."""
+accuracy (algorithm/domain/live_accuracy.py) reads of `feedback`."""
 
 import pytest
 from django.db import models
@@ -15,9 +15,9 @@ from django.db.migrations.loader import MigrationLoader
 from algorithm.domain.live_accuracy import (
     FEEDBACK_COLUMNS,
     FEEDBACK_TABLE,
-    PREDICTION_READ_COLUMNS,
 )
 from algorithm.domain.prediction_log import (
+    DISAGREEMENT,
     PREDICTION_COLUMNS,
     PREDICTION_REFERRERS,
     PREDICTIONS_TABLE,
@@ -71,7 +71,7 @@ def test_the_services_limits_are_the_columns_lengths():
     }
     # The hashes: SHA-256 in hex.
     assert fields["text_hash"].max_length == fields["text_key"].max_length == 64
-    assert sorted(KeptBecause.values) == sorted([UNCERTAIN, SAMPLED])
+    assert sorted(KeptBecause.values) == sorted([UNCERTAIN, SAMPLED, DISAGREEMENT])
 
 
 def test_retention_knows_every_table_that_names_a_logged_prediction():
@@ -94,17 +94,13 @@ def test_retention_knows_every_table_that_names_a_logged_prediction():
 def test_live_accuracy_reads_columns_the_tables_have(source):
     _, apps = _latest_migration_apps()
     label = LoggedPrediction._meta.app_label
-    prediction, feedback = (
-        (LoggedPrediction, Feedback)
-        if source == "model"
-        else (apps.get_model(label, "LoggedPrediction"), apps.get_model(label, "Feedback"))
-    )
+    feedback = Feedback if source == "model" else apps.get_model(label, "Feedback")
 
     assert feedback._meta.db_table == FEEDBACK_TABLE
     assert set(FEEDBACK_COLUMNS) <= set(_fields(feedback)), (
         f"algorithm/domain/live_accuracy.py reads FEEDBACK_COLUMNS from {FEEDBACK_TABLE!r}; "
         f"web's {source} has {sorted(_fields(feedback))}: change the reader with it"
     )
-    assert set(PREDICTION_READ_COLUMNS) <= set(_fields(prediction))
-    # Its join: feedback.prediction_id names a logged prediction.
-    assert _fields(feedback)["prediction_id"].related_model._meta.db_table == PREDICTIONS_TABLE
+    # The prediction's version and label, copied: each as the log has it.
+    for copied, original in (("model_id", "model_id"), ("predicted", "label")):
+        assert type(_fields(feedback)[copied]) is type(_fields(LoggedPrediction)[original])

@@ -36,6 +36,7 @@ EVALUATION_JOB = {
     "start_time": "2026-01-03T10:00:01+00:00",
     "end_time": None,
     "metric_id": "0b8a4a4e-5d0e-4a51-8a9f-1d2b5e8f0c33",
+    "promotion": False,
 }
 
 
@@ -131,9 +132,10 @@ def _serializer_fields(serializer_class) -> set[str]:
     ],
 )
 def test_the_openapi_schema_documents_every_field_of_the_message(serializer_name, message):
-    from web.algorithm_proxy import serializers
+    from web.algorithm_proxy import monitoring_serializers, serializers
 
-    documented = _serializer_fields(getattr(serializers, serializer_name))
+    serializer = getattr(serializers, serializer_name, None)
+    documented = _serializer_fields(serializer or getattr(monitoring_serializers, serializer_name))
     assert documented == _json_fields(message.DESCRIPTOR), (
         f"{serializer_name} documents the REST body of {message.DESCRIPTOR.full_name}: "
         "give it the message's fields"

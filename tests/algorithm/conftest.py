@@ -11,6 +11,7 @@ import pytest
 
 from algorithm.domain import db, ml
 from algorithm.domain.store import ModelStore
+from algorithm.tools.sql_schema import apply_schema
 from common import settings as common_settings
 from tests.support import read_tsv
 
@@ -94,6 +95,25 @@ def database_url(transactional_db, monkeypatch) -> str:
     yield url.geturl()
     if db._pool is not None:
         db._pool.closeall()
+
+
+# Safe promotion's tables, emptied around each test that uses them (the test database's own
+# flush empties only web's).
+PROMOTION_TABLES = (
+    "evaluation_set_rows, evaluation_sets, promotion_policy, promotion_decisions, "
+    "shadow_agreement, jobs CASCADE"
+)
+
+
+@pytest.fixture
+def tables(database_url):
+    """The algorithm side's tables in the test database, safe promotion's empty."""
+    apply_schema()
+    with db.transaction() as cursor:
+        cursor.execute(f"TRUNCATE {PROMOTION_TABLES}")
+    yield
+    with db.transaction() as cursor:
+        cursor.execute(f"TRUNCATE {PROMOTION_TABLES}")
 
 
 # The version feedback() gives feedback on unless told another.

@@ -1,10 +1,12 @@
 """Cron expressions are read in cron's field order, and a schedule may tick at most every
 SCHEDULE_MIN_INTERVAL_MINUTES, so the monitoring queue's work stays bounded."""
 
+import datetime
+
 import pytest
 
+from algorithm.cron import cron_ticked_since, parse_cron, shortest_gap_minutes
 from algorithm.domain.errors import InvalidArgument
-from algorithm.serving.services.monitoring import parse_cron, shortest_gap_minutes
 from common import limits
 
 
@@ -63,3 +65,11 @@ def test_an_invalid_field_is_an_invalid_argument_that_says_why(expression, reaso
         parse_cron(expression)
 
     assert refused.value.message == f"cron_expression {expression!r} is not valid: {reason}."
+
+
+def test_a_cron_ticked_since_a_time_only_once_a_tick_passed():
+    now = datetime.datetime.now(datetime.UTC)
+    hourly = "0 * * * *"
+
+    assert cron_ticked_since(hourly, now - datetime.timedelta(minutes=61))
+    assert not cron_ticked_since(hourly, now)

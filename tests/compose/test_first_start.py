@@ -1,6 +1,8 @@
 """`docker compose up --build` as a user meets it: every service healthy with the secrets it
-generated, the smoke script passing through the one published port."""
+generated, the smoke script passing through the one published port, the console's page and
+its static files served by web."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -58,6 +60,16 @@ def test_the_smoke_script_passes_through_the_published_port(stack):
         )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "smoke test passed"
+
+
+def test_the_console_and_its_static_files_come_from_the_container(stack):
+    page = requests.get(f"{stack.url}/console/sign-in/", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self';")
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert sorted(asset.rsplit("/", 1)[1] for asset in assets) == ["console.css", "htmx-2.min.js"]
+    for asset in assets:
+        assert requests.get(f"{stack.url}{asset}", timeout=10).status_code == 200, asset
 
 
 def test_only_web_is_published(stack):

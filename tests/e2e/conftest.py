@@ -25,7 +25,15 @@ def stack(tmp_path_factory):
     # Every prediction logged with its text, so that feedback and the review queue find
     # each one the tests make (tests/e2e/test_learning_loop.py).
     logged = {"PREDICTION_LOG_SAMPLE_RATE": "1", "PREDICTION_LOG_TEXT_SAMPLED": "full"}
-    with support.make_run("e2e", workdir, logged) as (env, _):
+    # The promotion policy's trigger and the canary's rollback checked every second, so that
+    # tests/e2e/test_safe_promotion.py waits for neither, and a shadow that scores every text
+    # it is sent there.
+    checks = {
+        "PROMOTION_CHECK_SECONDS": "1",
+        "TRAFFIC_CHECK_SECONDS": "1",
+        "SHADOW_MAX_TEXTS_PER_SECOND": "100000",
+    }
+    with support.make_run("e2e", workdir, {**logged, **checks}) as (env, _):
         shim = f"http://127.0.0.1:{env['ALGORITHM_HTTP_PORT']}"
         # An open port is not readiness: the shim answers its own.
         support.wait_until(lambda: _healthy(f"{shim}/health"), 60, "the shim answering 200")

@@ -30,14 +30,25 @@ def _metrics(url: str) -> str:
 
 def test_every_service_serves_metrics_that_promtool_accepts(stack):
     headers = stack["headers"]
-    predicted = requests.post(
-        f"{stack['web']}/api/predict/", json={"text": SAMPLE_TEXTS[0]}, headers=headers, timeout=10
-    )
-    assert predicted.status_code == 200, predicted.text
-    version = predicted.json()["model_id"]
 
+    def answered_by_the_active_version():
+        predicted = requests.post(
+            f"{stack['web']}/api/predict/",
+            json={"text": SAMPLE_TEXTS[0]},
+            headers=headers,
+            timeout=10,
+        )
+        assert predicted.status_code == 200, predicted.text
+        version = predicted.json()["model_id"]
+        algorithm = _metrics(stack["metrics"]["algorithm"])
+        active = f'textclf_model_version_info{{model_version="{version}",state="active"}} 1.0'
+        return (version, algorithm) if active in algorithm else None
+
+    # A module before this one trained a version: the old one answers until the new is loaded.
+    version, algorithm = support.wait_until(
+        answered_by_the_active_version, 30, "the active version answering", interval=0.5
+    )
     web = _metrics(stack["metrics"]["web"])
-    algorithm = _metrics(stack["metrics"]["algorithm"])
     worker = _metrics(stack["metrics"]["worker"])
     _metrics(stack["metrics"]["scheduler"])
 
@@ -49,8 +60,6 @@ def test_every_service_serves_metrics_that_promtool_accepts(stack):
         'grpc_service="algorithm.v1.PredictionService",grpc_type="unary"}'
     ) in algorithm
     assert f'textclf_predictions_total{{model_version="{version}"}}' in algorithm
-    active = f'textclf_model_version_info{{model_version="{version}",state="active"}} 1.0'
-    assert active in algorithm
     assert 'textclf_model_loads_total{outcome="loaded"}' in algorithm
     # The worker's version has its hold-out profile: the drift gauges compare against it.
     assert f'textclf_prediction_top_probability_count{{model_version="{version}"}}' in algorithm

@@ -255,6 +255,8 @@ def stack(tmp_path_factory):
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     env.pop("REDBEAT_REDIS_URL", None)
+    # Metrics on ports of its own: another pytest-xdist worker's stack runs beside this one.
+    env = support.metrics_apart(env, workdir / "metrics")
     try:
         servers.start_postgres()
         servers.start_redis()

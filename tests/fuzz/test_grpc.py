@@ -19,7 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from algorithm.domain import ml
-from algorithm.v1 import info_pb2, models_pb2, monitoring_pb2, prediction_pb2, training_pb2
+from algorithm.v1 import (
+    info_pb2,
+    models_pb2,
+    monitoring_pb2,
+    prediction_pb2,
+    promotion_pb2,
+    training_pb2,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,7 +38,14 @@ MAX_EXAMPLES = 35
 DEADLINE_SECONDS = 15
 METHODS = [
     method
-    for module in (prediction_pb2, training_pb2, models_pb2, info_pb2, monitoring_pb2)
+    for module in (
+        prediction_pb2,
+        training_pb2,
+        models_pb2,
+        info_pb2,
+        monitoring_pb2,
+        promotion_pb2,
+    )
     for service in module.DESCRIPTOR.services_by_name.values()
     for method in service.methods
 ]
@@ -136,6 +150,13 @@ def _field(field: FieldDescriptor, known: list[str]) -> st.SearchStrategy[Any]:
         return TEXT_LISTS if repeated else _string_field(field.name, known)
     if field.type == FieldDescriptor.TYPE_INT32:
         return st.integers(-(2**31), 2**31 - 1)
+    if field.type == FieldDescriptor.TYPE_INT64:
+        numbers = st.integers(-(2**63), 2**63 - 1)
+        return st.lists(numbers, max_size=8) if repeated else numbers
+    if field.type == FieldDescriptor.TYPE_DOUBLE:
+        return st.floats()  # NaN and the infinities too
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
     raise NotImplementedError(f"No strategy for {field.full_name}; add one.")
 
 

@@ -94,6 +94,18 @@ def state(env: dict[str, str]) -> dict[str, object]:
         "jobs": query(env, "SELECT id, state, model_id FROM jobs ORDER BY id"),
         "schedules": query(env, "SELECT model_id, cron_expression FROM metrics_executions"),
         "results": query(env, "SELECT id, model_id, y_true, y_pred FROM results ORDER BY id"),
+        "evaluation_sets": query(env, "SELECT * FROM evaluation_sets ORDER BY id"),
+        "evaluation_set_rows": query(
+            env, "SELECT * FROM evaluation_set_rows ORDER BY set_id, data_id"
+        ),
+        "promotion_policy": query(env, "SELECT * FROM promotion_policy"),
+        "promotion_decisions": query(env, "SELECT * FROM promotion_decisions ORDER BY id"),
+        "traffic_counts": query(env, "SELECT * FROM traffic_counts ORDER BY model_id, minute"),
+        "shadow_agreement": query(
+            env,
+            "SELECT * FROM shadow_agreement "
+            "ORDER BY shadow_id, champion_id, champion_label, shadow_label",
+        ),
         "redis": project_redis(env),
     }
 
@@ -123,7 +135,13 @@ def populated(deployment, sms_rows):
         "from algorithm.serving.services.monitoring import schedule_upsert\n"
         f"schedule_upsert(model_id={active!r}, cron_expression={SCHEDULE!r})\n"
         f"monitoring.result_insert(model_id={active!r}, y_true=['a', 'b'], y_pred=['a', 'a'])\n"
-        f"monitoring.compute_accuracy(model_id={active!r})\n",
+        f"monitoring.compute_accuracy(model_id={active!r})\n"
+        "from algorithm.domain import evaluation_sets, promotion, promotion_decisions\n"
+        "evaluation_sets.set_create(method='fraction', fraction=0.2)\n"
+        "promotion.policy_set({'trigger': {'every_new_rows': 100}}, lambda cron: None)\n"
+        "promotion_decisions.decision_record(kind='promotion', outcome='kept', "
+        f"champion_id={active!r}, candidate_id={first!r}, reason='failed: accuracy "
+        "improvement', rule={'metric': 'accuracy'}, evidence={'checks': []})\n",
     )
     return env, store, first, active
 
@@ -147,8 +165,9 @@ def learning_rows(env: dict[str, str]) -> None:
     )
     query(
         env,
-        "INSERT INTO feedback (prediction_id, label, created_at, updated_at, given_by, "
-        "data_row_id) SELECT p.id, 'ham', now(), now(), 'token:0123abcd', d.id "
+        "INSERT INTO feedback (prediction_id, model_id, predicted, label, created_at, "
+        "updated_at, given_by, data_row_id) SELECT p.id, p.model_id, p.label, 'ham', now(), "
+        "now(), 'token:0123abcd', d.id "
         "FROM predictions p, data d WHERE p.reference = 'ticket-1' AND d.source = 'feedback' "
         "RETURNING id",
     )
@@ -158,6 +177,18 @@ def learning_rows(env: dict[str, str]) -> None:
         "label, decided_at) SELECT text_key, id, 'leased', 'token:0123abcd', "
         "now() + interval '5 minutes', '', NULL FROM predictions WHERE reference = 'ticket-2' "
         "RETURNING id",
+    )
+    query(
+        env,
+        "INSERT INTO traffic_counts (model_id, minute, answers, errors) "
+        "SELECT model_id, date_trunc('minute', created_at), count(*), 1 FROM predictions "
+        "GROUP BY 1, 2 RETURNING model_id",
+    )
+    query(
+        env,
+        "INSERT INTO shadow_agreement (shadow_id, champion_id, champion_label, shadow_label, "
+        "count) SELECT gen_random_uuid(), model_id, label, 'ham', 3 FROM predictions LIMIT 1 "
+        "RETURNING count",
     )
 
 
@@ -178,6 +209,10 @@ def test_backup_then_wipe_then_restore_gives_back_everything(populated, tmp_path
         1,
         1,
     ]
+    promotion_tables = ("evaluation_sets", "promotion_policy", "promotion_decisions")
+    assert [len(before[table]) for table in promotion_tables] == [1, 1, 1]
+    assert before["evaluation_set_rows"]
+    assert before["traffic_counts"] and before["shadow_agreement"]
     assert any(b"monitor-accuracy" in key for key in before["redis"])
     assert any(b"accuracy:" + active.encode() in key for key in before["redis"])
 

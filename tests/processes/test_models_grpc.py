@@ -3,7 +3,6 @@ evaluations and their metric records, retraining."""
 
 import threading
 import time
-import uuid
 
 import grpc
 import pytest
@@ -63,9 +62,13 @@ def test_get_model_returns_its_record(models_stub, served_model_id, sms_rows):
     assert dict(model.parameters) == {"C": 1.0, "ngram_max": 1.0}
 
 
+# Fixed, so that every pytest-xdist worker collects the same test ids.
+UNKNOWN_ID = "0c9a7e51-3d2b-4e8f-9a16-5b4c3d2e1f00"
+
+
 @pytest.mark.parametrize(
     ("model_id", "code"),
-    [(str(uuid.uuid4()), grpc.StatusCode.NOT_FOUND), ("../etc", grpc.StatusCode.INVALID_ARGUMENT)],
+    [(UNKNOWN_ID, grpc.StatusCode.NOT_FOUND), ("../etc", grpc.StatusCode.INVALID_ARGUMENT)],
 )
 def test_unknown_or_malformed_model_ids(models_stub, algorithm_services, model_id, code):
     for call, request in (

@@ -42,15 +42,6 @@ def redbeat_definition(services, model_id: str) -> dict | None:
     return json.loads(definition) if definition else None
 
 
-def compute(services, model_id: str) -> None:
-    """What the periodic task runs, in a process with the services' settings."""
-    support.run_checked(
-        f'python -c "from algorithm.domain.monitoring import compute_accuracy; '
-        f"compute_accuracy(model_id='{model_id}')\"",
-        services.env,
-    )
-
-
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -213,7 +204,7 @@ def test_the_documented_test_data_gives_the_documented_accuracies(
 ):
     support.run_checked("python -m algorithm.tools.sql_schema --test-data", algorithm_services.env)
     for model_id, accuracy, samples in ((MODEL_1, 0.75, 4), (MODEL_2, 0.6, 5)):
-        compute(algorithm_services, model_id)
+        support.scheduled_check(algorithm_services.env, model_id)
         body = web_client.get(f"/api/results/{model_id}/").json()
         assert (body["accuracy"], body["samples"], body["error"]) == (accuracy, samples, None)
         newest = sql(
@@ -231,7 +222,7 @@ def test_the_documented_test_data_gives_the_documented_accuracies(
         )
         assert (reply.accuracy, reply.samples) == (accuracy, samples)
     # A duplicate tick writes the same value.
-    compute(algorithm_services, MODEL_2)
+    support.scheduled_check(algorithm_services.env, MODEL_2)
     assert web_client.get(f"/api/results/{MODEL_2}/").json()["accuracy"] == 0.6
 
 
@@ -260,7 +251,7 @@ def test_posted_results_are_validated_and_the_newest_one_is_scored(web_client, a
     )
     assert response.status_code == 201
     assert response.json()["samples"] == 3
-    compute(algorithm_services, model_id)
+    support.scheduled_check(algorithm_services.env, model_id)
     body = web_client.get(f"/api/results/{model_id}/").json()
     assert (body["accuracy"], body["result_id"]) == (pytest.approx(2 / 3), response.json()["id"])
 
@@ -274,7 +265,7 @@ def test_a_row_that_cannot_be_scored_records_an_error_instead_of_failing(
         "INSERT INTO results (model_id, y_true, y_pred) VALUES (%s, %s, %s)",
         (model_id, '["a", "b"]', '["a"]'),
     )
-    compute(algorithm_services, model_id)
+    support.scheduled_check(algorithm_services.env, model_id)
     body = web_client.get(f"/api/results/{model_id}/").json()
     assert body["accuracy"] is None
     assert body["error"].endswith("must be non-empty and of equal length, got 2 and 1.")
@@ -296,7 +287,7 @@ def test_training_records_the_hold_out_so_the_new_model_can_be_monitored(
         (final.model_id,),
     )
     assert rows == [(final.metrics.test_rows, final.metrics.test_rows)]
-    compute(algorithm_services, final.model_id)
+    support.scheduled_check(algorithm_services.env, final.model_id)
     body = web_client.get(f"/api/results/{final.model_id}/").json()
     assert body["accuracy"] == pytest.approx(final.metrics.accuracy)
 

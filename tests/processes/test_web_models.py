@@ -1,9 +1,7 @@
 """The REST model registry, evaluations and metric records, through web to the real services."""
 
-import json
 import uuid
 
-import psycopg2
 import pytest
 import requests
 
@@ -174,34 +172,11 @@ def test_activating_a_version_that_would_be_refused_is_a_409(
     assert algorithm_services.store.active_id() == active_before
 
 
-def give_feedback(env: dict[str, str], model_id: str, pairs: list[tuple[str, str]]) -> None:
-    """A logged prediction of the version for each (predicted, true) pair, with its feedback."""
-    conn = psycopg2.connect(env["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cursor:
-            for predicted, actual in pairs:
-                prediction_id, scores = str(uuid.uuid4()), json.dumps({predicted: 0.9})
-                cursor.execute(
-                    "INSERT INTO predictions (id, created_at, model_id, label, scores, "
-                    "top_probability, margin, entropy, caller, request_id, reference, text, "
-                    "text_hash, text_key, kept_because) VALUES (%s, now(), %s, %s, %s, 0.9, "
-                    "0.8, 0.3, 'internal', '', '', '', '', %s, 'sampled')",
-                    (prediction_id, model_id, predicted, scores, prediction_id),
-                )
-                cursor.execute(
-                    "INSERT INTO feedback (prediction_id, label, created_at, updated_at, given_by) "
-                    "VALUES (%s, %s, now(), now(), 'token:ab')",
-                    (prediction_id, actual),
-                )
-    finally:
-        conn.close()
-
-
 def test_the_model_detail_and_the_metrics_give_live_accuracy_from_feedback(
     web_client, algorithm_services, turkish_rows
 ):
     model_id = algorithm_services.publish_model(turkish_rows, activate=False)
-    give_feedback(algorithm_services.env, model_id, [("a", "a"), ("a", "b"), ("b", "b")])
+    support.give_feedback(algorithm_services.env, model_id, [("a", "a"), ("a", "b"), ("b", "b")])
 
     body = web_client.get(f"/api/models/{model_id}/").json()
 

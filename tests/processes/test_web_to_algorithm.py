@@ -101,6 +101,7 @@ def test_train_then_job_over_rest(api_client, algorithm_target, algorithm_servic
         "create_time",
         "start_time",
         "end_time",
+        "promotion",
     }
     assert final["metrics"]["per_label"]["spam"]["support"] > 0
 

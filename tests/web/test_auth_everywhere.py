@@ -1,10 +1,12 @@
-"""Every route of web/config/urls.py needs a token, except health, schema and docs.
+"""Every route of web/config/urls.py needs a token, except health, schema and docs; the
+console's pages (a session, not a token) send a visitor who is not signed in to sign in.
 
 Walks the URLconf itself, so a route added later is covered without touching this test."""
 
 import re
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +24,10 @@ INFERENCE_OPEN = {
 # Swagger UI's own assets (web/config/urls.py serves them): public files, no data.
 STATIC = "/static/"
 METHODS = ("get", "post", "put", "patch", "delete", "options")
+# The console's paths take a session, never a token: the sign-in page and the catch-all 404
+# page are open, every other page sends a visitor to sign in.
+CONSOLE = "/console/"
+CONSOLE_OPEN = {"/console/sign-in/", "/console/.*"}
 
 
 def _routes(patterns, prefix=""):
@@ -43,8 +49,11 @@ def _concrete(route: str) -> str:
 
 ROUTES = sorted({_concrete(route) for route in _routes(get_resolver().url_patterns)})
 PROTECTED = [
-    path for path in ROUTES if path not in OPEN | INFERENCE_OPEN and not path.startswith(STATIC)
+    path
+    for path in ROUTES
+    if path not in OPEN | INFERENCE_OPEN and not path.startswith((STATIC, CONSOLE))
 ]
+CONSOLE_PAGES = [path for path in ROUTES if path.startswith(CONSOLE) and path not in CONSOLE_OPEN]
 
 
 def test_the_walk_finds_every_route_of_the_contract():
@@ -71,6 +80,24 @@ def test_every_method_of_every_other_route_needs_a_token(anonymous_client, path)
             {"error": refusal} if path.startswith("/v2") else {"message": refusal, "extra": {}}
         )
         assert response.json() == expected
+
+
+def test_the_walk_finds_the_consoles_pages():
+    assert {"/console/", "/console/try/", "/console/tokens/", "/console/sign-out/"} <= set(
+        CONSOLE_PAGES
+    )
+
+
+@pytest.mark.parametrize("path", CONSOLE_PAGES)
+def test_every_console_page_sends_a_visitor_to_sign_in_and_refuses_a_post(path):
+    client = Client(enforce_csrf_checks=True)
+    answer = client.get(path)
+    if path == "/console/sign-out/":
+        assert answer.status_code == 405  # a form's target only
+    else:
+        assert (answer.status_code, answer["Location"]) == (302, f"/console/sign-in/?next={path}")
+    # No CSRF token, no session: refused before anything else.
+    assert client.post(path).status_code == 403
 
 
 @pytest.mark.parametrize("path", sorted(OPEN))

@@ -10,8 +10,10 @@ same answers against the real service.
 """
 
 import asyncio
+import contextlib
 import itertools
 import uuid
+from collections.abc import Iterator
 from concurrent import futures
 from types import SimpleNamespace
 
@@ -90,9 +92,9 @@ class _Service(
         )
 
 
-@pytest.fixture
-def service(settings):
-    stand_in = _Service()
+@contextlib.contextmanager
+def serving(stand_in: _Service, settings) -> Iterator[_Service]:
+    """The stand-in on a port of its own, web's client pointed at it."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     prediction_pb2_grpc.add_PredictionServiceServicer_to_server(stand_in, server)
     oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(stand_in, server)
@@ -100,8 +102,16 @@ def service(settings):
     server.start()
     # web's client is made per target: a new port, a new client, coalescing as set now.
     settings.ALGORITHM_GRPC_TARGET = f"127.0.0.1:{port}"
-    yield stand_in
-    server.stop(grace=None)
+    try:
+        yield stand_in
+    finally:
+        server.stop(grace=None)
+
+
+@pytest.fixture
+def service(settings):
+    with serving(_Service(), settings) as stand_in:
+        yield stand_in
 
 
 @pytest.fixture(params=[True, False], ids=["coalesced", "alone"])

@@ -104,7 +104,7 @@ def test_an_unknown_reason_is_a_400_naming_the_reasons(api_client):
 
     assert response.status_code == 400
     assert response.json()["message"] == (
-        'Invalid input: kept_because: Unknown reason "bored": use uncertain, sampled.'
+        'Invalid input: kept_because: Unknown reason "bored": use uncertain, sampled, disagreement.'
     )
 
 

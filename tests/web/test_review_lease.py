@@ -107,8 +107,8 @@ def test_a_bad_strategy_is_a_400_naming_the_choices(reviewer):
 
     assert response.status_code == 400
     assert response.json()["message"] == (
-        'Invalid input: strategy: Unknown strategy "random": use least_confidence, margin or '
-        "entropy."
+        'Invalid input: strategy: Unknown strategy "random": use least_confidence, margin, '
+        "entropy or disagreement."
     )
 
 

@@ -18,6 +18,7 @@ SCOPES = {
     "/api/data/export/": {"GET": "read"},
     "/api/algorithms/": {"GET": "read"},
     "/api/train/": {"POST": "write"},
+    "/api/jobs/": {"GET": "read"},
     f"/api/jobs/{ID}/": {"GET": "read"},
     "/api/predict/": {"POST": "predict"},
     "/api/models/": {"GET": "read"},
@@ -42,6 +43,15 @@ SCOPES = {
     "/api/review/1/": {"POST": "write"},
     # Whoever was answered gives feedback (with add_to_data, write as well: the view checks).
     "/api/feedback/": {"GET": "read", "POST": "predict"},
+    # What decides which version answers: read to see, admin to change.
+    "/api/evaluation-set/": {"GET": "read", "POST": "admin", "DELETE": "admin"},
+    "/api/promotion/policy/": {"GET": "read", "PUT": "admin", "DELETE": "admin"},
+    "/api/promotion/challenger/": {"POST": "admin"},
+    "/api/promotion/decisions/": {"GET": "read"},
+    f"/api/promotion/decisions/{ID}/": {"GET": "read"},
+    # Traffic: everyone who reads sees the split; changing it is an admin's.
+    "/api/traffic/": {"GET": "read", "PUT": "admin", "DELETE": "admin"},
+    "/api/traffic/shadow/": {"GET": "read"},
     # The inference protocol's REST form: metadata and inference are predictions' business.
     "/v2": {"GET": "predict"},
     f"/v2/models/{ID}": {"GET": "predict"},

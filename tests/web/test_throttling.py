@@ -191,22 +191,30 @@ def test_rates_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("THROTTLE_RATE_WRITE", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_READ", raising=False)
     monkeypatch.delenv("THROTTLE_RATE_AUTH_FAILURES", raising=False)
+    monkeypatch.delenv("THROTTLE_RATE_SIGN_IN_ADDRESS", raising=False)
+    monkeypatch.delenv("THROTTLE_RATE_SIGN_IN_USER", raising=False)
     assert runpy.run_path(path)["THROTTLE_RATES"] == {
         "predict": "60000/min",
         "write": "6000/min",
         "read": "12000/min",
         "auth_failures": "60/min",
+        "sign_in_address": "20/hour",
+        "sign_in_user": "10/hour",
     }
 
     monkeypatch.setenv("THROTTLE_RATE_PREDICT", "off")
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "10/s")
     monkeypatch.setenv("THROTTLE_RATE_READ", "100/hour")
     monkeypatch.setenv("THROTTLE_RATE_AUTH_FAILURES", "off")
+    monkeypatch.setenv("THROTTLE_RATE_SIGN_IN_ADDRESS", "5/min")
+    monkeypatch.setenv("THROTTLE_RATE_SIGN_IN_USER", "off")
     assert runpy.run_path(path)["THROTTLE_RATES"] == {
         "predict": None,
         "write": "10/s",
         "read": "100/hour",
         "auth_failures": None,
+        "sign_in_address": "5/min",
+        "sign_in_user": None,
     }
 
     monkeypatch.setenv("THROTTLE_RATE_WRITE", "lots")
