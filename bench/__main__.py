@@ -18,7 +18,9 @@ import traceback
 from bench import data, report
 from bench.context import SAMPLE_TEXT, Context
 from bench.sections import (
+    console,
     data_path,
+    explanations,
     growth,
     grpc_processes,
     hot_swap,
@@ -27,6 +29,7 @@ from bench.sections import (
     naive,
     peers,
     serving,
+    traffic,
 )
 from bench.sizes import DEFAULT, FULL, SMOKE
 from bench.stack import running_stack
@@ -35,20 +38,24 @@ from tests import support
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 
 # In order: the data section replaces the table and activates other models, so the sections
-# that predict with the active SMS model come before it.
+# that predict with the active SMS model come before it; the console section fills the data
+# table and the prediction log to its sizes, so it comes last.
 SECTIONS = (
     ("latency", serving.latency),
     ("throughput", serving.throughput),
     ("batch", serving.batch),
+    ("explanations", explanations.run),
     ("inference_protocol", serving.inference_protocol),
     ("grpc_processes", grpc_processes.run),
     ("growth", growth.predict_latency),
     ("peers", peers.run),
     ("hot_swap", hot_swap.run),
+    ("traffic", traffic.run),
     ("learning", learning.run),
     ("data", data_path.run),
     ("naive", naive.run),
     ("growth", growth.training_time),
+    ("console", console.run),
 )
 
 
@@ -143,8 +150,12 @@ def main() -> int:
             print(f"Peers, {sitting}:\n{report.peers_table(peer_figures[sitting])}\n")
     if "skipped" not in peer_figures.get("open_loop", {"skipped": ""}):
         print(f"Open loop:\n{report.open_loop_table(peer_figures['open_loop'])}\n")
+    if "cpu_ms_per_prediction" in ctx.results.get("traffic", {}):
+        print(f"Traffic:\n{report.traffic_table(ctx.results['traffic'])}\n")
     if "log_records" in ctx.results.get("learning", {}):
         print(f"Learning loop:\n{report.learning_table(ctx.results['learning'])}\n")
+    if "pages" in ctx.results.get("console", {}):
+        print(f"Console:\n{report.console_table(ctx.results['console'])}\n")
     for name, model in document["models"].items():
         check = model["runtime"] or {}
         print(

@@ -156,6 +156,51 @@ def learning_table(learning: dict) -> str:
     return f"{_markdown(rows)}\n\n{_markdown(exports)}"
 
 
+def traffic_table(traffic: dict) -> str:
+    """REST predict with no split, a canary at 10 % and a shadow at 100 % (median and range
+    over the repetitions), with the gRPC server's CPU per prediction at c1."""
+    cpu = traffic["cpu_ms_per_prediction"]
+    rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32", "gRPC CPU ms/prediction")]
+    for name in ("traffic_none", "traffic_canary", "traffic_shadow"):
+        rows.append(
+            (
+                name.removeprefix("traffic_"),
+                _spread(traffic[f"{name}_c1"], "p50_ms"),
+                _spread(traffic[f"{name}_c1"], "rps"),
+                _spread(traffic[f"{name}_c32"], "rps"),
+                cpu.get(name, ""),
+            )
+        )
+    model = f"the shadow model in process: {cpu['model_in_process']} ms CPU per text"
+    answered = f"the canary run answered by the {traffic['canary_answered_by']}"
+    return f"{_markdown(rows)}\n\n{model}; {answered}"
+
+
+def console_table(console: dict) -> str:
+    """Each console page's GETs, one at a time (p50, p90 and the slowest), on the tables the
+    section filled."""
+    rows = [("console page", "path", "p50 ms", "p90 ms", "max ms", "KB", "requests")]
+    for name, figure in console["pages"].items():
+        rows.append(
+            (
+                name,
+                figure["path"],
+                _number(figure["p50_ms"]),
+                _number(figure["p90_ms"]),
+                _number(figure["max_ms"]),
+                round(figure["bytes"] / 1000, 1),
+                figure["requests"],
+            )
+        )
+    seeded = console["seeded"]
+    tables = (
+        f"{seeded['data_rows']:,} data rows, {seeded['predictions']:,} logged predictions "
+        f"({seeded['uncertain']:,} uncertain), {seeded['feedback']:,} feedback, "
+        f"{seeded['review_items']:,} review items, written in {seeded['seconds']} s"
+    )
+    return f"{_markdown(rows)}\n\n{tables}"
+
+
 def _cpu_cell(server: str, cpu: dict) -> str:
     processes = " + ".join(f"{ms:.2f}" for ms in cpu["processes_ms"] if ms >= 0.005)
     flag = f" imbalanced in {cpu['imbalanced_runs']}/{cpu['runs']}" * bool(cpu["imbalanced_runs"])

@@ -36,6 +36,15 @@ class Sizes:
     skipped_sections: tuple[str, ...] = ()
     # The data table exported whole, at each size (the second's peak memory against the first's).
     export_rows: tuple[int, int] = (100_000, 1_000_000)
+    # The traffic section's runs of each variant (its targets compare against their spread).
+    traffic_repetitions: int = 5
+    # The console section: rows in the data table and in the prediction log (issue 28's
+    # sizes), the timed GETs of each page, and the versions it publishes up to (as many as
+    # the Versions page's chart draws: its newest eight and the selected one).
+    console_data_rows: int = 100_000
+    console_log_rows: int = 1_000_000
+    console_requests: int = 50
+    console_versions: int = 9
 
 
 SMOKE = Sizes(
@@ -50,6 +59,11 @@ SMOKE = Sizes(
     train_call_rows=(1_000, 6_000),
     growth_train_rows=(500, 1_000, 2_000),
     export_rows=(1_000, 10_000),
+    traffic_repetitions=2,
+    console_data_rows=5_000,
+    console_log_rows=20_000,
+    console_requests=5,
+    console_versions=2,
     # The default algorithm makes the naive peer's large model; sgd_hashing has a target.
     job_algorithms=("linear_svm", "sgd_hashing"),
     # The peers need their own environments (`make peers`), minutes to create.
@@ -62,7 +76,9 @@ SMOKE = Sizes(
 # BentoML at their best, mlflow) x 3 concurrencies x 5 x 10 s = 15 min, open loop 2 peers x
 # 2 rates x 2 servers x 5 x 10 s = 6.7 min, the peers as shipped 4 paths x 3 concurrencies x
 # 2 x 3 s = 1.2 min, the rest starting and warming the servers; hot_swap, data, naive 1.7;
-# learning (added since, its exports of 100,000 and 1,000,000 rows included) about 3.
+# learning (added since, its exports of 100,000 and 1,000,000 rows included) about 3; console
+# (added since: filling 100,000 rows and 1,000,000 logged predictions, then 50 GETs of each
+# page) not yet measured at these sizes.
 DEFAULT = Sizes(
     name="default",
     repetitions=3,

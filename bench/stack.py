@@ -78,13 +78,15 @@ class Stack:
     def start_worker(self) -> None:
         self.start("algorithm_celery", support.procfile_command("algorithm_celery"), None)
 
-    def run(self, command: str, timeout: float = 1800) -> str:
-        """Run a command of the project (its venv first on PATH) to the end; its output."""
+    def run(self, command: str, timeout: float = 1800, stdin: str | None = None) -> str:
+        """Run a command of the project (its venv first on PATH) to the end, `stdin` its
+        standard input; its output."""
         env = {**self.env, "PATH": f"{support.VENV_BIN}{os.pathsep}{self.env['PATH']}"}
         done = subprocess.run(
             shlex.split(command),
             cwd=REPO_ROOT,
             env=env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
