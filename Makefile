@@ -18,6 +18,8 @@ TRITON_VENV := .venv-tritonclient
 CHECKOV_VENV := .venv-checkov
 # The KEDA models (@kubernetes-models/keda) check the optional KEDA component's objects.
 KEDA_MODELS_VERSION := 2.0.0
+# axe-core, injected into every console page by the browser tests (tests/browser/).
+AXE_CORE_VERSION := 4.14.1
 # The serving peers the bench measures beside the project, each in an environment of its own
 # (neither fits the project's lock); both pin the lock's scikit-learn, numpy and scipy, so the
 # project's pickles load (bench/peers/*-requirements.in).
@@ -56,7 +58,7 @@ $(CHECKOV_VENV)/.installed: scripts/checkov-requirements.txt
 $(NODE_TOOLS)/.installed: Makefile
 	@npm install --silent --no-save --no-audit --no-fund --prefix $(NODE_TOOLS) \
 		@bufbuild/buf@$(BUF_VERSION) dclint@$(DCLINT_VERSION) \
-		@kubernetes-models/keda@$(KEDA_MODELS_VERSION)
+		@kubernetes-models/keda@$(KEDA_MODELS_VERSION) axe-core@$(AXE_CORE_VERSION)
 	@touch $@
 
 # Debian's docker-compose validates the compose file without a Docker engine.
@@ -86,6 +88,14 @@ promtool-installed:
 		status=0; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends prometheus >/dev/null || status=$$?; \
 		if [ -n "$$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; }
+
+# Debian's headless chromium and its chromedriver, which the browser tests drive through
+# Selenium (tests/browser/): never a browser or a driver downloaded at install time.
+chromium-installed:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+		echo "Installing Debian's chromium and chromium-driver (the browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver >/dev/null; }
 
 # Debian's wrk is the closed-loop HTTP load generator the benchmarks drive.
 wrk-installed:
@@ -120,10 +130,23 @@ lint: install $(CHECKOV_VENV)/.installed docker-compose-installed promtool-insta
 	@$(PY) scripts/check_kubernetes.py --node-modules $(NODE_TOOLS)/node_modules \
 		--checkov $(CHECKOV_VENV)/bin/checkov
 
-test: install protos $(VENV)/.bench-installed $(TRITON_VENV)/.installed wrk-installed promtool-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
-	@$(PY) scripts/with_services.py $(VENV)/bin/pytest $(PYTEST_ARGS)
+# make test's first step runs this many pytest processes side by side (pytest-xdist), each a
+# run of its own (tests/conftest.py); most of a stack test's time is spent waiting on servers
+# and workers, which a second process fills. The `serial` tests run after, in one process:
+# the hostile-load suite, whose bounds are measured against a legitimate caller, and the
+# folders whose modules share one stack (tests/conftest.py).
+TEST_WORKERS ?= 2
 
-test-fast: install protos ## The quick loop (under two minutes): every test that starts no stack, worker, container or process
+test: install protos $(VENV)/.bench-installed $(TRITON_VENV)/.installed wrk-installed promtool-installed chromium-installed ## Run the whole test suite (starts throwaway PostgreSQL/Redis if none answers)
+	@status=0; \
+	$(PY) scripts/with_services.py $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadscope \
+		--no-loadscope-reorder -m "not serial and not chaos and not compose" $(PYTEST_ARGS) \
+		|| status=$$?; \
+	$(PY) scripts/with_services.py $(VENV)/bin/pytest -m "serial and not chaos and not compose" \
+		$(PYTEST_ARGS) || [ $$? -eq 5 ] || status=1; \
+	exit $$status
+
+test-fast: install protos $(VENV)/.bench-installed ## The quick loop (under two minutes): every test that starts no stack, worker, container or process
 	@$(PY) scripts/with_services.py $(VENV)/bin/pytest -m "not slow and not chaos and not compose" $(PYTEST_ARGS)
 
 bench: install protos $(VENV)/.bench-installed peers wrk-installed ## Run the benchmarks (FULL=1 for the large sizes); writes bench/results/
@@ -160,4 +183,4 @@ token: ## Print the API token of `make run` (generated at its first start unless
 	@$(PY) -m common.credentials show API_TOKEN
 
 .PHONY: help install tritonclient peers protos lint test test-fast bench chaos compose-test images-offline up run serve token \
-	docker-compose-installed docker-installed wrk-installed promtool-installed
+	docker-compose-installed docker-installed wrk-installed promtool-installed chromium-installed
