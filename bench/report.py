@@ -159,21 +159,29 @@ def learning_table(learning: dict) -> str:
 def traffic_table(traffic: dict) -> str:
     """REST predict with no split, a canary at 10 % and a shadow at 100 % (median and range
     over the repetitions), with the gRPC server's CPU per prediction at c1."""
-    cpu = traffic["cpu_ms_per_prediction"]
-    rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32", "gRPC CPU ms/prediction")]
+    rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32", "gRPC CPU ms/prediction c1")]
     for name in ("traffic_none", "traffic_canary", "traffic_shadow"):
+        c1 = traffic[f"{name}_c1"]
         rows.append(
             (
                 name.removeprefix("traffic_"),
-                _spread(traffic[f"{name}_c1"], "p50_ms"),
-                _spread(traffic[f"{name}_c1"], "rps"),
+                _spread(c1, "p50_ms"),
+                _spread(c1, "rps"),
                 _spread(traffic[f"{name}_c32"], "rps"),
-                cpu.get(name, ""),
+                _spread(c1, "grpc_cpu_ms") if "grpc_cpu_ms" in c1 else "",
             )
         )
-    model = f"the shadow model in process: {cpu['model_in_process']} ms CPU per text"
+    cpu = traffic["cpu_ms_per_prediction"]
+    added = (
+        f"the shadow adds {_spread(traffic['shadow_cpu_added'], 'grpc_cpu_ms')} ms of CPU per "
+        "prediction (the median of the repetitions' differences, and their range)"
+    )
+    model = (
+        f"the shadow model in process: {cpu['model_in_process']} ms CPU per text back to back, "
+        f"{cpu['model_in_process_paced']} ms paced as at c1"
+    )
     answered = f"the canary run answered by the {traffic['canary_answered_by']}"
-    return f"{_markdown(rows)}\n\n{model}; {answered}"
+    return f"{_markdown(rows)}\n\n{added}; {model}; {answered}"
 
 
 def console_table(console: dict) -> str:

@@ -9,7 +9,6 @@ import collections
 import datetime
 import logging
 import os
-import queue
 import random
 import threading
 import time
@@ -25,11 +24,9 @@ from common.coalescing import Origin
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
-# Queued samples (each a request's sampled texts) the shadow scores in one call at most.
-BATCH_SAMPLES = 32
-# How long the shadow's thread lets samples gather before scoring a batch that is not full:
-# waking it for each prediction would cost more CPU than scoring one text, while a batch
-# costs little more than one text. Agreement is recorded this much later, off the answer path.
+# How long the shadow's thread lets texts gather once the first arrives before scoring them
+# in one call: waking it for each prediction would cost more CPU than scoring one text.
+# Agreement is recorded this much later, off the answer path.
 LINGER_SECONDS = 0.05
 
 
@@ -151,17 +148,19 @@ class TokenBucket:
 
 
 class Shadow:
-    """The shadow's queue and thread in one process. `offer` is on the answer path: it only
-    samples, takes from the budget and enqueues; it never waits."""
+    """The shadow's waiting texts and thread in one process. `offer` is on the answer path:
+    it only samples and appends under a lock, waking the thread for the first text of a
+    batch; the thread takes the budget, so a prediction never waits nor pays for it."""
 
     def __init__(self, repository: ModelRepository, *, queue_size: int, texts_per_second: float):
         self._repository = repository
         self._queue_size = queue_size
         self._budget = TokenBucket(texts_per_second)
-        self._samples: queue.Queue[_Sample] = queue.Queue()
-        # Texts waiting (the queue holds batches; its bound is in texts).
-        self._waiting = 0
         self._lock = threading.Lock()
+        self._samples: list[_Sample] = []
+        # Texts offered and not yet scored (the bound is in texts; a sample holds a batch).
+        self._waiting = 0
+        self._arrived = threading.Event()
         self._pid: int | None = None
 
     def sample(self, champion_id: str, count: int) -> list[int]:
@@ -172,6 +171,8 @@ class Shadow:
             return []
         if shadow.model_id == champion_id:
             return []
+        if shadow.share >= 1:
+            return list(range(count))
         return [index for index in range(count) if random.random() < shadow.share]
 
     def offer(
@@ -181,37 +182,43 @@ class Shadow:
         labels: list[str],
         record: Callable[[str, list[str]], None],
     ) -> bool:
-        """Queue sampled texts for the shadow; False (counted as skipped) if the queue is full
-        or the budget spent: the caller then logs them as it would without a shadow."""
+        """Queue sampled texts for the shadow; False (counted as skipped) if the queue is full:
+        the caller then logs them as it would without a shadow."""
         count = len(texts)
         with self._lock:
             room = self._pid == os.getpid() and self._waiting + count <= self._queue_size
-            if room and self._budget.take(count):
+            if room:
                 self._waiting += count
-                self._samples.put_nowait(_Sample(champion_id, texts, labels, record))
-                return True
-        SHADOW_PREDICTIONS.labels("skipped").inc(count)
-        return False
+                self._samples.append(_Sample(champion_id, texts, labels, record))
+                if len(self._samples) == 1:
+                    self._arrived.set()
+        if not room:
+            SHADOW_PREDICTIONS.labels("skipped").inc(count)
+        return room
 
     def start(self) -> None:
         with self._lock:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._samples = queue.Queue()
-            self._waiting = 0
+            self._samples, self._waiting = [], 0
+            self._arrived = threading.Event()
         threading.Thread(target=self._score_forever, name="shadow", daemon=True).start()
 
     def _score_forever(self) -> None:
         while True:
-            samples = [self._samples.get()]
-            self._drain(samples)
-            if len(samples) < BATCH_SAMPLES:
-                time.sleep(LINGER_SECONDS)
-                self._drain(samples)
+            self._arrived.wait()
+            time.sleep(LINGER_SECONDS)
+            with self._lock:
+                samples, self._samples = self._samples, []
+                self._arrived.clear()
             count = sum(len(sample.texts) for sample in samples)
+            budgeted: list[_Sample] = []
+            skipped: list[_Sample] = []
+            for sample in samples:
+                (budgeted if self._budget.take(len(sample.texts)) else skipped).append(sample)
             try:
-                self._score(samples)
+                self._score(budgeted, skipped)
             except Exception:
                 logger.exception("The shadow failed to score %d texts", count)
                 SHADOW_PREDICTIONS.labels("skipped").inc(count)
@@ -219,25 +226,23 @@ class Shadow:
                 with self._lock:
                     self._waiting -= count
 
-    def _drain(self, samples: list[_Sample]) -> None:
-        while len(samples) < BATCH_SAMPLES:
-            try:
-                samples.append(self._samples.get_nowait())
-            except queue.Empty:
-                return
-
-    def _score(self, samples: list[_Sample]) -> None:
+    def _score(self, budgeted: list[_Sample], skipped: list[_Sample]) -> None:
+        """Score the samples within the budget in one call; log the others (and all of them
+        if the shadow is gone) as without a shadow."""
         shadow = self._repository.traffic.shadow
         model = self._repository.traffic_model(shadow.model_id) if shadow else None
-        if shadow is None or model is None:
-            SHADOW_PREDICTIONS.labels("skipped").inc(sum(len(s.texts) for s in samples))
-            for sample in samples:
+        if model is None:
+            budgeted, skipped = [], budgeted + skipped
+        if skipped:
+            SHADOW_PREDICTIONS.labels("skipped").inc(sum(len(s.texts) for s in skipped))
+            for sample in skipped:
                 sample.record("", [])
+        if model is None or not budgeted:
             return
-        texts = [text for sample in samples for text in sample.texts]
+        texts = [text for sample in budgeted for text in sample.texts]
         shadow_labels = [label for label, _ in model.predict(texts)]
         agreed = start = 0
-        for sample in samples:
+        for sample in budgeted:
             labels = shadow_labels[start : start + len(sample.texts)]
             start += len(sample.texts)
             pairs = list(zip(sample.labels, labels, strict=True))

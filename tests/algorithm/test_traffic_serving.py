@@ -184,13 +184,28 @@ def test_the_shadow_scores_what_gathers_in_one_call_not_one_per_prediction(
     assert len(counting.calls) <= 5, counting.calls
 
 
-def test_the_shadow_budget_skips_past_its_texts_a_second(repository):
-    repository.traffic = Traffic(shadow=Shadow(str(uuid.uuid4()), 1.0, SINCE))
+def test_the_shadow_budget_skips_past_its_texts_a_second(repository, monkeypatch, written):
+    shadow_id = str(uuid.uuid4())
+    repository.traffic = Traffic(shadow=Shadow(shadow_id, 1.0, SINCE))
+    counting = _Counting(shadow_id)
+    monkeypatch.setattr(repository, "traffic_model", lambda _model_id: counting)
     shadow = traffic.Shadow(repository, queue_size=1000, texts_per_second=5)
     shadow.start()
+    recorded = []
 
-    assert not shadow.offer(repository.champion_id, ["t"] * 6, ["x"] * 6, lambda *_: None)
-    assert shadow.offer(repository.champion_id, ["t"] * 5, ["x"] * 5, lambda *_: None)
+    # The answer path only queues; the shadow's thread takes the budget.
+    for name, count in (("six", 6), ("five", 5)):
+        assert shadow.offer(
+            repository.champion_id,
+            ["t"] * count,
+            ["x"] * count,
+            lambda *r, name=name: recorded.append((name, *r)),
+        )
+
+    wait_until(lambda: len(recorded) == 2, 5, "the shadow's records")
+    assert counting.calls == [5]
+    # Past the budget, logged as without a shadow.
+    assert sorted(recorded) == [("five", shadow_id, ["ham"] * 5), ("six", "", [])]
 
 
 def test_the_shadow_only_follows_the_active_version(repository):

@@ -245,14 +245,23 @@ def _log(
     scored them, with its labels."""
     sampled = shadow.sample(model_id, len(texts))
     if sampled:
-        picked = [texts[i] for i in sampled], [predictions[i] for i in sampled]
-        ids, froms = [prediction_ids[i] for i in sampled], [origins[i] for i in sampled]
+        everything = len(sampled) == len(texts)
+        picked = texts, predictions, prediction_ids, origins
+        if not everything:
+            picked = (
+                [texts[i] for i in sampled],
+                [predictions[i] for i in sampled],
+                [prediction_ids[i] for i in sampled],
+                [origins[i] for i in sampled],
+            )
 
         def record(shadow_id: str, shadow_labels: list[str]) -> None:
             if prediction_log is not None:
-                prediction_log.record(model_id, *picked, ids, froms, shadow_id, shadow_labels)
+                prediction_log.record(model_id, *picked, shadow_id, shadow_labels)
 
         if shadow.offer(model_id, picked[0], [label for label, _ in picked[1]], record):
+            if everything:
+                return
             taken = set(sampled)
             rest = [i for i in range(len(texts)) if i not in taken]
             texts, predictions = [texts[i] for i in rest], [predictions[i] for i in rest]
