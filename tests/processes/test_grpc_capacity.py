@@ -100,6 +100,8 @@ def one_thread_server(algorithm_services, black_hole, tmp_path):
     )
     try:
         server.wait_for_port(port)
+        # The metrics port opens beside the gRPC one, not necessarily before it.
+        server.wait_for_port(int(env["ALGORITHM_METRICS_PORT"]))
         with support.service_channel(f"127.0.0.1:{port}") as channel:
             yield types.SimpleNamespace(
                 channel=channel,
