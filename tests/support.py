@@ -37,23 +37,18 @@ def read_tsv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-# Each pytest-xdist worker takes ports of its own, below the ephemeral ones (32768 and up)
-# that clients' connections take: a port found free there may be a client's a moment later.
-# A process outside xdist takes 20000 to 21999, starting its walk at a place of its own, so
-# that two of them side by side (make test's serial step and the compose test) seldom meet.
+# Below the ephemeral ports clients take: an xdist worker's range, else 20000 to 21999 from a
+# place of the process's own (make test's serial step and the compose test run side by side).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
-_RANGE_PORTS = 2000
-_FIRST_PORT = 22000 + _RANGE_PORTS * int(_WORKER[2:])
-_START = os.getpid() % _RANGE_PORTS if _WORKER == "gw-1" else 0
-_PORTS = itertools.islice(
-    itertools.cycle(range(_FIRST_PORT, _FIRST_PORT + _RANGE_PORTS)), _START, None
-)
+_RANGE = 2000
+_FIRST_PORT = 22000 + _RANGE * int(_WORKER[2:])
+_START = os.getpid() % _RANGE if _WORKER == "gw-1" else 0
+_PORTS = itertools.islice(itertools.cycle(range(_FIRST_PORT, _FIRST_PORT + _RANGE)), _START, None)
 
 
 def free_port() -> int:
-    """A port nothing listens on: the next free one of this process's range (each tried
-    once, so a range all taken is an error, not a hang)."""
-    for port in itertools.islice(_PORTS, _RANGE_PORTS):
+    """The next free port of this process's range (each tried once: all taken, an error)."""
+    for port in itertools.islice(_PORTS, _RANGE):
         with socket.socket() as sock, contextlib.suppress(OSError):
             sock.bind(("127.0.0.1", port))
             return sock.getsockname()[1]
