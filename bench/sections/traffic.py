@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from algorithm.domain import traffic
 from algorithm.domain.store import ModelStore
+from algorithm.serving import traffic as serving_traffic
 from bench.context import COLD_PAUSE_SECONDS, SAMPLE_TEXT, Context, side_by_side, warm_up
 from bench.cpu import CpuMeter, Server
 from bench.sections.hot_swap import train_and_wait
@@ -30,9 +31,9 @@ CANARY_PERCENT = 10.0
 ROUTING_MS = 0.1
 UNBOUNDED_SHADOW = {"SHADOW_MAX_TEXTS_PER_SECOND": "1000000", "SHADOW_QUEUE": "1000000"}
 MODEL_CALLS = 500
-# After a run and before its CPU is read: the shadow scores the last texts it was offered
-# (algorithm/serving/traffic.py LINGER_SECONDS) and the run pays for them.
-SETTLE_SECONDS = 0.25
+# After a run and before its CPU is read: the shadow's thread lets the last texts it was
+# offered gather, then scores them, and the run pays for them.
+SETTLE_SECONDS = serving_traffic.LINGER_SECONDS + 0.25
 
 
 def _candidate(ctx: Context) -> str:
