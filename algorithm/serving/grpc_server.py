@@ -135,8 +135,9 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
             ("grpc.max_receive_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", limits.MAX_MESSAGE_BYTES),
             ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
-            # The ALGORITHM_GRPC_PROCESSES servers of a replica listen on one port.
-            ("grpc.so_reuseport", 1),
+            # The ALGORITHM_GRPC_PROCESSES servers of a replica listen on one port; gRPC's
+            # default lets any server of the same user join a port, so a lone one refuses.
+            ("grpc.so_reuseport", int(settings.GRPC_PROCESSES > 1)),
         ],
     )
     prediction_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(), server)
@@ -158,7 +159,12 @@ def create_server(address: str) -> tuple[grpc.Server, int]:
         ),
         server,
     )
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        raise SystemExit(
+            f"The gRPC server cannot listen on {address}: is the port in use?"
+        ) from None
     return server, port
 
 

@@ -140,6 +140,28 @@ def test_two_processes_answer_on_one_port_and_are_counted_together(server, activ
         assert f"[{pid}]: gRPC server listening on port" in lines
 
 
+def test_a_lone_server_on_their_port_is_refused_instead_of_taking_a_share_of_the_calls(server):
+    _, env = server
+    result = subprocess.run(
+        support.procfile_command("algorithm_grpc"),
+        env={
+            **env,
+            "ALGORITHM_GRPC_PROCESSES": "1",
+            "PATH": f"{support.VENV_BIN}:{os.environ['PATH']}",
+        },
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    port = env["ALGORITHM_GRPC_PORT"]
+    assert (
+        f"The gRPC server cannot listen on 127.0.0.1:{port}: is the port in use?" in result.stderr
+    )
+
+
 def test_a_killed_process_is_replaced_and_sigterm_stops_every_one(server, active_model_id):
     service, env = server
     target = f"127.0.0.1:{env['ALGORITHM_GRPC_PORT']}"
