@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import os
+import select
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -27,7 +28,28 @@ psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
 # bad query.
 LOST = (Unavailable, psycopg2.OperationalError, psycopg2.InterfaceError)
 
-_pool: psycopg2.pool.ThreadedConnectionPool | None = None
+
+class _KeepingPool(psycopg2.pool.ThreadedConnectionPool):
+    """Connections opened as they are needed and kept once returned, up to maxconn: psycopg2's
+    own pool opens its minconn at once and closes every connection returned beyond them, so
+    with none at start each transaction would pay for a new connection."""
+
+    def __init__(self, maxconn: int, dsn: str, **kwargs: Any):
+        super().__init__(0, maxconn, dsn, **kwargs)
+        self.minconn = maxconn
+
+
+def _closed_by_server(conn: Any) -> bool:
+    """An idle connection with something to read has been ended by the server (a restart
+    sends its notice and closes): nothing else arrives unasked, since this pool never
+    LISTENs. Checked before each use, at the cost of one select."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn], [], [], 0)
+    return bool(readable)
+
+
+_pool: _KeepingPool | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
 
@@ -66,14 +88,13 @@ def ensure_database() -> bool:
     return True
 
 
-def _get_pool() -> psycopg2.pool.ThreadedConnectionPool:
+def _get_pool() -> _KeepingPool:
     global _pool, _pool_pid
     # A pool inherited through fork shares sockets with the parent: make a new one.
     if _pool is None or _pool_pid != os.getpid():
         with _pool_lock:
             if _pool is None or _pool_pid != os.getpid():
-                _pool = psycopg2.pool.ThreadedConnectionPool(
-                    0,
+                _pool = _KeepingPool(
                     settings.GRPC_THREADS,
                     common_settings.DATABASE_URL,
                     connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
@@ -100,6 +121,9 @@ def transaction() -> Iterator[psycopg2.extras.RealDictCursor]:
     try:
         pool = _get_pool()
         conn = pool.getconn()
+        while _closed_by_server(conn):
+            pool.putconn(conn, close=True)
+            conn = pool.getconn()
     except (psycopg2.OperationalError, psycopg2.pool.PoolError) as error:
         raise _unavailable(error) from error
     broken = False
