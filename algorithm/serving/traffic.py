@@ -1,8 +1,9 @@
 """Traffic on the answer path of each serving process: which version answers a prediction
 that names none (the canary's share, sticky by reference, else caller), the answers and
 errors counted per version for the rollback check, and the shadow, which scores a sample of
-the champion's texts in a thread of its own, after the answer, within a bounded queue and a
-budget of texts a second, so that it never delays an answer nor takes more than its budget.
+the champion's texts after the answer, gathered by a thread of its own and scored in a
+process of its own (algorithm/serving/shadow_scoring.py), within a bounded queue and a budget
+of texts a second, so that it never delays an answer nor takes more than its budget.
 """
 
 import collections
@@ -19,16 +20,22 @@ from algorithm.domain import traffic_counts
 from algorithm.domain.errors import ServiceError
 from algorithm.serving.metrics import PREDICTION_ERRORS, SHADOW_PREDICTIONS
 from algorithm.serving.model_repository import ModelRepository
+from algorithm.serving.shadow_scoring import ScoringFailed, ScoringProcess
 from common.coalescing import Origin
 
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
 # How long the shadow's thread lets texts gather once the first arrives before scoring them
-# in one call: each batch costs a wake-up and the GIL passed back and forth besides its texts
-# (in process, one text a millisecond: 0.058 ms of CPU a text at 0.05 s, 0.040 at 0.25 s).
-# Agreement is recorded this much later, off the answer path.
+# in one call: each batch costs a wake-up and a round trip to the scoring process besides its
+# texts (in process, one text a millisecond: 0.058 ms of CPU a text at 0.05 s, 0.040 at
+# 0.25 s). Agreement is recorded this much later, off the answer path.
 LINGER_SECONDS = 0.25
+# A scoring process given no text for this long is stopped (the shadow was unset, or the
+# champion changed): it holds a version in memory.
+IDLE_SECONDS = 60.0
+# Labels of a version for texts: the scoring process's, or another in tests.
+Scorer = Callable[[str, list[str]], list[str]]
 
 
 def route(repository: ModelRepository, reference: str, caller: str) -> str:
@@ -153,8 +160,17 @@ class Shadow:
     it only samples and appends under a lock, waking the thread for the first text of a
     batch; the thread takes the budget, so a prediction never waits nor pays for it."""
 
-    def __init__(self, repository: ModelRepository, *, queue_size: int, texts_per_second: float):
+    def __init__(
+        self,
+        repository: ModelRepository,
+        *,
+        queue_size: int,
+        texts_per_second: float,
+        scorer: Scorer | None = None,
+    ):
         self._repository = repository
+        self._given_scorer = scorer
+        self._process: ScoringProcess | None = None
         self._queue_size = queue_size
         self._budget = TokenBucket(texts_per_second)
         self._lock = threading.Lock()
@@ -204,11 +220,18 @@ class Shadow:
             self._pid = os.getpid()
             self._samples, self._waiting = [], 0
             self._arrived = threading.Event()
+            # A process inherited through fork belongs to the parent.
+            self._process = (
+                None if self._given_scorer else ScoringProcess(self._repository.store.root)
+            )
         threading.Thread(target=self._score_forever, name="shadow", daemon=True).start()
 
     def _score_forever(self) -> None:
         while True:
-            self._arrived.wait()
+            if not self._arrived.wait(IDLE_SECONDS):
+                if self._process is not None:
+                    self._process.close()
+                continue
             time.sleep(LINGER_SECONDS)
             with self._lock:
                 samples, self._samples = self._samples, []
@@ -232,7 +255,14 @@ class Shadow:
         if the shadow is gone) as without a shadow."""
         shadow = self._repository.traffic.shadow
         model = self._repository.traffic_model(shadow.model_id) if shadow else None
-        if model is None:
+        texts = [text for sample in budgeted for text in sample.texts]
+        shadow_labels: list[str] = []
+        if model is not None and texts:
+            try:
+                shadow_labels = self._labels(model.model_id, texts)
+            except ScoringFailed as error:
+                logger.warning("The shadow did not score %d texts: %s", len(texts), error)
+        if not shadow_labels:
             budgeted, skipped = [], budgeted + skipped
         if skipped:
             SHADOW_PREDICTIONS.labels("skipped").inc(sum(len(s.texts) for s in skipped))
@@ -240,8 +270,6 @@ class Shadow:
                 sample.record("", [])
         if model is None or not budgeted:
             return
-        texts = [text for sample in budgeted for text in sample.texts]
-        shadow_labels = [label for label, _ in model.predict(texts)]
         agreed = start = 0
         for sample in budgeted:
             labels = shadow_labels[start : start + len(sample.texts)]
@@ -252,6 +280,12 @@ class Shadow:
             sample.record(model.model_id, labels)
         SHADOW_PREDICTIONS.labels("agree").inc(agreed)
         SHADOW_PREDICTIONS.labels("disagree").inc(len(texts) - agreed)
+
+    def _labels(self, model_id: str, texts: list[str]) -> list[str]:
+        if self._given_scorer is not None:
+            return self._given_scorer(model_id, texts)
+        assert self._process is not None, "started"
+        return self._process.labels(model_id, texts)
 
 
 def route_batch(repository: ModelRepository, origins: Sequence[Origin]) -> str:

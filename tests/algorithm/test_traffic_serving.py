@@ -40,6 +40,13 @@ def written(monkeypatch):
     return rows
 
 
+def _in_process(repository):
+    """The shadow's labels from the version the repository gives, in this process."""
+    return lambda model_id, texts: [
+        label for label, _ in repository.traffic_model(model_id).predict(texts)
+    ]
+
+
 def _with_canary(repository, percent=50.0):
     canary = canary_from({"model_id": repository.candidate_id, "percent": percent}, SINCE)
     repository.traffic = Traffic(canary=canary)
@@ -127,7 +134,9 @@ def test_a_full_shadow_queue_skips_and_never_waits(repository, monkeypatch, writ
     repository.traffic = Traffic(shadow=Shadow(shadow_id, 1.0, SINCE))
     blocking = _Blocking(shadow_id)
     monkeypatch.setattr(repository, "traffic_model", lambda _model_id: blocking)
-    shadow = traffic.Shadow(repository, queue_size=3, texts_per_second=1000)
+    shadow = traffic.Shadow(
+        repository, queue_size=3, texts_per_second=1000, scorer=_in_process(repository)
+    )
     shadow.start()
     recorded = []
 
@@ -170,7 +179,9 @@ def test_the_shadow_scores_what_gathers_in_one_call_not_one_per_prediction(
     repository.traffic = Traffic(shadow=Shadow(shadow_id, 1.0, SINCE))
     counting = _Counting(shadow_id)
     monkeypatch.setattr(repository, "traffic_model", lambda _model_id: counting)
-    shadow = traffic.Shadow(repository, queue_size=1000, texts_per_second=1000)
+    shadow = traffic.Shadow(
+        repository, queue_size=1000, texts_per_second=1000, scorer=_in_process(repository)
+    )
     shadow.start()
     recorded = []
 
@@ -189,7 +200,9 @@ def test_the_shadow_budget_skips_past_its_texts_a_second(repository, monkeypatch
     repository.traffic = Traffic(shadow=Shadow(shadow_id, 1.0, SINCE))
     counting = _Counting(shadow_id)
     monkeypatch.setattr(repository, "traffic_model", lambda _model_id: counting)
-    shadow = traffic.Shadow(repository, queue_size=1000, texts_per_second=5)
+    shadow = traffic.Shadow(
+        repository, queue_size=1000, texts_per_second=5, scorer=_in_process(repository)
+    )
     shadow.start()
     recorded = []
 
@@ -210,7 +223,9 @@ def test_the_shadow_budget_skips_past_its_texts_a_second(repository, monkeypatch
 
 def test_the_shadow_only_follows_the_active_version(repository):
     repository.traffic = Traffic(shadow=Shadow(str(uuid.uuid4()), 1.0, SINCE))
-    shadow = traffic.Shadow(repository, queue_size=10, texts_per_second=10)
+    shadow = traffic.Shadow(
+        repository, queue_size=10, texts_per_second=10, scorer=_in_process(repository)
+    )
 
     assert shadow.sample(repository.candidate_id, 3) == []
     repository.traffic = Traffic()
