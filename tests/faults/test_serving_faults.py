@@ -75,9 +75,13 @@ def test_algorithm_server_down_is_a_quick_503_and_recovers_by_itself(stack, serv
     finally:
         stack.start("algorithm_grpc")
     back = time.monotonic()
-    support.wait_until(lambda: rest_predict(stack)["status"] == 200, 15, "predictions again")
+    # Each of web's processes reconnects on its own schedule: recovered is every one answering.
+    support.wait_until(
+        lambda: all(rest_predict(stack).get("label") == "spam" for _ in range(8)),
+        15,
+        "predictions again",
+    )
     print(f"\nalgorithm server back: web predicts again after {seconds_since(back)} s")
-    assert rest_predict(stack)["label"] == "spam"
 
 
 def test_postgres_down_data_is_503_and_predictions_keep_working(stack, served_model):
