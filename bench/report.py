@@ -158,8 +158,10 @@ def learning_table(learning: dict) -> str:
 
 def traffic_table(traffic: dict) -> str:
     """REST predict with no split, a canary at 10 % and a shadow at 100 % (median and range
-    over the repetitions), with the gRPC server's CPU per prediction at c1."""
+    over the repetitions), with the gRPC server's CPU per prediction at c1, loaded beside
+    the other server."""
     rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32", "gRPC CPU ms/prediction c1")]
+    pairs = traffic["cpu_pairs"]
     for name in ("traffic_none", "traffic_canary", "traffic_shadow"):
         c1 = traffic[f"{name}_c1"]
         rows.append(
@@ -168,13 +170,13 @@ def traffic_table(traffic: dict) -> str:
                 _spread(c1, "p50_ms"),
                 _spread(c1, "rps"),
                 _spread(traffic[f"{name}_c32"], "rps"),
-                _spread(c1, "grpc_cpu_ms") if "grpc_cpu_ms" in c1 else "",
+                _spread(pairs[name], "grpc_cpu_ms") if name in pairs else "",
             )
         )
     cpu = traffic["cpu_ms_per_prediction"]
     added = (
-        f"the shadow adds {_spread(traffic['shadow_cpu_added'], 'grpc_cpu_ms')} ms of CPU per "
-        "prediction (the median of the repetitions' differences, and their range)"
+        f"the shadow adds {_spread(pairs['shadow_added'], 'grpc_cpu_ms')} ms of CPU per "
+        "prediction (the median of the pairs' differences, and their range)"
     )
     model = (
         f"the shadow model in process: {cpu['model_in_process']} ms CPU per text back to back, "

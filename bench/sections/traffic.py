@@ -5,26 +5,34 @@ model folder holding its own TRAFFIC. wrk sends one body, so every request of a 
 the one caller's key: the canary variant measures what routing costs each prediction.
 
 The shadow's CPU per prediction is set beside the model's own (in process, one text), with
-the shadow's budget and queue lifted so that it scores every text: the gRPC server's CPU is
-read around each c1 run of both servers, and the shadow's cost is the median of the
-differences between the two servers' runs of one repetition."""
+the shadow's budget and queue lifted so that it scores every text. The no-split and shadow
+servers are loaded at c1 at the same time, each server's CPU (its processes, the shadow's
+scoring processes among them) read around the pair, so that a change in the machine's load
+between two runs does not count as the shadow's; its cost is the median of the pairs'
+differences. The pairs start once the scoring processes have started and gone quiet."""
 
+import concurrent.futures
+import pathlib
 import shutil
 import statistics
 import time
 from collections.abc import Callable
 
+from algorithm import settings as algorithm_settings
 from algorithm.domain import traffic
 from algorithm.domain.store import ModelStore
 from algorithm.serving import traffic as serving_traffic
 from bench.context import COLD_PAUSE_SECONDS, SAMPLE_TEXT, Context, side_by_side, warm_up
-from bench.cpu import CpuMeter, Server
+from bench.cpu import cpu_seconds, descendants
 from bench.sections.hot_swap import train_and_wait
 from bench.targets import Target, at_least, at_most
+from tests import support
 
 VARIANTS = ("traffic_none", "traffic_canary", "traffic_shadow")
-# The variants whose gRPC server's CPU is read, one beside the other in each repetition.
+# The variants whose gRPC server's CPU is read, loaded at the same time.
 METERED = ("traffic_shadow", "traffic_none")
+CPU_PAIRS = 8
+SCORING_MODULE = "algorithm.serving.shadow_scoring"
 CONCURRENCIES = (1, 32)
 CANARY_PERCENT = 10.0
 # Canary routing may add at most this to the p50 at c1, and no more than the spread.
@@ -79,21 +87,62 @@ def _model_cpu_ms(ctx: Context, model_id: str) -> dict[str, float]:
     return figures
 
 
-def _with_cpu(pid: int, load: Callable[[], dict]) -> Callable[[], dict]:
-    """The load run, its figure given the gRPC server's CPU ms per request in that run."""
+def _scoring_processes(root: int) -> list[int]:
+    found = []
+    for pid in descendants([root]):
+        try:
+            command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if SCORING_MODULE.encode() in command:
+            found.append(pid)
+    return found
 
-    def measured() -> dict:
-        meter = CpuMeter({"grpc": Server(pid)})
 
-        def settled() -> dict:
-            figure = load()
+def _scoring_started(ctx: Context, root: int, body: dict) -> None:
+    """Load the shadow's server until each of its processes has a scoring process, then wait
+    for them to go quiet: a scoring process's start (its imports, the version's load) is
+    not what a prediction costs."""
+
+    def quiet() -> bool:
+        ctx.http("traffic_shadow", "/api/predict/", body, 8, 1)
+        scoring = _scoring_processes(root)
+        before = cpu_seconds(scoring)
+        time.sleep(SETTLE_SECONDS + 0.5)
+        return len(scoring) >= algorithm_settings.GRPC_PROCESSES and before == cpu_seconds(scoring)
+
+    support.wait_until(quiet, 120, "the shadow's scoring processes to start")
+
+
+def _cpu_pairs(ctx: Context, roots: dict[str, int], body: dict, seconds: float) -> dict:
+    """CPU_PAIRS runs of both metered servers at c1 at the same time: each one's CPU ms per
+    prediction per pair, and the shadow's difference."""
+    pairs: dict[str, list[float]] = {name: [] for name in METERED}
+    with concurrent.futures.ThreadPoolExecutor(len(METERED)) as pool:
+        for _ in range(CPU_PAIRS):
+            trees = {name: descendants([roots[name]]) for name in METERED}
+            before = {name: cpu_seconds(trees[name]) for name in METERED}
+            loads = {
+                name: pool.submit(ctx.http, name, "/api/predict/", body, 1, seconds)
+                for name in METERED
+            }
+            requests = {name: max(loads[name].result()["requests"], 1) for name in METERED}
             time.sleep(SETTLE_SECONDS)
-            return figure
-
-        figure = meter.wrap(settled)()
-        return {**figure, "grpc_cpu_ms": meter.report()["grpc"]["total_ms"]}
-
-    return measured
+            for name in METERED:
+                after = cpu_seconds(trees[name])
+                spent = sum(after[pid] - before[name].get(pid, 0.0) for pid in after)
+                pairs[name].append(round(spent * 1000 / requests[name], 4))
+    added = [
+        round(shadow - none, 4)
+        for shadow, none in zip(pairs["traffic_shadow"], pairs["traffic_none"], strict=True)
+    ]
+    return {
+        name: {
+            "grpc_cpu_ms": round(statistics.median(values), 4),
+            "runs": [{"grpc_cpu_ms": value} for value in values],
+        }
+        for name, values in (*pairs.items(), ("shadow_added", added))
+    }
 
 
 def _spread(figure: dict, key: str) -> float:
@@ -122,36 +171,34 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     try:
         ctx.stack.wait_ready()
         for name in VARIANTS:
-            warm_up(lambda c, s, name=name: ctx.http(name, "/api/predict/", body, c, s))
+
+            def warming(c: int, s: float, name: str = name) -> dict:
+                return ctx.http(name, "/api/predict/", body, c, s)
+
+            warm_up(warming)
         answered_by = ctx.stack.api("POST", "/api/predict/", "traffic_canary", json=body).json()
-        runs = {}
+        roots = {name: ctx.stack.services[f"{name}_grpc"].process.pid for name in METERED}
+        _scoring_started(ctx, roots["traffic_shadow"], body)
+        runs: dict[str, Callable[[], dict]] = {}
         for name in VARIANTS:
             for c in CONCURRENCIES:
 
-                def load(name=name, c=c):
+                def load(name: str = name, c: int = c) -> dict:
                     return ctx.http(name, "/api/predict/", body, c, seconds)
 
-                pid = ctx.stack.services[f"{name}_grpc"].process.pid
-                runs[f"{name}_c{c}"] = _with_cpu(pid, load) if name in METERED and c == 1 else load
+                runs[f"{name}_c{c}"] = load
         figures: dict = side_by_side(runs, ctx.sizes.traffic_repetitions)
+        cpu = _cpu_pairs(ctx, roots, body, seconds)
     finally:
         for name in VARIANTS:
             ctx.stack.stop(name)
             ctx.stack.stop(f"{name}_grpc")
     model = _model_cpu_ms(ctx, candidate)
     figures["canary_answered_by"] = "canary" if answered_by["model_id"] == candidate else "champion"
-    cpu = {name: [run["grpc_cpu_ms"] for run in figures[f"{name}_c1"]["runs"]] for name in METERED}
-    pairs = zip(cpu["traffic_shadow"], cpu["traffic_none"], strict=True)
-    added = [round(shadow - none, 4) for shadow, none in pairs]
-    for name in METERED:
-        figures[f"{name}_c1"]["grpc_cpu_ms"] = round(statistics.median(cpu[name]), 4)
-    figures["shadow_cpu_added"] = {
-        "grpc_cpu_ms": round(statistics.median(added), 4),
-        "runs": [{"grpc_cpu_ms": one} for one in added],
-    }
+    figures["cpu_pairs"] = cpu
     figures["cpu_ms_per_prediction"] = {
-        **{name: figures[f"{name}_c1"]["grpc_cpu_ms"] for name in METERED},
-        "shadow_added": figures["shadow_cpu_added"]["grpc_cpu_ms"],
+        **{name: cpu[name]["grpc_cpu_ms"] for name in METERED},
+        "shadow_added": cpu["shadow_added"]["grpc_cpu_ms"],
         "model_in_process": model["back_to_back"],
         "model_in_process_paced": model["paced"],
     }
@@ -177,11 +224,11 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
         ),
         at_most(
             "Shadow at 100 %: CPU per prediction added",
-            figures["shadow_cpu_added"]["grpc_cpu_ms"],
+            cpu["shadow_added"]["grpc_cpu_ms"],
             model["back_to_back"],
             "ms",
-            f"the shadow model's own CPU for one text, in process (median of {repetitions} "
-            "differences)",
+            f"the shadow model's own CPU for one text, in process (median of {CPU_PAIRS} "
+            "pairs' differences)",
         ),
         at_most(
             "Shadow at 100 %: champion's REST p50 c1",
