@@ -53,6 +53,15 @@ class Context:
         authorization = self._authorization(server)
         return load.wrk(self.stack.url(server, path), body, concurrency, seconds, authorization)
 
+    def alternating(
+        self, servers: Sequence[str], path: str, body: dict, seconds: float
+    ) -> dict[str, dict]:
+        """One request at a time to each server in turn (load.alternating); the servers take
+        one credential."""
+        (authorization,) = {self._authorization(server) for server in servers}
+        urls = {server: self.stack.url(server, path) for server in servers}
+        return load.alternating(urls, body, seconds, authorization)
+
     def open_loop(self, server: str, path: str, body: dict, rate: float, seconds: float) -> dict:
         """Requests sent at a fixed `rate` a second whatever the answers (bench/open_loop.py):
         p50_ms, p99_ms, completed, errors, rate."""

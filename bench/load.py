@@ -1,12 +1,17 @@
 """Closed-loop load, each generator in its own process: wrk for HTTP, bench.grpc_load for
-gRPC. A run's figure is a dict: requests, rps, errors, p50_ms, p99_ms and percentiles_ms."""
+gRPC; and `alternating`, one request at a time to several servers in turn, from this
+process. A run's figure is a dict: requests, rps, errors, p50_ms, p99_ms and percentiles_ms."""
 
+import http.client
 import json
 import pathlib
+import random
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -92,6 +97,43 @@ def grpc(
         cwd=REPO_ROOT,
     )
     return _read_mark(done.stdout + done.stderr, f"gRPC load on {method}")
+
+
+def alternating(
+    urls: Mapping[str, str], body: dict, seconds: float, authorization: str = ""
+) -> dict[str, dict]:
+    """c1 to each server at once, as one would compare them: one request at a time, to each
+    server in turn (in an order shuffled every round), over a kept connection each, for
+    `seconds`; each server's figure. Whatever the machine does meanwhile, each server's
+    requests meet it alike, which two runs one after the other cannot promise."""
+    payload = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    connections, paths = {}, {}
+    for name, url in urls.items():
+        parts = urllib.parse.urlsplit(url)
+        connections[name] = http.client.HTTPConnection(parts.netloc, timeout=10)
+        paths[name] = parts.path
+    latencies: dict[str, list[float]] = {name: [] for name in urls}
+    errors = dict.fromkeys(urls, 0)
+    order, shuffle = list(urls), random.Random(0).shuffle
+    began = time.perf_counter()
+    try:
+        while time.perf_counter() - began < seconds:
+            shuffle(order)
+            for name in order:
+                started = time.perf_counter()
+                connections[name].request("POST", paths[name], payload, headers)
+                response = connections[name].getresponse()
+                response.read()
+                latencies[name].append((time.perf_counter() - started) * 1000)
+                errors[name] += response.status != 200
+    finally:
+        for connection in connections.values():
+            connection.close()
+    elapsed = time.perf_counter() - began
+    return {name: figure_from_latencies(latencies[name], elapsed, errors[name]) for name in urls}
 
 
 def median_figure(runs: Sequence[dict]) -> dict:

@@ -183,7 +183,20 @@ def traffic_table(traffic: dict) -> str:
         f"{cpu['model_in_process_paced']} ms paced as at c1"
     )
     answered = f"the canary run answered by the {traffic['canary_answered_by']}"
-    return f"{_markdown(rows)}\n\n{added}; {model}; {answered}"
+    turn = traffic["in_turn"]
+    in_turn = (
+        "one request at a time to each server in turn, p50 ms: "
+        + ", ".join(
+            f"{name.removeprefix('traffic_')} {_spread(turn[name], 'p50_ms')}"
+            for name in ("traffic_none", "traffic_canary", "traffic_shadow")
+        )
+        + "; added to the no-split one's: "
+        + ", ".join(
+            f"{name} {_spread(turn[f'traffic_{name}_added'], 'p50_ms')}"
+            for name in ("canary", "shadow")
+        )
+    )
+    return f"{_markdown(rows)}\n\n{added}; {model}; {answered}\n\n{in_turn}"
 
 
 def console_table(console: dict) -> str:
