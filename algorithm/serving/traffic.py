@@ -9,6 +9,7 @@ of texts a second, so that it never delays an answer nor takes more than its bud
 import collections
 import datetime
 import logging
+import math
 import os
 import random
 import threading
@@ -34,6 +35,7 @@ LINGER_SECONDS = 0.25
 # A scoring process given no text for this long is stopped (the shadow was unset, or the
 # champion changed): it holds a version in memory.
 IDLE_SECONDS = 60.0
+WARNING_SECONDS = 60.0
 # Labels of a version for texts: the scoring process's, or another in tests.
 Scorer = Callable[[str, list[str]], list[str]]
 
@@ -171,6 +173,8 @@ class Shadow:
         self._repository = repository
         self._given_scorer = scorer
         self._process: ScoringProcess | None = None
+        # Texts the scorer failed since the last warning, which the shadow's thread alone logs.
+        self._unscored, self._warned_at = 0, -math.inf
         self._queue_size = queue_size
         self._budget = TokenBucket(texts_per_second)
         self._lock = threading.Lock()
@@ -261,7 +265,7 @@ class Shadow:
             try:
                 shadow_labels = self._labels(model.model_id, texts)
             except ScoringFailed as error:
-                logger.warning("The shadow did not score %d texts: %s", len(texts), error)
+                self._warn(len(texts), error)
         if not shadow_labels:
             budgeted, skipped = [], budgeted + skipped
         if skipped:
@@ -280,6 +284,20 @@ class Shadow:
             sample.record(model.model_id, labels)
         SHADOW_PREDICTIONS.labels("agree").inc(agreed)
         SHADOW_PREDICTIONS.labels("disagree").inc(len(texts) - agreed)
+
+    def _warn(self, count: int, error: ScoringFailed) -> None:
+        """Log a failure at most once a WARNING_SECONDS: one that lasts fails every batch."""
+        self._unscored += count
+        if time.monotonic() - self._warned_at < WARNING_SECONDS:
+            return
+        logger.warning(
+            "The shadow did not score %d texts (skipped, logged without a shadow): %s; the "
+            "next warning comes in %g s at the earliest.",
+            self._unscored,
+            error,
+            WARNING_SECONDS,
+        )
+        self._unscored, self._warned_at = 0, time.monotonic()
 
     def _labels(self, model_id: str, texts: list[str]) -> list[str]:
         if self._given_scorer is not None:

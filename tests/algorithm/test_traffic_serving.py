@@ -2,6 +2,7 @@
 answered by the active version and counted as erring, and the shadow's bounded queue and
 budget, which skip rather than wait."""
 
+import logging
 import threading
 import time
 import uuid
@@ -13,6 +14,7 @@ from algorithm.domain.prediction_log import DISAGREEMENT, FULL, HASH, UNCERTAIN,
 from algorithm.domain.traffic import Shadow, Traffic, canary_from
 from algorithm.serving import traffic
 from algorithm.serving.model_repository import ModelRepository
+from algorithm.serving.shadow_scoring import ScoringFailed
 from tests.support import wait_until
 
 SINCE = "2026-01-01T00:00:00+00:00"
@@ -219,6 +221,29 @@ def test_the_shadow_budget_skips_past_its_texts_a_second(repository, monkeypatch
     assert counting.calls == [5]
     # Past the budget, logged as without a shadow.
     assert sorted(recorded) == [("five", shadow_id, ["ham"] * 5), ("six", "", [])]
+
+
+def test_batches_the_scorer_fails_are_logged_without_a_shadow_and_warned_of_once(
+    repository, written, caplog
+):
+    repository.traffic = Traffic(shadow=Shadow(repository.candidate_id, 1.0, SINCE))
+
+    def failing(_model_id, _texts):
+        raise ScoringFailed("the scoring process ended (Ran out of input)")
+
+    shadow = traffic.Shadow(repository, queue_size=100, texts_per_second=1000, scorer=failing)
+    shadow.start()
+    recorded = []
+    with caplog.at_level(logging.WARNING, logger="algorithm.serving.traffic"):
+        for batch in range(1, 4):
+            assert shadow.offer(
+                repository.champion_id, ["a", "b"], ["ham", "ham"], lambda *r: recorded.append(r)
+            )
+            wait_until(lambda batch=batch: len(recorded) == batch, 5, "the batch's record")
+    assert recorded == [("", [])] * 3
+    warnings = [r.getMessage() for r in caplog.records if r.name == "algorithm.serving.traffic"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("The shadow did not score 2 texts (skipped, logged without")
 
 
 def test_the_shadow_only_follows_the_active_version(repository):
