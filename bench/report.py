@@ -158,10 +158,9 @@ def learning_table(learning: dict) -> str:
 
 def traffic_table(traffic: dict) -> str:
     """REST predict with no split, a canary at 10 % and a shadow at 100 % (median and range
-    over the repetitions), with the gRPC server's CPU per prediction at c1, loaded beside
-    the other server."""
-    rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32", "gRPC CPU ms/prediction c1")]
-    pairs = traffic["cpu_pairs"]
+    over the repetitions), and the shadow's server's CPU per prediction at c1, its shadow on
+    and off."""
+    rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32")]
     for name in ("traffic_none", "traffic_canary", "traffic_shadow"):
         c1 = traffic[f"{name}_c1"]
         rows.append(
@@ -170,13 +169,15 @@ def traffic_table(traffic: dict) -> str:
                 _spread(c1, "p50_ms"),
                 _spread(c1, "rps"),
                 _spread(traffic[f"{name}_c32"], "rps"),
-                _spread(pairs[name], "grpc_cpu_ms") if name in pairs else "",
             )
         )
     cpu = traffic["cpu_ms_per_prediction"]
+    switched = traffic["shadow_on_and_off"]
     added = (
-        f"the shadow adds {_spread(pairs['shadow_added'], 'grpc_cpu_ms')} ms of CPU per "
-        "prediction (the median of the pairs' differences, and their range)"
+        "the shadow's server, gRPC CPU ms per prediction at c1: shadow on "
+        f"{_spread(switched['on'], 'grpc_cpu_ms')}, off {_spread(switched['off'], 'grpc_cpu_ms')};"
+        f" the shadow adds {_spread(switched['added'], 'grpc_cpu_ms')} (the median of the "
+        "pairs' differences, and their range)"
     )
     model = (
         f"the shadow model in process: {cpu['model_in_process']} ms CPU per text back to back, "

@@ -1,20 +1,23 @@
 """What traffic between versions costs the answers, side by side in one run: REST predict
 (naming no version) with no split, with a canary taking 10 % (90/10), and with a shadow
 scoring every prediction; each variant a web and gRPC server of its own on a copy of the
-model folder holding its own TRAFFIC. wrk sends one body, so every request of a run routes by
-the one caller's key: the canary variant measures what routing costs each prediction.
+model folder holding its own TRAFFIC. Every request carries one reference, chosen so that the
+canary routes it to the champion: the canary variant pays for routing each prediction and
+answers with the same version as the others, so what it adds is routing's cost alone (the
+candidate may cost more or less than the champion to run).
 
 The shadow's CPU per prediction is set beside the model's own (in process, one text), with
-the shadow's budget and queue lifted so that it scores every text. The no-split and shadow
-servers are loaded at c1 at the same time, each server's CPU (its processes, the shadow's
-scoring processes among them) read around the pair, so that a change in the machine's load
-between two runs does not count as the shadow's; its cost is the median of the pairs'
-differences. The pairs start once the scoring processes have started and gone quiet.
+the shadow's budget and queue lifted so that it scores every text. It is read on the shadow
+variant's own server, its TRAFFIC switched between the shadow and no split for runs at c1
+one after the other (the CPU of its whole process tree, the scoring processes included, read
+around each): two server pairs differ by as much as the shadow costs, whatever their
+traffic. The runs start once the scoring processes have started and gone quiet; the cost is
+the median of the pairs' differences.
 
 What routing and the shadow add to the p50 at c1 is read the same way: one request at a time
 to each variant in turn (load.alternating), each run's difference from the no-split one."""
 
-import concurrent.futures
+import itertools
 import pathlib
 import shutil
 import statistics
@@ -32,9 +35,9 @@ from bench.targets import Target, at_least, at_most
 from tests import support
 
 VARIANTS = ("traffic_none", "traffic_canary", "traffic_shadow")
-# The variants whose gRPC server's CPU is read, loaded at the same time.
-METERED = ("traffic_shadow", "traffic_none")
 CPU_PAIRS = 8
+# After TRAFFIC changes: every serving process reads it within ACTIVE_MODEL_POLL_SECONDS.
+SWITCH_SECONDS = 1.0
 SCORING_MODULE = "algorithm.serving.shadow_scoring"
 CONCURRENCIES = (1, 32)
 CANARY_PERCENT = 10.0
@@ -117,34 +120,35 @@ def _scoring_started(ctx: Context, root: int, body: dict) -> None:
     support.wait_until(quiet, 120, "the shadow's scoring processes to start")
 
 
-def _cpu_pairs(ctx: Context, roots: dict[str, int], body: dict, seconds: float) -> dict:
-    """CPU_PAIRS runs of both metered servers at c1 at the same time: each one's CPU ms per
-    prediction per pair, and the shadow's difference."""
-    pairs: dict[str, list[float]] = {name: [] for name in METERED}
-    with concurrent.futures.ThreadPoolExecutor(len(METERED)) as pool:
-        for _ in range(CPU_PAIRS):
-            trees = {name: descendants([roots[name]]) for name in METERED}
-            before = {name: cpu_seconds(trees[name]) for name in METERED}
-            loads = {
-                name: pool.submit(ctx.http, name, "/api/predict/", body, 1, seconds)
-                for name in METERED
-            }
-            requests = {name: max(loads[name].result()["requests"], 1) for name in METERED}
-            time.sleep(SETTLE_SECONDS)
-            for name in METERED:
-                after = cpu_seconds(trees[name])
-                spent = sum(after[pid] - before[name].get(pid, 0.0) for pid in after)
-                pairs[name].append(round(spent * 1000 / requests[name], 4))
-    added = [
-        round(shadow - none, 4)
-        for shadow, none in zip(pairs["traffic_shadow"], pairs["traffic_none"], strict=True)
-    ]
+def _shadow_on_and_off(
+    ctx: Context, folder: str, root: int, body: dict, seconds: float
+) -> dict[str, dict]:
+    """CPU_PAIRS pairs of c1 runs of the shadow's server, its shadow on and off (in turn
+    first), the CPU ms per prediction of its process tree in each, and their differences."""
+    store = ModelStore(pathlib.Path(folder))
+    splits = {"on": store.read_traffic(), "off": traffic.NONE}
+    spent: dict[str, list[float]] = {"on": [], "off": []}
+    try:
+        for repetition in range(CPU_PAIRS):
+            for state in ("on", "off") if repetition % 2 == 0 else ("off", "on"):
+                store.update_traffic(lambda _current, split=splits[state]: split)
+                time.sleep(SWITCH_SECONDS)
+                tree = descendants([root])
+                before = cpu_seconds(tree)
+                requests = ctx.http("traffic_shadow", "/api/predict/", body, 1, seconds)["requests"]
+                time.sleep(SETTLE_SECONDS)
+                after = cpu_seconds(tree)
+                used = sum(after[pid] - before.get(pid, 0.0) for pid in after)
+                spent[state].append(round(used * 1000 / max(requests, 1), 4))
+    finally:
+        store.update_traffic(lambda _current: splits["on"])
+    added = [round(on - off, 4) for on, off in zip(spent["on"], spent["off"], strict=True)]
     return {
         name: {
             "grpc_cpu_ms": round(statistics.median(values), 4),
             "runs": [{"grpc_cpu_ms": value} for value in values],
         }
-        for name, values in (*pairs.items(), ("shadow_added", added))
+        for name, values in (*spent.items(), ("added", added))
     }
 
 
@@ -184,11 +188,15 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
         ),
         "traffic_shadow": traffic.Traffic(shadow=traffic.Shadow(candidate, 1.0, since)),
     }
+    folders: dict[str, str] = {}
+    canary = splits["traffic_canary"].canary
+    assert canary is not None
+    reference = next(f"bench-{n}" for n in itertools.count() if not canary.routes(f"bench-{n}"))
     for name in VARIANTS:
-        folder = _folder(ctx, name, splits[name], [sms, candidate])
+        folders[name] = folder = _folder(ctx, name, splits[name], [sms, candidate])
         extra = UNBOUNDED_SHADOW if name == "traffic_shadow" else {}
         ctx.stack.start_rest_variant(name, MODEL_DIR=folder, **extra)
-    body = {"text": SAMPLE_TEXT}
+    body = {"text": SAMPLE_TEXT, "reference": reference}
     seconds = ctx.sizes.load_seconds
     try:
         ctx.stack.wait_ready()
@@ -199,8 +207,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
 
             warm_up(warming)
         answered_by = ctx.stack.api("POST", "/api/predict/", "traffic_canary", json=body).json()
-        roots = {name: ctx.stack.services[f"{name}_grpc"].process.pid for name in METERED}
-        _scoring_started(ctx, roots["traffic_shadow"], body)
+        shadow_root = ctx.stack.services["traffic_shadow_grpc"].process.pid
+        _scoring_started(ctx, shadow_root, body)
         runs: dict[str, Callable[[], dict]] = {}
         for name in VARIANTS:
             for c in CONCURRENCIES:
@@ -214,17 +222,18 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
             ctx.alternating(VARIANTS, "/api/predict/", body, seconds)
             for _ in range(ctx.sizes.traffic_repetitions)
         ]
-        cpu = _cpu_pairs(ctx, roots, body, seconds)
+        cpu = _shadow_on_and_off(ctx, folders["traffic_shadow"], shadow_root, body, seconds)
     finally:
         for name in VARIANTS:
             ctx.stack.stop(name)
             ctx.stack.stop(f"{name}_grpc")
     model = _model_cpu_ms(ctx, candidate)
     figures["canary_answered_by"] = "canary" if answered_by["model_id"] == candidate else "champion"
-    figures["cpu_pairs"] = cpu
+    figures["shadow_on_and_off"] = cpu
     figures["cpu_ms_per_prediction"] = {
-        **{name: cpu[name]["grpc_cpu_ms"] for name in METERED},
-        "shadow_added": cpu["shadow_added"]["grpc_cpu_ms"],
+        "shadow_on": cpu["on"]["grpc_cpu_ms"],
+        "shadow_off": cpu["off"]["grpc_cpu_ms"],
+        "shadow_added": cpu["added"]["grpc_cpu_ms"],
         "model_in_process": model["back_to_back"],
         "model_in_process_paced": model["paced"],
     }
@@ -250,12 +259,12 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
         ),
         at_most(
             "Shadow at 100 %: CPU per prediction added",
-            cpu["shadow_added"]["grpc_cpu_ms"],
+            cpu["added"]["grpc_cpu_ms"],
             model["paced"],
             "ms",
             "the shadow model's own CPU for one text in process, paced as at c1 "
-            f"({model['back_to_back']} ms back to back); median of {CPU_PAIRS} pairs' "
-            "differences",
+            f"({model['back_to_back']} ms back to back); median of {CPU_PAIRS} differences, "
+            "its server's shadow on and off",
         ),
         at_most(
             "Shadow at 100 %: champion's REST p50 c1 added",
