@@ -158,8 +158,7 @@ def learning_table(learning: dict) -> str:
 
 def traffic_table(traffic: dict) -> str:
     """REST predict with no split, a canary at 10 % and a shadow at 100 % (median and range
-    over the repetitions), and the shadow's server's CPU per prediction at c1, its shadow on
-    and off."""
+    over the repetitions), and the gRPC CPU per prediction at c1 with the shadow on and off."""
     rows = [("REST predict", "p50 ms c1", "req/s c1", "req/s c32")]
     for name in ("traffic_none", "traffic_canary", "traffic_shadow"):
         c1 = traffic[f"{name}_c1"]
@@ -174,7 +173,8 @@ def traffic_table(traffic: dict) -> str:
     cpu = traffic["cpu_ms_per_prediction"]
     switched = traffic["shadow_on_and_off"]
     added = (
-        "the shadow's server, gRPC CPU ms per prediction at c1: shadow on "
+        "gRPC CPU ms per prediction at c1, two servers at once, the shadow on in one and "
+        "swapped each pair: shadow on "
         f"{_spread(switched['on'], 'grpc_cpu_ms')}, off {_spread(switched['off'], 'grpc_cpu_ms')};"
         f" the shadow adds {_spread(switched['added'], 'grpc_cpu_ms')} (the median of the "
         "pairs' differences, and their range)"

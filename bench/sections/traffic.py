@@ -7,16 +7,19 @@ answers with the same version as the others, so what it adds is routing's cost a
 candidate may cost more or less than the champion to run).
 
 The shadow's CPU per prediction is set beside the model's own (in process, one text), with
-the shadow's budget and queue lifted so that it scores every text. It is read on the shadow
-variant's own server, its TRAFFIC switched between the shadow and no split for runs at c1
-one after the other (the CPU of its whole process tree, the scoring processes included, read
-around each): two server pairs differ by as much as the shadow costs, whatever their
-traffic. The runs start once the scoring processes have started and gone quiet; the cost is
-the median of the pairs' differences.
+the shadow's budget and queue lifted so that it scores every text. The no-split and shadow
+servers are loaded at c1 at the same time, the shadow on in one and off in the other, and
+the two swapped each pair (by their TRAFFIC); the CPU of each one's whole process tree, the
+scoring processes included, is read around the pair. Loading both at once takes the
+machine's drift between runs out of the difference, and swapping them takes out what two
+server pairs differ by whatever their traffic (as much as the shadow costs, here). The pairs
+start once both servers' scoring processes have started and gone quiet; the cost is the
+median of the pairs' differences.
 
 What routing and the shadow add to the p50 at c1 is read the same way: one request at a time
 to each variant in turn (load.alternating), each run's difference from the no-split one."""
 
+import concurrent.futures
 import itertools
 import pathlib
 import shutil
@@ -35,6 +38,8 @@ from bench.targets import Target, at_least, at_most
 from tests import support
 
 VARIANTS = ("traffic_none", "traffic_canary", "traffic_shadow")
+# The two servers whose shadow is switched on and off, in turn, for the CPU pairs.
+METERED = ("traffic_shadow", "traffic_none")
 CPU_PAIRS = 8
 # After TRAFFIC changes: every serving process reads it within ACTIVE_MODEL_POLL_SECONDS.
 SWITCH_SECONDS = 1.0
@@ -105,13 +110,13 @@ def _scoring_processes(root: int) -> list[int]:
     return found
 
 
-def _scoring_started(ctx: Context, root: int, body: dict) -> None:
-    """Load the shadow's server until each of its processes has a scoring process, then wait
-    for them to go quiet: a scoring process's start (its imports, the version's load) is
-    not what a prediction costs."""
+def _scoring_started(ctx: Context, name: str, root: int, body: dict) -> None:
+    """Load a server whose shadow is on until each of its processes has a scoring process,
+    then wait for them to go quiet: a scoring process's start (its imports, the version's
+    load) is not what a prediction costs."""
 
     def quiet() -> bool:
-        ctx.http("traffic_shadow", "/api/predict/", body, 8, 1)
+        ctx.http(name, "/api/predict/", body, 8, 1)
         scoring = _scoring_processes(root)
         before = cpu_seconds(scoring)
         time.sleep(SETTLE_SECONDS + 0.5)
@@ -120,35 +125,52 @@ def _scoring_started(ctx: Context, root: int, body: dict) -> None:
     support.wait_until(quiet, 120, "the shadow's scoring processes to start")
 
 
-def _shadow_on_and_off(
-    ctx: Context, folder: str, root: int, body: dict, seconds: float
+def _shadow_crossover(
+    ctx: Context, stores: dict[str, ModelStore], roots: dict[str, int], body: dict
 ) -> dict[str, dict]:
-    """CPU_PAIRS pairs of c1 runs of the shadow's server, its shadow on and off (in turn
-    first), the CPU ms per prediction of its process tree in each, and their differences."""
-    store = ModelStore(pathlib.Path(folder))
-    splits = {"on": store.read_traffic(), "off": traffic.NONE}
+    """CPU_PAIRS runs of the no-split and shadow servers at c1 at the same time, the shadow
+    on in one and off in the other, the two swapped each pair: the CPU ms per prediction of
+    each one's process tree with the shadow on and off, and each pair's difference."""
+    shadow_split = stores["traffic_shadow"].read_traffic()
     spent: dict[str, list[float]] = {"on": [], "off": []}
+
+    def switch(on: str) -> None:
+        for name, store in stores.items():
+            store.update_traffic(
+                lambda _current, name=name: shadow_split if name == on else traffic.NONE
+            )
+        time.sleep(SWITCH_SECONDS)
+
     try:
-        for repetition in range(CPU_PAIRS):
-            for state in ("on", "off") if repetition % 2 == 0 else ("off", "on"):
-                store.update_traffic(lambda _current, split=splits[state]: split)
-                time.sleep(SWITCH_SECONDS)
-                tree = descendants([root])
-                before = cpu_seconds(tree)
-                requests = ctx.http("traffic_shadow", "/api/predict/", body, 1, seconds)["requests"]
+        switch("traffic_none")
+        _scoring_started(ctx, "traffic_none", roots["traffic_none"], body)
+        with concurrent.futures.ThreadPoolExecutor(len(stores)) as pool:
+            for pair in range(CPU_PAIRS):
+                on, off = METERED if pair % 2 else METERED[::-1]
+                switch(on)
+                trees = {name: descendants([roots[name]]) for name in METERED}
+                before = {name: cpu_seconds(trees[name]) for name in METERED}
+                loads = {
+                    name: pool.submit(
+                        ctx.http, name, "/api/predict/", body, 1, ctx.sizes.load_seconds
+                    )
+                    for name in METERED
+                }
+                requests = {name: max(load.result()["requests"], 1) for name, load in loads.items()}
                 time.sleep(SETTLE_SECONDS)
-                after = cpu_seconds(tree)
-                used = sum(after[pid] - before.get(pid, 0.0) for pid in after)
-                spent[state].append(round(used * 1000 / max(requests, 1), 4))
+                for state, name in (("on", on), ("off", off)):
+                    after = cpu_seconds(trees[name])
+                    used = sum(after[pid] - before[name].get(pid, 0.0) for pid in after)
+                    spent[state].append(round(used * 1000 / requests[name], 4))
     finally:
-        store.update_traffic(lambda _current: splits["on"])
+        switch("traffic_shadow")
     added = [round(on - off, 4) for on, off in zip(spent["on"], spent["off"], strict=True)]
     return {
-        name: {
+        state: {
             "grpc_cpu_ms": round(statistics.median(values), 4),
             "runs": [{"grpc_cpu_ms": value} for value in values],
         }
-        for name, values in (*spent.items(), ("added", added))
+        for state, values in (*spent.items(), ("added", added))
     }
 
 
@@ -194,7 +216,7 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
     reference = next(f"bench-{n}" for n in itertools.count() if not canary.routes(f"bench-{n}"))
     for name in VARIANTS:
         folders[name] = folder = _folder(ctx, name, splits[name], [sms, candidate])
-        extra = UNBOUNDED_SHADOW if name == "traffic_shadow" else {}
+        extra = UNBOUNDED_SHADOW if name in METERED else {}
         ctx.stack.start_rest_variant(name, MODEL_DIR=folder, **extra)
     body = {"text": SAMPLE_TEXT, "reference": reference}
     seconds = ctx.sizes.load_seconds
@@ -207,8 +229,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
 
             warm_up(warming)
         answered_by = ctx.stack.api("POST", "/api/predict/", "traffic_canary", json=body).json()
-        shadow_root = ctx.stack.services["traffic_shadow_grpc"].process.pid
-        _scoring_started(ctx, shadow_root, body)
+        roots = {name: ctx.stack.services[f"{name}_grpc"].process.pid for name in METERED}
+        _scoring_started(ctx, "traffic_shadow", roots["traffic_shadow"], body)
         runs: dict[str, Callable[[], dict]] = {}
         for name in VARIANTS:
             for c in CONCURRENCIES:
@@ -222,7 +244,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
             ctx.alternating(VARIANTS, "/api/predict/", body, seconds)
             for _ in range(ctx.sizes.traffic_repetitions)
         ]
-        cpu = _shadow_on_and_off(ctx, folders["traffic_shadow"], shadow_root, body, seconds)
+        stores = {name: ModelStore(pathlib.Path(folders[name])) for name in METERED}
+        cpu = _shadow_crossover(ctx, stores, roots, body)
     finally:
         for name in VARIANTS:
             ctx.stack.stop(name)
@@ -263,8 +286,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
             model["paced"],
             "ms",
             "the shadow model's own CPU for one text in process, paced as at c1 "
-            f"({model['back_to_back']} ms back to back); median of {CPU_PAIRS} differences, "
-            "its server's shadow on and off",
+            f"({model['back_to_back']} ms back to back); median of {CPU_PAIRS} pairs' "
+            "differences, two servers at once, the shadow on in one, swapped each pair",
         ),
         at_most(
             "Shadow at 100 %: champion's REST p50 c1 added",
