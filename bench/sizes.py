@@ -36,8 +36,10 @@ class Sizes:
     skipped_sections: tuple[str, ...] = ()
     # The data table exported whole, at each size (the second's peak memory against the first's).
     export_rows: tuple[int, int] = (100_000, 1_000_000)
-    # The traffic section's runs of each variant (its targets compare against their spread).
+    # The traffic section's runs of each variant (its targets compare against their spread),
+    # and its pairs of runs with the shadow on and off.
     traffic_repetitions: int = 5
+    traffic_cpu_pairs: int = 8
     # The console section: rows in the data table and in the prediction log (issue 28's
     # sizes), the timed GETs of each page, and the versions it publishes up to (as many as
     # the Versions page's chart draws: its newest eight and the selected one).
@@ -60,6 +62,7 @@ SMOKE = Sizes(
     growth_train_rows=(500, 1_000, 2_000),
     export_rows=(1_000, 10_000),
     traffic_repetitions=2,
+    traffic_cpu_pairs=2,
     console_data_rows=5_000,
     console_log_rows=20_000,
     console_requests=5,

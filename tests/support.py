@@ -37,12 +37,12 @@ def read_tsv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-# Below the ephemeral ports clients take: an xdist worker's range, else 20000 to 21999, from a
-# place of the process's own (a worker's bench subprocess and the compose test walk it too).
+# Below the ephemeral ports clients take: an xdist worker's range, else 20000 to 21999, from
+# a place of the process's own, far apart for pids close together (ranges are shared).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
 _RANGE = 2000
 _FIRST_PORT = 22000 + _RANGE * int(_WORKER[2:])
-_START = os.getpid() % _RANGE
+_START = os.getpid() * 1237 % _RANGE
 _PORTS = itertools.islice(itertools.cycle(range(_FIRST_PORT, _FIRST_PORT + _RANGE)), _START, None)
 
 

@@ -40,7 +40,6 @@ from tests import support
 VARIANTS = ("traffic_none", "traffic_canary", "traffic_shadow")
 # The two servers whose shadow is switched on and off, in turn, for the CPU pairs.
 METERED = ("traffic_shadow", "traffic_none")
-CPU_PAIRS = 8
 # After TRAFFIC changes: every serving process reads it within ACTIVE_MODEL_POLL_SECONDS.
 SWITCH_SECONDS = 1.0
 SCORING_MODULE = "algorithm.serving.shadow_scoring"
@@ -128,7 +127,7 @@ def _scoring_started(ctx: Context, name: str, root: int, body: dict) -> None:
 def _shadow_crossover(
     ctx: Context, stores: dict[str, ModelStore], roots: dict[str, int], body: dict
 ) -> dict[str, dict]:
-    """CPU_PAIRS runs of the no-split and shadow servers at c1 at the same time, the shadow
+    """traffic_cpu_pairs runs of the no-split and shadow servers at c1 at the same time, the shadow
     on in one and off in the other, the two swapped each pair: the CPU ms per prediction of
     each one's process tree with the shadow on and off, and each pair's difference."""
     shadow_split = stores["traffic_shadow"].read_traffic()
@@ -145,7 +144,7 @@ def _shadow_crossover(
         switch("traffic_none")
         _scoring_started(ctx, "traffic_none", roots["traffic_none"], body)
         with concurrent.futures.ThreadPoolExecutor(len(stores)) as pool:
-            for pair in range(CPU_PAIRS):
+            for pair in range(ctx.sizes.traffic_cpu_pairs):
                 on, off = METERED if pair % 2 else METERED[::-1]
                 switch(on)
                 trees = {name: descendants([roots[name]]) for name in METERED}
@@ -286,7 +285,8 @@ def run(ctx: Context) -> tuple[dict, list[Target]]:
             model["paced"],
             "ms",
             "the shadow model's own CPU for one text in process, paced as at c1 "
-            f"({model['back_to_back']} ms back to back); median of {CPU_PAIRS} pairs' "
+            f"({model['back_to_back']} ms back to back); median of "
+            f"{ctx.sizes.traffic_cpu_pairs} pairs' "
             "differences, two servers at once, the shadow on in one, swapped each pair",
         ),
         at_most(
