@@ -21,7 +21,6 @@ from typing import BinaryIO
 
 # Covers the child's start and its first load of the shadow's version.
 REPLY_SECONDS = 60.0
-_CHILD_MODULE = "algorithm.serving.shadow_scoring"
 
 
 class ScoringFailed(Exception):
@@ -92,7 +91,7 @@ class ScoringProcess:
                     [
                         sys.executable,
                         "-m",
-                        _CHILD_MODULE,
+                        __name__,
                         str(self._model_dir),
                         str(request_read),
                         str(reply_write),

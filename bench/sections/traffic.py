@@ -30,6 +30,7 @@ from collections.abc import Callable
 from algorithm import settings as algorithm_settings
 from algorithm.domain import traffic
 from algorithm.domain.store import ModelStore
+from algorithm.serving import shadow_scoring
 from algorithm.serving import traffic as serving_traffic
 from bench.context import COLD_PAUSE_SECONDS, SAMPLE_TEXT, Context, side_by_side, warm_up
 from bench.cpu import cpu_seconds, descendants
@@ -42,7 +43,6 @@ VARIANTS = ("traffic_none", "traffic_canary", "traffic_shadow")
 METERED = ("traffic_shadow", "traffic_none")
 # After TRAFFIC changes: every serving process reads it within ACTIVE_MODEL_POLL_SECONDS.
 SWITCH_SECONDS = 1.0
-SCORING_MODULE = "algorithm.serving.shadow_scoring"
 CONCURRENCIES = (1, 32)
 CANARY_PERCENT = 10.0
 # Canary routing may add at most this to the p50 at c1, and no more than the spread.
@@ -104,7 +104,7 @@ def _scoring_processes(root: int) -> list[int]:
             command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if SCORING_MODULE.encode() in command:
+        if shadow_scoring.__name__.encode() in command:
             found.append(pid)
     return found
 
